@@ -1,0 +1,99 @@
+/**
+ * Every error Breakwater raises is a {@link BreakwaterError} with a stable `code`; callers branch
+ * on `code`, never on message text.
+ */
+
+/** Base class of Breakwater's own errors. */
+export class BreakwaterError extends Error {
+  /** A stable, machine-readable code such as `'ERR_CIRCUIT_OPEN'`. */
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/**
+ * Builds an error without capturing a stack trace. Rejections on the hot path (an open breaker,
+ * a full bulkhead) happen thousands of times a second during an outage; a stack costs
+ * microseconds and says nothing useful, since the cause is the policy, not the call site.
+ */
+export function withoutStack<E extends Error>(build: () => E): E {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return build();
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
+/**
+ * A call was rejected because the circuit is open (or forced open, or its half-open trial slots
+ * are taken). The work was never started.
+ */
+export class CircuitOpenError extends BreakwaterError {
+  /** Milliseconds until the breaker will admit a trial call; 0 when unknown or now. */
+  readonly retryAfter: number;
+  /** The breaker's name, when it has one. */
+  readonly breaker: string | undefined;
+
+  constructor(retryAfter: number, breaker?: string) {
+    super(
+      'ERR_CIRCUIT_OPEN',
+      breaker === undefined
+        ? `Circuit is open; retry after ${Math.ceil(retryAfter)} ms`
+        : `Circuit "${breaker}" is open; retry after ${Math.ceil(retryAfter)} ms`,
+    );
+    this.retryAfter = retryAfter;
+    this.breaker = breaker;
+  }
+}
+
+/** A call ran longer than its timeout. Its signal was aborted with this error as the reason. */
+export class TimeoutError extends BreakwaterError {
+  /** The timeout that elapsed, in milliseconds. */
+  readonly timeout: number;
+
+  constructor(timeout: number) {
+    super('ERR_TIMEOUT', `Call timed out after ${timeout} ms`);
+    this.timeout = timeout;
+  }
+}
+
+/** A bulkhead had no free slot and no room in its queue. */
+export class BulkheadFullError extends BreakwaterError {
+  /** The bulkhead's concurrency limit. */
+  readonly maxConcurrent: number;
+  /** The bulkhead's queue limit. */
+  readonly maxQueue: number;
+
+  constructor(maxConcurrent: number, maxQueue: number) {
+    super('ERR_BULKHEAD_FULL', `Bulkhead is full (${maxConcurrent} running, ${maxQueue} queued)`);
+    this.maxConcurrent = maxConcurrent;
+    this.maxQueue = maxQueue;
+  }
+}
+
+/** An option given to a Breakwater constructor or factory is out of range or of the wrong type. */
+export class InvalidOptionError extends BreakwaterError {
+  /** The option's name, e.g. `'halfOpen.maxCalls'`. */
+  readonly option: string;
+
+  constructor(option: string, expected: string, received: unknown) {
+    super(
+      'ERR_INVALID_OPTION',
+      `Invalid option "${option}": expected ${expected}, received ${describe(received)}`,
+    );
+    this.option = option;
+  }
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'number' || typeof value === 'boolean' || value == null)
+    return String(value);
+  if (typeof value === 'string') return JSON.stringify(value);
+  return typeof value;
+}

@@ -1,0 +1,38 @@
+/**
+ * The one shape every resilience policy has, so that policies compose: a breaker, a retry, a
+ * timeout, a bulkhead and a fallback all `execute(fn, { signal })`.
+ */
+
+/** What a protected function receives. */
+export interface CallContext {
+  /**
+   * Aborts when the caller aborts or a timeout elapses. Each call gets its own signal: one call's
+   * timeout never aborts another's work.
+   */
+  readonly signal: AbortSignal;
+}
+
+/** Options for one execution. */
+export interface ExecuteOptions {
+  /** The caller's own cancellation. A caller's abort is never counted as a failure. */
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** Work handed to a policy. It may be synchronous or return a promise. */
+export type Work<T> = (context: CallContext) => T | PromiseLike<T>;
+
+/**
+ * A resilience policy.
+ *
+ * @example
+ * ```ts
+ * const result = await policy.execute(({ signal }) => fetch(url, { signal }));
+ * ```
+ */
+export interface Policy {
+  /** Runs `fn` under this policy and settles with its result or error. */
+  execute<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T>;
+}
+
+/** A signal that never aborts, shared so a call without a caller signal allocates nothing. */
+export const neverAborted: AbortSignal = new AbortController().signal;
