@@ -1,0 +1,172 @@
+/**
+ * Timeout: bounds one attempt. When time runs out the work's signal is aborted with a
+ * {@link TimeoutError} and the call rejects with it at once; stopping the work is up to the work
+ * (it should pass the signal on, as `fetch` does).
+ */
+import { type Clock, systemClock, type TimerHandle } from './clock.ts';
+import { InvalidOptionError, TimeoutError } from './errors.ts';
+import { Emitter, type Unsubscribe } from './events.ts';
+import type { ExecuteOptions, Work } from './policy.ts';
+
+/** Options of {@link timeout}. */
+export interface TimeoutOptions {
+  /** Default: {@link systemClock}. */
+  readonly clock?: Clock;
+}
+
+/** Events of a {@link TimeoutPolicy}. */
+export interface TimeoutEvents {
+  /** A call ran out of time; its signal has been aborted. */
+  timeout: { readonly timeout: number };
+}
+
+/** Node's timers take at most a signed 32-bit delay; beyond it they fire at once. */
+const maxDelay = 2_147_483_647;
+
+/**
+ * A policy that bounds each call to `ms` milliseconds.
+ *
+ * Costs per call: one timer and one pending-call object; the `AbortController` is made only if
+ * the work reads its signal, and the caller's signal gets one listener, removed as soon as the
+ * call settles. A call that succeeds aborts nothing.
+ */
+export class TimeoutPolicy {
+  /** The time limit of each call, in ms. */
+  readonly timeout: number;
+  readonly #clock: Clock;
+  readonly #events = new Emitter<TimeoutEvents>();
+
+  constructor(ms: number, options: TimeoutOptions = {}) {
+    if (typeof ms !== 'number' || !(ms > 0) || ms > maxDelay) {
+      throw new InvalidOptionError('ms', `a number of ms > 0 and <= ${maxDelay}`, ms);
+    }
+    if (typeof options !== 'object' || options === null) {
+      throw new InvalidOptionError('options', 'an object', options);
+    }
+    this.timeout = ms;
+    this.#clock = options.clock ?? systemClock;
+  }
+
+  /** Subscribes to an event; returns a function that unsubscribes. */
+  on<K extends keyof TimeoutEvents>(
+    name: K,
+    listener: (event: TimeoutEvents[K]) => void,
+  ): Unsubscribe {
+    return this.#events.on(name, listener);
+  }
+
+  /**
+   * Runs `fn` with a signal that aborts after the time limit or when the caller's signal aborts.
+   * Rejects with a {@link TimeoutError} when time runs out, with the caller's abort reason when
+   * the caller aborts, and otherwise settles as `fn` does.
+   */
+  execute<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T> {
+    const caller = options?.signal;
+    if (caller?.aborted) return Promise.reject(caller.reason);
+    return new Promise<T>((resolve, reject) => {
+      const call = new TimedCall<T>(resolve, reject, caller, this.#clock);
+      call.timer = this.#clock.setTimeout(() => {
+        const error = new TimeoutError(this.timeout);
+        if (call.fail(error) && this.#events.has('timeout')) {
+          this.#events.emit('timeout', { timeout: this.timeout });
+        }
+      }, this.timeout);
+      caller?.addEventListener('abort', call);
+      let value: T | PromiseLike<T>;
+      try {
+        value = fn(call);
+      } catch (error) {
+        call.reject(error);
+        return;
+      }
+      if (isThenable(value)) value.then(call.onFulfilled, call.onRejected);
+      else call.resolve(value);
+    });
+  }
+}
+
+/**
+ * One call in flight. It is the work's context (`signal` made on first read), the listener on the
+ * caller's signal (`handleEvent`), and the settle-once guard, so a call allocates one object
+ * instead of a closure per role.
+ */
+class TimedCall<T> {
+  timer: TimerHandle | undefined;
+  #controller: AbortController | undefined;
+  #settled = false;
+  readonly #resolve: (value: T) => void;
+  readonly #reject: (error: unknown) => void;
+  readonly #caller: AbortSignal | undefined;
+  readonly #clock: Clock;
+
+  constructor(
+    resolve: (value: T) => void,
+    reject: (error: unknown) => void,
+    caller: AbortSignal | undefined,
+    clock: Clock,
+  ) {
+    this.#resolve = resolve;
+    this.#reject = reject;
+    this.#caller = caller;
+    this.#clock = clock;
+  }
+
+  get signal(): AbortSignal {
+    this.#controller ??= new AbortController();
+    return this.#controller.signal;
+  }
+
+  readonly onFulfilled = (value: T): void => this.resolve(value);
+  readonly onRejected = (error: unknown): void => this.reject(error);
+
+  /** The caller's signal aborted: pass its reason on to the work and reject with it. */
+  handleEvent(): void {
+    this.fail(this.#caller?.reason);
+  }
+
+  resolve(value: T): void {
+    if (this.#settle()) this.#resolve(value);
+  }
+
+  reject(error: unknown): void {
+    if (this.#settle()) this.#reject(error);
+  }
+
+  /** Aborts the work with `reason` and rejects with it, unless the call already settled. */
+  fail(reason: unknown): boolean {
+    if (!this.#settle()) return false;
+    this.#controller?.abort(reason);
+    this.#reject(reason);
+    return true;
+  }
+
+  #settle(): boolean {
+    if (this.#settled) return false;
+    this.#settled = true;
+    if (this.timer !== undefined) this.#clock.clearTimeout(this.timer);
+    this.#caller?.removeEventListener('abort', this);
+    return true;
+  }
+}
+
+function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as PromiseLike<T>).then === 'function'
+  );
+}
+
+/**
+ * Bounds each call to `ms` milliseconds. Put it inside a retry to bound each attempt, outside to
+ * bound them all.
+ *
+ * @example
+ * ```ts
+ * const policy = timeout(2_000);
+ * await policy.execute(({ signal }) => fetch(url, { signal })); // TimeoutError after 2 s
+ * ```
+ */
+export function timeout(ms: number, options?: TimeoutOptions): TimeoutPolicy {
+  return new TimeoutPolicy(ms, options);
+}
