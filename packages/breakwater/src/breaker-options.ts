@@ -1,0 +1,163 @@
+/**
+ * The options of a circuit breaker, and their validation: done once, at construction, naming
+ * the offending option; the breaker then trusts the resolved values.
+ */
+import { type Backoff, toBackoff } from './backoff.ts';
+import { type BreakerSnapshot, checkSnapshot } from './breaker-snapshot.ts';
+import {
+  checkDuration,
+  checkFunction,
+  checkInteger,
+  checkNumber,
+  checkObject,
+  checkPositive,
+} from './check-option.ts';
+import { type Clock, systemClock } from './clock.ts';
+import { InvalidOptionError } from './errors.ts';
+import { type FailurePolicy, isFailurePolicy } from './failure-policy.ts';
+import { consecutiveFailures } from './policies/consecutive.ts';
+
+/**
+ * Options of a half-open breaker's trial phase.
+ *
+ * @example
+ * ```ts
+ * new CircuitBreaker({ halfOpen: { maxCalls: 3, successesToClose: 3, maxDuration: 30_000 } });
+ * ```
+ */
+export interface HalfOpenOptions {
+  /** Trial calls allowed at once; the rest are rejected. Default: 1. */
+  readonly maxCalls?: number;
+  /** Successful trials needed to close. Default: 1. */
+  readonly successesToClose?: number;
+  /**
+   * A trial still unsettled after this many ms counts as a failure, so a leaked permit cannot
+   * hold the breaker half-open forever. Checked when a call finds every trial slot taken.
+   * Default: 60 000. `Infinity` turns the check off.
+   */
+  readonly maxDuration?: number;
+}
+
+/**
+ * Options of {@link CircuitBreaker}. Every one is optional; a misspelt one is an error.
+ *
+ * @example
+ * ```ts
+ * const options: CircuitBreakerOptions = {
+ *   name: 'inventory',
+ *   policy: failureRate({ threshold: 0.5, minimumCalls: 20, window: { duration: 30_000 } }),
+ *   openDuration: exponential({ initial: 5_000, max: 120_000 }),
+ *   callTimeout: 2_000,
+ *   isFailure: (error) => !(error instanceof ValidationError),
+ * };
+ * ```
+ */
+export interface CircuitBreakerOptions {
+  /** When to trip. Default: `consecutiveFailures(5)`. A policy with `clone()` is copied. */
+  readonly policy?: FailurePolicy;
+  /** How long to stay open: ms, or a backoff stepped on every re-opening. Default: 30 000. */
+  readonly openDuration?: number | Backoff;
+  readonly halfOpen?: HalfOpenOptions;
+  /** Whether an error counts as a failure; an error it rejects counts as a success. Default: all are. */
+  readonly isFailure?: (error: unknown) => boolean;
+  /** Whether a result counts as a failure (the caller still receives it). Default: none does. */
+  readonly isResultFailure?: (result: unknown) => boolean;
+  /** Rejects `execute` with a TimeoutError after this many ms, aborting the work's signal. */
+  readonly callTimeout?: number;
+  /** Default: the system clock. */
+  readonly clock?: Clock;
+  /** Shown in errors, snapshots and logs. */
+  readonly name?: string;
+  /** A `snapshot()` to start from. */
+  readonly initialState?: BreakerSnapshot;
+}
+
+const OPTIONS = new Set([
+  'policy',
+  'openDuration',
+  'halfOpen',
+  'isFailure',
+  'isResultFailure',
+  'callTimeout',
+  'clock',
+  'name',
+  'initialState',
+]);
+const HALF_OPEN_OPTIONS = new Set(['maxCalls', 'successesToClose', 'maxDuration']);
+type Predicate = ((value: unknown) => boolean) | undefined;
+
+/** Options with defaults filled in, checked. */
+export interface ResolvedBreakerOptions {
+  readonly policy: FailurePolicy;
+  readonly openDuration: Backoff;
+  readonly maxCalls: number;
+  readonly successesToClose: number;
+  readonly maxDuration: number;
+  readonly isFailure: Predicate;
+  readonly isResultFailure: Predicate;
+  readonly callTimeout: number | undefined;
+  readonly clock: Clock;
+  readonly name: string | undefined;
+  readonly initialState: BreakerSnapshot | undefined;
+}
+
+/** Checks every option (unknown names included) and fills in the defaults. */
+export function resolveOptions(options: unknown): ResolvedBreakerOptions {
+  const o = checkObject('options', options);
+  for (const key of Object.keys(o)) {
+    if (!OPTIONS.has(key)) throw new InvalidOptionError(key, 'a CircuitBreaker option', o[key]);
+  }
+  const policy = o.policy ?? consecutiveFailures(5);
+  if (!isFailurePolicy(policy)) throw new InvalidOptionError('policy', 'a FailurePolicy', policy);
+  const halfOpen = checkObject('halfOpen', o.halfOpen);
+  for (const key of Object.keys(halfOpen)) {
+    if (!HALF_OPEN_OPTIONS.has(key)) {
+      throw new InvalidOptionError(`halfOpen.${key}`, 'a halfOpen option', halfOpen[key]);
+    }
+  }
+  if (o.name !== undefined && typeof o.name !== 'string') {
+    throw new InvalidOptionError('name', 'a string', o.name);
+  }
+  return {
+    policy,
+    openDuration: checkBackoff(o.openDuration),
+    maxCalls: checkInteger('halfOpen.maxCalls', halfOpen.maxCalls, 1, 1),
+    successesToClose: checkInteger('halfOpen.successesToClose', halfOpen.successesToClose, 1, 1),
+    maxDuration: checkDuration('halfOpen.maxDuration', halfOpen.maxDuration, 1, 60_000),
+    isFailure: checkFunction<Predicate>('isFailure', o.isFailure, undefined),
+    isResultFailure: checkFunction<Predicate>('isResultFailure', o.isResultFailure, undefined),
+    callTimeout:
+      o.callTimeout === undefined ? undefined : checkPositive('callTimeout', o.callTimeout),
+    clock: checkClock(o.clock),
+    name: o.name,
+    initialState: o.initialState === undefined ? undefined : checkSnapshot(o.initialState),
+  };
+}
+
+function checkBackoff(value: unknown): Backoff {
+  if (value === undefined) return toBackoff(30_000);
+  if (typeof value === 'number') return toBackoff(checkNumber('openDuration', value, 0));
+  if (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Backoff).delay === 'function'
+  ) {
+    return value as Backoff;
+  }
+  throw new InvalidOptionError('openDuration', 'a number of ms or a Backoff', value);
+}
+
+function checkClock(value: unknown): Clock {
+  if (value === undefined) return systemClock;
+  const clock = value as Partial<Clock> | null;
+  if (
+    typeof clock !== 'object' ||
+    clock === null ||
+    typeof clock.now !== 'function' ||
+    typeof clock.setTimeout !== 'function' ||
+    typeof clock.clearTimeout !== 'function'
+  ) {
+    throw new InvalidOptionError('clock', 'a Clock (now, setTimeout, clearTimeout)', value);
+  }
+  return clock as Clock;
+}

@@ -1,0 +1,88 @@
+/**
+ * A breaker's state as plain JSON, to persist it, ship it to another process or show it on a
+ * dashboard. Times are relative ("open for 4 200 ms more"), because clock readings of one process
+ * mean nothing in another.
+ */
+import type { BreakerState } from './breaker-states.ts';
+import { InvalidOptionError } from './errors.ts';
+import type { PolicyStats } from './failure-policy.ts';
+
+/**
+ * Lifetime counters of a breaker.
+ *
+ * @example
+ * ```ts
+ * const { failures, rejections } = breaker.snapshot().totals;
+ * ```
+ */
+export interface BreakerTotals {
+  readonly successes: number;
+  readonly failures: number;
+  /** Calls turned away without running. */
+  readonly rejections: number;
+  /** Outcomes counted as neither (caller aborts, `ignore()`d errors, stale outcomes). */
+  readonly ignored: number;
+  /** Failures that were `callTimeout`s (also counted in `failures`). */
+  readonly timeouts: number;
+}
+
+/**
+ * The JSON-serialisable state of a breaker, from `breaker.snapshot()`; pass it back as
+ * `initialState` to restore it.
+ *
+ * @example
+ * ```ts
+ * const saved = JSON.stringify(breaker.snapshot());
+ * const restored = new CircuitBreaker({ initialState: JSON.parse(saved) });
+ * ```
+ */
+export interface BreakerSnapshot {
+  readonly version: 1;
+  readonly name: string | null;
+  readonly state: BreakerState;
+  /** Re-openings since the breaker last closed (0 after the first trip): the backoff step. */
+  readonly openAttempt: number;
+  /** The last open duration chosen, in ms (decorrelated jitter grows from it). */
+  readonly lastOpenDuration: number;
+  /** How long an open breaker stays open from now, in ms; 0 in any other state. */
+  readonly remainingOpenMs: number;
+  /** Successful trials so far while half-open. */
+  readonly halfOpenSuccesses: number;
+  readonly totals: BreakerTotals;
+  /** The failure policy's own summary, when it offers one. Not restored. */
+  readonly policy: PolicyStats | null;
+}
+
+const STATES: readonly BreakerState[] = ['closed', 'open', 'half-open', 'forced-open', 'disabled'];
+
+/** Checks a snapshot given as `initialState`, naming the bad field. */
+export function checkSnapshot(value: unknown): BreakerSnapshot {
+  if (typeof value !== 'object' || value === null) {
+    throw new InvalidOptionError('initialState', 'a BreakerSnapshot object', value);
+  }
+  const s = value as Record<string, unknown>;
+  if (s.version !== 1) throw new InvalidOptionError('initialState.version', '1', s.version);
+  if (s.name !== null && s.name !== undefined && typeof s.name !== 'string') {
+    throw new InvalidOptionError('initialState.name', 'a string or null', s.name);
+  }
+  if (!STATES.includes(s.state as BreakerState)) {
+    throw new InvalidOptionError('initialState.state', STATES.join(' | '), s.state);
+  }
+  for (const key of ['openAttempt', 'lastOpenDuration', 'remainingOpenMs', 'halfOpenSuccesses']) {
+    count(`initialState.${key}`, s[key]);
+  }
+  const totals = s.totals;
+  if (typeof totals !== 'object' || totals === null) {
+    throw new InvalidOptionError('initialState.totals', 'an object', totals);
+  }
+  for (const key of ['successes', 'failures', 'rejections', 'ignored', 'timeouts']) {
+    count(`initialState.totals.${key}`, (totals as Record<string, unknown>)[key]);
+  }
+  return value as BreakerSnapshot;
+}
+
+function count(option: string, value: unknown): void {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new InvalidOptionError(option, 'a finite number >= 0', value);
+  }
+}

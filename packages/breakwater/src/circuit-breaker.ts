@@ -1,0 +1,645 @@
+/**
+ * The circuit breaker: stops calling a dependency that keeps failing, then probes it with a few
+ * trial calls before trusting it again. The trip rule is a {@link FailurePolicy}, the states are
+ * objects in `breaker-states.ts`; this file admits calls, classifies outcomes, applies the
+ * generation rule and emits events.
+ */
+import type { Backoff } from './backoff.ts';
+import type { BreakerEvents, IgnoredReason } from './breaker-events.ts';
+import { type CircuitBreakerOptions, resolveOptions } from './breaker-options.ts';
+import type { BreakerSnapshot, BreakerTotals } from './breaker-snapshot.ts';
+import {
+  type BreakerState,
+  Closed,
+  Disabled,
+  ForcedOpen,
+  HalfOpen,
+  type Machine,
+  NO_SLOT,
+  Open,
+  REJECTED,
+  type StateBehaviour,
+} from './breaker-states.ts';
+import type { Clock, TimerHandle } from './clock.ts';
+import { CircuitOpenError, TimeoutError, withoutStack } from './errors.ts';
+import { Emitter, type Unsubscribe } from './events.ts';
+import type { FailurePolicy } from './failure-policy.ts';
+import { MarkedOutcome, type Outcome } from './outcome.ts';
+import {
+  type CallContext,
+  type ExecuteOptions,
+  neverAborted,
+  type Policy,
+  type Work,
+} from './policy.ts';
+
+export type { BreakerEvents, IgnoredReason } from './breaker-events.ts';
+export type { CircuitBreakerOptions, HalfOpenOptions } from './breaker-options.ts';
+
+/**
+ * An admitted call, for callers that cannot hand the breaker a single function (a proxy admits
+ * before forwarding and settles when the response is classified). Settling twice does nothing.
+ *
+ * @example
+ * ```ts
+ * const permit = breaker.tryAcquire();
+ * if (permit) upstream.send(request).then(() => permit.success(), (error) => permit.failure(error));
+ * ```
+ */
+export interface Permit {
+  success(): void;
+  /** Counts a failure; `error` is only passed on to `failure` listeners. */
+  failure(error?: unknown): void;
+  /** Counts nothing and frees the permit's trial slot. */
+  ignore(): void;
+}
+
+/** Open durations beyond this (about 24.8 days) are clamped; it is also the longest timer. */
+const MAX_OPEN_DURATION = 2 ** 31 - 1;
+/** Shared by every call that has no timeout and no caller signal: nothing to allocate. */
+const UNABORTABLE: CallContext = Object.freeze({ signal: neverAborted });
+
+let settlePermit: (
+  breaker: CircuitBreaker,
+  generation: number,
+  slot: number,
+  start: number,
+  outcome: Outcome,
+  error: unknown,
+) => void;
+
+/**
+ * A circuit breaker. Closed, it runs calls and feeds their outcomes to its policy; tripped, it
+ * rejects calls with {@link CircuitOpenError} for the open duration; then it lets trial calls
+ * through (half-open) and closes after enough of them succeed. Transitions are computed from the
+ * clock when the breaker is used, so an idle breaker holds no timer.
+ *
+ * @example
+ * ```ts
+ * const breaker = new CircuitBreaker({ policy: consecutiveFailures(3), openDuration: 10_000 });
+ * breaker.on('open', ({ openDuration }) => log.warn(`inventory down, pausing ${openDuration} ms`));
+ * const stock = await breaker.execute(({ signal }) => fetch(inventoryUrl, { signal }));
+ * ```
+ */
+export class CircuitBreaker implements Policy {
+  /** The name given in the options (or the restored snapshot). */
+  readonly name: string | undefined;
+  readonly #clock: Clock;
+  readonly #policy: FailurePolicy;
+  readonly #openDuration: Backoff;
+  readonly #maxCalls: number;
+  readonly #successesToClose: number;
+  readonly #maxDuration: number;
+  readonly #isFailure: ((error: unknown) => boolean) | undefined;
+  readonly #isResultFailure: ((result: unknown) => boolean) | undefined;
+  readonly #callTimeout: number | undefined;
+  readonly #events = new Emitter<BreakerEvents>();
+  readonly #machine: Machine;
+  readonly #closed: Closed;
+  #current: StateBehaviour;
+  /** Bumped on every transition; an outcome admitted under another generation is dropped. */
+  #generation = 0;
+  #openAttempt = 0;
+  #lastOpenDuration = 0;
+  #successes = 0;
+  #failures = 0;
+  #rejections = 0;
+  #ignored = 0;
+  #timeouts = 0;
+  readonly #policyNeedsTime: boolean;
+  readonly #policyNeedsDuration: boolean;
+  /** Whether closed-state calls read the clock at admission, to know their duration. */
+  #timed: boolean;
+  /** When the call being admitted started (NaN when not timed); set by `#admit`. */
+  #admittedAt = 0;
+
+  static {
+    settlePermit = (breaker, generation, slot, start, outcome, error) =>
+      breaker.#record(generation, slot, start, outcome, error, undefined, 'permit');
+  }
+
+  constructor(options: CircuitBreakerOptions = {}) {
+    const o = resolveOptions(options);
+    this.#clock = o.clock;
+    // A policy's window belongs to one breaker; copying lets one options object serve many.
+    this.#policy = o.policy.clone ? o.policy.clone() : o.policy;
+    const uses = this.#policy.uses;
+    this.#policyNeedsTime = uses !== 'nothing';
+    this.#policyNeedsDuration = uses !== 'nothing' && uses !== 'time';
+    this.#timed = this.#policyNeedsDuration;
+    this.#openDuration = o.openDuration;
+    this.#maxCalls = o.maxCalls;
+    this.#successesToClose = o.successesToClose;
+    this.#maxDuration = o.maxDuration;
+    this.#isFailure = o.isFailure;
+    this.#isResultFailure = o.isResultFailure;
+    this.#callTimeout = o.callTimeout;
+    this.#machine = {
+      policy: this.#policy,
+      trip: () => this.#trip(),
+      reopen: () => this.#reopen(),
+      close: () => this.#close(),
+      trialExpired: () => this.#trialExpired(),
+    };
+    this.#closed = new Closed(this.#machine);
+    this.#current = this.#closed;
+    const snapshot = o.initialState;
+    this.name = o.name ?? snapshot?.name ?? undefined;
+    if (snapshot) this.#restore(snapshot);
+    this.#policy.reset(this.#clock.now());
+  }
+
+  /** The current state; an open breaker whose open duration has passed reports 'half-open'. */
+  get state(): BreakerState {
+    this.#refresh(this.#clock.now());
+    return this.#current.name;
+  }
+
+  /** Milliseconds until a call would be admitted; 0 when one would be now. */
+  get retryAfter(): number {
+    const now = this.#clock.now();
+    this.#refresh(now);
+    return this.#current.retryAfter(now);
+  }
+
+  /**
+   * Runs `fn` unless the breaker is open, and settles with `fn`'s own result or error. `fn` may be
+   * synchronous; the result is always a promise.
+   *
+   * @example
+   * ```ts
+   * const user = await breaker.execute(({ signal }) => db.findUser(id, { signal }), { signal });
+   * ```
+   */
+  execute<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T> {
+    const signal = options?.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const slot = this.#admit();
+    const start = this.#admittedAt;
+    if (slot === REJECTED) return Promise.reject(this.#rejection(start));
+    const generation = this.#generation;
+    if (signal !== undefined || this.#callTimeout !== undefined) {
+      return this.#executeGuarded(fn, signal, generation, slot, start);
+    }
+    let result: T | PromiseLike<T>;
+    try {
+      result = fn(UNABORTABLE);
+    } catch (error) {
+      return Promise.reject(this.#settleError(generation, slot, start, error));
+    }
+    if (!isThenable(result)) {
+      this.#settleResult(generation, slot, start, result);
+      return Promise.resolve(result);
+    }
+    // Promise.resolve returns a native promise as is: one reaction, like a bare `await fn()`.
+    return Promise.resolve(result).then(
+      (value) => {
+        this.#settleResult(generation, slot, start, value);
+        return value;
+      },
+      (error: unknown) => {
+        throw this.#settleError(generation, slot, start, error);
+      },
+    );
+  }
+
+  /**
+   * Runs synchronous `fn` unless the breaker is open; throws {@link CircuitOpenError} at once if it
+   * is. `callTimeout` does not apply: synchronous work cannot be interrupted. Work that returns a
+   * promise counts as a success when it returns; give asynchronous work to {@link execute}.
+   *
+   * @example
+   * ```ts
+   * const parsed = breaker.executeSync(() => parseConfig(text));
+   * ```
+   */
+  executeSync<T>(fn: (context: CallContext) => T): T {
+    const slot = this.#admit();
+    const start = this.#admittedAt;
+    if (slot === REJECTED) throw this.#rejection(start);
+    const generation = this.#generation;
+    let result: T;
+    try {
+      result = fn(UNABORTABLE);
+    } catch (error) {
+      throw this.#settleError(generation, slot, start, error);
+    }
+    this.#settleResult(generation, slot, start, result);
+    return result;
+  }
+
+  /**
+   * Admits one call without running anything: returns a {@link Permit} to settle when the outcome
+   * is known, or `undefined` when the breaker rejects (see {@link retryAfter}). The call's
+   * duration runs from here to the settle.
+   *
+   * @example
+   * ```ts
+   * const permit = breaker.tryAcquire();
+   * if (!permit) return reply(503, { 'retry-after': Math.ceil(breaker.retryAfter / 1000) });
+   * const response = await forward(request);
+   * response.status >= 500 ? permit.failure() : permit.success();
+   * ```
+   */
+  tryAcquire(): Permit | undefined {
+    const slot = this.#admit();
+    const start = this.#admittedAt;
+    if (slot === REJECTED) {
+      this.#countRejection(start);
+      return undefined;
+    }
+    return new BreakerPermit(this, this.#generation, slot, start);
+  }
+
+  /** Opens the breaker until {@link reset}: every call is rejected. */
+  forceOpen(): void {
+    const hint = this.#nextOpenDuration(0, 0);
+    this.#transition(new ForcedOpen(hint), undefined);
+  }
+
+  /** Lets every call through and records nothing, until {@link reset}. */
+  disable(): void {
+    this.#transition(new Disabled(), undefined);
+  }
+
+  /** Back to closed with an empty policy window and the first open duration. */
+  reset(): void {
+    const now = this.#clock.now();
+    this.#openAttempt = 0;
+    this.#lastOpenDuration = 0;
+    this.#policy.reset(now);
+    // Bump the generation even when already closed: calls admitted before a reset don't count.
+    this.#transition(this.#closed, 'close');
+  }
+
+  /**
+   * Subscribes to an event; returns the unsubscribe function. A throwing listener is logged and
+   * never breaks a call.
+   *
+   * @example
+   * ```ts
+   * const off = breaker.on('state', ({ from, to }) => console.log(`${from} → ${to}`));
+   * ```
+   */
+  on<K extends keyof BreakerEvents>(
+    name: K,
+    listener: (payload: BreakerEvents[K]) => void,
+  ): Unsubscribe {
+    const off = this.#events.on(name, listener);
+    this.#updateTiming();
+    return () => {
+      off();
+      this.#updateTiming();
+    };
+  }
+
+  #updateTiming(): void {
+    const events = this.#events;
+    this.#timed = this.#policyNeedsDuration || events.has('success') || events.has('failure');
+  }
+
+  /** The breaker's state as JSON-serialisable data; see {@link BreakerSnapshot}. */
+  snapshot(): BreakerSnapshot {
+    const now = this.#clock.now();
+    this.#refresh(now);
+    const current = this.#current;
+    return {
+      version: 1,
+      name: this.name ?? null,
+      state: current.name,
+      openAttempt: this.#openAttempt,
+      lastOpenDuration: this.#lastOpenDuration,
+      remainingOpenMs: current instanceof Open ? current.retryAfter(now) : 0,
+      halfOpenSuccesses: current instanceof HalfOpen ? current.successes : 0,
+      totals: this.#totals(),
+      policy: this.#policy.stats?.() ?? null,
+    };
+  }
+
+  #totals(): BreakerTotals {
+    return {
+      successes: this.#successes,
+      failures: this.#failures,
+      rejections: this.#rejections,
+      ignored: this.#ignored,
+      timeouts: this.#timeouts,
+    };
+  }
+
+  #restore(snapshot: BreakerSnapshot): void {
+    const now = this.#clock.now();
+    this.#openAttempt = snapshot.openAttempt;
+    this.#lastOpenDuration = snapshot.lastOpenDuration;
+    this.#successes = snapshot.totals.successes;
+    this.#failures = snapshot.totals.failures;
+    this.#rejections = snapshot.totals.rejections;
+    this.#ignored = snapshot.totals.ignored;
+    this.#timeouts = snapshot.totals.timeouts;
+    switch (snapshot.state) {
+      case 'closed':
+        break;
+      case 'open':
+        this.#current =
+          snapshot.remainingOpenMs > 0
+            ? new Open(now + Math.min(snapshot.remainingOpenMs, MAX_OPEN_DURATION))
+            : this.#halfOpen(0);
+        break;
+      case 'half-open':
+        this.#current = this.#halfOpen(snapshot.halfOpenSuccesses);
+        break;
+      case 'forced-open':
+        this.#current = new ForcedOpen(this.#nextOpenDuration(0, 0));
+        break;
+      case 'disabled':
+        this.#current = new Disabled();
+        break;
+    }
+  }
+
+  /** Discovers the lazy open → half-open move. */
+  #refresh(now: number): void {
+    const current = this.#current;
+    if (current instanceof Open && now >= current.until) {
+      this.#transition(this.#halfOpen(0), 'half-open');
+    }
+  }
+
+  /** Admits a call, returning its slot or REJECTED, and leaves its start time in #admittedAt. */
+  #admit(): number {
+    if (this.#current === this.#closed) {
+      // The hot path: a closed breaker needs the time only to report durations.
+      this.#admittedAt = this.#timed ? this.#clock.now() : Number.NaN;
+      return NO_SLOT;
+    }
+    const now = this.#clock.now();
+    this.#admittedAt = now;
+    this.#refresh(now);
+    return this.#current.admit(now);
+  }
+
+  #countRejection(now: number): number {
+    this.#rejections++;
+    const retryAfter = this.#current.retryAfter(now);
+    if (this.#events.has('rejected')) {
+      this.#events.emit('rejected', { state: this.#current.name, retryAfter });
+    }
+    return retryAfter;
+  }
+
+  #rejection(now: number): CircuitOpenError {
+    const retryAfter = this.#countRejection(now);
+    return withoutStack(() => new CircuitOpenError(retryAfter, this.name));
+  }
+
+  /** Records a thrown error and returns what the caller should receive. */
+  #settleError(generation: number, slot: number, start: number, error: unknown): unknown {
+    if (error instanceof MarkedOutcome) {
+      const reason = error.outcome === 'ignored' ? 'marked' : undefined;
+      this.#record(generation, slot, start, error.outcome, error.error, undefined, reason);
+      return error.error;
+    }
+    this.#record(generation, slot, start, this.#classify(error), error, undefined, undefined);
+    return error;
+  }
+
+  #settleResult(generation: number, slot: number, start: number, result: unknown): void {
+    const failed =
+      this.#isResultFailure !== undefined && this.#judge(this.#isResultFailure, result);
+    this.#record(
+      generation,
+      slot,
+      start,
+      failed ? 'failure' : 'success',
+      undefined,
+      result,
+      undefined,
+    );
+  }
+
+  #classify(error: unknown): Outcome {
+    if (this.#isFailure === undefined) return 'failure';
+    return this.#judge(this.#isFailure, error) ? 'failure' : 'success';
+  }
+
+  /** Runs a user predicate; one that throws counts the call as a failure rather than losing it. */
+  #judge(predicate: (value: unknown) => boolean, value: unknown): boolean {
+    try {
+      return predicate(value);
+    } catch (error) {
+      console.error(`breakwater: ${this.name ?? 'a circuit breaker'}'s predicate threw`, error);
+      return true;
+    }
+  }
+
+  #record(
+    generation: number,
+    slot: number,
+    start: number,
+    outcome: Outcome,
+    error: unknown,
+    result: unknown,
+    reason: IgnoredReason | undefined,
+  ): void {
+    const events = this.#events;
+    if (generation !== this.#generation) {
+      // Admitted under an earlier state or window: it says nothing about the current one.
+      this.#ignored++;
+      if (events.has('ignored')) events.emit('ignored', { reason: 'stale', error });
+      return;
+    }
+    const state = this.#current;
+    if (!state.records) return;
+    const now =
+      !Number.isNaN(start) || state !== this.#closed || this.#policyNeedsTime
+        ? this.#clock.now()
+        : Number.NaN;
+    const durationMs = now - start;
+    if (outcome === 'success') {
+      this.#successes++;
+      if (events.has('success')) events.emit('success', { durationMs });
+      state.onSuccess(now, durationMs, slot);
+    } else if (outcome === 'failure') {
+      this.#failures++;
+      if (events.has('failure')) events.emit('failure', { durationMs, error, result });
+      state.onFailure(now, durationMs, slot);
+    } else {
+      this.#ignored++;
+      if (events.has('ignored')) events.emit('ignored', { reason: reason ?? 'marked', error });
+      state.onIgnored(slot);
+    }
+  }
+
+  #executeGuarded<T>(
+    fn: Work<T>,
+    callerSignal: AbortSignal | undefined,
+    generation: number,
+    slot: number,
+    start: number,
+  ): Promise<T> {
+    const clock = this.#clock;
+    const timeout = this.#callTimeout;
+    // The caller's signal serves as is unless a timeout must abort the work too.
+    const controller = timeout === undefined ? undefined : new AbortController();
+    const signal = controller ? controller.signal : (callerSignal ?? neverAborted);
+    return new Promise<T>((resolve, reject) => {
+      let timer: TimerHandle | undefined;
+      let settled = false;
+      // Whichever comes first (result, timeout, caller abort) settles; the others find `settled`.
+      const finish = (): boolean => {
+        if (settled) return false;
+        settled = true;
+        if (timer !== undefined) clock.clearTimeout(timer);
+        callerSignal?.removeEventListener('abort', onAbort);
+        return true;
+      };
+      const onAbort = () => {
+        if (!finish()) return;
+        const reason: unknown = callerSignal?.reason;
+        this.#record(generation, slot, start, 'ignored', reason, undefined, 'caller-abort');
+        controller?.abort(reason);
+        reject(reason);
+      };
+      callerSignal?.addEventListener('abort', onAbort, { once: true });
+      if (timeout !== undefined) {
+        timer = clock.setTimeout(() => {
+          if (!finish()) return;
+          const error = new TimeoutError(timeout);
+          // Like failures, timeouts count only when recorded: not stale, not disabled.
+          if (generation === this.#generation && this.#current.records) {
+            this.#timeouts++;
+            if (this.#events.has('timeout')) this.#events.emit('timeout', { timeout });
+          }
+          this.#record(generation, slot, start, 'failure', error, undefined, undefined);
+          controller?.abort(error);
+          reject(error);
+        }, timeout);
+      }
+      let result: T | PromiseLike<T>;
+      try {
+        result = fn({ signal });
+      } catch (error) {
+        if (finish()) reject(this.#settleError(generation, slot, start, error));
+        return;
+      }
+      Promise.resolve(result).then(
+        (value) => {
+          if (!finish()) return;
+          this.#settleResult(generation, slot, start, value);
+          resolve(value);
+        },
+        (error: unknown) => {
+          if (finish()) reject(this.#settleError(generation, slot, start, error));
+        },
+      );
+    });
+  }
+
+  #nextOpenDuration(attempt: number, previous: number): number {
+    const delay = this.#openDuration.delay(attempt, previous);
+    // A custom backoff returning NaN or a negative number must not wedge the breaker open.
+    return delay > 0 ? Math.min(delay, MAX_OPEN_DURATION) : 0;
+  }
+
+  #open(): void {
+    const now = this.#clock.now();
+    const openDuration = this.#nextOpenDuration(this.#openAttempt, this.#lastOpenDuration);
+    this.#lastOpenDuration = openDuration;
+    this.#transition(new Open(now + openDuration), 'open', openDuration);
+  }
+
+  #trip(): void {
+    this.#openAttempt = 0;
+    this.#open();
+  }
+
+  #reopen(): void {
+    this.#openAttempt++;
+    this.#open();
+  }
+
+  #close(): void {
+    this.#openAttempt = 0;
+    this.#lastOpenDuration = 0;
+    this.#policy.reset(this.#clock.now());
+    this.#transition(this.#closed, 'close');
+  }
+
+  #trialExpired(): void {
+    this.#failures++;
+    if (this.#events.has('failure')) {
+      const error = new TimeoutError(this.#maxDuration);
+      this.#events.emit('failure', { durationMs: this.#maxDuration, error, result: undefined });
+    }
+    this.#reopen();
+  }
+
+  #halfOpen(successes: number): HalfOpen {
+    return new HalfOpen(
+      this.#machine,
+      this.#maxCalls,
+      this.#successesToClose,
+      this.#maxDuration,
+      successes,
+    );
+  }
+
+  #transition(
+    next: StateBehaviour,
+    event: 'open' | 'half-open' | 'close' | undefined,
+    openDuration = 0,
+  ): void {
+    const from = this.#current.name;
+    this.#current = next;
+    this.#generation++;
+    // reset() of a closed breaker, forceOpen() twice: a new generation, but no transition to tell.
+    if (from === next.name) return;
+    const events = this.#events;
+    if (event === 'open') {
+      if (events.has('open')) events.emit('open', { attempt: this.#openAttempt, openDuration });
+    } else if (event !== undefined) {
+      events.emit(event, undefined);
+    }
+    if (events.has('state')) events.emit('state', { from, to: next.name });
+  }
+}
+
+class BreakerPermit implements Permit {
+  #breaker: CircuitBreaker | undefined;
+  readonly #generation: number;
+  readonly #slot: number;
+  readonly #start: number;
+
+  constructor(breaker: CircuitBreaker, generation: number, slot: number, start: number) {
+    this.#breaker = breaker;
+    this.#generation = generation;
+    this.#slot = slot;
+    this.#start = start;
+  }
+
+  success(): void {
+    this.#settle('success', undefined);
+  }
+
+  failure(error?: unknown): void {
+    this.#settle('failure', error);
+  }
+
+  ignore(): void {
+    this.#settle('ignored', undefined);
+  }
+
+  #settle(outcome: Outcome, error: unknown): void {
+    const breaker = this.#breaker;
+    if (breaker === undefined) return;
+    this.#breaker = undefined;
+    settlePermit(breaker, this.#generation, this.#slot, this.#start, outcome, error);
+  }
+}
+
+function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as PromiseLike<T>).then === 'function'
+  );
+}

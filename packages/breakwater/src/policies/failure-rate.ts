@@ -1,0 +1,90 @@
+import { checkInteger, checkObject, checkRate } from '../check-option.ts';
+import { InvalidOptionError } from '../errors.ts';
+import type { FailurePolicy, PolicyInputs, PolicyStats } from '../failure-policy.ts';
+import { createWindow, type OutcomeWindow, type WindowOptions } from '../window.ts';
+
+/** Options of {@link failureRate}. */
+export interface FailureRateOptions {
+  /** Trip when failures / calls is at or above this, in (0, 1]. */
+  readonly threshold: number;
+  /** No trip before this many outcomes are in the window. Default: 10, or the window's size if smaller. */
+  readonly minimumCalls?: number;
+  /** `{ calls: 100 }` for the last 100 calls, `{ duration: 60_000, buckets: 12 }` for the last minute. */
+  readonly window: WindowOptions;
+}
+
+class FailureRate implements FailurePolicy {
+  readonly uses: PolicyInputs;
+  readonly #threshold: number;
+  readonly #minimumCalls: number;
+  readonly #window: OutcomeWindow;
+
+  constructor(threshold: number, minimumCalls: number, window: OutcomeWindow) {
+    this.#threshold = threshold;
+    this.#minimumCalls = minimumCalls;
+    this.#window = window;
+    // A count window ignores the clock; a time window slides with it.
+    this.uses = window.capacity === Number.POSITIVE_INFINITY ? 'time' : 'nothing';
+  }
+
+  recordSuccess(now: number): boolean {
+    this.#window.record(now, false, false);
+    return this.#tripped();
+  }
+
+  recordFailure(now: number): boolean {
+    this.#window.record(now, true, false);
+    return this.#tripped();
+  }
+
+  reset(now: number): void {
+    this.#window.reset(now);
+  }
+
+  stats(): PolicyStats {
+    const { calls, failures, size } = this.#window;
+    return { kind: 'failureRate', threshold: this.#threshold, window: size, calls, failures };
+  }
+
+  clone(): FailureRate {
+    return new FailureRate(this.#threshold, this.#minimumCalls, this.#window.clone());
+  }
+
+  // Checked after successes too: in a time window, old successes sliding out can raise the rate.
+  #tripped(): boolean {
+    const { calls, failures } = this.#window;
+    return calls >= this.#minimumCalls && failures >= this.#threshold * calls;
+  }
+}
+
+/**
+ * Trips when the share of failures in a sliding window reaches `threshold`, once the window holds
+ * at least `minimumCalls` outcomes.
+ *
+ * @example
+ * ```ts
+ * // Open when half of the calls of the last 10 s failed, given at least 20 calls.
+ * failureRate({ threshold: 0.5, minimumCalls: 20, window: { duration: 10_000, buckets: 10 } });
+ * ```
+ */
+export function failureRate(options: FailureRateOptions): FailurePolicy {
+  const o = checkObject('failureRate', options);
+  const threshold = checkRate('failureRate.threshold', o.threshold);
+  const window = createWindow('failureRate.window', o.window);
+  const minimumCalls = minimumCallsFor('failureRate', o.minimumCalls, window);
+  return new FailureRate(threshold, minimumCalls, window);
+}
+
+/** Validates `minimumCalls` against a window: a count window smaller than it could never trip. */
+export function minimumCallsFor(policy: string, value: unknown, window: OutcomeWindow): number {
+  const capacity = window.capacity;
+  const minimumCalls = checkInteger(`${policy}.minimumCalls`, value, 1, Math.min(10, capacity));
+  if (minimumCalls > capacity) {
+    throw new InvalidOptionError(
+      `${policy}.minimumCalls`,
+      `at most the window's ${capacity} calls`,
+      minimumCalls,
+    );
+  }
+  return minimumCalls;
+}
