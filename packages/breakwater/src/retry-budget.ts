@@ -83,7 +83,7 @@ export class RetryBudget {
   recordRequest(): void {
     this.#roll();
     this.#requests++;
-    this.#requestsIn[this.#head]++;
+    this.#requestsIn[this.#head] = (this.#requestsIn[this.#head] ?? 0) + 1;
   }
 
   /**
@@ -95,7 +95,7 @@ export class RetryBudget {
     // The epsilon absorbs float error in ratio × requests (0.1 × 30 is 3.0000000000000004).
     if (this.#retries + 1 > this.#ratio * this.#requests + this.#minRetries + 1e-9) return false;
     this.#retries++;
-    this.#retriesIn[this.#head]++;
+    this.#retriesIn[this.#head] = (this.#retriesIn[this.#head] ?? 0) + 1;
     return true;
   }
 

@@ -6,7 +6,9 @@ import { type Backoff, equalJitter, toBackoff } from './backoff.ts';
 import { type Clock, sleep, systemClock } from './clock.ts';
 import { CircuitOpenError, InvalidOptionError } from './errors.ts';
 import { Emitter, type Unsubscribe } from './events.ts';
+import { unwrapOutcome } from './outcome.ts';
 import { type CallContext, type ExecuteOptions, neverAborted, type Work } from './policy.ts';
+import { judge } from './predicate.ts';
 import type { RetryBudget } from './retry-budget.ts';
 
 /** Options of {@link retry}. */
@@ -123,7 +125,8 @@ export class RetryPolicy {
       let failed = false;
       try {
         result = await fn(context);
-        if (this.#retryOnResult === undefined || !this.#retryOnResult(result)) return result;
+        if (this.#retryOnResult === undefined) return result;
+        if (!judge(this.#retryOnResult, result, 'retryOnResult')) return result;
       } catch (caught) {
         if (signal?.aborted || !this.#isRetryable(caught)) throw caught;
         error = caught;
@@ -131,11 +134,13 @@ export class RetryPolicy {
       }
       // A result the caller can't use anyway: no point running another attempt.
       if (signal?.aborted) return result as T;
-      if (attempt >= this.#maxAttempts) return this.#giveUp(attempt, 'max-attempts', failed, error, result);
+      if (attempt >= this.#maxAttempts) {
+        return this.#giveUp(attempt, 'max-attempts', failed, error, result);
+      }
       if (this.#budget !== undefined && !this.#budget.tryAcquireRetry()) {
         return this.#giveUp(attempt, 'budget', failed, error, result);
       }
-      const delay = this.#backoff.delay(attempt - 1, previousDelay);
+      const delay = waitFor(this.#backoff.delay(attempt - 1, previousDelay));
       previousDelay = delay;
       if (this.#events.has('retry')) this.#events.emit('retry', { attempt, delay, error, result });
       if (delay > 0) await sleep(this.#clock, delay, signal);
@@ -143,9 +148,11 @@ export class RetryPolicy {
     }
   }
 
-  #isRetryable(error: unknown): boolean {
+  #isRetryable(thrown: unknown): boolean {
+    // Judge the error itself; an ignore()/markAsSuccess() wrapper is kept for an outer breaker.
+    const error = unwrapOutcome(thrown);
     if (error instanceof CircuitOpenError && !this.#retryCircuitOpen) return false;
-    return this.#retryOn === undefined || this.#retryOn(error);
+    return this.#retryOn === undefined || judge(this.#retryOn, error, 'retryOn');
   }
 
   #giveUp<T>(
@@ -161,6 +168,11 @@ export class RetryPolicy {
     if (failed) throw error;
     return result as T;
   }
+}
+
+/** Keeps a custom backoff's NaN, negative or huge delay from firing a timer at once or never. */
+function waitFor(delay: number): number {
+  return delay > 0 ? Math.min(delay, 2_147_483_647) : 0;
 }
 
 function predicate<A>(option: string, value: ((arg: A) => boolean) | undefined) {

@@ -63,24 +63,33 @@ export class TimeoutPolicy {
   execute<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T> {
     const caller = options?.signal;
     if (caller?.aborted) return Promise.reject(caller.reason);
+    const call = new TimedCall(caller, this.#clock);
+    let value: T | PromiseLike<T>;
+    try {
+      value = fn(call);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    // Synchronous work is already done: nothing to time, abort or listen to.
+    if (!isThenable(value)) return Promise.resolve(value);
     return new Promise<T>((resolve, reject) => {
-      const call = new TimedCall<T>(resolve, reject, caller, this.#clock);
+      call.rejectCall = reject;
+      if (caller?.aborted) {
+        call.fail(caller.reason);
+        return;
+      }
       call.timer = this.#clock.setTimeout(() => {
-        const error = new TimeoutError(this.timeout);
-        if (call.fail(error) && this.#events.has('timeout')) {
+        if (call.fail(new TimeoutError(this.timeout)) && this.#events.has('timeout')) {
           this.#events.emit('timeout', { timeout: this.timeout });
         }
       }, this.timeout);
       caller?.addEventListener('abort', call);
-      let value: T | PromiseLike<T>;
-      try {
-        value = fn(call);
-      } catch (error) {
-        call.reject(error);
-        return;
-      }
-      if (isThenable(value)) value.then(call.onFulfilled, call.onRejected);
-      else call.resolve(value);
+      // Promise.resolve adopts a foreign thenable safely (its then may throw) and returns a native
+      // promise as is.
+      Promise.resolve(value).then(
+        (result) => call.settle() && resolve(result),
+        (error: unknown) => call.settle() && reject(error),
+      );
     });
   }
 }
@@ -90,23 +99,15 @@ export class TimeoutPolicy {
  * caller's signal (`handleEvent`), and the settle-once guard, so a call allocates one object
  * instead of a closure per role.
  */
-class TimedCall<T> {
+class TimedCall {
   timer: TimerHandle | undefined;
+  rejectCall: ((error: unknown) => void) | undefined;
   #controller: AbortController | undefined;
   #settled = false;
-  readonly #resolve: (value: T) => void;
-  readonly #reject: (error: unknown) => void;
   readonly #caller: AbortSignal | undefined;
   readonly #clock: Clock;
 
-  constructor(
-    resolve: (value: T) => void,
-    reject: (error: unknown) => void,
-    caller: AbortSignal | undefined,
-    clock: Clock,
-  ) {
-    this.#resolve = resolve;
-    this.#reject = reject;
+  constructor(caller: AbortSignal | undefined, clock: Clock) {
     this.#caller = caller;
     this.#clock = clock;
   }
@@ -116,31 +117,21 @@ class TimedCall<T> {
     return this.#controller.signal;
   }
 
-  readonly onFulfilled = (value: T): void => this.resolve(value);
-  readonly onRejected = (error: unknown): void => this.reject(error);
-
   /** The caller's signal aborted: pass its reason on to the work and reject with it. */
   handleEvent(): void {
     this.fail(this.#caller?.reason);
   }
 
-  resolve(value: T): void {
-    if (this.#settle()) this.#resolve(value);
-  }
-
-  reject(error: unknown): void {
-    if (this.#settle()) this.#reject(error);
-  }
-
   /** Aborts the work with `reason` and rejects with it, unless the call already settled. */
   fail(reason: unknown): boolean {
-    if (!this.#settle()) return false;
+    if (!this.settle()) return false;
     this.#controller?.abort(reason);
-    this.#reject(reason);
+    this.rejectCall?.(reason);
     return true;
   }
 
-  #settle(): boolean {
+  /** Marks the call settled and drops its timer and listener; false if it already was. */
+  settle(): boolean {
     if (this.#settled) return false;
     this.#settled = true;
     if (this.timer !== undefined) this.#clock.clearTimeout(this.timer);

@@ -1,0 +1,185 @@
+/**
+ * A registry of named circuit breakers: one per route, upstream or dependency, made on first use
+ * from shared defaults plus per-name overrides.
+ */
+import type { BreakerSnapshot } from './breaker-snapshot.ts';
+import { CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker.ts';
+import type { Clock } from './clock.ts';
+import { InvalidOptionError } from './errors.ts';
+import { Emitter, type Unsubscribe } from './events.ts';
+
+/** Options of a {@link BreakerRegistry}. */
+export interface BreakerRegistryOptions {
+  /**
+   * Options of every breaker. Its `policy` must have `clone()` (the built-in ones do): each
+   * breaker gets its own copy. `name` comes from {@link BreakerRegistry.get}, not from here.
+   */
+  readonly defaults: CircuitBreakerOptions;
+  /** Per-name changes to the defaults; `halfOpen` is merged field by field. */
+  readonly overrides?: Readonly<Record<string, Partial<CircuitBreakerOptions>>>;
+  /** The clock of every breaker. Default: `defaults.clock`, else the system clock. */
+  readonly clock?: Clock;
+}
+
+/** Events of a {@link BreakerRegistry}. */
+export interface BreakerRegistryEvents {
+  /** A breaker was made on first use: subscribe to its events here (logs, metrics). */
+  created: { readonly name: string; readonly breaker: CircuitBreaker };
+}
+
+/** One row of {@link BreakerRegistry.list}. */
+export interface BreakerListing {
+  readonly name: string;
+  readonly snapshot: BreakerSnapshot;
+}
+
+/**
+ * Named breakers made on first use. Options are checked when the registry is built, so a bad
+ * override fails at startup rather than on the first request to its route.
+ *
+ * @example
+ * ```ts
+ * const breakers = new BreakerRegistry({
+ *   defaults: { policy: consecutiveFailures(5), openDuration: 10_000 },
+ *   overrides: { payments: { openDuration: 60_000 } },
+ * });
+ * breakers.on('created', ({ name, breaker }) => breaker.on('open', () => log.warn(`${name} open`)));
+ * await breakers.get('payments').execute(({ signal }) => charge(order, { signal }));
+ * ```
+ */
+export class BreakerRegistry {
+  readonly #defaults: CircuitBreakerOptions;
+  readonly #overrides: Map<string, Partial<CircuitBreakerOptions>>;
+  readonly #clock: Clock | undefined;
+  readonly #breakers = new Map<string, CircuitBreaker>();
+  readonly #events = new Emitter<BreakerRegistryEvents>();
+
+  constructor(options: BreakerRegistryOptions) {
+    if (typeof options !== 'object' || options === null) {
+      throw new InvalidOptionError('options', 'an object', options);
+    }
+    const { defaults, overrides = {} } = options;
+    if (typeof defaults !== 'object' || defaults === null) {
+      throw new InvalidOptionError('defaults', 'CircuitBreaker options', defaults);
+    }
+    if (typeof overrides !== 'object' || overrides === null) {
+      throw new InvalidOptionError('overrides', 'an object of options by name', overrides);
+    }
+    for (const key of ['name', 'initialState'] as const) {
+      if (defaults[key] !== undefined) {
+        throw new InvalidOptionError(
+          `defaults.${key}`,
+          'nothing: it is per breaker',
+          defaults[key],
+        );
+      }
+    }
+    if (defaults.policy !== undefined && typeof defaults.policy.clone !== 'function') {
+      // Without clone every breaker would share one window and trip together.
+      throw new InvalidOptionError(
+        'defaults.policy',
+        'a FailurePolicy with clone()',
+        defaults.policy,
+      );
+    }
+    // A Map, so a route named "constructor" or "__proto__" finds no inherited override.
+    this.#overrides = new Map(Object.entries(overrides));
+    this.#defaults = defaults;
+    this.#clock = options.clock ?? defaults.clock;
+    this.#check('defaults', undefined);
+    for (const [name, override] of this.#overrides) {
+      if (typeof override !== 'object' || override === null) {
+        throw new InvalidOptionError(`overrides.${name}`, 'CircuitBreaker options', override);
+      }
+      if (override.name !== undefined) {
+        throw new InvalidOptionError(
+          `overrides.${name}.name`,
+          'nothing: it is the key',
+          override.name,
+        );
+      }
+      this.#check(`overrides.${name}`, name);
+    }
+  }
+
+  /** The breaker named `name`, made now if it doesn't exist yet. */
+  get(name: string): CircuitBreaker {
+    const existing = this.#breakers.get(name);
+    if (existing !== undefined) return existing;
+    if (typeof name !== 'string' || name === '') {
+      throw new InvalidOptionError('name', 'a non-empty string', name);
+    }
+    const breaker = new CircuitBreaker(this.#optionsFor(name));
+    this.#breakers.set(name, breaker);
+    if (this.#events.has('created')) this.#events.emit('created', { name, breaker });
+    return breaker;
+  }
+
+  /** True when a breaker named `name` was made and not deleted. */
+  has(name: string): boolean {
+    return this.#breakers.has(name);
+  }
+
+  /**
+   * Forgets the breaker named `name` (a removed route or upstream); the next `get` makes a fresh
+   * one. Returns whether there was one.
+   */
+  delete(name: string): boolean {
+    return this.#breakers.delete(name);
+  }
+
+  /** How many breakers exist. */
+  get size(): number {
+    return this.#breakers.size;
+  }
+
+  /** Every breaker's name and snapshot, in creation order: for dashboards and health endpoints. */
+  list(): BreakerListing[] {
+    const rows: BreakerListing[] = [];
+    for (const [name, breaker] of this.#breakers) rows.push({ name, snapshot: breaker.snapshot() });
+    return rows;
+  }
+
+  /** The breakers by name, in creation order. */
+  entries(): IterableIterator<[string, CircuitBreaker]> {
+    return this.#breakers.entries();
+  }
+
+  /** Subscribes to an event; returns a function that unsubscribes. */
+  on<K extends keyof BreakerRegistryEvents>(
+    name: K,
+    listener: (event: BreakerRegistryEvents[K]) => void,
+  ): Unsubscribe {
+    return this.#events.on(name, listener);
+  }
+
+  #optionsFor(name: string | undefined): CircuitBreakerOptions {
+    const defaults = this.#defaults;
+    const override = name === undefined ? undefined : this.#overrides.get(name);
+    const options: CircuitBreakerOptions = { ...defaults, ...override };
+    const halfOpen =
+      defaults.halfOpen !== undefined && override?.halfOpen !== undefined
+        ? { ...defaults.halfOpen, ...override.halfOpen }
+        : (override?.halfOpen ?? defaults.halfOpen);
+    return {
+      ...options,
+      ...(halfOpen === undefined ? {} : { halfOpen }),
+      ...(this.#clock === undefined ? {} : { clock: this.#clock }),
+      ...(name === undefined ? {} : { name }),
+    };
+  }
+
+  /** Builds a throwaway breaker to check options now, naming the bad one by its full path. */
+  #check(path: string, name: string | undefined): void {
+    try {
+      new CircuitBreaker(this.#optionsFor(name));
+    } catch (error) {
+      if (!(error instanceof InvalidOptionError)) throw error;
+      const option = `${path}.${error.option}`;
+      const wrapped = new InvalidOptionError(option, '', undefined);
+      // Same words as the breaker's error, with the option's full path in the registry's options.
+      wrapped.message = error.message.replace(`"${error.option}"`, `"${option}"`);
+      throw wrapped;
+    }
+  }
+}
