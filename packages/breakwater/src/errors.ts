@@ -35,19 +35,23 @@ export function withoutStack<E extends Error>(build: () => E): E {
  * are taken). The work was never started.
  */
 export class CircuitOpenError extends BreakwaterError {
-  /** Milliseconds until the breaker will admit a trial call; 0 when unknown or now. */
+  /**
+   * Whole milliseconds until the breaker will admit a trial call (rounded up, so waiting this
+   * long is always enough); 0 when it would admit one now.
+   */
   readonly retryAfter: number;
   /** The breaker's name, when it has one. */
   readonly breaker: string | undefined;
 
   constructor(retryAfter: number, breaker?: string) {
+    const wait = Math.max(0, Math.ceil(retryAfter));
     super(
       'ERR_CIRCUIT_OPEN',
       breaker === undefined
-        ? `Circuit is open; retry after ${Math.ceil(retryAfter)} ms`
-        : `Circuit "${breaker}" is open; retry after ${Math.ceil(retryAfter)} ms`,
+        ? `Circuit is open; retry after ${wait} ms`
+        : `Circuit "${breaker}" is open; retry after ${wait} ms`,
     );
-    this.retryAfter = retryAfter;
+    this.retryAfter = wait;
     this.breaker = breaker;
   }
 }

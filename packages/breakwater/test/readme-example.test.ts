@@ -1,6 +1,6 @@
 /**
  * Runs the README's composition example against a real HTTP server. The block between the markers
- * is the README snippet, verbatim: change both together.
+ * (`README: pipeline` … `README end`) is the README snippet, verbatim: change both together.
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
@@ -8,7 +8,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 
-// --- README snippet start ---
+// README: pipeline
 import {
   CircuitBreaker,
   consecutiveFailures,
@@ -42,7 +42,7 @@ export function getStock(url: string) {
     return (await response.json()) as { items: string[]; stale?: boolean };
   });
 }
-// --- README snippet end ---
+// README end
 
 /** Status codes the server answers with, in order; 200 once they run out. */
 let script: number[] = [];
