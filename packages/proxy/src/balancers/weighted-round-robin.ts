@@ -19,32 +19,52 @@ import type { BalancedRequest, BalancedTarget, Balancer } from './balancer.ts';
 export class WeightedRoundRobinBalancer<T extends BalancedTarget = BalancedTarget>
   implements Balancer<T>
 {
-  readonly #scores = new Map<string, { value: number }>();
+  readonly #scores = new Map<string, Score>();
+  // The scores of the last candidate list, by position: the common case (the same targets as
+  // last time) then needs no map lookups.
+  #aligned: Score[] = [];
 
   pick(candidates: readonly T[], _request?: BalancedRequest): T | undefined {
     const n = candidates.length;
     if (n === 0) return undefined;
     if (n === 1) return candidates[0];
+    const scores = this.#align(candidates);
     let total = 0;
-    let best: T | undefined;
-    let bestScore: { value: number } | undefined;
+    let best = 0;
+    let bestScore = -Infinity;
     for (let i = 0; i < n; i++) {
-      const target = candidates[i] as T;
-      let score = this.#scores.get(target.id);
-      if (score === undefined) {
-        score = { value: 0 };
-        this.#scores.set(target.id, score);
-      }
-      score.value += target.weight;
-      total += target.weight;
-      if (bestScore === undefined || score.value > bestScore.value) {
-        best = target;
-        bestScore = score;
+      const weight = (candidates[i] as T).weight;
+      const score = scores[i] as Score;
+      score.value += weight;
+      total += weight;
+      if (score.value > bestScore) {
+        best = i;
+        bestScore = score.value;
       }
     }
-    (bestScore as { value: number }).value -= total;
-    if (this.#scores.size > 2 * n + 16) this.#prune(candidates);
-    return best;
+    (scores[best] as Score).value -= total;
+    return candidates[best];
+  }
+
+  #align(candidates: readonly T[]): Score[] {
+    const aligned = this.#aligned;
+    let same = aligned.length === candidates.length;
+    for (let i = 0; same && i < candidates.length; i++) {
+      same = (aligned[i] as Score).id === (candidates[i] as T).id;
+    }
+    if (same) return aligned;
+    const next: Score[] = [];
+    for (const target of candidates) {
+      let score = this.#scores.get(target.id);
+      if (score === undefined) {
+        score = { id: target.id, value: 0 };
+        this.#scores.set(target.id, score);
+      }
+      next.push(score);
+    }
+    if (this.#scores.size > 2 * candidates.length + 16) this.#prune(candidates);
+    this.#aligned = next;
+    return next;
   }
 
   #prune(candidates: readonly T[]): void {
@@ -52,4 +72,9 @@ export class WeightedRoundRobinBalancer<T extends BalancedTarget = BalancedTarge
     for (const target of candidates) live.add(target.id);
     for (const id of this.#scores.keys()) if (!live.has(id)) this.#scores.delete(id);
   }
+}
+
+interface Score {
+  readonly id: string;
+  value: number;
 }

@@ -1,0 +1,95 @@
+/**
+ * Small real servers for health-check tests (HTTP and raw TCP) on OS-chosen loopback ports,
+ * counting what reaches them.
+ */
+import { once } from 'node:events';
+import { createServer, type RequestListener } from 'node:http';
+import { type AddressInfo, createServer as createTcpServer, type Socket } from 'node:net';
+
+/** A running test server: its URL, how many requests/connections it saw, and `close()`. */
+export interface CountingServer {
+  readonly url: string;
+  readonly port: number;
+  hits(): number;
+  close(): Promise<void>;
+}
+
+/** An HTTP server on 127.0.0.1 that counts requests. */
+export async function httpServer(listener: RequestListener): Promise<CountingServer> {
+  let hits = 0;
+  const server = createServer((req, res) => {
+    hits++;
+    listener(req, res);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    hits: () => hits,
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/** A TCP server on 127.0.0.1 that counts connections and closes each one. */
+export async function tcpServer(): Promise<CountingServer> {
+  let hits = 0;
+  const sockets = new Set<Socket>();
+  const server = createTcpServer((socket) => {
+    hits++;
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    socket.end();
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    hits: () => hits,
+    close: () =>
+      new Promise((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** The URL of a port that was open a moment ago and is now closed: connecting is refused. */
+export async function closedPortUrl(): Promise<string> {
+  const server = await tcpServer();
+  await server.close();
+  return server.url;
+}
+
+/**
+ * Resolves with the payload of the next `name` event (default `'check'`) from an `on` function,
+ * one macrotask later, so work the emitter chains after the event (rescheduling) has run.
+ */
+export function nextEvent<N extends string, P>(
+  on: (name: N, listener: (payload: P) => void) => () => void,
+  name: N = 'check' as N,
+): Promise<P> {
+  return new Promise((resolve) => {
+    const unsubscribe = on(name, (payload) => {
+      unsubscribe();
+      setImmediate(() => resolve(payload));
+    });
+  });
+}
+
+/** Lets I/O run until `condition` holds; fails instead of hanging when it never does. */
+export async function until(condition: () => boolean, what = 'condition'): Promise<void> {
+  const deadline = performance.now() + 5_000;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
