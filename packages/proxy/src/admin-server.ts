@@ -1,0 +1,125 @@
+/**
+ * The admin listener: JSON view of upstreams, liveness, Prometheus metrics. Separate port,
+ * loopback by default; with a token every endpoint except /healthz needs
+ * `Authorization: Bearer <token>`.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Logger } from './logger.ts';
+import type { ProxyMetrics } from './metrics.ts';
+import { sendError } from './proxy-error.ts';
+import type { UpstreamPool } from './upstream-pool.ts';
+
+/** What the admin API needs from the running proxy. */
+export interface AdminContext {
+  readonly token: string | undefined;
+  readonly pools: () => Iterable<UpstreamPool>;
+  readonly metrics: ProxyMetrics;
+  readonly logger: Logger;
+}
+
+/** The body of `GET /api/upstreams`. */
+export interface UpstreamsView {
+  upstreams: {
+    name: string;
+    balance: string;
+    targets: {
+      url: string;
+      weight: number;
+      healthy: boolean;
+      drained: boolean;
+      activeRequests: number;
+      breaker: { state: string };
+    }[];
+  }[];
+}
+
+/**
+ * Builds the admin HTTP server (not yet listening).
+ *
+ * @example
+ * const server = createAdminServer({ token: undefined, pools: () => pools.values(), metrics, logger });
+ * server.listen(9901, '127.0.0.1');
+ */
+export function createAdminServer(context: AdminContext): Server {
+  const expected = context.token === undefined ? undefined : digest(context.token);
+  return createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/healthz') {
+      sendJson(res, 200, { status: 'ok' });
+      return;
+    }
+    if (expected !== undefined && !authorized(req, expected)) {
+      res.setHeader('www-authenticate', 'Bearer');
+      sendError(res, 'UNAUTHORIZED', 'Missing or wrong bearer token', undefined);
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('allow', 'GET, HEAD');
+      sendError(res, 'METHOD_NOT_ALLOWED', `${req.method} is not supported here`, undefined);
+      return;
+    }
+    switch (path) {
+      case '/api/upstreams':
+        sendJson(res, 200, upstreamsView(context.pools()));
+        return;
+      case '/metrics':
+        context.metrics.registry.metrics().then(
+          (text) => {
+            res.writeHead(200, { 'content-type': context.metrics.registry.contentType });
+            res.end(text);
+          },
+          (error: unknown) => {
+            context.logger.error({ err: error }, 'metrics collection failed');
+            sendJson(res, 500, {
+              error: { code: 'METRICS_FAILED', message: 'Metrics collection failed' },
+            });
+          },
+        );
+        return;
+      default:
+        sendError(res, 'NOT_FOUND', `No admin endpoint ${path}`, undefined);
+    }
+  });
+}
+
+/** The JSON view of upstreams and their targets served at `GET /api/upstreams`. */
+export function upstreamsView(pools: Iterable<UpstreamPool>): UpstreamsView {
+  const upstreams: UpstreamsView['upstreams'] = [];
+  for (const pool of pools) {
+    upstreams.push({
+      name: pool.name,
+      balance: pool.balance,
+      targets: pool.targets.map((target) => ({
+        url: target.id,
+        weight: target.weight,
+        healthy: target.healthy,
+        drained: target.drained,
+        activeRequests: target.activeRequests,
+        breaker: { state: target.breaker?.state ?? 'closed' },
+      })),
+    });
+  }
+  return { upstreams };
+}
+
+function authorized(req: IncomingMessage, expected: Buffer): boolean {
+  const header = req.headers.authorization;
+  if (header === undefined || !header.startsWith('Bearer ')) return false;
+  // Hashing first gives equal-length buffers, so the comparison time says nothing about the token.
+  return timingSafeEqual(digest(header.slice(7).trim()), expected);
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}
+
+function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+  });
+  res.end(body);
+}

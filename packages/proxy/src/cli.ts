@@ -1,0 +1,146 @@
+#!/usr/bin/env node
+/**
+ * The `breakwater` command: `start --config FILE`, `validate FILE`, `--help`, `--version`.
+ * Exit codes: 0 ok, 1 invalid config or failed start, 2 wrong usage.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { ConfigError } from './config/config-error.ts';
+import { loadConfigFile } from './config/load-config.ts';
+import { createLogger } from './logger.ts';
+import { startProxy } from './proxy.ts';
+
+const USAGE = `Usage: breakwater <command> [options]
+
+Commands:
+  start --config FILE   Start the proxy with the YAML config FILE (-c FILE)
+  validate FILE         Check a config file; prints OK or every problem (exit 1 on errors)
+
+Options:
+  -h, --help            Show this help
+  -v, --version         Show the version
+
+Signals: SIGTERM / SIGINT stop accepting connections, let in-flight requests finish
+(bounded by shutdownTimeout) and exit 0. A second signal exits at once.`;
+
+async function main(argv: string[]): Promise<number> {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (error) {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}\n`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.version) {
+    process.stdout.write(`${version()}\n`);
+    return 0;
+  }
+  const [command, ...rest] = positionals;
+  if (values.help || command === undefined || command === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return command === undefined && !values.help ? 2 : 0;
+  }
+  switch (command) {
+    case 'validate': {
+      const file = rest[0] ?? values.config;
+      if (file === undefined || rest.length > 1)
+        return usageError('validate takes exactly one FILE');
+      try {
+        await loadConfigFile(file);
+        process.stdout.write(`OK ${file}\n`);
+        return 0;
+      } catch (error) {
+        return reportConfigError(error);
+      }
+    }
+    case 'start': {
+      const file = values.config ?? rest[0];
+      if (file === undefined) return usageError('start needs --config FILE');
+      let config: Awaited<ReturnType<typeof loadConfigFile>>;
+      try {
+        config = await loadConfigFile(file);
+      } catch (error) {
+        return reportConfigError(error);
+      }
+      const logger = createLogger(config.log.level);
+      let proxy: Awaited<ReturnType<typeof startProxy>>;
+      try {
+        proxy = await startProxy(config, { logger });
+      } catch (error) {
+        logger.fatal({ err: error }, 'failed to start');
+        return 1;
+      }
+      return new Promise<number>((resolve) => {
+        let stopping = false;
+        const stop = (signal: string) => {
+          if (stopping) {
+            logger.warn({ signal }, 'second signal; exiting now');
+            process.exit(1);
+          }
+          stopping = true;
+          logger.info({ signal }, 'signal received; draining');
+          proxy.close().then(
+            () => resolve(0),
+            (error: unknown) => {
+              logger.error({ err: error }, 'error while shutting down');
+              resolve(1);
+            },
+          );
+        };
+        process.on('SIGTERM', stop);
+        process.on('SIGINT', stop);
+      });
+    }
+    default:
+      return usageError(`unknown command "${command}"`);
+  }
+}
+
+function parse(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string', short: 'c' },
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'v' },
+    },
+  });
+}
+
+function usageError(message: string): number {
+  process.stderr.write(`breakwater: ${message}\n\n${USAGE}\n`);
+  return 2;
+}
+
+function reportConfigError(error: unknown): number {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`${error.message}\n`);
+    return 1;
+  }
+  process.stderr.write(
+    `${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+  return 1;
+}
+
+function version(): string {
+  const text = readFileSync(new URL('../package.json', import.meta.url), 'utf8');
+  const pkg: unknown = JSON.parse(text);
+  return typeof pkg === 'object' && pkg !== null && 'version' in pkg
+    ? String(pkg.version)
+    : 'unknown';
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(
+      `${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,170 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { ConfigError } from '../../src/config/config-error.ts';
+import { loadConfig } from '../../src/config/load-config.ts';
+
+const VALID = `
+listen: 127.0.0.1:8080
+admin:
+  listen: 127.0.0.1:9901
+upstreams:
+  api:
+    balance: consistent-hash
+    hashOn: header:x-user-id
+    targets:
+      - { url: http://127.0.0.1:8001, weight: 5 }
+      - { url: http://127.0.0.1:8002 }
+    timeouts: { connect: 2s, response: 30s, idle: 60s }
+routes:
+  - match: { host: api.example.com, pathPrefix: /v1 }
+    upstream: api
+`;
+
+function issuesOf(text: string, env: Record<string, string> = {}): string[] {
+  try {
+    loadConfig(text, env);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError);
+    assert.equal(error.code, 'ERR_CONFIG');
+    return error.issues.map((issue) => `${issue.path}: ${issue.message}`);
+  }
+  assert.fail('expected a ConfigError');
+}
+
+function replace(from: string, to: string): string {
+  assert.ok(VALID.includes(from), from);
+  return VALID.replace(from, to);
+}
+
+describe('loadConfig', () => {
+  test('parses a valid config, converting durations and filling defaults', () => {
+    const config = loadConfig(VALID, {});
+    assert.deepEqual(config.listen, [{ host: '127.0.0.1', port: 8080 }]);
+    const api = config.upstreams.api!;
+    assert.deepEqual(api.timeouts, { connect: 2000, response: 30000, idle: 60000 });
+    assert.deepEqual(
+      api.targets.map((target) => [target.url, target.weight]),
+      [
+        ['http://127.0.0.1:8001', 5],
+        ['http://127.0.0.1:8002', 1],
+      ],
+    );
+    assert.equal(config.preserveHost, true);
+    assert.equal(config.shutdownTimeout, 10_000);
+    assert.deepEqual(config.limits, {
+      maxHeaderSize: 16384,
+      headersTimeout: 10000,
+      requestTimeout: 120000,
+      keepAliveTimeout: 5000,
+    });
+    assert.deepEqual(config.log, { level: 'info', access: true });
+  });
+
+  test('accepts a list of listen addresses, including IPv6', () => {
+    const config = loadConfig(
+      replace('listen: 127.0.0.1:8080', 'listen: [127.0.0.1:0, "[::1]:8081"]'),
+      {},
+    );
+    assert.deepEqual(config.listen, [
+      { host: '127.0.0.1', port: 0 },
+      { host: '::1', port: 8081 },
+    ]);
+  });
+
+  test('names the path of a bad target URL', () => {
+    assert.deepEqual(issuesOf(replace('{ url: http://127.0.0.1:8002 }', '{ url: ftp://x }')), [
+      'upstreams.api.targets[1].url: expected an http:// URL such as http://127.0.0.1:8001, received "ftp://x"',
+    ]);
+  });
+
+  test('rejects unknown keys instead of ignoring them', () => {
+    assert.deepEqual(issuesOf(replace('weight: 5', 'weight: 5, wieght: 2')), [
+      'upstreams.api.targets[0].wieght: unknown key',
+    ]);
+    assert.deepEqual(issuesOf(`${VALID}\nretries: 3\n`), ['retries: unknown key']);
+  });
+
+  test('explains bad durations, weights and balance kinds', () => {
+    const issues = issuesOf(
+      replace('weight: 5', 'weight: -1')
+        .replace('connect: 2s', 'connect: soon')
+        .replace('consistent-hash', 'fastest'),
+    );
+    assert.ok(
+      issues.includes('upstreams.api.targets[0].weight: expected a positive whole number'),
+      issues.join('\n'),
+    );
+    assert.ok(
+      issues.some((issue) =>
+        issue.startsWith('upstreams.api.timeouts.connect: expected a duration'),
+      ),
+    );
+    assert.ok(
+      issues.some((issue) =>
+        issue.startsWith('upstreams.api.balance: expected one of round-robin'),
+      ),
+    );
+  });
+
+  test('reports a route naming an unknown upstream', () => {
+    assert.deepEqual(issuesOf(replace('upstream: api', 'upstream: apx')), [
+      'routes[0].upstream: unknown upstream "apx" (defined: api)',
+    ]);
+  });
+
+  test('refuses hashOn without consistent-hash', () => {
+    assert.deepEqual(issuesOf(replace('balance: consistent-hash', 'balance: random')), [
+      'upstreams.api.hashOn: hashOn applies only to balance: consistent-hash (this upstream uses random)',
+    ]);
+  });
+
+  test('requires a token for a non-loopback admin listener', () => {
+    assert.deepEqual(issuesOf(replace('listen: 127.0.0.1:9901', 'listen: 0.0.0.0:9901')), [
+      'admin.token: required when admin.listen is not a loopback address (0.0.0.0)',
+    ]);
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the config's ${VAR} syntax, not a template
+    const withToken = replace('listen: 127.0.0.1:9901', 'listen: 0.0.0.0:9901\n  token: ${TOKEN}');
+    assert.equal(loadConfig(withToken, { TOKEN: 'abc' }).admin?.token, 'abc');
+  });
+
+  test('names an unset environment variable and where it is used', () => {
+    const text = replace(
+      'listen: 127.0.0.1:9901',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the config's ${VAR} syntax, not a template
+      'listen: 127.0.0.1:9901\n  token: ${BREAKWATER_ADMIN_TOKEN}',
+    );
+    const issues = issuesOf(text);
+    assert.ok(
+      issues.includes('admin.token: environment variable BREAKWATER_ADMIN_TOKEN is not set'),
+      issues.join('\n'),
+    );
+  });
+
+  test('lists every problem at once, shape and cross-field alike', () => {
+    const issues = issuesOf(
+      replace('weight: 5', 'weight: 0').replace('upstream: api', 'upstream: nope'),
+    );
+    assert.equal(issues.length, 2, issues.join('\n'));
+  });
+
+  test('reports missing sections and YAML syntax errors', () => {
+    assert.deepEqual(issuesOf('listen: 127.0.0.1:1\n'), [
+      'upstreams: required: expected a mapping of upstream name to upstream',
+      'routes: required: expected a list of routes',
+    ]);
+    assert.match(issuesOf('listen: [\n')[0] ?? '', /^: YAML: /);
+    assert.match(issuesOf('- a\n- b\n')[0] ?? '', /top level/);
+  });
+
+  test('refuses headersTimeout longer than requestTimeout', () => {
+    assert.deepEqual(issuesOf(`${VALID}\nlimits: { headersTimeout: 1m, requestTimeout: 30s }\n`), [
+      'limits.headersTimeout: must not exceed limits.requestTimeout (30000 ms)',
+    ]);
+  });
+
+  test('refuses the same target twice in one upstream', () => {
+    assert.deepEqual(issuesOf(replace('http://127.0.0.1:8002', 'http://127.0.0.1:8001')), [
+      'upstreams.api.targets[1].url: duplicate target http://127.0.0.1:8001 (also targets[0])',
+    ]);
+  });
+});

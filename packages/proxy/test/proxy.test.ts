@@ -1,0 +1,144 @@
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { describe, test } from 'node:test';
+import { loadConfig } from '../src/config/load-config.ts';
+import { createLogger } from '../src/logger.ts';
+import { startProxy } from '../src/proxy.ts';
+import {
+  httpRequest,
+  proxyYaml,
+  rawExchange,
+  startServer,
+  startTestProxy,
+} from './support/proxy-harness.ts';
+
+describe('startProxy', () => {
+  test('listens on every configured address', async () => {
+    const upstream = await startServer((_req, res) => res.end('ok'));
+    const proxy = await startTestProxy(
+      proxyYaml([upstream.url]).replace(
+        'listen: 127.0.0.1:0',
+        'listen: [127.0.0.1:0, 127.0.0.1:0]',
+      ),
+    );
+    try {
+      assert.equal(proxy.proxyAddresses.length, 2);
+      for (const address of proxy.proxyAddresses) {
+        assert.equal((await httpRequest(`http://127.0.0.1:${address.port}/`)).body, 'ok');
+      }
+    } finally {
+      await proxy.close();
+      await upstream.close();
+    }
+  });
+
+  test('rejects when a port is taken, leaving nothing listening', async () => {
+    const taken = await startServer(() => {});
+    const config = loadConfig(
+      proxyYaml(['http://127.0.0.1:1']).replace('127.0.0.1:0', `127.0.0.1:${taken.port}`),
+    );
+    try {
+      await assert.rejects(startProxy(config, { logger: createLogger('silent') }), {
+        code: 'EADDRINUSE',
+      });
+    } finally {
+      await taken.close();
+    }
+  });
+
+  test('answers 431 when request headers exceed maxHeaderSize', async () => {
+    const upstream = await startServer((_req, res) => res.end('ok'));
+    const proxy = await startTestProxy(
+      proxyYaml([upstream.url], 'limits: { maxHeaderSize: 2048 }'),
+    );
+    try {
+      const response = await rawExchange(
+        proxy.port,
+        `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(4096)}\r\n\r\n`,
+      );
+      assert.match(response, /^HTTP\/1\.1 431 /);
+      assert.match(response, /"code":"HEADERS_TOO_LARGE"/);
+    } finally {
+      await proxy.close();
+      await upstream.close();
+    }
+  });
+
+  test('drops a client that never finishes its headers (slowloris)', async () => {
+    const upstream = await startServer((_req, res) => res.end('ok'));
+    const proxy = await startTestProxy(
+      proxyYaml([upstream.url], 'limits: { headersTimeout: 300ms, requestTimeout: 1s }'),
+    );
+    try {
+      const response = await rawExchange(
+        proxy.port,
+        'GET / HTTP/1.1\r\nHost: x\r\nX-Slow: 1',
+        8_000,
+      );
+      assert.match(response, /^HTTP\/1\.1 408 /);
+    } finally {
+      await proxy.close();
+      await upstream.close();
+    }
+  });
+});
+
+describe('graceful shutdown', () => {
+  test('finishes an in-flight request, then refuses new connections', async () => {
+    let release: () => void = () => {};
+    let arrived: () => void = () => {};
+    const requestArrived = new Promise<void>((resolve) => {
+      arrived = resolve;
+    });
+    const upstream = await startServer((_req, res) => {
+      arrived();
+      release = () => res.end('finished');
+    });
+    const proxy = await startTestProxy(proxyYaml([upstream.url], 'shutdownTimeout: 10s'));
+    try {
+      const inFlight = httpRequest(`${proxy.url}/slow`);
+      await requestArrived;
+      const closed = proxy.close();
+      // The listener stops accepting while the request is still running.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await assert.rejects(
+        new Promise((resolve, reject) => {
+          const req = request(`${proxy.url}/new`, { agent: false }, resolve);
+          req.on('error', reject);
+          req.end();
+        }),
+        { code: 'ECONNREFUSED' },
+      );
+      release();
+      const response = await inFlight;
+      assert.equal(response.status, 200);
+      assert.equal(response.body, 'finished');
+      assert.equal(response.headers.connection, 'close');
+      await closed;
+    } finally {
+      await proxy.close();
+      await upstream.close();
+    }
+  });
+
+  test('stops waiting for in-flight requests after shutdownTimeout', async () => {
+    let arrived: () => void = () => {};
+    const requestArrived = new Promise<void>((resolve) => {
+      arrived = resolve;
+    });
+    const upstream = await startServer(() => arrived());
+    const proxy = await startTestProxy(proxyYaml([upstream.url], 'shutdownTimeout: 200ms'));
+    try {
+      const inFlight = httpRequest(`${proxy.url}/hang`).then(
+        () => 'answered',
+        (error: unknown) => error,
+      );
+      await requestArrived;
+      await proxy.close();
+      const outcome = await inFlight;
+      assert.ok(outcome instanceof Error, 'the hanging request was cut off');
+    } finally {
+      await upstream.close();
+    }
+  });
+});

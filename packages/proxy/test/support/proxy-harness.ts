@@ -1,0 +1,155 @@
+/** Real loopback servers and a tiny HTTP client for proxy tests. No mocks. */
+import { once } from 'node:events';
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type RequestListener,
+  request,
+  type Server,
+} from 'node:http';
+import { type AddressInfo, connect } from 'node:net';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { loadConfig } from '../../src/config/load-config.ts';
+import { type RunningProxy, startProxy } from '../../src/proxy.ts';
+
+export interface TestServer {
+  readonly server: Server;
+  readonly port: number;
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/** Starts a node:http server on 127.0.0.1 with an OS-chosen port. */
+export async function startServer(listener: RequestListener): Promise<TestServer> {
+  const server = createServer(listener);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return {
+    server,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/** A port that was open a moment ago and is now closed: connecting to it is refused. */
+export async function closedPort(): Promise<number> {
+  const server = await startServer(() => {});
+  await server.close();
+  return server.port;
+}
+
+/** Log lines captured from a proxy under test. */
+export interface CapturedLogs {
+  readonly lines: Record<string, unknown>[];
+}
+
+export interface TestProxy extends RunningProxy {
+  readonly url: string;
+  readonly port: number;
+  readonly adminUrl: string | undefined;
+  readonly logs: CapturedLogs;
+}
+
+/** Starts a proxy in-process from YAML (listen on port 0), capturing its logs. */
+export async function startTestProxy(
+  yaml: string,
+  env: Record<string, string> = {},
+): Promise<TestProxy> {
+  const logs: CapturedLogs = { lines: [] };
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      for (const line of chunk.toString('utf8').split('\n'))
+        if (line !== '') logs.lines.push(JSON.parse(line));
+      callback();
+    },
+  });
+  const proxy = await startProxy(loadConfig(yaml, env), { logger: pino({ level: 'info' }, sink) });
+  const first = proxy.proxyAddresses[0]!;
+  return {
+    ...proxy,
+    url: `http://127.0.0.1:${first.port}`,
+    port: first.port,
+    adminUrl:
+      proxy.adminAddress === undefined ? undefined : `http://127.0.0.1:${proxy.adminAddress.port}`,
+    logs,
+  };
+}
+
+export interface SimpleResponse {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: string;
+}
+
+export interface SimpleRequest {
+  readonly method?: string;
+  readonly headers?: Record<string, string | string[]>;
+  readonly body?: string | Buffer;
+}
+
+/** One HTTP request on a fresh connection; resolves with the whole response. */
+export function httpRequest(url: string, options: SimpleRequest = {}): Promise<SimpleResponse> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      url,
+      { method: options.method ?? 'GET', headers: options.headers, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+/** Upstream config YAML for the given target URLs. */
+export function proxyYaml(targets: readonly string[], extra = ''): string {
+  return `
+listen: 127.0.0.1:0
+upstreams:
+  app:
+    targets:
+${targets.map((url) => `      - url: ${url}`).join('\n')}
+routes:
+  - upstream: app
+${extra}`;
+}
+
+/** Writes raw bytes on a new TCP connection and resolves with everything read until it closes. */
+export function rawExchange(port: number, bytes: string, timeoutMs = 5_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(
+        new Error(
+          `connection still open after ${timeoutMs} ms; got: ${Buffer.concat(chunks).toString()}`,
+        ),
+      );
+    }, timeoutMs);
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks).toString('latin1'));
+    });
+    socket.write(bytes);
+  });
+}
