@@ -5,8 +5,18 @@
  *
  * Every delay is finite, non-negative and at most `max`, whatever the attempt number.
  */
+import { InvalidOptionError } from './errors.ts';
 
-/** A sequence of delays in milliseconds. */
+/**
+ * A sequence of delays in milliseconds.
+ *
+ * @example
+ * ```ts
+ * // Open for 10 s the first time, 20 s the second, and so on.
+ * const doubling: Backoff = { delay: (attempt) => 10_000 * 2 ** attempt };
+ * new CircuitBreaker({ openDuration: doubling });
+ * ```
+ */
 export interface Backoff {
   /**
    * The delay before attempt `attempt` (0 for the first). `previous` is the delay this backoff
@@ -15,11 +25,19 @@ export interface Backoff {
   delay(attempt: number, previous: number): number;
 }
 
-/** Options shared by the growing backoffs. */
+/**
+ * Options shared by the growing backoffs.
+ *
+ * @example
+ * ```ts
+ * const options: ExponentialOptions = { initial: 100, max: 5_000, factor: 3, random: () => 0.5 };
+ * fullJitter(options);
+ * ```
+ */
 export interface ExponentialOptions {
   /** The first delay, in ms. */
   readonly initial: number;
-  /** The largest delay, in ms. Default: 30 000. */
+  /** The largest delay, in ms. Default: 30 000 (or `initial`, if that is larger). */
   readonly max?: number;
   /** Growth per attempt. Default: 2. */
   readonly factor?: number;
@@ -27,18 +45,26 @@ export interface ExponentialOptions {
   readonly random?: () => number;
 }
 
-function check(name: string, value: number, min: number): number {
+function check(option: string, value: unknown, min: number): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
-    throw new RangeError(`${name} must be a finite number >= ${min}, got ${String(value)}`);
+    throw new InvalidOptionError(option, `a finite number >= ${min}`, value);
   }
   return value;
 }
 
-function resolve(options: ExponentialOptions) {
-  const initial = check('initial', options.initial, 0);
-  const max = check('max', options.max ?? 30_000, initial);
-  const factor = check('factor', options.factor ?? 2, 1);
-  return { initial, max, factor, random: options.random ?? Math.random };
+function resolve(kind: string, options: ExponentialOptions) {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidOptionError(kind, 'an object of options', options);
+  }
+  const initial = check(`${kind}.initial`, options.initial, 0);
+  // The default max never undercuts an initial delay the caller chose above it.
+  const max = check(`${kind}.max`, options.max ?? Math.max(30_000, initial), initial);
+  const factor = check(`${kind}.factor`, options.factor ?? 2, 1);
+  const random = options.random ?? Math.random;
+  if (typeof random !== 'function') {
+    throw new InvalidOptionError(`${kind}.random`, 'a function returning [0, 1)', random);
+  }
+  return { initial, max, factor, random };
 }
 
 /** `initial * factor^attempt`, capped at `max`, computed without overflow to Infinity/NaN. */
@@ -65,7 +91,7 @@ function clampRandom(random: () => number): number {
  * ```
  */
 export function constant(ms: number): Backoff {
-  const value = check('ms', ms, 0);
+  const value = check('constant.ms', ms, 0);
   return { delay: () => value };
 }
 
@@ -78,7 +104,7 @@ export function constant(ms: number): Backoff {
  * ```
  */
 export function exponential(options: ExponentialOptions): Backoff {
-  const { initial, max, factor } = resolve(options);
+  const { initial, max, factor } = resolve('exponential', options);
   return { delay: (attempt) => grow(initial, max, factor, attempt) };
 }
 
@@ -91,7 +117,7 @@ export function exponential(options: ExponentialOptions): Backoff {
  * ```
  */
 export function equalJitter(options: ExponentialOptions): Backoff {
-  const { initial, max, factor, random } = resolve(options);
+  const { initial, max, factor, random } = resolve('equalJitter', options);
   return {
     delay: (attempt) => {
       const base = grow(initial, max, factor, attempt);
@@ -109,7 +135,7 @@ export function equalJitter(options: ExponentialOptions): Backoff {
  * ```
  */
 export function fullJitter(options: ExponentialOptions): Backoff {
-  const { initial, max, factor, random } = resolve(options);
+  const { initial, max, factor, random } = resolve('fullJitter', options);
   return { delay: (attempt) => clampRandom(random) * grow(initial, max, factor, attempt) };
 }
 
@@ -123,7 +149,11 @@ export function fullJitter(options: ExponentialOptions): Backoff {
  * ```
  */
 export function decorrelatedJitter(options: ExponentialOptions): Backoff {
-  const { initial, max, random } = resolve(options);
+  const { initial, max, random } = resolve('decorrelatedJitter', options);
+  // Each delay grows from the one before; from 0 it would stay 0 for ever.
+  if (initial === 0) {
+    throw new InvalidOptionError('decorrelatedJitter.initial', 'a number of ms > 0', initial);
+  }
   return {
     delay: (_attempt, previous) => {
       const last = Number.isFinite(previous) && previous >= initial ? previous : initial;
@@ -133,7 +163,15 @@ export function decorrelatedJitter(options: ExponentialOptions): Backoff {
   };
 }
 
-/** Accepts a number of ms or a backoff, as options like `openDuration` do. */
+/**
+ * Accepts a number of ms or a backoff, as options like `openDuration` do.
+ *
+ * @example
+ * ```ts
+ * toBackoff(250).delay(3, 0); // 250
+ * toBackoff(exponential({ initial: 100 })).delay(3, 0); // 800
+ * ```
+ */
 export function toBackoff(value: number | Backoff): Backoff {
   return typeof value === 'number' ? constant(value) : value;
 }

@@ -32,8 +32,9 @@ export interface HalfOpenOptions {
   readonly successesToClose?: number;
   /**
    * A trial still unsettled after this many ms counts as a failure, so a leaked permit cannot
-   * hold the breaker half-open forever. Checked when a call finds every trial slot taken.
-   * Default: 60 000. `Infinity` turns the check off.
+   * hold the breaker half-open forever. Checked whenever the breaker is used (no timer); the
+   * failure and the re-opening date from the moment the trial expired. Default: 60 000.
+   * `Infinity` turns the check off.
    */
   readonly maxDuration?: number;
 }
@@ -126,8 +127,7 @@ export function resolveOptions(options: unknown): ResolvedBreakerOptions {
     maxDuration: checkDuration('halfOpen.maxDuration', halfOpen.maxDuration, 1, 60_000),
     isFailure: checkFunction<Predicate>('isFailure', o.isFailure, undefined),
     isResultFailure: checkFunction<Predicate>('isResultFailure', o.isResultFailure, undefined),
-    callTimeout:
-      o.callTimeout === undefined ? undefined : checkPositive('callTimeout', o.callTimeout),
+    callTimeout: checkCallTimeout(o.callTimeout),
     clock: checkClock(o.clock),
     name: o.name,
     initialState: o.initialState === undefined ? undefined : checkSnapshot(o.initialState),
@@ -160,4 +160,16 @@ function checkClock(value: unknown): Clock {
     throw new InvalidOptionError('clock', 'a Clock (now, setTimeout, clearTimeout)', value);
   }
   return clock as Clock;
+}
+
+/** Longest timer a runtime keeps; a longer one fires at once, timing every call out. */
+const MAX_CALL_TIMEOUT = 2 ** 31 - 1;
+
+function checkCallTimeout(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = checkPositive('callTimeout', value);
+  if (ms > MAX_CALL_TIMEOUT) {
+    throw new InvalidOptionError('callTimeout', `a number of ms <= ${MAX_CALL_TIMEOUT}`, ms);
+  }
+  return ms;
 }

@@ -24,8 +24,11 @@ export interface Machine {
   reopen(): void;
   /** Half-open → closed. */
   close(): void;
-  /** A half-open trial held its slot past `halfOpen.maxDuration`: count a failure and reopen. */
-  trialExpired(): void;
+  /**
+   * A half-open trial held its slot past `halfOpen.maxDuration`: count a failure and reopen as of
+   * `at`, the moment it expired.
+   */
+  trialExpired(at: number): void;
 }
 
 /** `admit` returns this when the call must not run. */
@@ -140,15 +143,23 @@ export class HalfOpen implements StateBehaviour {
         return i + 1;
       }
     }
-    // Slots full. A trial older than maxDuration is taken for a leaked permit; checking here
-    // rather than on a timer keeps an idle breaker timer-free and still unjams a busy one.
-    for (let i = 0; i < starts.length; i++) {
-      if (now - starts[i]! >= this.#maxDuration) {
-        this.#machine.trialExpired();
-        break;
-      }
-    }
     return REJECTED;
+  }
+
+  /**
+   * When the oldest unsettled trial outlived `maxDuration` (a leaked permit), or undefined if none
+   * has by `now`. The breaker asks on every read instead of setting a timer, so an idle breaker
+   * holds none, and dates the failure to the expiry, not to whenever someone looked.
+   */
+  expiredAt(now: number): number | undefined {
+    const starts = this.#trialStarts;
+    let oldest = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < starts.length; i++) {
+      const start = starts[i]!;
+      if (start < oldest) oldest = start; // NaN (a free slot) never compares below
+    }
+    const expiry = oldest + this.#maxDuration;
+    return expiry <= now ? expiry : undefined;
   }
 
   retryAfter(): number {

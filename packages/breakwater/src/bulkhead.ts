@@ -7,7 +7,15 @@ import { BulkheadFullError, InvalidOptionError, withoutStack } from './errors.ts
 import { Emitter, type Unsubscribe } from './events.ts';
 import { type CallContext, type ExecuteOptions, neverAborted, type Work } from './policy.ts';
 
-/** Options of {@link bulkhead}. */
+/**
+ * Options of {@link bulkhead}.
+ *
+ * @example
+ * ```ts
+ * const options: BulkheadOptions = { maxConcurrent: 8, maxQueue: 32 };
+ * const limit = bulkhead(options);
+ * ```
+ */
 export interface BulkheadOptions {
   /** Calls allowed to run at the same time. */
   readonly maxConcurrent: number;
@@ -15,7 +23,14 @@ export interface BulkheadOptions {
   readonly maxQueue?: number;
 }
 
-/** Events of a {@link BulkheadPolicy}. */
+/**
+ * Events of a {@link BulkheadPolicy}.
+ *
+ * @example
+ * ```ts
+ * limit.on('rejected', ({ running, queued }) => log.warn({ running, queued }, 'bulkhead full'));
+ * ```
+ */
 export interface BulkheadEvents {
   /** A call was turned away: every slot busy and the queue full. */
   rejected: { readonly running: number; readonly queued: number };
@@ -60,6 +75,13 @@ class QueuedCall {
 /**
  * A policy that runs at most `maxConcurrent` calls at once and queues up to `maxQueue` more,
  * first in, first out.
+ *
+ * @example
+ * ```ts
+ * const limit = new BulkheadPolicy({ maxConcurrent: 4 });
+ * await limit.execute(({ signal }) => render(page, { signal }));
+ * console.log(limit.running, limit.queued);
+ * ```
  */
 export class BulkheadPolicy {
   /** Calls allowed to run at the same time. */

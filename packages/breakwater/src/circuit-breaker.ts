@@ -139,7 +139,7 @@ export class CircuitBreaker implements Policy {
       trip: () => this.#trip(),
       reopen: () => this.#reopen(),
       close: () => this.#close(),
-      trialExpired: () => this.#trialExpired(),
+      trialExpired: (at) => this.#trialExpired(at),
     };
     this.#closed = new Closed(this.#machine);
     this.#current = this.#closed;
@@ -172,8 +172,11 @@ export class CircuitBreaker implements Policy {
    * ```
    */
   execute<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T> {
-    const signal = options?.signal;
+    let signal = options?.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
+    // An outer retry or fallback without a caller signal hands down the shared never-aborting
+    // one: nothing to listen to, so keep the fast path.
+    if (signal === neverAborted) signal = undefined;
     const slot = this.#admit();
     const start = this.#admittedAt;
     if (slot === REJECTED) return Promise.reject(this.#rejection(start));
@@ -356,11 +359,23 @@ export class CircuitBreaker implements Policy {
     }
   }
 
-  /** Discovers the lazy open → half-open move. */
+  /**
+   * Discovers the moves that time alone makes: open → half-open, and a half-open trial expiring
+   * (→ open, as of its expiry, which may itself have ended by now). At most three steps.
+   */
   #refresh(now: number): void {
-    const current = this.#current;
-    if (current instanceof Open && now >= current.until) {
-      this.#transition(this.#halfOpen(0), 'half-open');
+    for (;;) {
+      const current = this.#current;
+      if (current instanceof Open) {
+        if (now < current.until) return;
+        this.#transition(this.#halfOpen(0), 'half-open');
+      } else if (current instanceof HalfOpen) {
+        const expiredAt = current.expiredAt(now);
+        if (expiredAt === undefined) return;
+        this.#trialExpired(expiredAt);
+      } else {
+        return;
+      }
     }
   }
 
@@ -441,6 +456,8 @@ export class CircuitBreaker implements Policy {
     reason: IgnoredReason | undefined,
   ): void {
     const events = this.#events;
+    // A trial settling after its maxDuration already counted as a failure: find that out first.
+    if (this.#current !== this.#closed) this.#refresh(this.#clock.now());
     if (generation !== this.#generation) {
       // Admitted under an earlier state or window: it says nothing about the current one.
       this.#ignored++;
@@ -540,21 +557,20 @@ export class CircuitBreaker implements Policy {
     return delay > 0 ? Math.min(delay, MAX_OPEN_DURATION) : 0;
   }
 
-  #open(): void {
-    const now = this.#clock.now();
+  #open(at: number): void {
     const openDuration = this.#nextOpenDuration(this.#openAttempt, this.#lastOpenDuration);
     this.#lastOpenDuration = openDuration;
-    this.#transition(new Open(now + openDuration), 'open', openDuration);
+    this.#transition(new Open(at + openDuration), 'open', openDuration);
   }
 
   #trip(): void {
     this.#openAttempt = 0;
-    this.#open();
+    this.#open(this.#clock.now());
   }
 
-  #reopen(): void {
+  #reopen(at = this.#clock.now()): void {
     this.#openAttempt++;
-    this.#open();
+    this.#open(at);
   }
 
   #close(): void {
@@ -564,13 +580,13 @@ export class CircuitBreaker implements Policy {
     this.#transition(this.#closed, 'close');
   }
 
-  #trialExpired(): void {
+  #trialExpired(at: number): void {
     this.#failures++;
     if (this.#events.has('failure')) {
       const error = new TimeoutError(this.#maxDuration);
       this.#events.emit('failure', { durationMs: this.#maxDuration, error, result: undefined });
     }
-    this.#reopen();
+    this.#reopen(at);
   }
 
   #halfOpen(successes: number): HalfOpen {

@@ -10,10 +10,27 @@
  * ```
  */
 
-/** An opaque handle returned by {@link Clock.setTimeout}. */
+/**
+ * An opaque handle returned by {@link Clock.setTimeout}.
+ *
+ * @example
+ * ```ts
+ * const handle: TimerHandle = clock.setTimeout(() => console.log('late'), 1_000);
+ * clock.clearTimeout(handle);
+ * ```
+ */
 export type TimerHandle = object;
 
-/** A source of monotonic time in milliseconds, and of one-shot timers. */
+/**
+ * A source of monotonic time in milliseconds, and of one-shot timers.
+ *
+ * @example
+ * ```ts
+ * // A clock that starts at the epoch of a recorded trace, for replaying it.
+ * const offset = performance.now() - trace.start;
+ * const replayClock: Clock = { ...systemClock, now: () => performance.now() - offset };
+ * ```
+ */
 export interface Clock {
   /** Monotonic milliseconds; only differences between two readings are meaningful. */
   now(): number;
@@ -23,10 +40,22 @@ export interface Clock {
   clearTimeout(handle: TimerHandle): void;
 }
 
-/** The real clock: `performance.now()` and the runtime's timers. */
+/** Node's timers hold a signed 32-bit delay and fire a longer one after 1 ms instead. */
+const MAX_TIMER_DELAY = 2 ** 31 - 1;
+
+/**
+ * The real clock: `performance.now()` and the runtime's timers. Delays beyond about 24.8 days are
+ * capped there rather than firing at once.
+ *
+ * @example
+ * ```ts
+ * const breaker = new CircuitBreaker({ clock: systemClock }); // the default anyway
+ * const started = systemClock.now();
+ * ```
+ */
 export const systemClock: Clock = {
   now: () => performance.now(),
-  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  setTimeout: (callback, ms) => setTimeout(callback, Math.min(ms, MAX_TIMER_DELAY)),
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 };
 
@@ -124,6 +153,12 @@ export class ManualClock implements Clock {
 /**
  * Waits `ms` on `clock`. Rejects with the signal's reason as soon as `signal` aborts, leaving no
  * timer or listener behind.
+ *
+ * @example
+ * ```ts
+ * const controller = new AbortController();
+ * await sleep(systemClock, 500, controller.signal); // rejects at once if controller.abort() is called
+ * ```
  */
 export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
   if (signal?.aborted) return Promise.reject(signal.reason);

@@ -3,7 +3,19 @@
  * on `code`, never on message text.
  */
 
-/** Base class of Breakwater's own errors. */
+/**
+ * Base class of Breakwater's own errors.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await policy.execute(work);
+ * } catch (error) {
+ *   if (error instanceof BreakwaterError && error.code === 'ERR_CIRCUIT_OPEN') return cached;
+ *   throw error;
+ * }
+ * ```
+ */
 export class BreakwaterError extends Error {
   /** A stable, machine-readable code such as `'ERR_CIRCUIT_OPEN'`. */
   readonly code: string;
@@ -19,6 +31,11 @@ export class BreakwaterError extends Error {
  * Builds an error without capturing a stack trace. Rejections on the hot path (an open breaker,
  * a full bulkhead) happen thousands of times a second during an outage; a stack costs
  * microseconds and says nothing useful, since the cause is the policy, not the call site.
+ *
+ * @example
+ * ```ts
+ * const error = withoutStack(() => new CircuitOpenError(5_000, 'payments')); // error.stack holds no frames
+ * ```
  */
 export function withoutStack<E extends Error>(build: () => E): E {
   const limit = Error.stackTraceLimit;
@@ -33,6 +50,15 @@ export function withoutStack<E extends Error>(build: () => E): E {
 /**
  * A call was rejected because the circuit is open (or forced open, or its half-open trial slots
  * are taken). The work was never started.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await breaker.execute(work);
+ * } catch (error) {
+ *   if (error instanceof CircuitOpenError) res.setHeader('retry-after', Math.ceil(error.retryAfter / 1000));
+ * }
+ * ```
  */
 export class CircuitOpenError extends BreakwaterError {
   /**
@@ -56,7 +82,17 @@ export class CircuitOpenError extends BreakwaterError {
   }
 }
 
-/** A call ran longer than its timeout. Its signal was aborted with this error as the reason. */
+/**
+ * A call ran longer than its timeout. Its signal was aborted with this error as the reason.
+ *
+ * @example
+ * ```ts
+ * await timeout(1_000).execute(work).catch((error) => {
+ *   if (error instanceof TimeoutError) metrics.timeouts.inc({ after: error.timeout });
+ *   throw error;
+ * });
+ * ```
+ */
 export class TimeoutError extends BreakwaterError {
   /** The timeout that elapsed, in milliseconds. */
   readonly timeout: number;
@@ -67,7 +103,17 @@ export class TimeoutError extends BreakwaterError {
   }
 }
 
-/** A bulkhead had no free slot and no room in its queue. */
+/**
+ * A bulkhead had no free slot and no room in its queue.
+ *
+ * @example
+ * ```ts
+ * await limit.execute(work).catch((error) => {
+ *   if (error.code === 'ERR_BULKHEAD_FULL') return reply(429);
+ *   throw error;
+ * });
+ * ```
+ */
 export class BulkheadFullError extends BreakwaterError {
   /** The bulkhead's concurrency limit. */
   readonly maxConcurrent: number;
@@ -81,7 +127,18 @@ export class BulkheadFullError extends BreakwaterError {
   }
 }
 
-/** An option given to a Breakwater constructor or factory is out of range or of the wrong type. */
+/**
+ * An option given to a Breakwater constructor or factory is out of range or of the wrong type.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   new CircuitBreaker({ halfOpen: { maxCalls: 0 } });
+ * } catch (error) {
+ *   if (error instanceof InvalidOptionError) console.error(error.option); // 'halfOpen.maxCalls'
+ * }
+ * ```
+ */
 export class InvalidOptionError extends BreakwaterError {
   /** The option's name, e.g. `'halfOpen.maxCalls'`. */
   readonly option: string;

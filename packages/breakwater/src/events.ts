@@ -3,10 +3,28 @@
  * check {@link Emitter.has} before building an event object.
  */
 
-/** Removes the listener it was returned for. */
+/**
+ * Removes the listener it was returned for.
+ *
+ * @example
+ * ```ts
+ * const off: Unsubscribe = breaker.on('open', () => alert('inventory down'));
+ * off(); // no more alerts
+ * ```
+ */
 export type Unsubscribe = () => void;
 
-/** A typed listener registry; `Events` maps event names to payload types. */
+/**
+ * A typed listener registry; `Events` maps event names to payload types.
+ *
+ * @example
+ * ```ts
+ * const events = new Emitter<{ drained: { readonly target: string } }>();
+ * const off = events.on('drained', ({ target }) => console.log(`${target} drained`));
+ * if (events.has('drained')) events.emit('drained', { target: 'a:8080' });
+ * off();
+ * ```
+ */
 export class Emitter<Events extends object> {
   #listeners: { [K in keyof Events]?: Array<(payload: Events[K]) => void> } = {};
 

@@ -8,7 +8,18 @@ import { unwrapOutcome } from './outcome.ts';
 import { type CallContext, type ExecuteOptions, neverAborted, type Work } from './policy.ts';
 import { judge } from './predicate.ts';
 
-/** Options of {@link fallback}. */
+/**
+ * Options of {@link fallback}.
+ *
+ * @example
+ * ```ts
+ * const options: FallbackOptions = {
+ *   handles: (error) => error instanceof CircuitOpenError,
+ *   handlesResult: (response) => (response as Response).status === 503,
+ * };
+ * fallback(cachedResponse, options);
+ * ```
+ */
 export interface FallbackOptions {
   /** Which errors the fallback answers for. Default: every error except the caller's own abort. */
   readonly handles?: (error: unknown) => boolean;
@@ -19,7 +30,14 @@ export interface FallbackOptions {
   readonly handlesResult?: (result: unknown) => boolean;
 }
 
-/** Events of a {@link FallbackPolicy}. */
+/**
+ * Events of a {@link FallbackPolicy}.
+ *
+ * @example
+ * ```ts
+ * fallbackPolicy.on('fallback', ({ error }) => log.info({ error }, 'served from cache'));
+ * ```
+ */
 export interface FallbackEvents {
   /** The fallback answered in place of the work. */
   fallback: {
@@ -30,7 +48,15 @@ export interface FallbackEvents {
   };
 }
 
-/** The substitute: a value, or a function of the failure returning one. */
+/**
+ * The substitute: a value, or a function of the failure returning one.
+ *
+ * @example
+ * ```ts
+ * const fixed: FallbackValue<string[]> = [];
+ * const fromCache: FallbackValue<string[]> = () => cache.get('tags') ?? [];
+ * ```
+ */
 export type FallbackValue<R> = R | ((failure: unknown) => R | PromiseLike<R>);
 
 const noCallerSignal: CallContext = Object.freeze({ signal: neverAborted });
@@ -38,7 +64,14 @@ const noCallerSignal: CallContext = Object.freeze({ signal: neverAborted });
 /**
  * A policy that settles with a substitute when the work fails. The substitute is computed at most
  * once per call, and only for a handled failure; the caller's own abort is never handled (the
- * caller asked to stop, not for a substitute).
+ * caller asked to stop, not for a substitute). An unhandled `ignore(e)`/`markAsSuccess(e)` error
+ * is passed on wrapped, for a breaker outside; a {@link pipeline} unwraps it for its caller.
+ *
+ * @example
+ * ```ts
+ * const orEmpty = new FallbackPolicy<string[]>([]);
+ * const tags = await orEmpty.execute(() => loadTags()); // [] when loadTags fails
+ * ```
  */
 export class FallbackPolicy<R> {
   readonly #substitute: FallbackValue<R>;

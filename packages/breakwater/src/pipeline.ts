@@ -2,20 +2,45 @@
  * Pipeline: several policies composed into one, outermost first, with the same
  * `execute(fn, { signal })` as each of them.
  */
+import { BulkheadPolicy } from './bulkhead.ts';
+import { CircuitBreaker } from './circuit-breaker.ts';
 import { InvalidOptionError } from './errors.ts';
 import type { FallbackPolicy } from './fallback.ts';
+import { unwrapOutcome } from './outcome.ts';
 import { type CallContext, type ExecuteOptions, neverAborted, type Work } from './policy.ts';
+import { RetryPolicy } from './retry.ts';
+import { TimeoutPolicy } from './timeout.ts';
 
 /**
  * Anything with the policy shape: retry, timeout, bulkhead, fallback, a circuit breaker, another
  * pipeline, or a policy of your own. Its result may be wider than the work's (a fallback's
  * substitute), hence `unknown`.
+ *
+ * @example
+ * ```ts
+ * // Any object with this execute composes, e.g. one that logs each call's duration.
+ * const timed: Composable = {
+ *   async execute(fn, options) {
+ *     const start = performance.now();
+ *     try { return await fn({ signal: options?.signal ?? neverAborted }); }
+ *     finally { log.debug(`${performance.now() - start} ms`); }
+ *   },
+ * };
+ * pipeline(timed, breaker);
+ * ```
  */
 export interface Composable {
   execute<T>(fn: Work<T>, options?: ExecuteOptions): Promise<unknown>;
 }
 
-/** What a policy may answer besides the work's own result: a fallback's substitute. */
+/**
+ * What a policy may answer besides the work's own result: a fallback's substitute.
+ *
+ * @example
+ * ```ts
+ * type Answer = Substitute<FallbackPolicy<null>>; // null
+ * ```
+ */
 export type Substitute<P> =
   P extends FallbackPolicy<infer R> ? R : P extends Pipeline<infer R> ? R : never;
 
@@ -41,17 +66,31 @@ const noCallerSignal: CallContext = Object.freeze({ signal: neverAborted });
 
 /**
  * Policies composed outer to inner. `R` is what fallbacks in it may answer instead of the work's
- * result.
+ * result. Its caller never receives an `ignore()`/`markAsSuccess()` wrapper, breaker or not; a
+ * pipeline nested in another is spliced in, so a breaker outside still reads the mark.
+ *
+ * @example
+ * ```ts
+ * const policy: Pipeline<null> = pipeline(fallback(null), breaker, timeout(1_000));
+ * const user = await policy.execute(({ signal }) => loadUser(id, signal)); // User | null
+ * ```
  */
 export class Pipeline<R = never> {
   /** The composed policies, outermost first. */
   readonly policies: readonly Composable[];
+  /** The policies of this pipeline and of the pipelines nested in it, outermost first. */
+  readonly #layers: readonly Composable[];
   readonly #outermost: Layer | undefined;
+  /**
+   * True when an `ignore()`/`markAsSuccess()` wrapper could reach the caller, so the pipeline
+   * unwraps: retry and fallback pass wrappers on for an outer breaker, and the caller must never
+   * receive one. Behind a breaker with only retry/timeout/bulkhead outside it, nothing is added
+   * to the hot path.
+   */
+  readonly #unwraps: boolean;
 
   constructor(policies: readonly Composable[]) {
-    let layer: Layer | undefined;
-    for (let i = policies.length - 1; i >= 0; i--) {
-      const policy = policies[i];
+    policies.forEach((policy, i) => {
       if (typeof policy?.execute !== 'function') {
         throw new InvalidOptionError(
           `policies[${i}]`,
@@ -59,26 +98,62 @@ export class Pipeline<R = never> {
           policy,
         );
       }
-      layer = new Layer(policy, layer);
-    }
+    });
+    // A nested pipeline is spliced in rather than called: it would unwrap an outcome marker
+    // before an outer breaker could read it.
+    const layers = policies.flatMap((policy) =>
+      policy instanceof Pipeline ? policy.#layers : [policy],
+    );
+    let layer: Layer | undefined;
+    for (let i = layers.length - 1; i >= 0; i--) layer = new Layer(layers[i]!, layer);
     this.policies = Object.freeze([...policies]);
+    this.#layers = layers;
     this.#outermost = layer;
+    this.#unwraps = mayPassWrappers(layers);
   }
 
   /** Runs `fn` through every policy, the first one outermost. */
   execute<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T | R> {
     if (this.#outermost !== undefined) {
-      return this.#outermost.execute(fn, options) as Promise<T | R>;
+      const settled = this.#outermost.execute(fn, options) as Promise<T | R>;
+      return this.#unwraps ? settled.catch(rethrowUnwrapped) : settled;
     }
     // No policies: just the work, with the same contract as a policy.
     const signal = options?.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
     try {
-      return Promise.resolve(fn(signal === undefined ? noCallerSignal : { signal }));
+      return Promise.resolve(fn(signal === undefined ? noCallerSignal : { signal })).catch(
+        rethrowUnwrapped,
+      );
     } catch (error) {
-      return Promise.reject(error);
+      return Promise.reject(unwrapOutcome(error));
     }
   }
+}
+
+/**
+ * Whether an outcome wrapper can reach the pipeline's caller: a breaker unwraps whatever comes
+ * from inside it, and retry, timeout and bulkhead make none of their own; anything else outside
+ * the outermost breaker (a fallback's substitute, a custom policy) might throw one.
+ */
+function mayPassWrappers(layers: readonly Composable[]): boolean {
+  for (const policy of layers) {
+    if (policy instanceof CircuitBreaker) return false;
+    if (
+      !(
+        policy instanceof RetryPolicy ||
+        policy instanceof TimeoutPolicy ||
+        policy instanceof BulkheadPolicy
+      )
+    ) {
+      return true;
+    }
+  }
+  return true;
+}
+
+function rethrowUnwrapped(error: unknown): never {
+  throw unwrapOutcome(error);
 }
 
 /**

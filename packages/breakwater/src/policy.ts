@@ -3,7 +3,14 @@
  * timeout, a bulkhead and a fallback all `execute(fn, { signal })`.
  */
 
-/** What a protected function receives. */
+/**
+ * What a protected function receives.
+ *
+ * @example
+ * ```ts
+ * await breaker.execute((context: CallContext) => fetch(url, { signal: context.signal }));
+ * ```
+ */
 export interface CallContext {
   /**
    * Aborts when the caller aborts or a timeout elapses. Each call gets its own signal: one call's
@@ -12,13 +19,29 @@ export interface CallContext {
   readonly signal: AbortSignal;
 }
 
-/** Options for one execution. */
+/**
+ * Options for one execution.
+ *
+ * @example
+ * ```ts
+ * const options: ExecuteOptions = { signal: AbortSignal.timeout(5_000) };
+ * await policy.execute(work, options);
+ * ```
+ */
 export interface ExecuteOptions {
   /** The caller's own cancellation. A caller's abort is never counted as a failure. */
   readonly signal?: AbortSignal | undefined;
 }
 
-/** Work handed to a policy. It may be synchronous or return a promise. */
+/**
+ * Work handed to a policy. It may be synchronous or return a promise.
+ *
+ * @example
+ * ```ts
+ * const work: Work<Response> = ({ signal }) => fetch(url, { signal });
+ * await breaker.execute(work);
+ * ```
+ */
 export type Work<T> = (context: CallContext) => T | PromiseLike<T>;
 
 /**
@@ -34,5 +57,12 @@ export interface Policy {
   execute<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T>;
 }
 
-/** A signal that never aborts, shared so a call without a caller signal allocates nothing. */
+/**
+ * A signal that never aborts, shared so a call without a caller signal allocates nothing.
+ *
+ * @example
+ * ```ts
+ * await policy.execute(work, { signal: request.signal ?? neverAborted });
+ * ```
+ */
 export const neverAborted: AbortSignal = new AbortController().signal;

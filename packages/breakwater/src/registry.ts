@@ -8,7 +8,18 @@ import type { Clock } from './clock.ts';
 import { InvalidOptionError } from './errors.ts';
 import { Emitter, type Unsubscribe } from './events.ts';
 
-/** Options of a {@link BreakerRegistry}. */
+/**
+ * Options of a {@link BreakerRegistry}.
+ *
+ * @example
+ * ```ts
+ * const options: BreakerRegistryOptions = {
+ *   defaults: { policy: consecutiveFailures(5), openDuration: 10_000 },
+ *   overrides: { '/reports': { callTimeout: 30_000 } },
+ * };
+ * new BreakerRegistry(options);
+ * ```
+ */
 export interface BreakerRegistryOptions {
   /**
    * Options of every breaker. Its `policy` must have `clone()` (the built-in ones do): each
@@ -21,13 +32,27 @@ export interface BreakerRegistryOptions {
   readonly clock?: Clock;
 }
 
-/** Events of a {@link BreakerRegistry}. */
+/**
+ * Events of a {@link BreakerRegistry}.
+ *
+ * @example
+ * ```ts
+ * breakers.on('created', ({ name, breaker }) => breaker.on('state', ({ to }) => gauge.set({ name }, to === 'open' ? 1 : 0)));
+ * ```
+ */
 export interface BreakerRegistryEvents {
   /** A breaker was made on first use: subscribe to its events here (logs, metrics). */
   created: { readonly name: string; readonly breaker: CircuitBreaker };
 }
 
-/** One row of {@link BreakerRegistry.list}. */
+/**
+ * One row of {@link BreakerRegistry.list}.
+ *
+ * @example
+ * ```ts
+ * for (const { name, snapshot } of breakers.list()) console.log(name, snapshot.state);
+ * ```
+ */
 export interface BreakerListing {
   readonly name: string;
   readonly snapshot: BreakerSnapshot;

@@ -6,7 +6,16 @@
 import { type Clock, systemClock } from './clock.ts';
 import { InvalidOptionError } from './errors.ts';
 
-/** Options of a {@link RetryBudget}. */
+/**
+ * Options of a {@link RetryBudget}.
+ *
+ * @example
+ * ```ts
+ * const options: RetryBudgetOptions = { ratio: 0.1, minPerSecond: 5, window: 30_000 };
+ * const budget = new RetryBudget(options);
+ * retry({ budget });
+ * ```
+ */
 export interface RetryBudgetOptions {
   /** Retries allowed per recorded request over the window, e.g. 0.2 for 20 %. */
   readonly ratio: number;

@@ -11,7 +11,15 @@ import { type CallContext, type ExecuteOptions, neverAborted, type Work } from '
 import { judge } from './predicate.ts';
 import type { RetryBudget } from './retry-budget.ts';
 
-/** Options of {@link retry}. */
+/**
+ * Options of {@link retry}.
+ *
+ * @example
+ * ```ts
+ * const options: RetryOptions = { maxAttempts: 5, backoff: fullJitter({ initial: 50, max: 2_000 }) };
+ * retry(options);
+ * ```
+ */
 export interface RetryOptions {
   /** Attempts in all, the first included; `Infinity` leaves the limit to the budget. Default: 3. */
   readonly maxAttempts?: number;
@@ -35,7 +43,15 @@ export interface RetryOptions {
   readonly clock?: Clock;
 }
 
-/** Events of a {@link RetryPolicy}. */
+/**
+ * Events of a {@link RetryPolicy}.
+ *
+ * @example
+ * ```ts
+ * retries.on('retry', ({ attempt, delay }) => log.info(`attempt ${attempt} failed, again in ${delay} ms`));
+ * retries.on('give-up', ({ attempts, reason }) => log.warn({ attempts, reason }, 'gave up'));
+ * ```
+ */
 export interface RetryEvents {
   /** An attempt failed and another will follow after `delay` ms. */
   retry: {
@@ -60,7 +76,15 @@ const noCallerSignal: CallContext = Object.freeze({ signal: neverAborted });
 
 /**
  * A policy that retries failed attempts. Every attempt gets the caller's signal; an abort stops
- * the wait between attempts at once and no attempt starts after it.
+ * the wait between attempts at once and no attempt starts after it. An error the work throws as
+ * `ignore(e)`/`markAsSuccess(e)` is judged as `e` but passed on wrapped, for a breaker outside to
+ * read; a {@link pipeline} unwraps it before its caller sees it.
+ *
+ * @example
+ * ```ts
+ * const retries = new RetryPolicy({ maxAttempts: 3, backoff: 200 });
+ * const rows = await retries.execute(({ signal }) => db.query(sql, { signal }));
+ * ```
  */
 export class RetryPolicy {
   readonly #maxAttempts: number;

@@ -6,15 +6,30 @@
 import { type Clock, systemClock, type TimerHandle } from './clock.ts';
 import { InvalidOptionError, TimeoutError } from './errors.ts';
 import { Emitter, type Unsubscribe } from './events.ts';
-import type { ExecuteOptions, Work } from './policy.ts';
+import { type ExecuteOptions, neverAborted, type Work } from './policy.ts';
 
-/** Options of {@link timeout}. */
+/**
+ * Options of {@link timeout}.
+ *
+ * @example
+ * ```ts
+ * const options: TimeoutOptions = { clock: new ManualClock() }; // tests move time by hand
+ * timeout(1_000, options);
+ * ```
+ */
 export interface TimeoutOptions {
   /** Default: {@link systemClock}. */
   readonly clock?: Clock;
 }
 
-/** Events of a {@link TimeoutPolicy}. */
+/**
+ * Events of a {@link TimeoutPolicy}.
+ *
+ * @example
+ * ```ts
+ * perAttempt.on('timeout', ({ timeout }) => metrics.timeouts.inc({ timeout }));
+ * ```
+ */
 export interface TimeoutEvents {
   /** A call ran out of time; its signal has been aborted. */
   timeout: { readonly timeout: number };
@@ -29,6 +44,12 @@ const maxDelay = 2_147_483_647;
  * Costs per call: one timer and one pending-call object; the `AbortController` is made only if
  * the work reads its signal, and the caller's signal gets one listener, removed as soon as the
  * call settles. A call that succeeds aborts nothing.
+ *
+ * @example
+ * ```ts
+ * const perAttempt = new TimeoutPolicy(2_000);
+ * await perAttempt.execute(({ signal }) => fetch(url, { signal }));
+ * ```
  */
 export class TimeoutPolicy {
   /** The time limit of each call, in ms. */
@@ -61,8 +82,10 @@ export class TimeoutPolicy {
    * the caller aborts, and otherwise settles as `fn` does.
    */
   execute<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T> {
-    const caller = options?.signal;
-    if (caller?.aborted) return Promise.reject(caller.reason);
+    const given = options?.signal;
+    if (given?.aborted) return Promise.reject(given.reason);
+    // The shared never-aborting signal needs no listener.
+    const caller = given === neverAborted ? undefined : given;
     const call = new TimedCall(caller, this.#clock);
     let value: T | PromiseLike<T>;
     try {
@@ -104,6 +127,9 @@ class TimedCall {
   rejectCall: ((error: unknown) => void) | undefined;
   #controller: AbortController | undefined;
   #settled = false;
+  /** Set when the call failed (timeout, caller abort): a signal read afterwards is born aborted. */
+  #failed = false;
+  #reason: unknown;
   readonly #caller: AbortSignal | undefined;
   readonly #clock: Clock;
 
@@ -113,7 +139,11 @@ class TimedCall {
   }
 
   get signal(): AbortSignal {
-    this.#controller ??= new AbortController();
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      // Work that reads its signal only after the timeout must still see it aborted.
+      if (this.#failed) this.#controller.abort(this.#reason);
+    }
     return this.#controller.signal;
   }
 
@@ -125,6 +155,8 @@ class TimedCall {
   /** Aborts the work with `reason` and rejects with it, unless the call already settled. */
   fail(reason: unknown): boolean {
     if (!this.settle()) return false;
+    this.#failed = true;
+    this.#reason = reason;
     this.#controller?.abort(reason);
     this.rejectCall?.(reason);
     return true;

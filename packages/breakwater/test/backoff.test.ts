@@ -7,6 +7,7 @@ import {
   equalJitter,
   exponential,
   fullJitter,
+  InvalidOptionError,
   toBackoff,
 } from 'breakwater';
 
@@ -89,10 +90,30 @@ describe('backoff', () => {
     assert.equal(toBackoff(custom), custom);
   });
 
-  it('rejects bad settings', () => {
-    assert.throws(() => constant(-1), RangeError);
-    assert.throws(() => exponential({ initial: Number.NaN }), RangeError);
-    assert.throws(() => exponential({ initial: 100, max: 50 }), RangeError);
-    assert.throws(() => exponential({ initial: 100, factor: 0.5 }), RangeError);
+  it('rejects bad settings with an InvalidOptionError naming the backoff and the field', () => {
+    const named = (option: string) => (error: unknown) =>
+      error instanceof InvalidOptionError &&
+      error.code === 'ERR_INVALID_OPTION' &&
+      error.option === option;
+    assert.throws(() => constant(-1), named('constant.ms'));
+    assert.throws(() => exponential({ initial: Number.NaN }), named('exponential.initial'));
+    assert.throws(() => exponential({ initial: 100, max: 50 }), named('exponential.max'));
+    assert.throws(() => exponential({ initial: 100, factor: 0.5 }), named('exponential.factor'));
+    assert.throws(
+      () => fullJitter({ initial: 1, random: 0.5 as never }),
+      named('fullJitter.random'),
+    );
+  });
+
+  it('rejects a decorrelated jitter starting at 0, which could never grow', () => {
+    assert.throws(
+      () => decorrelatedJitter({ initial: 0, max: 1_000 }),
+      (error: unknown) =>
+        error instanceof InvalidOptionError && error.option === 'decorrelatedJitter.initial',
+    );
+  });
+
+  it('lets an initial delay above the default max stand, without a max given', () => {
+    assert.deepEqual(walk(exponential({ initial: 60_000 }), 2), [60_000, 60_000]);
   });
 });

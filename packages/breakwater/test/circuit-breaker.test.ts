@@ -323,6 +323,49 @@ describe('CircuitBreaker: half-open', () => {
     breaker.executeSync(() => 'ok');
     assert.equal(breaker.state, 'closed');
   });
+
+  it('reports a leaked trial as a failure at the moment it expired, without a timer', () => {
+    const { clock, breaker } = openBreaker({ halfOpen: { maxDuration: 5_000 } });
+    const leaked = breaker.tryAcquire();
+    assert.ok(leaked);
+    assert.equal(clock.pendingTimers, 0);
+    clock.advance(5_500);
+    assert.equal(breaker.state, 'open', 'the trial expired at 5 000 ms and reopened the breaker');
+    assert.equal(breaker.retryAfter, 500, 'open for 1 000 ms from the expiry, not from now');
+  });
+
+  it('admits a trial at once when a leaked trial expired longer ago than the open duration', () => {
+    const { clock, breaker } = openBreaker({ halfOpen: { maxDuration: 5_000 } });
+    const opened = record(breaker, 'open');
+    assert.ok(breaker.tryAcquire());
+    clock.advance(60_000);
+    const permit = breaker.tryAcquire();
+    assert.ok(permit, 'expired at 5 s, open until 6 s: half-open again long since');
+    assert.equal(opened.length, 1);
+    permit.success();
+    assert.equal(breaker.state, 'closed');
+  });
+
+  it('does not let a trial that settles after maxDuration close the breaker', () => {
+    const { clock, breaker } = openBreaker({ halfOpen: { maxDuration: 5_000 } });
+    const slow = breaker.tryAcquire();
+    assert.ok(slow);
+    clock.advance(5_200);
+    slow.success();
+    assert.equal(breaker.state, 'open', 'it expired at 5 000 ms: a failure, and too late to count');
+    assert.equal(breaker.snapshot().totals.failures, 2);
+  });
+
+  it('counts an expired trial as a failure even while other trial slots are free', () => {
+    const { clock, breaker } = openBreaker({
+      halfOpen: { maxCalls: 2, successesToClose: 2, maxDuration: 5_000 },
+    });
+    const failures = record(breaker, 'failure');
+    assert.ok(breaker.tryAcquire());
+    clock.advance(5_000);
+    assert.equal(breaker.state, 'open');
+    assert.equal(failures.length, 1);
+  });
 });
 
 describe('CircuitBreaker: the generation rule', () => {
@@ -747,6 +790,8 @@ describe('CircuitBreaker: options', () => {
     ['halfOpen.maxcalls', { halfOpen: { maxcalls: 2 } }],
     ['callTimeout', { callTimeout: 0 }],
     ['callTimeout', { callTimeout: Number.NaN }],
+    // Beyond a signed 32-bit delay, Node fires a timer at once: every call would time out.
+    ['callTimeout', { callTimeout: 2 ** 31 }],
     ['policy', { policy: { recordFailure: () => true } }],
     ['isFailure', { isFailure: true }],
     ['clock', { clock: { now: () => 0 } }],

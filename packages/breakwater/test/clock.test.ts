@@ -87,4 +87,14 @@ describe('systemClock', () => {
     const handle = systemClock.setTimeout(() => assert.fail('cleared timer fired'), 1);
     systemClock.clearTimeout(handle);
   });
+
+  it('does not fire a timer longer than a 32-bit delay at once', async () => {
+    let fired = false;
+    const handle = systemClock.setTimeout(() => {
+      fired = true;
+    }, 2 ** 32);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    systemClock.clearTimeout(handle);
+    assert.equal(fired, false, 'Node turns an overlong delay into 1 ms unless it is capped');
+  });
 });

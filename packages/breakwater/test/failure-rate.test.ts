@@ -11,6 +11,13 @@ describe('failureRate', () => {
     assert.equal(policy.recordFailure(0, 0), true, '2 of 4 is 50%');
   });
 
+  it('trips at a threshold that is not exact in binary (7 of 100 at 0.07)', () => {
+    const policy = failureRate({ threshold: 0.07, minimumCalls: 100, window: { calls: 100 } });
+    for (let i = 0; i < 93; i++) policy.recordSuccess(0, 0);
+    for (let i = 0; i < 6; i++) assert.equal(policy.recordFailure(0, 0), false);
+    assert.equal(policy.recordFailure(0, 0), true, '7 of 100 is 7%');
+  });
+
   it('waits for minimumCalls however bad the rate', () => {
     const policy = failureRate({ threshold: 0.1, minimumCalls: 3, window: { calls: 10 } });
     assert.equal(policy.recordFailure(0, 0), false);

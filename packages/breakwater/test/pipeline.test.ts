@@ -11,9 +11,10 @@ import {
   TimeoutError,
 } from '../src/errors.ts';
 import { fallback } from '../src/fallback.ts';
+import { ignore, MarkedOutcome, markAsSuccess } from '../src/outcome.ts';
 import { pipeline } from '../src/pipeline.ts';
 import { consecutiveFailures } from '../src/policies/consecutive.ts';
-import type { ExecuteOptions, Policy, Work } from '../src/policy.ts';
+import { type ExecuteOptions, neverAborted, type Policy, type Work } from '../src/policy.ts';
 import { retry } from '../src/retry.ts';
 import { timeout } from '../src/timeout.ts';
 
@@ -277,4 +278,78 @@ test('the result type widens with what a fallback may answer', async () => {
   // @ts-expect-error the fallback may answer a number instead of the work's string
   const text: string = value;
   assert.equal(text, 'text');
+});
+
+test('the caller never receives an ignore()/markAsSuccess() wrapper, even with no breaker', async () => {
+  const clock = new ManualClock();
+  const original = new Error('not found');
+  const withoutBreaker = pipeline(retry({ maxAttempts: 1, clock }), timeout(1_000, { clock }));
+  await assert.rejects(
+    withoutBreaker.execute(() => {
+      throw ignore(original);
+    }),
+    (error: unknown) => error === original,
+  );
+  const fallbackOnly = pipeline(fallback('substitute', { handles: () => false }));
+  await assert.rejects(
+    fallbackOnly.execute(async () => {
+      throw markAsSuccess(original);
+    }),
+    (error: unknown) => error === original,
+  );
+  await assert.rejects(
+    pipeline().execute(() => {
+      throw ignore(original);
+    }),
+    (error: unknown) => !(error instanceof MarkedOutcome) && error === original,
+  );
+});
+
+test('a nested pipeline keeps outcome marks for a breaker outside it', async () => {
+  const clock = new ManualClock();
+  const breaker = new CircuitBreaker({ clock, policy: consecutiveFailures(1) });
+  const inner = pipeline(retry({ maxAttempts: 2, backoff: 0, clock }), timeout(1_000, { clock }));
+  const outer = pipeline(breaker, inner);
+  const original = new Error('client mistake');
+  await assert.rejects(
+    outer.execute(async () => {
+      throw ignore(original);
+    }),
+    (error: unknown) => error === original,
+  );
+  assert.equal(breaker.state, 'closed', 'an ignored error must not trip the breaker');
+  assert.equal(breaker.snapshot().totals.ignored, 1);
+  assert.equal(breaker.snapshot().totals.failures, 0);
+});
+
+test('adds no listener to the shared never-aborting signal when the caller gave none', async () => {
+  const clock = new ManualClock();
+  const policy = pipeline(
+    retry({ maxAttempts: 2, backoff: 0, clock }),
+    new CircuitBreaker({ clock }),
+    timeout(1_000, { clock }),
+  );
+  let finish!: () => void;
+  const call = policy.execute(() => new Promise<void>((resolve) => (finish = resolve)));
+  assert.equal(getEventListeners(neverAborted, 'abort').length, 0);
+  finish();
+  await call;
+  assert.equal(clock.pendingTimers, 0);
+});
+
+test("unwraps a wrapper thrown by a fallback's substitute outside a breaker", async () => {
+  const clock = new ManualClock();
+  const original = new Error('still missing');
+  const policy = pipeline(
+    fallback(() => {
+      throw markAsSuccess(original);
+    }),
+    new CircuitBreaker({ clock }),
+  );
+  await assert.rejects(
+    policy.execute(() => {
+      throw new Error('boom');
+    }),
+    (error: unknown) => error === original,
+  );
 });

@@ -16,6 +16,18 @@ describe('slowCallRate', () => {
     assert.equal(policy.recordFailure(0, 1_001), true, '2 slow of 4');
   });
 
+  it('trips at a threshold that is not exact in binary (14 slow of 100 at 0.14)', () => {
+    const policy = slowCallRate({
+      threshold: 0.14,
+      slowerThan: 100,
+      minimumCalls: 100,
+      window: { calls: 100 },
+    });
+    for (let i = 0; i < 86; i++) policy.recordSuccess(0, 1);
+    for (let i = 0; i < 13; i++) assert.equal(policy.recordSuccess(0, 500), false);
+    assert.equal(policy.recordSuccess(0, 500), true, '14 of 100 is 14%');
+  });
+
   it('does not count a call of exactly slowerThan as slow', () => {
     const policy = slowCallRate({
       threshold: 1,

@@ -179,3 +179,40 @@ test('rejects a bad time limit naming it', () => {
     );
   }
 });
+
+test('hands an aborted signal to work that reads it only after the time ran out', async () => {
+  const clock = new ManualClock();
+  const policy = timeout(1_000, { clock });
+  const work = deferred<void>();
+  let context: { readonly signal: AbortSignal } | undefined;
+  const call = policy.execute((ctx) => {
+    context = ctx; // the signal is read later, e.g. when the next step starts
+    return work.promise;
+  });
+  const rejected = assert.rejects(call, TimeoutError);
+  clock.advance(1_000);
+  await rejected;
+  assert.equal(context?.signal.aborted, true);
+  assert.ok(context?.signal.reason instanceof TimeoutError);
+  work.resolve();
+});
+
+test("hands an aborted signal to work that reads it only after the caller's abort", async () => {
+  const clock = new ManualClock();
+  const policy = timeout(1_000, { clock });
+  const caller = new AbortController();
+  let context: { readonly signal: AbortSignal } | undefined;
+  const call = policy.execute(
+    (ctx) => {
+      context = ctx;
+      return new Promise<void>(() => {});
+    },
+    { signal: caller.signal },
+  );
+  const reason = new Error('caller gave up');
+  caller.abort(reason);
+  await assert.rejects(call, (error: unknown) => error === reason);
+  assert.equal(context?.signal.aborted, true);
+  assert.equal(context?.signal.reason, reason);
+  assert.equal(clock.pendingTimers, 0);
+});

@@ -18,10 +18,24 @@
  */
 import { InvalidOptionError } from 'breakwater';
 
-/** The outcome a breaker records; the same names as the core's `Outcome`. */
+/**
+ * The outcome a breaker records; the same names as the core's `Outcome`.
+ *
+ * @example
+ * ```ts
+ * const outcome: HttpOutcome = classifyHttpOutcome({ status: 502 }); // 'failure'
+ * ```
+ */
 export type HttpOutcome = 'success' | 'failure' | 'ignored';
 
-/** Where an HTTP call failed, when it ended with an error. */
+/**
+ * Where an HTTP call failed, when it ended with an error.
+ *
+ * @example
+ * ```ts
+ * classifyHttpOutcome({ error, stage: 'body' }); // 'failure': the body broke off
+ * ```
+ */
 export type HttpStage =
   /** Building the request: the URL, method or headers were invalid. Nothing was sent. */
   | 'build'
@@ -30,15 +44,39 @@ export type HttpStage =
   /** Reading the response body after the head arrived. */
   | 'body';
 
-/** What an HTTP call produced: a response status, or an error at some stage. */
+/**
+ * What an HTTP call produced: a response status, or an error at some stage.
+ *
+ * @example
+ * ```ts
+ * const result: HttpCallResult = response ? { status: response.status } : { error, stage: 'send' };
+ * permit[classifyHttpOutcome(result) === 'failure' ? 'failure' : 'success']();
+ * ```
+ */
 export type HttpCallResult =
   | { readonly status: number }
   | { readonly error: unknown; readonly stage?: HttpStage | undefined };
 
-/** Which response statuses count as failures: a list, or a predicate. */
+/**
+ * Which response statuses count as failures: a list, or a predicate.
+ *
+ * @example
+ * ```ts
+ * const listed: FailureStatuses = [429, 500, 502, 503, 504];
+ * const ruled: FailureStatuses = (status) => status >= 500 && status !== 501;
+ * ```
+ */
 export type FailureStatuses = readonly number[] | ((status: number) => boolean);
 
-/** Options of {@link classifyHttpOutcome}. */
+/**
+ * Options of {@link classifyHttpOutcome}.
+ *
+ * @example
+ * ```ts
+ * const options: ClassifyOptions = { failureStatuses: [429, 503], signal: request.signal };
+ * classifyHttpOutcome({ status: 429 }, options); // 'failure'
+ * ```
+ */
 export interface ClassifyOptions {
   /**
    * Statuses that count as failures. Default: every 5xx (`status >= 500`); 4xx and 429 count as

@@ -15,14 +15,32 @@ export interface ExpressRequest extends IncomingMessage {
   readonly baseUrl: string;
 }
 
-/** An Express middleware, assignable to any route's handler type. */
+/**
+ * An Express middleware, assignable to any route's handler type.
+ *
+ * @example
+ * ```ts
+ * const guard: ExpressMiddleware = expressBreaker().named('reports');
+ * app.use('/reports', guard, reportsRouter);
+ * ```
+ */
 export type ExpressMiddleware = (
   req: ExpressRequest,
   res: ServerResponse,
   next: (error?: unknown) => void,
 ) => void;
 
-/** The middleware {@link expressBreaker} returns, and its explicitly named variant. */
+/**
+ * The middleware {@link expressBreaker} returns, and its explicitly named variant.
+ *
+ * @example
+ * ```ts
+ * const breaker: ExpressBreaker = expressBreaker({ timeout: 2_000 });
+ * app.get('/users/:id', breaker, getUser);
+ * app.use('/legacy', breaker.named('legacy'), legacyRouter);
+ * console.log(breaker.breakers.list());
+ * ```
+ */
 export interface ExpressBreaker extends ExpressMiddleware {
   /** The same protection under an explicit route name, e.g. for a route mounted with `app.use`. */
   named(name: string): ExpressMiddleware;

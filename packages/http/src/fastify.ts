@@ -6,7 +6,14 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { type Respond, RouteGuard, type RouteProtectionOptions } from './route-guard.ts';
 
-/** A route's own breaker settings, in its `config.breaker`. */
+/**
+ * A route's own breaker settings, in its `config.breaker`.
+ *
+ * @example
+ * ```ts
+ * app.get('/users/:id', { config: { breaker: { name: 'users' } } }, getUser);
+ * ```
+ */
 export interface RouteBreakerConfig {
   /** The breaker's name. Default: the route's URL pattern (`/users/:id`). */
   readonly name?: string;
@@ -19,7 +26,15 @@ declare module 'fastify' {
   }
 }
 
-/** Options of {@link fastifyBreaker}: those of every adapter. */
+/**
+ * Options of {@link fastifyBreaker}: those of every adapter.
+ *
+ * @example
+ * ```ts
+ * const options: FastifyBreakerOptions = { breaker: { openDuration: 10_000 }, timeout: 5_000 };
+ * await app.register(fastifyBreaker, options);
+ * ```
+ */
 export type FastifyBreakerOptions = RouteProtectionOptions;
 
 /**

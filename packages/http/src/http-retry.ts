@@ -19,7 +19,15 @@ import { checkKeys } from './check-keys.ts';
 import { retryAfterOf } from './retry-after.ts';
 import { FailureStatusError } from './status-error.ts';
 
-/** Retry options of `protectedFetch`. */
+/**
+ * Retry options of `protectedFetch`.
+ *
+ * @example
+ * ```ts
+ * const retry: HttpRetryOptions = { maxAttempts: 4, backoff: 250, statuses: [502, 503, 504], maxRetryAfter: 10_000 };
+ * protectedFetch({ retry });
+ * ```
+ */
 export interface HttpRetryOptions {
   /** Attempts in all, the first included. Default: 3. */
   readonly maxAttempts?: number;

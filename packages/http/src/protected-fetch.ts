@@ -24,7 +24,19 @@ import { type AttemptResult, BodyRead, HttpRetry, type HttpRetryOptions } from '
 import { idempotentMethods, isReplayableBody } from './replay.ts';
 import { FailureStatusError } from './status-error.ts';
 
-/** Options of {@link protectedFetch}. */
+/**
+ * Options of {@link protectedFetch}.
+ *
+ * @example
+ * ```ts
+ * const options: ProtectedFetchOptions = {
+ *   breaker: { policy: consecutiveFailures(5), openDuration: 10_000 },
+ *   timeout: 2_000,
+ *   retryMethods: [...idempotentMethods, 'POST'],
+ * };
+ * const http = protectedFetch(options);
+ * ```
+ */
 export interface ProtectedFetchOptions {
   /** The `fetch` to protect. Default: the runtime's global `fetch`, looked up on each call. */
   readonly fetch?: typeof fetch;
@@ -59,10 +71,27 @@ export interface ProtectedFetchOptions {
   readonly clock?: Clock;
 }
 
-/** Reads a response's body inside the attempt, so that a broken body counts as a failure. */
+/**
+ * Reads a response's body inside the attempt, so that a broken body counts as a failure.
+ *
+ * @example
+ * ```ts
+ * const asJson: BodyReader<unknown> = (response) => response.json();
+ * const data = await http.read('https://api.example.com/items', asJson);
+ * ```
+ */
 export type BodyReader<T> = (response: Response) => Promise<T>;
 
-/** A fetch-compatible function, plus {@link ProtectedFetch.read} and its breakers. */
+/**
+ * A fetch-compatible function, plus {@link ProtectedFetch.read} and its breakers.
+ *
+ * @example
+ * ```ts
+ * const http: ProtectedFetch = protectedFetch();
+ * const response = await http('https://api.example.com/health');
+ * console.log(http.breakers?.list());
+ * ```
+ */
 export interface ProtectedFetch {
   (input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
   /**

@@ -7,7 +7,7 @@
  * | ------------------------------------------------------ | -------- |
  * | response finished with status >= 500                    | failure  |
  * | response finished with any other status (4xx included) | success  |
- * | the handler threw or rejected (node:http adapter)       | failure  |
+ * | the handler threw or rejected, answered >= 500 (node:http) | failure |
  * | no response head within `timeout` (answered 504)        | failure  |
  * | the client went away before the response finished      | ignored  |
  *
@@ -30,7 +30,15 @@ import {
 import { checkKeys } from './check-keys.ts';
 import { retryAfterSeconds } from './retry-after.ts';
 
-/** Options shared by `protectHandler`, `expressBreaker` and `fastifyBreaker`. */
+/**
+ * Options shared by `protectHandler`, `expressBreaker` and `fastifyBreaker`.
+ *
+ * @example
+ * ```ts
+ * const options: RouteProtectionOptions = { breaker: { policy: consecutiveFailures(3) }, timeout: 5_000 };
+ * app.get('/users/:id', expressBreaker(options), getUser);
+ * ```
+ */
 export interface RouteProtectionOptions {
   /**
    * Settings of every route's breaker. Not with `breakers`.
@@ -48,7 +56,15 @@ export interface RouteProtectionOptions {
   readonly clock?: Clock;
 }
 
-/** The JSON body of a 503 or 504 answered by the middleware. */
+/**
+ * The JSON body of a 503 or 504 answered by the middleware.
+ *
+ * @example
+ * ```ts
+ * const body = (await response.json()) as ErrorBody;
+ * if (body.error.code === 'ERR_CIRCUIT_OPEN') scheduleRetry(response.headers.get('retry-after'));
+ * ```
+ */
 export interface ErrorBody {
   readonly error: { readonly code: string; readonly message: string };
 }
@@ -63,6 +79,8 @@ export class GuardedRequest {
   #controller: AbortController | undefined;
   #timer: TimerHandle | undefined;
   #clock: Clock | undefined;
+  /** Why the request was stopped, once it was: a signal read afterwards is born aborted. */
+  #stopped: { readonly reason: unknown } | undefined;
 
   constructor(permit: Permit, res: ServerResponse) {
     this.#permit = permit;
@@ -71,7 +89,11 @@ export class GuardedRequest {
 
   /** Aborts when the request timed out or the client went away. */
   get signal(): AbortSignal {
-    this.#controller ??= new AbortController();
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      // A handler that first reads its signal after the 504 must still be told to stop.
+      if (this.#stopped !== undefined) this.#controller.abort(this.#stopped.reason);
+    }
     return this.#controller.signal;
   }
 
@@ -113,6 +135,7 @@ export class GuardedRequest {
   }
 
   #stop(reason: unknown): void {
+    this.#stopped ??= { reason };
     this.#controller?.abort(reason);
   }
 }

@@ -58,6 +58,33 @@ describe('protectHandler', () => {
     assert.equal(totals.successes, 1);
   });
 
+  it('answers with the status the handler set before it threw, as a framework would', async () => {
+    const handler = protectHandler((_req, res) => {
+      res.statusCode = 502;
+      throw new Error('upstream answered garbage');
+    });
+    const origin = await serve({ '/': handler });
+    const response = await fetch(origin);
+    assert.equal(response.status, 502);
+    assert.equal(
+      ((await response.json()) as { error: { code: string } }).error.code,
+      'ERR_INTERNAL',
+    );
+    assert.equal(handler.breaker.snapshot().totals.failures, 1);
+  });
+
+  it("answers a thrown error's own 4xx status and counts it as a success", async () => {
+    const handler = protectHandler(() => {
+      throw Object.assign(new Error('no such user'), { statusCode: 404 });
+    });
+    const origin = await serve({ '/': handler });
+    const response = await fetch(origin);
+    assert.equal(response.status, 404);
+    await response.body?.cancel();
+    await until(() => handler.breaker.snapshot().totals.successes === 1);
+    assert.equal(handler.breaker.snapshot().totals.failures, 0);
+  });
+
   it('answers 503 with Retry-After and a JSON error once the breaker opened', async () => {
     let calls = 0;
     const handler = protectHandler(
@@ -107,6 +134,28 @@ describe('protectHandler', () => {
     });
     assert.ok(reason instanceof TimeoutError);
     assert.equal(handler.breaker.snapshot().totals.failures, 1);
+  });
+
+  it('hands an aborted signal to a handler that reads it only after its 504', async () => {
+    const clock = new ManualClock();
+    let context: { readonly signal: AbortSignal } | undefined;
+    let proceed!: () => void;
+    const handler = protectHandler(
+      async (_req, res, ctx) => {
+        context = ctx; // its signal is read only when the next step starts
+        await new Promise<void>((resolve) => (proceed = resolve));
+        if (!ctx.signal.aborted) res.end('late');
+      },
+      { timeout: 2_000, clock },
+    );
+    const origin = await serve({ '/': handler });
+    const pending = fetch(origin);
+    await until(() => context !== undefined, 'the handler to start');
+    clock.advance(2_000);
+    assert.equal((await pending).status, 504);
+    proceed();
+    assert.equal(context?.signal.aborted, true);
+    assert.ok(context?.signal.reason instanceof TimeoutError);
   });
 
   it('survives a handler that answers after its 504', async () => {

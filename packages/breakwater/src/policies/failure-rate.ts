@@ -3,7 +3,15 @@ import { InvalidOptionError } from '../errors.ts';
 import type { FailurePolicy, PolicyInputs, PolicyStats } from '../failure-policy.ts';
 import { createWindow, type OutcomeWindow, type WindowOptions } from '../window.ts';
 
-/** Options of {@link failureRate}. */
+/**
+ * Options of {@link failureRate}.
+ *
+ * @example
+ * ```ts
+ * const options: FailureRateOptions = { threshold: 0.25, minimumCalls: 40, window: { calls: 200 } };
+ * new CircuitBreaker({ policy: failureRate(options) });
+ * ```
+ */
 export interface FailureRateOptions {
   /** Trip when failures / calls is at or above this, in (0, 1]. */
   readonly threshold: number;
@@ -53,7 +61,9 @@ class FailureRate implements FailurePolicy {
   // Checked after successes too: in a time window, old successes sliding out can raise the rate.
   #tripped(): boolean {
     const { calls, failures } = this.#window;
-    return calls >= this.#minimumCalls && failures >= this.#threshold * calls;
+    // Divide rather than multiply: 7 / 100 >= 0.07 holds, while 7 >= 0.07 * 100 (7.000000000000001)
+    // does not, and "at or above" must hold at the threshold exactly.
+    return calls >= this.#minimumCalls && failures / calls >= this.#threshold;
   }
 }
 

@@ -3,7 +3,19 @@ import type { FailurePolicy, PolicyStats } from '../failure-policy.ts';
 import { createWindow, type OutcomeWindow, type WindowOptions } from '../window.ts';
 import { minimumCallsFor } from './failure-rate.ts';
 
-/** Options of {@link slowCallRate}. */
+/**
+ * Options of {@link slowCallRate}.
+ *
+ * @example
+ * ```ts
+ * const options: SlowCallRateOptions = {
+ *   threshold: 0.5,
+ *   slowerThan: 1_000,
+ *   window: { duration: 10_000, buckets: 10 },
+ * };
+ * new CircuitBreaker({ policy: slowCallRate(options) });
+ * ```
+ */
 export interface SlowCallRateOptions {
   /** Trip when slow calls / calls is at or above this, in (0, 1]. */
   readonly threshold: number;
@@ -58,7 +70,8 @@ class SlowCallRate implements FailurePolicy {
   #record(now: number, failed: boolean, durationMs: number): boolean {
     const window = this.#window;
     window.record(now, failed, durationMs > this.#slowerThan);
-    return window.calls >= this.#minimumCalls && window.slowCalls >= this.#threshold * window.calls;
+    // Divided, not multiplied, so a rate exactly at the threshold trips (see failureRate).
+    return window.calls >= this.#minimumCalls && window.slowCalls / window.calls >= this.#threshold;
   }
 }
 

@@ -1,7 +1,15 @@
 import { checkInteger, checkObject, checkRate } from '../check-option.ts';
 import type { FailurePolicy, PolicyStats } from '../failure-policy.ts';
 
-/** Options of {@link successRateEma}. */
+/**
+ * Options of {@link successRateEma}.
+ *
+ * @example
+ * ```ts
+ * const options: SuccessRateEmaOptions = { minimumRate: 0.95, window: 100, minimumCalls: 30 };
+ * new CircuitBreaker({ policy: successRateEma(options) });
+ * ```
+ */
 export interface SuccessRateEmaOptions {
   /** Trip when the smoothed success rate falls below this, in (0, 1]. */
   readonly minimumRate: number;
