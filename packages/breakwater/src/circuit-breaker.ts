@@ -104,6 +104,8 @@ export class CircuitBreaker implements Policy {
   #successes = 0;
   #failures = 0;
   #rejections = 0;
+  #lastRejection: CircuitOpenError | undefined;
+  #lastRejectionBy: StateBehaviour | undefined;
   #ignored = 0;
   #timeouts = 0;
   readonly #policyNeedsTime: boolean;
@@ -401,9 +403,25 @@ export class CircuitBreaker implements Policy {
     return retryAfter;
   }
 
+  /**
+   * The error for a rejected call. Even without a stack, building an Error costs about 0.7 µs,
+   * and an outage rejects thousands of calls a millisecond; calls rejected by the same state in
+   * the same whole millisecond of `retryAfter` get the same (identical-looking) error instance.
+   */
   #rejection(now: number): CircuitOpenError {
-    const retryAfter = this.#countRejection(now);
-    return withoutStack(() => new CircuitOpenError(retryAfter, this.name));
+    const retryAfter = Math.max(0, Math.ceil(this.#countRejection(now)));
+    const cached = this.#lastRejection;
+    if (
+      cached !== undefined &&
+      cached.retryAfter === retryAfter &&
+      this.#lastRejectionBy === this.#current
+    ) {
+      return cached;
+    }
+    const error = withoutStack(() => new CircuitOpenError(retryAfter, this.name));
+    this.#lastRejection = error;
+    this.#lastRejectionBy = this.#current;
+    return error;
   }
 
   /** Records a thrown error and returns what the caller should receive. */

@@ -909,3 +909,25 @@ describe('CircuitBreaker: options', () => {
     assert.deepEqual(durations, [30]);
   });
 });
+
+describe('rejection errors', () => {
+  it('shares one error among calls rejected in the same millisecond, and only those', async () => {
+    const clock = new ManualClock();
+    const breaker = new CircuitBreaker({
+      clock,
+      policy: consecutiveFailures(1),
+      openDuration: 1_000,
+    });
+    await assert.rejects(breaker.execute(() => Promise.reject(new Error('down'))));
+    const first = await breaker.execute(() => 'never').catch((error: unknown) => error);
+    const second = await breaker.execute(() => 'never').catch((error: unknown) => error);
+    assert.ok(first instanceof CircuitOpenError);
+    assert.equal(second, first);
+    clock.advance(1);
+    const later = await breaker.execute(() => 'never').catch((error: unknown) => error);
+    assert.ok(later instanceof CircuitOpenError);
+    assert.notEqual(later, first);
+    assert.equal(first.retryAfter, 1_000, 'an error already handed out never changes');
+    assert.equal(later.retryAfter, 999);
+  });
+});
