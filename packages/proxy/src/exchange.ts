@@ -1,35 +1,64 @@
 /**
- * One forwarded request as an undici dispatch handler: response headers, data and end are
- * written straight to the client's `ServerResponse`, with backpressure both ways and no buffering.
+ * One forwarded request: one or more attempts, each an undici dispatch to one target, with
+ * response headers, data and end written straight to the client's `ServerResponse` (backpressure
+ * both ways, no buffering of responses). A failed attempt is retried on another target when the
+ * upstream's retry policy allows it and nothing has reached the client yet.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
+import type { Permit } from 'breakwater';
 import type { Dispatcher } from 'undici';
-import { type AttemptOutcome, ClientAbortedError, classifyError } from './attempt-outcome.ts';
+import {
+  type AttemptFailure,
+  type AttemptOutcome,
+  ClientAbortedError,
+  classifyError,
+} from './attempt-outcome.ts';
+import type { BalancedRequest } from './balancers/balancer.ts';
 import type { Forwarder } from './forwarder.ts';
 import { requestHeadersForUpstream, responseHeadersForClient } from './forwarding-headers.ts';
+import { type AttemptResult, attemptResults } from './health/attempt-result.ts';
+import { classifyAttempt } from './health/outlier.ts';
 import { type ProxyErrorCode, sendError, statusOf } from './proxy-error.ts';
 import type { Target } from './target.ts';
-import type { UpstreamPool } from './upstream-pool.ts';
+import type { Admission, UpstreamPool } from './upstream-pool.ts';
 
 // nginx's convention for "client closed the connection before the response".
 const CLIENT_CLOSED = 499;
+// A retried response's body is read and dropped up to this size, then its connection is closed.
+const MAX_DISCARDED_BYTES = 64 * 1024;
 
-/** A request in flight to one target. Internal to the forwarder. */
-export class Exchange implements Dispatcher.DispatchHandler {
+/** The abort reason of an attempt cut short by `retry.perTryTimeout`. */
+class PerTryTimeoutError extends Error {
+  readonly code = 'ERR_PER_TRY_TIMEOUT';
+  constructor(ms: number) {
+    super(`No response within the per-try timeout of ${ms} ms`);
+  }
+}
+
+const perTryTimeoutFailure: AttemptFailure = {
+  outcome: 'timeout',
+  code: 'UPSTREAM_TIMEOUT',
+  message: 'Upstream did not respond within retry.perTryTimeout',
+};
+
+/** A request in flight, across its attempts. Internal to the forwarder. */
+export class Exchange {
   readonly #forwarder: Forwarder;
   readonly #req: IncomingMessage;
   readonly #res: ServerResponse;
   readonly #pool: UpstreamPool;
-  // Mutable so a retry can send the request to another target.
-  #target: Target;
-  #attemptStart: number;
-  #attemptOpen = false;
+  readonly #request: BalancedRequest;
   readonly #requestId: string;
   readonly #start: number;
-  readonly #body: Readable | null;
-  #controller: Dispatcher.DispatchController | undefined;
-  #status = 0;
+  readonly #method: string;
+  // A stream is sent once; a Buffer (a body read ahead for replay) can be sent again.
+  #body: Readable | Buffer | null;
+  #current: Attempt | undefined;
+  #attempts = 0;
+  #tried: Set<Target> | undefined;
+  #lastTarget: Target | undefined;
+  #retryTimer: NodeJS.Timeout | undefined;
   #done = false;
   #clientGone = false;
   #onDrain: (() => void) | undefined;
@@ -39,7 +68,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     req: IncomingMessage,
     res: ServerResponse,
     pool: UpstreamPool,
-    target: Target,
+    request: BalancedRequest,
     requestId: string,
     start: number,
     body: Readable | null,
@@ -48,16 +77,98 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#req = req;
     this.#res = res;
     this.#pool = pool;
-    this.#target = target;
+    this.#request = request;
     this.#requestId = requestId;
     this.#start = start;
-    this.#attemptStart = start;
+    this.#method = req.method ?? 'GET';
     this.#body = body;
   }
 
-  dispatch(): void {
+  /** Whether the client has gone away. */
+  get clientGone(): boolean {
+    return this.#clientGone;
+  }
+
+  /**
+   * Starts the exchange. A body that may have to be sent again (retryable method) is read ahead
+   * up to `retry.replayBodyUpTo`; a larger one (declared, or found so while reading a chunked
+   * body) is streamed, and a streamed body is never retried.
+   */
+  start(): void {
+    this.#res.on('close', this.#onClientClose);
+    const retry = this.#pool.retry;
+    retry?.recordRequest();
+    const body = this.#body;
+    const length = this.#req.headers['content-length'];
+    if (
+      body !== null &&
+      !Buffer.isBuffer(body) &&
+      retry?.retriesMethod(this.#method) === true &&
+      (length === undefined || Number(length) <= retry.replayBodyUpTo)
+    ) {
+      this.#readAhead(body, retry.replayBodyUpTo);
+      return;
+    }
+    this.#next();
+  }
+
+  #readAhead(source: Readable, limit: number): void {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size <= limit) return;
+      // Too large to keep: send what was read, then the rest, as one stream.
+      source.off('data', onData);
+      source.off('end', onEnd);
+      source.pause();
+      const stream = new PassThrough();
+      source.once('error', (error) => stream.destroy(error));
+      for (const part of chunks) stream.write(part);
+      source.pipe(stream);
+      this.#body = stream;
+      this.#next();
+    };
+    const onEnd = () => {
+      if (this.#done) return;
+      this.#body = Buffer.concat(chunks, size);
+      this.#next();
+    };
+    source.on('data', onData);
+    source.once('end', onEnd);
+    source.once('error', (error: unknown) => {
+      if (this.#done || this.#current !== undefined) return;
+      const failure = classifyError(error);
+      if (failure.outcome === 'rejected') {
+        // e.g. a chunked body growing past limits.maxBodySize while being read ahead.
+        sendError(this.#res, failure.code, failure.message, this.#requestId, true);
+        this.#finish('rejected', 0, failure.code);
+      } else {
+        this.#res.destroy();
+        this.#finish('aborted', 0, undefined);
+      }
+    });
+  }
+
+  /** Sends the next attempt to a target the pool admits, or answers when there is none. */
+  #next(failure?: AttemptFailure): void {
+    if (this.#done) return;
+    if (this.#clientGone) {
+      this.#finish('aborted', 0, undefined);
+      return;
+    }
+    const admission = this.#pool.admit(this.#request, this.#tried);
+    if (admission === undefined) {
+      if (failure !== undefined) this.#answerFailure(failure);
+      else this.#answerNoTarget();
+      return;
+    }
+    this.#dispatch(admission);
+  }
+
+  #dispatch({ target, permit }: Admission): void {
     const req = this.#req;
-    const target = this.#target;
     const headers = requestHeadersForUpstream(req.headers, {
       remoteAddress: req.socket.remoteAddress,
       protocol: 'http',
@@ -65,34 +176,46 @@ export class Exchange implements Dispatcher.DispatchHandler {
       requestId: this.#requestId,
       upgrade: false,
     });
+    this.#attempts++;
+    this.#lastTarget = target;
     target.activeRequests++;
-    this.#attemptOpen = true;
-    this.#res.on('close', this.#onClientClose);
+    const attempt = new Attempt(this, target, permit, this.#attempts);
+    this.#current = attempt;
+    const perTryTimeout = this.#pool.retry?.perTryTimeout;
+    if (perTryTimeout !== undefined) attempt.startTimer(perTryTimeout);
     try {
       target.pool.dispatch(
-        { path: req.url ?? '/', method: req.method ?? 'GET', headers, body: this.#body },
-        this,
+        { path: req.url ?? '/', method: this.#method, headers, body: this.#body },
+        attempt,
       );
     } catch (error) {
       // undici validates synchronously (e.g. a header value it refuses).
-      this.onResponseError(undefined, error instanceof Error ? error : new Error(String(error)));
+      this.attemptFailed(attempt, error instanceof Error ? error : new Error(String(error)));
     }
   }
 
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    this.#controller = controller;
-    if (this.#clientGone) controller.abort(new ClientAbortedError());
-  }
-
-  onResponseStart(
-    _controller: Dispatcher.DispatchController,
+  /** Response headers of `attempt` arrived: relay them, or drop the response for a retry. */
+  responseStarted(
+    attempt: Attempt,
     statusCode: number,
     headers: Record<string, string | string[] | undefined>,
-    statusMessage?: string,
+    statusMessage: string | undefined,
   ): void {
-    // 1xx interim responses: node:http already answered Expect: 100-continue itself.
-    if (statusCode < 200) return;
-    this.#status = statusCode;
+    if (attempt !== this.#current) return;
+    attempt.clearTimer();
+    attempt.status = statusCode;
+    const result: AttemptResult = { kind: 'response', status: statusCode };
+    this.#settlePermit(attempt, result);
+    const retry = this.#pool.retry;
+    // retriesResult first: decide() spends retry budget, which a plain 200 must not.
+    if (
+      retry?.retriesResult(result) === true &&
+      retry.decide(this.#question(attempt, result)) === 'retry'
+    ) {
+      // The body is read and dropped so the connection stays reusable; the retry follows its end.
+      attempt.discarding = true;
+      return;
+    }
     const res = this.#res;
     if (this.#forwarder.closing) res.shouldKeepAlive = false;
     try {
@@ -102,22 +225,32 @@ export class Exchange implements Dispatcher.DispatchHandler {
         responseHeadersForClient(headers, this.#requestId),
       );
     } catch (error) {
-      this.#controller?.abort(error instanceof Error ? error : new Error(String(error)));
+      attempt.abort(error instanceof Error ? error : new Error(String(error)));
     }
   }
 
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+  responseData(attempt: Attempt, controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (attempt !== this.#current) return;
+    if (attempt.discarding) {
+      attempt.discarded += chunk.length;
+      // Reading a large error body just to keep a connection costs more than a new connection.
+      if (attempt.discarded > MAX_DISCARDED_BYTES) attempt.abort(new Error('discarded enough'));
+      return;
+    }
     if (!this.#res.write(chunk)) {
       controller.pause();
-      this.#onDrain ??= () => this.#controller?.resume();
+      this.#onDrain ??= () => this.#current?.resume();
       this.#res.once('drain', this.#onDrain);
     }
   }
 
-  onResponseEnd(
-    _controller: Dispatcher.DispatchController,
-    trailers: Record<string, string | string[] | undefined>,
-  ): void {
+  responseEnded(attempt: Attempt, trailers: Record<string, string | string[] | undefined>): void {
+    if (attempt !== this.#current) return;
+    if (attempt.discarding) {
+      this.#endAttempt(attempt, 'response');
+      this.#retryAfterBackoff(attempt, undefined);
+      return;
+    }
     const res = this.#res;
     // Trailers survive only on a chunked response; node drops them otherwise, as it must.
     for (const _name in trailers) {
@@ -125,55 +258,147 @@ export class Exchange implements Dispatcher.DispatchHandler {
       break;
     }
     res.end();
-    this.#finish('response', this.#status, undefined);
+    this.#finish('response', attempt.status, undefined);
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController | undefined, error: Error): void {
-    if (this.#done) return;
+  attemptFailed(attempt: Attempt, error: Error): void {
+    if (attempt !== this.#current || this.#done) return;
+    attempt.clearTimer();
     const res = this.#res;
     const failure = this.#clientGone
       ? classifyError(new ClientAbortedError())
-      : classifyError(error);
+      : error instanceof PerTryTimeoutError
+        ? perTryTimeoutFailure
+        : classifyError(error);
     if (failure.outcome === 'aborted' || this.#clientGone) {
       res.destroy();
-      this.#finish('aborted', this.#status, undefined);
+      this.#finish('aborted', attempt.status, undefined);
       return;
     }
-    if (this.#status !== 0 || res.headersSent) {
+    if (attempt.discarding) {
+      // A response being dropped for a retry broke: the retry was decided already.
+      this.#endAttempt(attempt, failure.outcome);
+      this.#retryAfterBackoff(attempt, failure);
+      return;
+    }
+    if (attempt.status !== 0 || res.headersSent) {
       // Headers already went out: the only honest signal left is a broken connection.
       this.#forwarder.options.logger.warn(
-        { requestId: this.#requestId, target: this.#target.id, err: error },
+        { requestId: this.#requestId, target: attempt.target.id, err: error },
         'upstream failed mid-response; closing client connection',
       );
       res.destroy();
-      this.#finish(failure.outcome, this.#status, failure.code);
+      this.#finish(failure.outcome, attempt.status, failure.code);
       return;
     }
-    // Nothing reached the client yet: this is where a retry policy may send the request to
-    // another target instead of answering with the error.
-    // After a failed body upload the connection's framing is unknown; don't reuse it.
-    sendError(res, failure.code, failure.message, this.#requestId, this.#body !== null);
+    const result = resultOf(failure.outcome, 0);
+    this.#settlePermit(attempt, result);
+    const retry = this.#pool.retry;
+    if (retry !== undefined && retry.decide(this.#question(attempt, result)) === 'retry') {
+      this.#endAttempt(attempt, failure.outcome);
+      this.#retryAfterBackoff(attempt, failure);
+      return;
+    }
+    this.#answerFailure(failure);
+  }
+
+  /** `retry.perTryTimeout` elapsed before response headers. */
+  perTryTimedOut(attempt: Attempt, ms: number): void {
+    if (attempt !== this.#current || this.#done) return;
+    if (attempt.abort(new PerTryTimeoutError(ms))) return;
+    // Still connecting: undici has no handle to abort yet. Leave that attempt behind (it is
+    // aborted as soon as it starts) and carry on as if it had failed.
+    attempt.abandoned = true;
+    this.attemptFailed(attempt, new PerTryTimeoutError(ms));
+  }
+
+  #question(attempt: Attempt, result: AttemptResult) {
+    return {
+      method: this.#method,
+      attempt: attempt.number,
+      result,
+      responseStarted: this.#res.headersSent,
+      bodyReplayable: this.#body === null || Buffer.isBuffer(this.#body),
+    };
+  }
+
+  #retryAfterBackoff(attempt: Attempt, failure: AttemptFailure | undefined): void {
+    const retry = this.#pool.retry;
+    if (retry === undefined) return;
+    this.#tried ??= new Set();
+    this.#tried.add(attempt.target);
+    this.#current = undefined;
+    this.#forwarder.options.metrics.observeRetry(this.#pool.name);
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.#next(failure ?? gatewayFailure(attempt.status));
+    }, retry.delay(attempt.number));
+  }
+
+  #answerFailure(failure: AttemptFailure): void {
+    // After a streamed body upload failed, the connection's framing is unknown; don't reuse it.
+    sendError(
+      this.#res,
+      failure.code,
+      failure.message,
+      this.#requestId,
+      this.#body !== null && !Buffer.isBuffer(this.#body),
+    );
     this.#finish(failure.outcome, 0, failure.code);
+  }
+
+  #answerNoTarget(): void {
+    const retryAfter = this.#pool.retryAfter();
+    if (retryAfter !== undefined && !this.#res.headersSent) {
+      this.#res.setHeader('retry-after', Math.max(1, Math.ceil(retryAfter / 1000)));
+    }
+    sendError(
+      this.#res,
+      'NO_HEALTHY_TARGET',
+      `No eligible target in upstream ${this.#pool.name}`,
+      this.#requestId,
+      this.#body !== null && !Buffer.isBuffer(this.#body),
+    );
+    this.#finish('rejected', 0, 'NO_HEALTHY_TARGET');
   }
 
   readonly #onClientClose = (): void => {
     if (this.#done) return;
     this.#clientGone = true;
-    this.#controller?.abort(new ClientAbortedError());
+    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    const current = this.#current;
+    // Between attempts (backoff) or still reading the body: nothing upstream to cancel.
+    if (current === undefined) this.#finish('aborted', 0, undefined);
+    // Not started yet by undici: it is aborted from onRequestStart.
+    else current.abort(new ClientAbortedError());
   };
 
-  /** Ends the current attempt: one report per attempt, for breakers, retries and metrics. */
-  #endAttempt(outcome: AttemptOutcome, upstreamStatus: number): void {
-    if (!this.#attemptOpen) return;
-    this.#attemptOpen = false;
-    const target = this.#target;
+  /** Settles the attempt's breaker permit once, with how the outcome counts against its target. */
+  #settlePermit(attempt: Attempt, result: AttemptResult): void {
+    const permit = attempt.permit;
+    if (permit === undefined) return;
+    attempt.permit = undefined;
+    const verdict = classifyAttempt(result, this.#pool.failOn);
+    if (verdict === 'success') permit.success();
+    else if (verdict === 'failure') permit.failure();
+    else permit.ignore();
+  }
+
+  /** Ends one attempt: one report per attempt, for breakers, metrics and attempt listeners. */
+  #endAttempt(attempt: Attempt, outcome: AttemptOutcome): void {
+    if (attempt.ended) return;
+    attempt.ended = true;
+    attempt.clearTimer();
+    this.#settlePermit(attempt, resultOf(outcome, attempt.status));
+    const target = attempt.target;
     target.activeRequests--;
     this.#forwarder.reportAttempt(
       this.#pool,
       target,
       outcome,
-      upstreamStatus,
-      performance.now() - this.#attemptStart,
+      attempt.status,
+      performance.now() - attempt.startedAt,
     );
   }
 
@@ -181,7 +406,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #finish(outcome: AttemptOutcome, upstreamStatus: number, code: ProxyErrorCode | undefined): void {
     if (this.#done) return;
     this.#done = true;
-    this.#endAttempt(outcome, upstreamStatus);
+    const current = this.#current;
+    if (current !== undefined) this.#endAttempt(current, outcome);
     const status =
       outcome === 'aborted'
         ? CLIENT_CLOSED
@@ -196,10 +422,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
         this.#req,
         status,
         this.#pool.name,
-        this.#target.id,
+        this.#lastTarget?.id,
         this.#requestId,
         this.#start,
         code,
+        Math.max(0, this.#attempts - 1),
       );
     } catch (error) {
       forwarder.options.logger.error(
@@ -211,4 +438,113 @@ export class Exchange implements Dispatcher.DispatchHandler {
       forwarder.exchangeFinished();
     }
   }
+}
+
+/** One try of an exchange against one target: the undici dispatch handler. */
+class Attempt implements Dispatcher.DispatchHandler {
+  readonly exchange: Exchange;
+  readonly target: Target;
+  /** The breaker permit, until settled. */
+  permit: Permit | undefined;
+  /** 1-based. */
+  readonly number: number;
+  readonly startedAt = performance.now();
+  status = 0;
+  /** A retryable status arrived: the body is dropped and the request tried elsewhere. */
+  discarding = false;
+  /** Bytes of a retried response's body dropped so far. */
+  discarded = 0;
+  /** Left behind by a per-try timeout before undici started it; aborted when it does. */
+  abandoned = false;
+  ended = false;
+  #controller: Dispatcher.DispatchController | undefined;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(exchange: Exchange, target: Target, permit: Permit | undefined, number: number) {
+    this.exchange = exchange;
+    this.target = target;
+    this.permit = permit;
+    this.number = number;
+  }
+
+  startTimer(ms: number): void {
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.exchange.perTryTimedOut(this, ms);
+    }, ms);
+  }
+
+  clearTimer(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** Aborts the dispatch; false when undici has not started it yet (nothing to abort). */
+  abort(reason: Error): boolean {
+    if (this.#controller === undefined) return false;
+    this.#controller.abort(reason);
+    return true;
+  }
+
+  resume(): void {
+    this.#controller?.resume();
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    if (this.abandoned) controller.abort(new ClientAbortedError());
+    else if (this.exchange.clientGone) controller.abort(new ClientAbortedError());
+  }
+
+  onResponseStart(
+    _controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+    statusMessage?: string,
+  ): void {
+    // 1xx interim responses: node:http already answered Expect: 100-continue itself.
+    if (statusCode < 200) return;
+    this.exchange.responseStarted(this, statusCode, headers, statusMessage);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.exchange.responseData(this, controller, chunk);
+  }
+
+  onResponseEnd(
+    _controller: Dispatcher.DispatchController,
+    trailers: Record<string, string | string[] | undefined>,
+  ): void {
+    this.exchange.responseEnded(this, trailers);
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | undefined, error: Error): void {
+    this.exchange.attemptFailed(this, error);
+  }
+}
+
+function resultOf(outcome: AttemptOutcome, status: number): AttemptResult {
+  switch (outcome) {
+    case 'response':
+      return { kind: 'response', status };
+    case 'connect-error':
+      return attemptResults.connectError;
+    case 'timeout':
+      return attemptResults.timeout;
+    case 'reset':
+      return attemptResults.reset;
+    case 'aborted':
+      return attemptResults.aborted;
+    default:
+      return attemptResults.rejected;
+  }
+}
+
+// What the client gets when a retried status (e.g. 503) was the last word and no target is left.
+function gatewayFailure(status: number): AttemptFailure {
+  return {
+    outcome: 'response',
+    code: status === 504 ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_ERROR',
+    message: `Upstream answered ${status} and no other target could take the retry`,
+  };
 }

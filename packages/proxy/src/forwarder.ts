@@ -1,8 +1,7 @@
 /**
- * The request path: route → pick an eligible target → stream the exchange through undici's
- * `dispatch`. Requests the proxy cannot forward get a JSON error with a stable code.
+ * The request path: route → admit an eligible target → stream the exchange through undici's
+ * `dispatch`, retrying on another target when the upstream's retry policy allows. Requests the proxy cannot forward get a JSON error with a stable code.
  */
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
@@ -13,8 +12,9 @@ import { Exchange } from './exchange.ts';
 import type { Logger } from './logger.ts';
 import type { ProxyMetrics } from './metrics.ts';
 import { type ProxyErrorCode, sendError, statusOf } from './proxy-error.ts';
-import { framingProblem } from './request-framing.ts';
-import { toOriginForm } from './request-target.ts';
+import { framingProblem, hostProblem } from './request-framing.ts';
+import { requestIdOf } from './request-id.ts';
+import { toOriginFormRequest } from './request-target.ts';
 import type { Router } from './router.ts';
 import type { Target } from './target.ts';
 import type { UpstreamPool } from './upstream-pool.ts';
@@ -78,15 +78,14 @@ export class Forwarder {
     };
   }
 
-  /** The `request` listener for the proxy's HTTP servers. */
-  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+  /**
+   * The `request` listener for the proxy's HTTP servers. `expectsContinue` is set by
+   * {@link handleContinue}: `100 Continue` goes out only once the request passed every check.
+   */
+  readonly handle = (req: IncomingMessage, res: ServerResponse, expectsContinue = false): void => {
     const start = performance.now();
     const headers = req.headers;
-    const givenId = headers['x-request-id'];
-    const requestId =
-      typeof givenId === 'string' && givenId.length > 0 && givenId.length <= 200
-        ? givenId
-        : randomUUID();
+    const requestId = requestIdOf(req);
     if (this.closing) res.shouldKeepAlive = false;
 
     const framing = framingProblem(headers);
@@ -103,24 +102,29 @@ export class Forwarder {
       );
       return;
     }
-    let path = req.url ?? '/';
-    if (path.charCodeAt(0) !== 47 /* '/' */) {
-      const originForm = toOriginForm(path);
-      if (originForm === undefined) {
-        this.reject(
-          req,
-          res,
-          'BAD_REQUEST',
-          `Unsupported request target ${path}`,
-          requestId,
-          start,
-          '',
-        );
-        return;
-      }
-      path = originForm.path;
-      req.url = path;
-      headers.host = originForm.host;
+    const hostIssue = hostProblem(req);
+    if (hostIssue !== undefined) {
+      this.reject(req, res, 'BAD_REQUEST', hostIssue, requestId, start, '', true);
+      return;
+    }
+    if (req.method === 'TRACE') {
+      // Like nginx: TRACE would echo the request, including what this proxy adds, to anyone.
+      res.setHeader('allow', ALLOWED_METHODS);
+      this.reject(req, res, 'METHOD_NOT_ALLOWED', 'TRACE is not forwarded', requestId, start, '');
+      return;
+    }
+    const path = toOriginFormRequest(req);
+    if (path === undefined) {
+      this.reject(
+        req,
+        res,
+        'BAD_REQUEST',
+        `Unsupported request target ${req.url ?? ''}`,
+        requestId,
+        start,
+        '',
+      );
+      return;
     }
     const pool = this.router.match(headers.host, path);
     if (pool === undefined) {
@@ -135,8 +139,13 @@ export class Forwarder {
       );
       return;
     }
-    const target = pool.pick(new RequestView(req, path));
-    if (target === undefined) {
+    if (pool.candidates().length === 0) {
+      // Nothing to try: answer before reading any body. Retry-After says when a breaker will
+      // let a trial through (or when the next health check may bring a target back).
+      const retryAfter = pool.retryAfter();
+      if (retryAfter !== undefined) {
+        res.setHeader('retry-after', Math.max(1, Math.ceil(retryAfter / 1000)));
+      }
       this.reject(
         req,
         res,
@@ -169,8 +178,36 @@ export class Forwarder {
     } else if (headers['transfer-encoding'] !== undefined) {
       body = maxBodySize === undefined ? req : limitBody(req, maxBodySize);
     }
+    if (expectsContinue) res.writeContinue();
     this.inFlight++;
-    new Exchange(this, req, res, pool, target, requestId, start, body).dispatch();
+    new Exchange(this, req, res, pool, new RequestView(req, path), requestId, start, body).start();
+  };
+
+  /**
+   * The `checkContinue` listener: a request with `Expect: 100-continue` is checked (framing,
+   * route, body size) before the client is invited to send its body, so a request refused
+   * anyway (413…) never uploads it.
+   */
+  readonly handleContinue = (req: IncomingMessage, res: ServerResponse): void => {
+    this.handle(req, res, true);
+  };
+
+  /**
+   * The `checkExpectation` listener: any expectation other than 100-continue cannot be met
+   * (RFC 9110 §10.1.1), answered with the proxy's JSON 417.
+   */
+  readonly handleExpectation = (req: IncomingMessage, res: ServerResponse): void => {
+    const start = performance.now();
+    if (this.closing) res.shouldKeepAlive = false;
+    this.reject(
+      req,
+      res,
+      'EXPECTATION_FAILED',
+      `Unsupported expectation ${String(req.headers.expect)}`,
+      requestIdOf(req),
+      start,
+      '',
+    );
   };
 
   /** Reports an attempt's outcome to every listener. Called once per attempt by the exchange. */
@@ -217,6 +254,7 @@ export class Forwarder {
     requestId: string,
     start: number,
     code: ProxyErrorCode | undefined,
+    retries?: number,
   ): void {
     const durationMs = performance.now() - start;
     const metrics = this.options.metrics;
@@ -233,6 +271,7 @@ export class Forwarder {
         target,
         durationMs: Math.round(durationMs * 1000) / 1000,
         code,
+        retries,
         // node detaches the socket from a request whose connection has closed.
         remoteAddress: (req.socket as Socket | null)?.remoteAddress,
       },
@@ -259,6 +298,9 @@ export class Forwarder {
     this.logRequest(req, statusOf[code], upstream, undefined, requestId, start, code);
   }
 }
+
+/** The `Allow` value of the proxy's 405 answers: it forwards every method but TRACE and CONNECT. */
+export const ALLOWED_METHODS = 'GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH';
 
 // The balancer's view of a request, without copying headers.
 class RequestView implements BalancedRequest {

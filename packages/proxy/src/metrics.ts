@@ -25,6 +25,7 @@ export class ProxyMetrics {
   readonly #requests: Counter<'upstream' | 'status_class'>;
   readonly #duration: Histogram<'upstream'>;
   readonly #errors: Counter<'upstream' | 'code'>;
+  readonly #retries: Counter<'upstream'>;
   readonly #labels = new Map<string, UpstreamLabels>();
 
   constructor(pools: () => Iterable<UpstreamPool>) {
@@ -45,6 +46,12 @@ export class ProxyMetrics {
       name: 'breakwater_proxy_errors_total',
       help: 'Responses the proxy generated itself, by upstream and error code (NO_ROUTE, UPSTREAM_TIMEOUT…).',
       labelNames: ['upstream', 'code'],
+      registers: [this.registry],
+    });
+    this.#retries = new Counter({
+      name: 'breakwater_retries_total',
+      help: 'Attempts sent again to a target (usually another one) after a failed attempt, by upstream.',
+      labelNames: ['upstream'],
       registers: [this.registry],
     });
     new Gauge({
@@ -79,6 +86,18 @@ export class ProxyMetrics {
 
   /** Records one finished request. `upstream` is `''` for requests that matched no route. */
   observe(upstream: string, status: number, seconds: number): void {
+    const labels = this.#upstreamLabels(upstream);
+    const classIndex = Math.min(Math.max(Math.floor(status / 100) - 1, 0), 4);
+    this.#requests.inc(labels.byClass[classIndex]!);
+    this.#duration.observe(labels.upstream, seconds);
+  }
+
+  /** Records one retry (an attempt after the first) of a request to `upstream`. */
+  observeRetry(upstream: string): void {
+    this.#retries.inc(this.#upstreamLabels(upstream).upstream);
+  }
+
+  #upstreamLabels(upstream: string): UpstreamLabels {
     let labels = this.#labels.get(upstream);
     if (labels === undefined) {
       labels = {
@@ -87,9 +106,7 @@ export class ProxyMetrics {
       };
       this.#labels.set(upstream, labels);
     }
-    const classIndex = Math.min(Math.max(Math.floor(status / 100) - 1, 0), 4);
-    this.#requests.inc(labels.byClass[classIndex]!);
-    this.#duration.observe(labels.upstream, seconds);
+    return labels;
   }
 
   /** Records a response the proxy generated itself (rare, so labels are built on the spot). */

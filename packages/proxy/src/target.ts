@@ -2,16 +2,22 @@
  * One upstream server. The forwarder, balancers, health checker and outlier detection all look
  * at the same object, so a change of health is seen by the next pick without copying state.
  */
+import type { Permit } from 'breakwater';
 import { Pool } from 'undici';
 import type { BalancedTarget } from './balancers/balancer.ts';
+import type { ActiveHealthChecker } from './health/active-checker.ts';
 
 /**
- * What the forwarder needs of a per-target circuit breaker (outlier detection). Filled in by the
- * outlier-detection layer; `undefined` means no breaker and the target is always admitted.
+ * What the proxy needs of a per-target circuit breaker (outlier detection): a core
+ * `CircuitBreaker` fits. `undefined` on a target means no outlier detection: always admitted.
  */
 export interface TargetBreaker {
   /** `'closed'`, `'open'`, `'half-open'`, `'forced-open'` or `'disabled'`. */
   readonly state: string;
+  /** Milliseconds until the breaker admits a request again; 0 when it would now. */
+  readonly retryAfter: number;
+  /** Admits one request, or refuses (`undefined`) while open or while its half-open trial runs. */
+  tryAcquire(): Permit | undefined;
 }
 
 /** How a target's connections behave. */
@@ -25,8 +31,13 @@ export interface TargetTimeouts {
 }
 
 /**
- * An upstream server: identity (its URL), weight, live counters, health flags and the undici
- * `Pool` of keep-alive connections to it.
+ * An upstream server: identity (its URL), weight, live counters, health state and the undici
+ * `Pool` of keep-alive connections to it. Health state lives here, on the object, so a reload
+ * that keeps a target (same URL) keeps its breaker, checker and counters by keeping the object.
+ *
+ * - `healthy`: the active checks' view (always `true` without `healthCheck`).
+ * - `breaker`: outlier detection (passive); attached by `attachTargetHealth`.
+ * - `drained`: operator's or reload's decision; finishes in-flight, takes nothing new.
  *
  * @example
  * const target = new Target('http://127.0.0.1:8001', 1, { connect: 2000, response: 30000, idle: 4000 });
@@ -37,7 +48,8 @@ export class Target implements BalancedTarget {
   /** The target's URL (origin), stable across reloads. */
   readonly id: string;
   readonly url: URL;
-  readonly weight: number;
+  /** Relative share of traffic; a reload changes it in place (balancers read it on every pick). */
+  weight: number;
   /** `host:port`, sent as Host when `preserveHost` is off. */
   readonly host: string;
   /** Requests in flight to this target right now. */
@@ -46,10 +58,15 @@ export class Target implements BalancedTarget {
   healthy = true;
   /** Set by an operator or a reload that removes the target: finish in-flight, take no new ones. */
   drained = false;
-  /** The outlier-detection breaker for this target, once that feature attaches one. */
+  /** The outlier-detection breaker for this target; `undefined` when detection is off. */
   breaker: TargetBreaker | undefined = undefined;
-  readonly pool: Pool;
-  readonly timeouts: TargetTimeouts;
+  /** How many times outlier detection ejected this target (its breaker opened). */
+  ejections = 0;
+  /** The active health checker probing this target, when `healthCheck` is configured. */
+  checker: ActiveHealthChecker | undefined = undefined;
+  /** Connections to the target; replaced (not mutated) when a reload changes the timeouts. */
+  pool: Pool;
+  timeouts: TargetTimeouts;
 
   constructor(url: string, weight: number, timeouts: TargetTimeouts) {
     this.id = url;
@@ -57,31 +74,53 @@ export class Target implements BalancedTarget {
     this.url = new URL(url);
     this.weight = weight;
     this.host = this.url.host;
-    this.pool = new Pool(this.url.origin, {
-      connectTimeout: timeouts.connect,
-      headersTimeout: timeouts.response,
-      // The response timeout bounds waiting for headers; a slow but live body stream is the
-      // client's business, so body gaps get the same bound rather than a separate knob.
-      bodyTimeout: timeouts.response,
-      keepAliveTimeout: timeouts.idle,
-      keepAliveMaxTimeout: Math.max(timeouts.idle, 1_000),
-    });
+    this.pool = connectionPool(this.url, timeouts);
   }
 
-  /** Whether balancers may pick this target for a new request. */
+  /**
+   * Switches to a new connection pool with other timeouts (undici fixes them per pool), keeping
+   * everything else: health, breaker, drained flag, counters. Requests in flight finish on the
+   * old pool; the returned promise resolves once it has closed.
+   */
+  replacePool(timeouts: TargetTimeouts): Promise<void> {
+    const previous = this.pool;
+    this.timeouts = timeouts;
+    this.pool = connectionPool(this.url, timeouts);
+    return previous.close();
+  }
+
+  /**
+   * Whether the target may take new requests as far as its own state goes: healthy, not drained,
+   * breaker not open. The upstream may still readmit an ejected target (`maxEjectedPercent`,
+   * panic mode); see `UpstreamPool.candidates`.
+   */
   get eligible(): boolean {
     if (!this.healthy || this.drained) return false;
     const breakerState = this.breaker?.state;
     return breakerState !== 'open' && breakerState !== 'forced-open';
   }
 
-  /** Closes idle connections and waits for in-flight requests. */
-  close(): Promise<void> {
-    return this.pool.close();
+  /** Stops health checks, closes idle connections and waits for in-flight requests. */
+  async close(): Promise<void> {
+    await this.checker?.stop();
+    await this.pool.close();
   }
 
-  /** Drops every connection now, failing in-flight requests. */
-  destroy(): Promise<void> {
-    return this.pool.destroy();
+  /** Stops health checks and drops every connection now, failing in-flight requests. */
+  async destroy(): Promise<void> {
+    await this.checker?.stop();
+    await this.pool.destroy();
   }
+}
+
+function connectionPool(url: URL, timeouts: TargetTimeouts): Pool {
+  return new Pool(url.origin, {
+    connectTimeout: timeouts.connect,
+    headersTimeout: timeouts.response,
+    // The response timeout bounds waiting for headers; a slow but live body stream is the
+    // client's business, so body gaps get the same bound rather than a separate knob.
+    bodyTimeout: timeouts.response,
+    keepAliveTimeout: timeouts.idle,
+    keepAliveMaxTimeout: Math.max(timeouts.idle, 1_000),
+  });
 }

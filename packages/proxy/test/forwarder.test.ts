@@ -339,7 +339,7 @@ describe('attempt reporting', () => {
 listen: 127.0.0.1:0
 upstreams:
   up: { targets: [ { url: ${upstream.url} } ] }
-  down: { targets: [ { url: http://127.0.0.1:${down} } ] }
+  down: { targets: [ { url: http://127.0.0.1:${down} } ], retry: false }
 routes:
   - { match: { pathPrefix: /down }, upstream: down }
   - { upstream: up }`);

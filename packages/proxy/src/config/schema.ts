@@ -5,8 +5,12 @@
  */
 import { z } from 'zod';
 import { type BalanceKind, balanceKinds } from '../balancers/create.ts';
+import { type FailOn, failOnValues } from '../health/outlier.ts';
+import { parseStatusRanges, type StatusRange } from '../health/status-ranges.ts';
+import { parseByteSize } from './byte-size.ts';
 import { parseDuration } from './duration.ts';
 import { type ListenAddress, parseListenAddress } from './listen-address.ts';
+import { parsePercent } from './percent.ts';
 
 /**
  * A zod error callback that says what was expected and what was found, or that the key is
@@ -125,11 +129,296 @@ const target = z.strictObject(
 
 const upstreamTimeouts = z.strictObject(
   {
-    connect: positiveDuration.default(5_000),
+    // Values under ~1 s are accepted but are not exact: see the description.
+    connect: positiveDuration
+      .default(5_000)
+      .describe(
+        'How long connecting to a target may take before the attempt fails (502). undici checks ' +
+          'connect timeouts on a coarse timer (about 0.5 s ticks), so a value under ~1 s ' +
+          'fires after about 1 s.',
+      ),
     response: positiveDuration.default(30_000),
     idle: positiveDuration.default(4_000),
   },
   { error: expected('expected a mapping with connect, response, idle') },
+);
+
+/**
+ * `false` or a block: `false` turns a feature off. A plain union would hide the block's own
+ * errors behind "expected false or a mapping"; this reports each of them at its path.
+ */
+function falseOr<T extends z.ZodType>(block: T, what: string) {
+  return z.unknown().transform((value, ctx): z.output<T> | false => {
+    if (value === false) return false;
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      ctx.addIssue({ code: 'custom', message: `${what}, received ${describeInput(value)}` });
+      return z.NEVER;
+    }
+    const result = block.safeParse(value);
+    if (result.success) return result.data;
+    for (const issue of result.error.issues) {
+      if (issue.code === 'unrecognized_keys') {
+        for (const key of issue.keys) {
+          ctx.addIssue({ code: 'custom', path: [...issue.path, key], message: 'unknown key' });
+        }
+      } else ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+    }
+    return z.NEVER;
+  });
+}
+
+const PERCENT = 'expected a percentage like 10% or a number from 0 to 100';
+
+/** `10%` or a number from 0 to 100; leaves as a number from 0 to 100. */
+const percent = z
+  .union([z.number(), z.string()], { error: expected(PERCENT) })
+  .transform((value, ctx) => {
+    const parsed = parsePercent(value);
+    if (parsed === undefined) {
+      ctx.addIssue({ code: 'custom', message: `${PERCENT}, received ${describeInput(value)}` });
+      return z.NEVER;
+    }
+    return parsed;
+  });
+
+const FRACTION = 'expected a share like 50% or a number from 0 to 1';
+
+/** `50%` or a number from 0 to 1; leaves as a fraction from 0 to 1. */
+const fraction = z
+  .union([z.number(), z.string()], { error: expected(FRACTION) })
+  .transform((value, ctx) => {
+    const parsed =
+      typeof value === 'number'
+        ? value >= 0 && value <= 1
+          ? value
+          : undefined
+        : parsePercent(value);
+    if (parsed === undefined) {
+      ctx.addIssue({ code: 'custom', message: `${FRACTION}, received ${describeInput(value)}` });
+      return z.NEVER;
+    }
+    return typeof value === 'number' ? parsed : parsed / 100;
+  });
+
+const SIZE = 'expected a size like 64kb, 1mb or a number of bytes';
+
+const size = z
+  .union([z.number(), z.string()], { error: expected(SIZE) })
+  .transform((value, ctx) => {
+    const bytes = parseByteSize(value);
+    if (bytes === undefined) {
+      ctx.addIssue({ code: 'custom', message: `${SIZE}, received ${describeInput(value)}` });
+      return z.NEVER;
+    }
+    return bytes;
+  });
+
+const STATUS_RANGES = 'expected statuses like 200-399 or a list such as [200, 300-399]';
+
+const statusRanges = z
+  .union([z.number(), z.string(), z.array(z.union([z.number(), z.string()]))], {
+    error: expected(STATUS_RANGES),
+  })
+  .transform((value, ctx): StatusRange[] => {
+    try {
+      return parseStatusRanges(value);
+    } catch (error) {
+      ctx.addIssue({
+        code: 'custom',
+        message: error instanceof Error ? error.message : STATUS_RANGES,
+      });
+      return z.NEVER;
+    }
+  });
+
+/**
+ * `healthCheck`: active probes beside traffic. Absent means no active checks: every target
+ * counts as up until outlier detection says otherwise.
+ */
+const healthCheck = z.strictObject(
+  {
+    type: z.enum(['http', 'tcp'], { error: expected('expected http or tcp') }).default('http'),
+    path: z
+      .string({ error: expected('expected a path starting with /') })
+      .startsWith('/', 'expected a path starting with /')
+      .default('/healthz'),
+    expectStatus: statusRanges.default([[200, 399]]),
+    interval: positiveDuration.default(5_000),
+    jitter: fraction.default(0.1),
+    timeout: positiveDuration.default(1_000),
+    healthyThreshold: positiveInt.default(2),
+    unhealthyThreshold: positiveInt.default(3),
+  },
+  { error: expected('expected a mapping such as { type: http, path: /healthz }') },
+);
+
+const POLICY =
+  'expected one of { consecutiveFailures: N }, { failureRate: {…} }, { slowCallRate: {…} }';
+
+const ratePolicyFields = {
+  threshold: fraction.refine((share) => share > 0, 'expected a share greater than 0'),
+  minimumCalls: positiveInt.default(20),
+  window: positiveDuration.default(10_000),
+};
+
+const outlierPolicy = z
+  .strictObject(
+    {
+      consecutiveFailures: positiveInt.optional(),
+      failureRate: z
+        .strictObject(ratePolicyFields, {
+          error: expected('expected a mapping with threshold, minimumCalls, window'),
+        })
+        .optional(),
+      slowCallRate: z
+        .strictObject(
+          { ...ratePolicyFields, slowerThan: positiveDuration },
+          {
+            error: expected('expected a mapping with threshold, slowerThan, minimumCalls, window'),
+          },
+        )
+        .optional(),
+    },
+    { error: expected(POLICY) },
+  )
+  .superRefine((policy, ctx) => {
+    const given = Object.values(policy).filter((rule) => rule !== undefined).length;
+    if (given !== 1) ctx.addIssue({ code: 'custom', message: `${POLICY}, exactly one` });
+  })
+  .transform(
+    (policy) =>
+      (policy.consecutiveFailures !== undefined
+        ? { consecutiveFailures: policy.consecutiveFailures }
+        : policy.failureRate !== undefined
+          ? { failureRate: policy.failureRate }
+          : { slowCallRate: policy.slowCallRate! }) as
+        | { consecutiveFailures: number }
+        | { failureRate: NonNullable<typeof policy.failureRate> }
+        | { slowCallRate: NonNullable<typeof policy.slowCallRate> },
+  );
+
+const FAIL_ON = `expected a list of ${failOnValues.join(', ')}`;
+
+/**
+ * Default outlier detection, on unless `outlierDetection: false`: like Envoy's default
+ * consecutive-5xx detection, a target that fails 5 times in a row (refused, timed out or 5xx) is
+ * ejected for 30 s, doubling on each re-ejection up to 5 min, at most half the upstream at once.
+ */
+export const defaultOutlierDetection = {
+  policy: { consecutiveFailures: 5 },
+  failOn: ['connect-error', 'timeout', '5xx'] as FailOn[],
+  ejection: { base: 30_000, max: 300_000 },
+  maxEjectedPercent: 50,
+};
+
+const outlierDetection = falseOr(
+  z.strictObject(
+    {
+      policy: outlierPolicy.default({ consecutiveFailures: 5 }),
+      failOn: z
+        .array(z.enum(failOnValues as [FailOn, ...FailOn[]], { error: expected(FAIL_ON) }), {
+          error: expected(FAIL_ON),
+        })
+        .min(1, FAIL_ON)
+        .default(['connect-error', 'timeout', '5xx']),
+      ejection: z
+        .strictObject(
+          { base: positiveDuration.default(30_000), max: positiveDuration.default(300_000) },
+          { error: expected('expected a mapping such as { base: 30s, max: 5m }') },
+        )
+        .refine((ejection) => ejection.max >= ejection.base, {
+          message: 'max must not be shorter than base',
+          path: ['max'],
+        })
+        .default({ base: 30_000, max: 300_000 }),
+      maxEjectedPercent: percent.default(50),
+    },
+    { error: expected('expected false or a mapping with policy, failOn, ejection') },
+  ),
+  'expected false or a mapping with policy, failOn, ejection',
+);
+
+const RETRY_ON = 'expected connect-error, reset, timeout or an HTTP status such as 503';
+
+const retryOn = z
+  .union([z.number(), z.string()], { error: expected(RETRY_ON) })
+  .transform((value, ctx): 'connect-error' | 'reset' | 'timeout' | number => {
+    if (value === 'connect-error' || value === 'reset' || value === 'timeout') return value;
+    const status = typeof value === 'number' ? value : /^\d{3}$/.test(value) ? Number(value) : NaN;
+    if (Number.isInteger(status) && status >= 100 && status <= 599) return status;
+    ctx.addIssue({ code: 'custom', message: `${RETRY_ON}, received ${describeInput(value)}` });
+    return z.NEVER;
+  });
+
+const METHOD = 'expected an HTTP method in upper case, such as GET';
+
+/**
+ * Default retry, on unless `retry: false`: nginx's `proxy_next_upstream error` for idempotent
+ * methods — one more try on another target when the connection failed or broke. Timeouts and
+ * 5xx are not retried by default (that would add load to an upstream that is already slow or
+ * failing); list them in `on` to opt in.
+ */
+export const defaultRetry = {
+  attempts: 2,
+  on: ['connect-error', 'reset'] as ('connect-error' | 'reset' | 'timeout' | number)[],
+  methods: ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'],
+  backoff: { initial: 25, max: 250 },
+  budget: { ratio: 0.2, minPerSecond: 10 } as { ratio: number; minPerSecond: number } | false,
+  replayBodyUpTo: 65_536,
+};
+
+const retry = falseOr(
+  z.strictObject(
+    {
+      attempts: positiveInt.default(defaultRetry.attempts),
+      on: z
+        .array(retryOn, { error: expected(`expected a list: ${RETRY_ON}`) })
+        .default(defaultRetry.on),
+      methods: z
+        .array(z.string().regex(/^[A-Z]+$/, METHOD), { error: expected(`a list: ${METHOD}`) })
+        .default(defaultRetry.methods),
+      perTryTimeout: positiveDuration.optional(),
+      backoff: z
+        .strictObject(
+          { initial: duration.default(25), max: duration.default(250) },
+          { error: expected('expected a mapping such as { initial: 25ms, max: 250ms }') },
+        )
+        .refine((backoff) => backoff.max >= backoff.initial, {
+          message: 'max must not be shorter than initial',
+          path: ['max'],
+        })
+        .default(defaultRetry.backoff),
+      budget: z
+        .union(
+          [
+            z.literal(false),
+            z.strictObject(
+              {
+                ratio: z
+                  .number({ error: expected('expected a number such as 0.2') })
+                  .min(0, 'expected a number from 0 upward'),
+                minPerSecond: z
+                  .number({ error: expected('expected a number of retries per second') })
+                  .min(0, 'expected a number from 0 upward')
+                  .default(10),
+              },
+              {
+                error: expected(
+                  'expected false or a mapping such as { ratio: 0.2, minPerSecond: 10 }',
+                ),
+              },
+            ),
+          ],
+          {
+            error: expected('expected false or a mapping such as { ratio: 0.2, minPerSecond: 10 }'),
+          },
+        )
+        .default({ ratio: 0.2, minPerSecond: 10 }),
+      replayBodyUpTo: size.default(defaultRetry.replayBodyUpTo),
+    },
+    { error: expected('expected false or a mapping with attempts, on, methods…') },
+  ),
+  'expected false or a mapping with attempts, on, methods…',
 );
 
 const BALANCE = `expected one of ${balanceKinds.join(', ')}`;
@@ -144,6 +433,10 @@ const upstream = z.strictObject(
       .array(target, { error: expected('expected a list of targets') })
       .min(1, 'expected at least one target'),
     timeouts: upstreamTimeouts.default({ connect: 5_000, response: 30_000, idle: 4_000 }),
+    healthCheck: healthCheck.optional(),
+    outlierDetection: outlierDetection.default(defaultOutlierDetection),
+    retry: retry.default(defaultRetry),
+    panicThreshold: percent.default(0),
   },
   { error: expected('expected an upstream mapping with targets') },
 );
@@ -235,5 +528,11 @@ export const configSchema = z.strictObject({
 export type ProxyConfig = z.output<typeof configSchema>;
 /** One upstream of a {@link ProxyConfig}. */
 export type UpstreamConfig = ProxyConfig['upstreams'][string];
+/** An upstream's `healthCheck` block. */
+export type HealthCheckConfig = NonNullable<UpstreamConfig['healthCheck']>;
+/** An upstream's `outlierDetection` block (`false` when turned off). */
+export type OutlierDetectionConfig = UpstreamConfig['outlierDetection'];
+/** An upstream's `retry` block (`false` when turned off). */
+export type RetryConfig = UpstreamConfig['retry'];
 /** One route of a {@link ProxyConfig}. */
 export type RouteConfig = ProxyConfig['routes'][number];

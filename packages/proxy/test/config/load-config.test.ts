@@ -168,3 +168,135 @@ describe('loadConfig', () => {
     ]);
   });
 });
+
+describe('health and failover keys', () => {
+  const HEALTH = `
+    healthCheck:
+      type: http
+      path: /healthz
+      expectStatus: 200-399
+      interval: 5s
+      jitter: 10%
+      timeout: 1s
+      healthyThreshold: 2
+      unhealthyThreshold: 3
+    outlierDetection:
+      policy: { failureRate: { threshold: 0.5, minimumCalls: 20, window: 10s } }
+      failOn: [connect-error, timeout, gateway-errors]
+      ejection: { base: 30s, max: 5m }
+      maxEjectedPercent: 50
+    retry:
+      attempts: 3
+      on: [connect-error, reset, 502, 503, 504]
+      methods: [GET, HEAD, OPTIONS, PUT, DELETE, POST]
+      perTryTimeout: 2s
+      backoff: { initial: 25ms, max: 250ms }
+      budget: { ratio: 0.2, minPerSecond: 10 }
+      replayBodyUpTo: 64kb
+    panicThreshold: 0%
+routes:`;
+
+  test('parses the issue example: durations, percentages, sizes, status ranges', () => {
+    const api = loadConfig(replace('\nroutes:', HEALTH), {}).upstreams.api!;
+    assert.deepEqual(api.healthCheck, {
+      type: 'http',
+      path: '/healthz',
+      expectStatus: [[200, 399]],
+      interval: 5000,
+      jitter: 0.1,
+      timeout: 1000,
+      healthyThreshold: 2,
+      unhealthyThreshold: 3,
+    });
+    assert.deepEqual(api.outlierDetection, {
+      policy: { failureRate: { threshold: 0.5, minimumCalls: 20, window: 10_000 } },
+      failOn: ['connect-error', 'timeout', 'gateway-errors'],
+      ejection: { base: 30_000, max: 300_000 },
+      maxEjectedPercent: 50,
+    });
+    assert.deepEqual(api.retry, {
+      attempts: 3,
+      on: ['connect-error', 'reset', 502, 503, 504],
+      methods: ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'POST'],
+      perTryTimeout: 2000,
+      backoff: { initial: 25, max: 250 },
+      budget: { ratio: 0.2, minPerSecond: 10 },
+      replayBodyUpTo: 65_536,
+    });
+    assert.equal(api.panicThreshold, 0);
+  });
+
+  test('fills documented defaults: outlier detection and retries on, no active checks', () => {
+    const api = loadConfig(VALID, {}).upstreams.api!;
+    assert.equal(api.healthCheck, undefined);
+    assert.deepEqual(api.outlierDetection, {
+      policy: { consecutiveFailures: 5 },
+      failOn: ['connect-error', 'timeout', '5xx'],
+      ejection: { base: 30_000, max: 300_000 },
+      maxEjectedPercent: 50,
+    });
+    assert.deepEqual(api.retry, {
+      attempts: 2,
+      on: ['connect-error', 'reset'],
+      methods: ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'],
+      backoff: { initial: 25, max: 250 },
+      budget: { ratio: 0.2, minPerSecond: 10 },
+      replayBodyUpTo: 65_536,
+    });
+    assert.equal(api.panicThreshold, 0);
+    const minimal = loadConfig(replace('\nroutes:', '\n    healthCheck: { type: tcp }\nroutes:'));
+    assert.equal(minimal.upstreams.api!.healthCheck?.interval, 5000);
+  });
+
+  test('turns outlier detection and retries off with false', () => {
+    const api = loadConfig(
+      replace('\nroutes:', '\n    outlierDetection: false\n    retry: false\nroutes:'),
+    ).upstreams.api!;
+    assert.equal(api.outlierDetection, false);
+    assert.equal(api.retry, false);
+  });
+
+  test('names the path of every bad health, outlier and retry value', () => {
+    const issues = issuesOf(
+      replace(
+        '\nroutes:',
+        `
+    healthCheck: { type: udp, expectStatus: 200-99, jitter: 2, interval: soon, extra: 1 }
+    outlierDetection:
+      policy: { consecutiveFailures: 5, slowCallRate: { threshold: 0.5, slowerThan: 1s } }
+      failOn: [4xx]
+      ejection: { base: 5m, max: 30s }
+      maxEjectedPercent: 150%
+    retry: { attempts: 0, on: [teapot], methods: [post], replayBodyUpTo: 64zb, budget: { ratio: -1 } }
+    panicThreshold: lots
+routes:`,
+      ),
+    );
+    const paths = issues.map((issue) => issue.split(':')[0]);
+    assert.deepEqual(paths, [
+      'upstreams.api.healthCheck.type',
+      'upstreams.api.healthCheck.expectStatus',
+      'upstreams.api.healthCheck.interval',
+      'upstreams.api.healthCheck.jitter',
+      'upstreams.api.healthCheck.extra',
+      'upstreams.api.outlierDetection.policy',
+      'upstreams.api.outlierDetection.failOn[0]',
+      'upstreams.api.outlierDetection.ejection.max',
+      'upstreams.api.outlierDetection.maxEjectedPercent',
+      'upstreams.api.retry.attempts',
+      'upstreams.api.retry.on[0]',
+      'upstreams.api.retry.methods[0]',
+      'upstreams.api.retry.budget.ratio',
+      'upstreams.api.retry.replayBodyUpTo',
+      'upstreams.api.panicThreshold',
+    ]);
+    assert.match(issues.join('\n'), /exactly one/);
+    assert.match(issues.join('\n'), /received "64zb"/);
+  });
+
+  test('rejects true for outlierDetection instead of guessing what it means', () => {
+    assert.deepEqual(issuesOf(replace('\nroutes:', '\n    outlierDetection: true\nroutes:')), [
+      'upstreams.api.outlierDetection: expected false or a mapping with policy, failOn, ejection, received true',
+    ]);
+  });
+});
