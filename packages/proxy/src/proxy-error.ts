@@ -19,6 +19,7 @@ export type ProxyErrorCode =
   | 'UNAUTHORIZED'
   | 'NOT_FOUND'
   | 'METHOD_NOT_ALLOWED'
+  | 'EXPECTATION_FAILED'
   | 'SHUTTING_DOWN';
 
 /** The HTTP status each code is answered with. */
@@ -36,6 +37,7 @@ export const statusOf: Readonly<Record<ProxyErrorCode, number>> = {
   UNAUTHORIZED: 401,
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
+  EXPECTATION_FAILED: 417,
   SHUTTING_DOWN: 503,
 };
 
@@ -86,12 +88,17 @@ export function sendError(
 
 /**
  * A raw HTTP/1.1 error response for a socket that has no `ServerResponse` (parser errors,
- * refused upgrades). Always closes the connection.
+ * refused upgrades and CONNECT). Always closes the connection. `extraHeaders` are complete
+ * header lines, each ending in CRLF.
+ *
+ * @example
+ * socket.end(rawErrorResponse('METHOD_NOT_ALLOWED', 'CONNECT is not supported', id, 'allow: GET\r\n'));
  */
 export function rawErrorResponse(
   code: ProxyErrorCode,
   message: string,
   requestId?: string,
+  extraHeaders = '',
 ): string {
   const body = errorBody(code, message, requestId);
   const status = statusOf[code];
@@ -100,6 +107,7 @@ export function rawErrorResponse(
     'content-type: application/json; charset=utf-8\r\n' +
     `content-length: ${Buffer.byteLength(body)}\r\n` +
     (requestId === undefined ? '' : `x-request-id: ${requestId}\r\n`) +
+    extraHeaders +
     'connection: close\r\n\r\n' +
     body
   );
@@ -111,10 +119,14 @@ function reasonPhrase(status: number): string {
       return 'Bad Request';
     case 404:
       return 'Not Found';
+    case 405:
+      return 'Method Not Allowed';
     case 408:
       return 'Request Timeout';
     case 413:
       return 'Content Too Large';
+    case 417:
+      return 'Expectation Failed';
     case 431:
       return 'Request Header Fields Too Large';
     case 502:

@@ -3,13 +3,16 @@
  * connection; on 101 the two sockets are piped together and close together. Upgrades are rare
  * next to plain requests, so this uses node:http rather than the pooled hot path.
  */
-import { randomUUID } from 'node:crypto';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { classifyError } from './attempt-outcome.ts';
-import type { Forwarder } from './forwarder.ts';
+import { ALLOWED_METHODS, type Forwarder } from './forwarder.ts';
 import { requestHeadersForUpstream, responseHeadersForClient } from './forwarding-headers.ts';
 import { type ProxyErrorCode, rawErrorResponse, statusOf } from './proxy-error.ts';
+import { hostProblem } from './request-framing.ts';
+import { requestIdOf } from './request-id.ts';
+import { toOriginFormRequest } from './request-target.ts';
 import type { Target } from './target.ts';
 import type { UpstreamPool } from './upstream-pool.ts';
 
@@ -32,15 +35,42 @@ export class UpgradeTunnels {
   readonly handle = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const start = performance.now();
     const forwarder = this.#forwarder;
-    const givenId = req.headers['x-request-id'];
-    const requestId =
-      typeof givenId === 'string' && givenId.length > 0 && givenId.length <= 200
-        ? givenId
-        : randomUUID();
+    const requestId = requestIdOf(req);
     socket.on('error', (error) => {
       forwarder.options.logger.debug({ requestId, err: error }, 'upgrade client socket error');
     });
-    const path = req.url ?? '/';
+    // node skips its own Host check for upgrades; the same rules as for plain requests apply.
+    const hostIssue = hostProblem(req);
+    if (hostIssue !== undefined) {
+      this.#refuse(req, socket, 'BAD_REQUEST', hostIssue, requestId, start, '');
+      return;
+    }
+    if (req.method === 'TRACE') {
+      this.#refuse(
+        req,
+        socket,
+        'METHOD_NOT_ALLOWED',
+        'TRACE is not forwarded',
+        requestId,
+        start,
+        '',
+        `allow: ${ALLOWED_METHODS}\r\n`,
+      );
+      return;
+    }
+    const path = toOriginFormRequest(req);
+    if (path === undefined) {
+      this.#refuse(
+        req,
+        socket,
+        'BAD_REQUEST',
+        `Unsupported request target ${req.url ?? ''}`,
+        requestId,
+        start,
+        '',
+      );
+      return;
+    }
     const pool = forwarder.router.match(req.headers.host, path);
     if (pool === undefined) {
       this.#refuse(
@@ -73,6 +103,31 @@ export class UpgradeTunnels {
       return;
     }
     this.#connect(req, socket, head, pool, target, requestId, start);
+  };
+
+  /**
+   * The `connect` listener: the proxy is a reverse proxy, so CONNECT (a tunnel to any
+   * host) is refused with a JSON 405 and never tunnelled.
+   */
+  readonly refuseConnect = (req: IncomingMessage, socket: Duplex): void => {
+    const start = performance.now();
+    const requestId = requestIdOf(req);
+    socket.on('error', (error) => {
+      this.#forwarder.options.logger.debug(
+        { requestId, err: error },
+        'CONNECT client socket error',
+      );
+    });
+    this.#refuse(
+      req,
+      socket,
+      'METHOD_NOT_ALLOWED',
+      'CONNECT is not supported',
+      requestId,
+      start,
+      '',
+      `allow: ${ALLOWED_METHODS}\r\n`,
+    );
   };
 
   /** Destroys every open tunnel. */
@@ -197,8 +252,11 @@ export class UpgradeTunnels {
     requestId: string,
     start: number,
     upstream: string,
+    extraHeaders?: string,
   ): void {
-    socket.end(rawErrorResponse(code, message, requestId));
+    socket.end(rawErrorResponse(code, message, requestId, extraHeaders));
+    // A client that never reads or closes must not pin the socket.
+    if (socket instanceof Socket) socket.setTimeout(2_000, () => socket.destroy());
     this.#forwarder.logRequest(req, statusOf[code], upstream, undefined, requestId, start, code);
   }
 }

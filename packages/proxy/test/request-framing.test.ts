@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { framingProblem } from '../src/request-framing.ts';
+import { framingProblem, hostProblem } from '../src/request-framing.ts';
 import {
   proxyYaml,
   rawExchange,
@@ -26,6 +26,33 @@ describe('framingProblem', () => {
 
   test('refuses any transfer coding other than chunked', () => {
     assert.match(framingProblem({ 'transfer-encoding': 'gzip, chunked' }) ?? '', /unsupported/);
+  });
+});
+
+describe('hostProblem', () => {
+  const request = (rawHeaders: string[], minor = 1) => {
+    const headers: Record<string, string> = {};
+    for (let i = 0; i < rawHeaders.length; i += 2) {
+      headers[rawHeaders[i]!.toLowerCase()] ??= rawHeaders[i + 1]!;
+    }
+    return { headers, rawHeaders, httpVersionMajor: 1, httpVersionMinor: minor };
+  };
+
+  test('accepts exactly one Host field', () => {
+    assert.equal(hostProblem(request(['Host', 'a', 'Accept', '*/*'])), undefined);
+  });
+
+  test('refuses two Host fields whatever their case', () => {
+    assert.match(hostProblem(request(['Host', 'a', 'HOST', 'b'])) ?? '', /more than one Host/);
+    assert.match(
+      hostProblem(request(['host', 'a', 'Date', 'x', 'hOsT', 'a'])) ?? '',
+      /more than one/,
+    );
+  });
+
+  test('refuses an HTTP/1.1 request without Host, accepts an HTTP/1.0 one', () => {
+    assert.match(hostProblem(request(['Accept', '*/*'])) ?? '', /without a Host/);
+    assert.equal(hostProblem(request(['Accept', '*/*'], 0)), undefined);
   });
 });
 

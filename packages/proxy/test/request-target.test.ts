@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { toOriginForm } from '../src/request-target.ts';
+import { toOriginForm, toOriginFormRequest } from '../src/request-target.ts';
 import { proxyYaml, rawExchange, startServer, startTestProxy } from './support/proxy-harness.ts';
 
 describe('toOriginForm', () => {
@@ -15,6 +15,26 @@ describe('toOriginForm', () => {
     assert.equal(toOriginForm('*'), undefined);
     assert.equal(toOriginForm('example.com:443'), undefined);
     assert.equal(toOriginForm('http://'), undefined);
+  });
+});
+
+describe('toOriginFormRequest', () => {
+  test('leaves an origin-form request alone', () => {
+    const req = { url: '/a?b', headers: { host: 'h' } };
+    assert.equal(toOriginFormRequest(req), '/a?b');
+    assert.deepEqual(req, { url: '/a?b', headers: { host: 'h' } });
+  });
+
+  test('rewrites an absolute-form request to origin-form with the authority as Host', () => {
+    const req = { url: 'http://other.example:81/ws?q=1', headers: { host: 'public.example' } };
+    assert.equal(toOriginFormRequest(req), '/ws?q=1');
+    assert.deepEqual(req, { url: '/ws?q=1', headers: { host: 'other.example:81' } });
+  });
+
+  test('returns undefined for a target it cannot forward and changes nothing', () => {
+    const req = { url: '*', headers: { host: 'h' } };
+    assert.equal(toOriginFormRequest(req), undefined);
+    assert.deepEqual(req, { url: '*', headers: { host: 'h' } });
   });
 });
 
