@@ -5,9 +5,12 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { handleAdminAction } from './admin-actions.ts';
+import type { HealthCheckResult } from './health/active-checker.ts';
 import type { Logger } from './logger.ts';
 import type { ProxyMetrics } from './metrics.ts';
 import { sendError } from './proxy-error.ts';
+import type { ReloadResult } from './reload.ts';
 import type { UpstreamPool } from './upstream-pool.ts';
 
 /** What the admin API needs from the running proxy. */
@@ -16,6 +19,8 @@ export interface AdminContext {
   readonly pools: () => Iterable<UpstreamPool>;
   readonly metrics: ProxyMetrics;
   readonly logger: Logger;
+  /** Re-reads and applies the config file (`POST /api/reload`); absent when it cannot. */
+  readonly reload?: (() => Promise<ReloadResult>) | undefined;
 }
 
 /** The body of `GET /api/upstreams`. */
@@ -26,10 +31,24 @@ export interface UpstreamsView {
     targets: {
       url: string;
       weight: number;
+      /** The active health checks' view (`true` when none are configured). */
       healthy: boolean;
+      /** Whether the balancer may pick it now (healthy, not drained, not ejected). */
+      eligible: boolean;
       drained: boolean;
       activeRequests: number;
-      breaker: { state: string };
+      /** Outlier detection; `state: 'disabled'` when it is off. `retryAfter` in ms. */
+      breaker: { state: string; retryAfter: number };
+      /** Times outlier detection ejected the target. */
+      ejections: number;
+      /** The latest active health check, or `null` before the first (or without checks). */
+      lastCheck: {
+        at: string;
+        ok: boolean;
+        status?: number;
+        error?: string;
+        durationMs: number;
+      } | null;
     }[];
   }[];
 }
@@ -54,6 +73,8 @@ export function createAdminServer(context: AdminContext): Server {
       sendError(res, 'UNAUTHORIZED', 'Missing or wrong bearer token', undefined);
       return;
     }
+    // POST endpoints (drain, enable, reload); see admin-actions.ts.
+    if (handleAdminAction(req, res, path ?? '/', context)) return;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('allow', 'GET, HEAD');
       sendError(res, 'METHOD_NOT_ALLOWED', `${req.method} is not supported here`, undefined);
@@ -94,21 +115,46 @@ export function upstreamsView(pools: Iterable<UpstreamPool>): UpstreamsView {
         url: target.id,
         weight: target.weight,
         healthy: target.healthy,
+        eligible: target.eligible,
         drained: target.drained,
         activeRequests: target.activeRequests,
-        breaker: { state: target.breaker?.state ?? 'closed' },
+        breaker: {
+          state: target.breaker?.state ?? 'disabled',
+          retryAfter: Math.ceil(target.breaker?.retryAfter ?? 0),
+        },
+        ejections: target.ejections,
+        lastCheck: checkView(target.checker?.lastCheck),
       })),
     });
   }
   return { upstreams };
 }
 
+function checkView(
+  check: HealthCheckResult | undefined,
+): UpstreamsView['upstreams'][number]['targets'][number]['lastCheck'] {
+  if (check === undefined) return null;
+  return {
+    // Probe times come from the health clock; a wall-clock timestamp is what an operator reads.
+    at: new Date(Date.now() - (performance.now() - check.at)).toISOString(),
+    ok: check.ok,
+    ...(check.status !== undefined ? { status: check.status } : {}),
+    ...(check.error !== undefined ? { error: check.error } : {}),
+    durationMs: Math.round(check.durationMs),
+  };
+}
+
 function authorized(req: IncomingMessage, expected: Buffer): boolean {
   const header = req.headers.authorization;
-  if (header === undefined || !header.startsWith('Bearer ')) return false;
+  if (header === undefined) return false;
+  // Auth schemes are case-insensitive (RFC 9110 §11.1): `bearer x` is as good as `Bearer x`.
+  const match = BEARER.exec(header);
+  if (match === null) return false;
   // Hashing first gives equal-length buffers, so the comparison time says nothing about the token.
-  return timingSafeEqual(digest(header.slice(7).trim()), expected);
+  return timingSafeEqual(digest(match[1]!.trim()), expected);
 }
+
+const BEARER = /^bearer[ \t]+(.+)$/i;
 
 function digest(text: string): Buffer {
   return createHash('sha256').update(text).digest();

@@ -21,7 +21,9 @@ Options:
   -v, --version         Show the version
 
 Signals: SIGTERM / SIGINT stop accepting connections, let in-flight requests finish
-(bounded by shutdownTimeout) and exit 0. A second signal exits at once.`;
+(bounded by shutdownTimeout) and exit 0. A second signal exits at once.
+SIGHUP re-reads the config file and applies it without dropping requests; an invalid
+file is logged and the running config stays.`;
 
 async function main(argv: string[]): Promise<number> {
   let parsed: ReturnType<typeof parse>;
@@ -66,7 +68,7 @@ async function main(argv: string[]): Promise<number> {
       const logger = createLogger(config.log.level);
       let proxy: Awaited<ReturnType<typeof startProxy>>;
       try {
-        proxy = await startProxy(config, { logger });
+        proxy = await startProxy(config, { logger, configFile: file });
       } catch (error) {
         logger.fatal({ err: error }, 'failed to start');
         return 1;
@@ -90,6 +92,11 @@ async function main(argv: string[]): Promise<number> {
         };
         process.on('SIGTERM', stop);
         process.on('SIGINT', stop);
+        // reloadFile() never rejects and logs its own result.
+        process.on('SIGHUP', () => {
+          logger.info({ signal: 'SIGHUP', file }, 'reloading config');
+          void proxy.reloadFile();
+        });
       });
     }
     default:

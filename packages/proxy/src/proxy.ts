@@ -5,20 +5,34 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Clock } from 'breakwater';
 import { createAdminServer } from './admin-server.ts';
 import { clientErrorListener } from './client-error.ts';
+import type { ConfigEnv } from './config/load-config.ts';
 import type { ProxyConfig } from './config/schema.ts';
 import { Forwarder } from './forwarder.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { ProxyMetrics } from './metrics.ts';
+import { ConfigReloader, type ReloadResult } from './reload.ts';
 import { Router } from './router.ts';
 import { UpgradeTunnels } from './upgrade-tunnel.ts';
+import { upstreamLifecycle } from './upstream-lifecycle.ts';
 import { UpstreamPool } from './upstream-pool.ts';
 
 /** Options for {@link startProxy}. */
 export interface StartProxyOptions {
   /** Where logs go; default a pino logger on stdout at `config.log.level`. */
   readonly logger?: Logger;
+  /**
+   * Time for outlier-detection breakers (ejection time), health-check schedules and retry
+   * budgets. Default: the system clock. Tests pass a `ManualClock` to advance ejections by hand;
+   * I/O timeouts always run on real time.
+   */
+  readonly clock?: Clock;
+  /** The file the config came from: `reloadFile()` and `POST /api/reload` re-read it. */
+  readonly configFile?: string;
+  /** Where `${VAR}` in `configFile` expands from on reload. Default: `process.env`. */
+  readonly env?: ConfigEnv;
 }
 
 /** A running proxy. */
@@ -32,6 +46,18 @@ export interface RunningProxy {
   readonly forwarder: Forwarder;
   readonly metrics: ProxyMetrics;
   readonly logger: Logger;
+  /**
+   * Applies a validated config (from `loadConfig`) without a restart: upstreams, targets and
+   * routes change, kept targets keep their health and breaker, removed ones finish their
+   * in-flight requests. Listen addresses and other restart-only settings come back as
+   * `warnings`. Never rejects; reloads run one at a time.
+   */
+  reload(nextConfig: ProxyConfig): Promise<ReloadResult>;
+  /**
+   * Re-reads and validates `configFile`, then reloads. An invalid file changes nothing: the
+   * result is `rejected` with the issues, and they are logged.
+   */
+  reloadFile(): Promise<ReloadResult>;
   /**
    * Stops accepting connections, lets in-flight requests finish (up to `shutdownTimeout`),
    * closes idle keep-alive connections and upstream pools. Safe to call more than once.
@@ -54,7 +80,7 @@ export async function startProxy(
   const logger = options.logger ?? createLogger(config.log.level);
   const upstreams = new Map<string, UpstreamPool>();
   for (const [name, upstream] of Object.entries(config.upstreams)) {
-    upstreams.set(name, UpstreamPool.fromConfig(name, upstream));
+    upstreams.set(name, UpstreamPool.fromConfig(name, upstream, { clock: options.clock, logger }));
   }
   const metrics = new ProxyMetrics(() => upstreams.values());
   const forwarder = new Forwarder({
@@ -64,6 +90,15 @@ export async function startProxy(
     logger,
     accessLog: config.log.access,
     metrics,
+  });
+  const reloader = new ConfigReloader({
+    config,
+    upstreams,
+    forwarder,
+    logger,
+    lifecycle: upstreamLifecycle({ clock: options.clock, logger }),
+    configFile: options.configFile,
+    env: options.env,
   });
   const tunnels = new UpgradeTunnels(forwarder);
   const limits = config.limits;
@@ -93,11 +128,17 @@ export async function startProxy(
           // h2c is never passed upstream: such a request is forwarded as plain HTTP/1.1 with the
           // Upgrade header stripped.
           shouldUpgradeCallback: (req) => !isH2c(req.headers.upgrade),
+          // The forwarder refuses a missing Host itself, with the proxy's JSON error.
+          requireHostHeader: false,
         },
         forwarder.handle,
       );
       server.on('upgrade', tunnels.handle);
       server.on('clientError', onClientError);
+      // Checks run before 100 Continue goes out; other expectations get a JSON 417.
+      server.on('checkContinue', forwarder.handleContinue);
+      server.on('checkExpectation', forwarder.handleExpectation);
+      server.on('connect', tunnels.refuseConnect);
       servers.push(server);
       server.listen(address.port, address.host);
       await once(server, 'listening');
@@ -106,6 +147,7 @@ export async function startProxy(
       admin = createAdminServer({
         token: config.admin.token,
         pools: () => upstreams.values(),
+        reload: () => reloader.reloadFile(),
         metrics,
         logger,
       });
@@ -116,6 +158,9 @@ export async function startProxy(
     await stopAll();
     throw error;
   }
+
+  // Probing starts once the proxy is up; stopped by each pool's close()/destroy().
+  for (const pool of upstreams.values()) pool.start();
 
   // After listening, a server error (e.g. EMFILE on accept) is logged, never a crash.
   const onServerError = (error: Error) => logger.error({ err: error }, 'listener error');
@@ -138,6 +183,8 @@ export async function startProxy(
     closing ??= (async () => {
       logger.info({ inFlight: forwarder.inFlight }, 'shutting down');
       forwarder.closing = true;
+      // No reload may start now; this also waits for removed targets' pools to close.
+      const reloadsStopped = reloader.stop();
       const serversClosed = servers.map(
         (server) => new Promise<void>((resolve) => server.close(() => resolve())),
       );
@@ -146,7 +193,7 @@ export async function startProxy(
       const timedOut = await Promise.race([
         forwarder.whenIdle().then(() => false),
         new Promise<boolean>((resolve) => {
-          timer = setTimeout(() => resolve(true), config.shutdownTimeout);
+          timer = setTimeout(() => resolve(true), reloader.config.shutdownTimeout);
         }),
       ]);
       clearTimeout(timer);
@@ -161,6 +208,8 @@ export async function startProxy(
       await Promise.all(
         [...upstreams.values()].map((pool) => (timedOut ? pool.destroy() : pool.close())),
       );
+      if (timedOut) await reloader.destroyRetiring();
+      await reloadsStopped;
       if (admin !== undefined) {
         const adminClosed = new Promise<void>((resolve) => admin?.close(() => resolve()));
         admin.closeAllConnections();
@@ -171,7 +220,17 @@ export async function startProxy(
     return closing;
   };
 
-  return { proxyAddresses, adminAddress, upstreams, forwarder, metrics, logger, close };
+  return {
+    proxyAddresses,
+    adminAddress,
+    upstreams,
+    forwarder,
+    metrics,
+    logger,
+    reload: (nextConfig) => reloader.reload(nextConfig),
+    reloadFile: () => reloader.reloadFile(),
+    close,
+  };
 }
 
 function isH2c(upgrade: string | undefined): boolean {

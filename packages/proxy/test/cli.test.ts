@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { httpRequest, startServer } from './support/proxy-harness.ts';
 
 const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
 const EXAMPLE = fileURLToPath(new URL('../../../examples/breakwater.yaml', import.meta.url));
@@ -63,5 +64,57 @@ describe('breakwater CLI', () => {
     const result = await run(['launch']);
     assert.equal(result.code, 2);
     assert.match(result.stderr, /unknown command "launch"/);
+  });
+
+  test('SIGHUP applies a changed config file and keeps the running one when the file is bad', async () => {
+    const a = await startServer((_req, res) => res.end('a'));
+    const b = await startServer((_req, res) => res.end('b'));
+    const file = join(dir, 'hup.yaml');
+    const config = (url: string) =>
+      `listen: 127.0.0.1:0\nlog: { access: false }\nupstreams:\n  app:\n    targets: [ { url: "${url}" } ]\nroutes: [ { upstream: app } ]\n`;
+    await writeFile(file, config(a.url));
+    const child = spawn(process.execPath, ['--conditions=source', CLI, 'start', '--config', file], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const lines: Record<string, unknown>[] = [];
+    let buffered = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString('utf8');
+      const complete = buffered.split('\n');
+      buffered = complete.pop() ?? '';
+      for (const line of complete) if (line !== '') lines.push(JSON.parse(line));
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const logged = async (message: string) => {
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const line = lines.find((entry) => String(entry.msg).startsWith(message));
+        if (line !== undefined) return line;
+        if (Date.now() > deadline) throw new Error(`no "${message}" log line`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    };
+    try {
+      const started = await logged('breakwater proxy started');
+      const proxyUrl = `http://${(started.listen as string[])[0]}`;
+      assert.equal((await httpRequest(proxyUrl)).body, 'a');
+
+      await writeFile(file, config('not a url'));
+      child.kill('SIGHUP');
+      const rejected = await logged('config reload rejected');
+      assert.match(String(rejected.msg), /upstreams\.app\.targets\[0\]\.url/);
+      assert.equal((await httpRequest(proxyUrl)).body, 'a');
+
+      await writeFile(file, config(b.url));
+      child.kill('SIGHUP');
+      await logged('config reloaded');
+      assert.equal((await httpRequest(proxyUrl)).body, 'b');
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0);
+    } finally {
+      child.kill('SIGKILL');
+      await a.close();
+      await b.close();
+    }
   });
 });
