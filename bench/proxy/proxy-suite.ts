@@ -1,0 +1,746 @@
+/**
+ * The proxy suite: the same load against the upstream directly and through every proxy, rounds
+ * interleaved (A B C A B C) so drift and noise show up as spread between a proxy's own runs rather
+ * than as a difference between proxies; then the same load while one of three targets refuses
+ * connections or answers slowly.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  describeMachine,
+  type MachineInfo,
+  machineInfo,
+  packageVersion,
+  toolVersion,
+  which,
+} from '../lib/machine.ts';
+import {
+  formatBytes,
+  formatCount,
+  formatMilliseconds,
+  formatRatio,
+  markdownTable,
+  median,
+  verdict,
+} from '../lib/markdown.ts';
+import {
+  cpuSeconds,
+  freePort,
+  ProcessGroup,
+  residentBytes,
+  type Started,
+} from '../lib/processes.ts';
+import { resultsDirectory, writeResults } from '../lib/results.ts';
+import {
+  type LoadOptions,
+  type LoadResult,
+  loadTool,
+  runLoad,
+  trackLoadGenerators,
+} from './load.ts';
+import {
+  breakwater,
+  breakwaterFeatures,
+  breakwaterSlowCalls,
+  fastifyProxy,
+  haproxy,
+  httpProxy,
+  minimalForwarder,
+  nginxProxy,
+  type ProxySubject,
+  type StartContext,
+} from './subjects.ts';
+import {
+  type ControllableTarget,
+  startControllableTarget,
+  startUpstream,
+  verifyHello,
+} from './upstream.ts';
+
+/** Knobs for one run of the suite. */
+export interface ProxySuiteOptions {
+  readonly durationSeconds: number;
+  readonly warmupSeconds: number;
+  readonly rounds: number;
+  readonly connections: number;
+  readonly threads: number;
+  /** Subject ids to run (all when empty). */
+  readonly only: readonly string[];
+  /** Skip the failure scenarios. */
+  readonly skipFailures: boolean;
+  /** How much slower the slow target answers. */
+  readonly slowDelayMs: number;
+  /** Write a V8 CPU profile of every Node proxy to bench/results/profiles/ (slows them down). */
+  readonly profile: boolean;
+}
+
+/** One measured run. */
+export interface MeasuredRun extends LoadResult {
+  readonly round: number;
+  /** The proxy's resident set size at the end of the run, in bytes. */
+  readonly rssBytes: number | undefined;
+  /** The proxy's CPU time (user + system) per request served during the run, in µs. */
+  readonly cpuMicrosPerRequest: number | undefined;
+  /** Breakwater failure runs: how its admin API saw the failing target when the run ended. */
+  readonly failingTarget?: string;
+}
+
+/** All runs of one subject. */
+export interface SubjectResult {
+  readonly id: string;
+  readonly label: string;
+  readonly runs: MeasuredRun[];
+  readonly skipped?: string;
+}
+
+/** One failure scenario for one subject. */
+export interface FailureResult extends SubjectResult {
+  readonly scenario: 'refuse' | 'slow';
+  readonly detection: string;
+}
+
+/** What the suite returns to run.ts. */
+export interface ProxySuiteResult {
+  readonly markdown: string;
+  readonly data: unknown;
+}
+
+const direct: ProxySubject = {
+  id: 'direct',
+  label: 'upstream directly (the limit)',
+  unavailable: () => undefined,
+  start: () => Promise.reject(new Error('direct has no process')),
+};
+
+const allSubjects: readonly ProxySubject[] = [
+  direct,
+  breakwater,
+  minimalForwarder,
+  fastifyProxy,
+  httpProxy,
+  nginxProxy,
+  haproxy,
+];
+
+const failureSubjects: readonly ProxySubject[] = [
+  breakwater,
+  breakwaterSlowCalls,
+  nginxProxy,
+  haproxy,
+];
+
+function log(message: string): void {
+  process.stderr.write(`${message}\n`);
+}
+
+function formatMicros(micros: number | undefined): string {
+  return micros === undefined || !Number.isFinite(micros) ? 'n/a' : `${micros.toFixed(1)} µs`;
+}
+
+/** Median of one field over a subject's runs. */
+function medianOf(
+  runs: readonly MeasuredRun[],
+  pick: (run: MeasuredRun) => number | undefined,
+): number | undefined {
+  const values = runs
+    .map(pick)
+    .filter((value): value is number => value !== undefined && Number.isFinite(value));
+  return median(values);
+}
+
+async function measure(
+  url: string,
+  pid: number | undefined,
+  round: number,
+  options: ProxySuiteOptions,
+): Promise<MeasuredRun> {
+  const load: LoadOptions = {
+    durationSeconds: options.durationSeconds,
+    connections: options.connections,
+    threads: options.threads,
+  };
+  const cpuBefore = pid === undefined ? undefined : cpuSeconds(pid);
+  const result = await runLoad(url, load);
+  const cpuAfter = pid === undefined ? undefined : cpuSeconds(pid);
+  const cpuMicrosPerRequest =
+    cpuBefore === undefined || cpuAfter === undefined || result.requests <= 0
+      ? undefined
+      : ((cpuAfter - cpuBefore) / result.requests) * 1e6;
+  return {
+    ...result,
+    round,
+    rssBytes: pid === undefined ? undefined : residentBytes(pid),
+    cpuMicrosPerRequest,
+  };
+}
+
+async function warmUp(url: string, options: ProxySuiteOptions): Promise<void> {
+  if (options.warmupSeconds <= 0) return;
+  await runLoad(url, {
+    durationSeconds: options.warmupSeconds,
+    connections: options.connections,
+    threads: options.threads,
+  });
+}
+
+async function startSubject(
+  subject: ProxySubject,
+  group: ProcessGroup,
+  directory: string,
+  targets: readonly string[],
+  options: ProxySuiteOptions,
+): Promise<{ started: Started; url: string; adminPort: number }> {
+  const context: StartContext = {
+    group,
+    directory,
+    port: await freePort(),
+    adminPort: await freePort(),
+    targets,
+    nodeFlags: options.profile
+      ? ['--cpu-prof', `--cpu-prof-dir=${join(resultsDirectory, 'profiles', subject.id)}`]
+      : [],
+  };
+  const started = await subject.start(context);
+  const url = `http://127.0.0.1:${context.port}/`;
+  await verifyHello([url.slice(0, -1)]);
+  return { started, url, adminPort: context.adminPort };
+}
+
+/** Runs the suite, prints its tables and writes JSON under bench/results/. */
+export async function runProxySuite(options: ProxySuiteOptions): Promise<ProxySuiteResult> {
+  const machine = machineInfo();
+  const group = new ProcessGroup();
+  const directory = mkdtempSync(join(tmpdir(), 'breakwater-bench-'));
+  group.addCleanup(() => rmSync(directory, { recursive: true, force: true }));
+  trackLoadGenerators((name, child) => group.track(name, child));
+  const missing = ['wrk', 'nginx', 'haproxy'].filter((tool) => which(tool) === undefined);
+  const notes: string[] = [];
+  if (missing.length > 0) {
+    notes.push(
+      `Not installed here: ${missing.join(', ')} — rows that need them are skipped` +
+        (missing.includes('wrk') ? ', and autocannon generates the load instead of wrk' : '') +
+        `. To add them: \`apt-get install nginx haproxy wrk\`.`,
+    );
+    log(`bench: ${notes[0]}`);
+  }
+  const selected = (subjects: readonly ProxySubject[]): ProxySubject[] =>
+    subjects.filter((subject) => options.only.length === 0 || options.only.includes(subject.id));
+
+  try {
+    const upstream = await startUpstream(group, directory);
+    log(`bench: upstream ${upstream.kind} on ${upstream.origins.join(' ')}`);
+    if (upstream.kind === 'node') {
+      notes.push(
+        'The upstream is three Node servers in one process (nginx is not installed): it may be the bottleneck, which compresses the differences between proxies.',
+      );
+    }
+
+    const healthy = await runHealthy(
+      selected(allSubjects),
+      upstream.origins,
+      group,
+      directory,
+      options,
+    );
+    let failures: FailureResult[] = [];
+    if (!options.skipFailures) {
+      const target = await startControllableTarget(group, directory);
+      failures = await runFailures(
+        selected(failureSubjects),
+        [upstream.origins[0]!, upstream.origins[1]!, target.origin],
+        target,
+        group,
+        directory,
+        options,
+      );
+    }
+
+    const features = await breakwaterFeatures({
+      group,
+      directory,
+      port: 0,
+      adminPort: 0,
+      targets: upstream.origins,
+    });
+    const versions = collectVersions();
+    const markdown = renderProxyMarkdown({
+      machine,
+      versions,
+      options,
+      upstreamKind: upstream.kind,
+      tool: loadTool(),
+      healthy,
+      failures,
+      breakwaterFeatures: features.features,
+      notes,
+    });
+    const data = {
+      suite: 'proxy',
+      machine,
+      versions,
+      settings: { ...options, tool: loadTool(), upstream: upstream.kind },
+      breakwaterFeatures: features.features,
+      healthy,
+      failures,
+      notes,
+    };
+    const jsonPath = writeResults('proxy', data, markdown);
+    log(`bench: proxy results written to ${jsonPath}`);
+    return { markdown, data };
+  } finally {
+    await group.stopAll();
+    rmSync(directory, { recursive: true, force: true });
+  }
+}
+
+async function runHealthy(
+  subjects: readonly ProxySubject[],
+  origins: readonly string[],
+  group: ProcessGroup,
+  directory: string,
+  options: ProxySuiteOptions,
+): Promise<SubjectResult[]> {
+  const running = new Map<string, { started: Started | undefined; url: string }>();
+  const results: SubjectResult[] = [];
+  for (const subject of subjects) {
+    const reason = subject.unavailable();
+    if (reason !== undefined) {
+      log(`bench: skipping ${subject.label}: ${reason}`);
+      results.push({ id: subject.id, label: subject.label, runs: [], skipped: reason });
+      continue;
+    }
+    if (subject === direct) {
+      running.set(subject.id, { started: undefined, url: `${origins[0]}/` });
+    } else {
+      try {
+        running.set(subject.id, await startSubject(subject, group, directory, origins, options));
+      } catch (error: unknown) {
+        const message = error instanceof Error ? error.message : String(error);
+        log(`bench: ${subject.label} failed to start: ${message}`);
+        results.push({
+          id: subject.id,
+          label: subject.label,
+          runs: [],
+          skipped: `failed to start: ${message.split('\n')[0]}`,
+        });
+        continue;
+      }
+    }
+    results.push({ id: subject.id, label: subject.label, runs: [] });
+  }
+
+  for (let round = 1; round <= options.rounds; round++) {
+    for (const result of results) {
+      const subject = running.get(result.id);
+      if (subject === undefined || group.interrupted) continue;
+      try {
+        await warmUp(subject.url, options);
+        const run = await measure(subject.url, subject.started?.pid, round, options);
+        result.runs.push(run);
+        log(
+          `bench: round ${round} ${result.label}: ${formatCount(run.requestsPerSecond)} req/s, ` +
+            `p50 ${formatMilliseconds(run.p50Ms)}, p99 ${formatMilliseconds(run.p99Ms)}, ` +
+            `errors ${run.non2xx + run.socketErrors}, RSS ${formatBytes(run.rssBytes)}, ` +
+            `CPU ${run.cpuMicrosPerRequest?.toFixed(1) ?? 'n/a'} µs/req`,
+        );
+      } catch (error: unknown) {
+        log(
+          `bench: round ${round} ${result.label} failed: ${error instanceof Error ? error.message : String(error)}`,
+        );
+      }
+    }
+  }
+  for (const subject of running.values()) if (subject.started) await group.stop(subject.started);
+  return results;
+}
+
+async function runFailures(
+  subjects: readonly ProxySubject[],
+  targets: readonly string[],
+  failing: ControllableTarget,
+  group: ProcessGroup,
+  directory: string,
+  options: ProxySuiteOptions,
+): Promise<FailureResult[]> {
+  const context = { group, directory, port: 0, adminPort: 0, targets };
+  const results: FailureResult[] = [];
+  const scenarios = ['refuse', 'slow'] as const;
+  for (const scenario of scenarios) {
+    for (const subject of subjects) {
+      if (subject.scenarios !== undefined && !subject.scenarios.includes(scenario)) continue;
+      let detection = subject.detection ?? '';
+      let label = subject.label;
+      if (subject.upstreamOverrides !== undefined) {
+        const features = await breakwaterFeatures(context, subject.upstreamOverrides);
+        detection = features.detection;
+        if (!features.outlierDetection) label = `${subject.label} (without outlier detection)`;
+      }
+      const reason = subject.unavailable();
+      results.push({
+        id: subject.id,
+        label,
+        scenario,
+        detection,
+        runs: [],
+        ...(reason ? { skipped: reason } : {}),
+      });
+    }
+  }
+  for (let round = 1; round <= options.rounds; round++) {
+    for (const result of results) {
+      if (result.skipped !== undefined || group.interrupted) continue;
+      const subject = subjects.find((candidate) => candidate.id === result.id)!;
+      let started: Started | undefined;
+      try {
+        await failing.setMode('ok');
+        const running = await startSubject(subject, group, directory, targets, options);
+        started = running.started;
+        // Warm up with every target healthy, then fail one: the proxy meets the failure under load.
+        await warmUp(running.url, options);
+        await failing.setMode(result.scenario, options.slowDelayMs);
+        const watch =
+          subject.upstreamOverrides === undefined
+            ? undefined
+            : watchEjection(running.adminPort, failing.origin);
+        const measured = await measure(running.url, started.pid, round, options);
+        const ejectedAfterMs = watch?.stop();
+        const run =
+          subject.upstreamOverrides === undefined
+            ? measured
+            : {
+                ...measured,
+                failingTarget:
+                  (await describeTarget(running.adminPort, failing.origin)) +
+                  (ejectedAfterMs === undefined
+                    ? ''
+                    : `; seen out of rotation ${formatMilliseconds(ejectedAfterMs)} after the failure began`),
+              };
+        result.runs.push(run);
+        log(
+          `bench: round ${round} ${result.scenario} ${result.label}: ${formatCount(run.requestsPerSecond)} req/s, ` +
+            `errors ${run.non2xx + run.socketErrors}, p99 ${formatMilliseconds(run.p99Ms)}`,
+        );
+      } catch (error: unknown) {
+        log(
+          `bench: round ${round} ${result.scenario} ${result.label} failed: ${error instanceof Error ? error.message : String(error)}`,
+        );
+      } finally {
+        if (started) await group.stop(started);
+        await failing.setMode('ok').catch(() => undefined);
+      }
+    }
+  }
+  return results;
+}
+
+/**
+ * What Breakwater's admin API says about one target: its breaker state, active-check health and
+ * how many times it was ejected, e.g. "breaker open, 1 ejection".
+ */
+interface AdminTarget {
+  url: string;
+  healthy?: boolean;
+  eligible?: boolean;
+  breaker?: { state?: string };
+  ejections?: number;
+}
+
+async function adminTarget(adminPort: number, origin: string): Promise<AdminTarget | undefined> {
+  const response = await fetch(`http://127.0.0.1:${adminPort}/api/upstreams`, {
+    signal: AbortSignal.timeout(2_000),
+  });
+  const view = (await response.json()) as { upstreams?: { targets?: AdminTarget[] }[] };
+  return view.upstreams
+    ?.flatMap((upstream) => upstream.targets ?? [])
+    .find((candidate) => candidate.url === origin);
+}
+
+/**
+ * Polls the admin API every 100 ms until the target leaves rotation (not eligible: breaker open
+ * or health check down); `stop()` returns how long that took, or `undefined` if it never did.
+ */
+function watchEjection(adminPort: number, origin: string): { stop(): number | undefined } {
+  const start = performance.now();
+  let ejectedAfter: number | undefined;
+  let polling = false;
+  const timer = setInterval(() => {
+    if (polling || ejectedAfter !== undefined) return;
+    polling = true;
+    adminTarget(adminPort, origin)
+      .then((target) => {
+        if (target !== undefined && target.eligible === false && ejectedAfter === undefined) {
+          ejectedAfter = performance.now() - start;
+        }
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        polling = false;
+      });
+  }, 100);
+  return {
+    stop() {
+      clearInterval(timer);
+      return ejectedAfter;
+    },
+  };
+}
+
+async function describeTarget(adminPort: number, origin: string): Promise<string> {
+  try {
+    const target = await adminTarget(adminPort, origin);
+    if (target === undefined) return 'not in the admin view';
+    const parts = [`breaker ${target.breaker?.state ?? 'unknown'}`];
+    if (target.ejections !== undefined)
+      parts.push(`${target.ejections} ejection${target.ejections === 1 ? '' : 's'}`);
+    if (target.healthy === false) parts.push('health check down');
+    return parts.join(', ');
+  } catch (error: unknown) {
+    return `admin API unavailable (${error instanceof Error ? error.message : String(error)})`;
+  }
+}
+
+function collectVersions(): Record<string, string | undefined> {
+  return {
+    '@breakwater/proxy': packageVersion('@breakwater/proxy'),
+    undici: packageVersion('undici'),
+    'http-proxy': packageVersion('http-proxy'),
+    '@fastify/http-proxy': packageVersion('@fastify/http-proxy'),
+    fastify: packageVersion('fastify'),
+    autocannon: packageVersion('autocannon'),
+    nginx: toolVersion('nginx', ['-v'])?.replace(/^nginx version: /, ''),
+    haproxy: toolVersion('haproxy', ['-v'])?.replace(/ - https:.*$/, ''),
+    wrk: toolVersion('wrk', ['-v'])?.replace(/ Copyright.*$/, ''),
+  };
+}
+
+interface RenderInput {
+  readonly machine: MachineInfo;
+  readonly versions: Record<string, string | undefined>;
+  readonly options: ProxySuiteOptions;
+  readonly upstreamKind: 'nginx' | 'node';
+  readonly tool: 'wrk' | 'autocannon';
+  readonly healthy: readonly SubjectResult[];
+  readonly failures: readonly FailureResult[];
+  readonly breakwaterFeatures: readonly string[];
+  readonly notes: readonly string[];
+}
+
+/** The suite's markdown: settings, the healthy table, the failure table, the targets. */
+export function renderProxyMarkdown(input: RenderInput): string {
+  const { options, healthy } = input;
+  const rps = (id: string): number | undefined => {
+    const result = healthy.find((candidate) => candidate.id === id);
+    return result ? medianOf(result.runs, (run) => run.requestsPerSecond) : undefined;
+  };
+  const p99 = (id: string): number | undefined => {
+    const result = healthy.find((candidate) => candidate.id === id);
+    return result ? medianOf(result.runs, (run) => run.p99Ms) : undefined;
+  };
+  const cpu = (id: string): number | undefined => {
+    const result = healthy.find((candidate) => candidate.id === id);
+    return result ? medianOf(result.runs, (run) => run.cpuMicrosPerRequest) : undefined;
+  };
+  const ours = rps('breakwater');
+  const limit = rps('direct');
+
+  const rows = healthy.map((result) => {
+    if (result.runs.length === 0) {
+      return [result.label, `skipped: ${result.skipped ?? 'no runs'}`, '', '', '', '', '', '', ''];
+    }
+    const median = medianOf(result.runs, (run) => run.requestsPerSecond);
+    return [
+      result.id === 'breakwater' ? `**${result.label}**` : result.label,
+      result.runs.map((run) => formatCount(run.requestsPerSecond)).join(' / '),
+      formatCount(median),
+      formatMilliseconds(medianOf(result.runs, (run) => run.p50Ms)),
+      formatMilliseconds(medianOf(result.runs, (run) => run.p99Ms)),
+      result.id === 'direct' ? '—' : formatBytes(medianOf(result.runs, (run) => run.rssBytes)),
+      result.id === 'direct'
+        ? '—'
+        : formatMicros(medianOf(result.runs, (run) => run.cpuMicrosPerRequest)),
+      limit === undefined || median === undefined
+        ? 'n/a'
+        : `${((median / limit) * 100).toFixed(0)} %`,
+      result.id === 'breakwater' || result.id === 'direct' ? '—' : formatRatio(ours, median),
+    ];
+  });
+
+  const lines: string[] = [];
+  lines.push('## Proxy throughput (healthy upstreams)');
+  lines.push('');
+  lines.push(describeMachine(input.machine));
+  lines.push('');
+  lines.push(
+    `Load: ${input.tool === 'wrk' ? `wrk ${options.threads} thread` : 'autocannon (wrk not installed)'} × ` +
+      `${options.connections} connections, ${options.durationSeconds} s per run after a ${options.warmupSeconds} s warm-up, ` +
+      `${options.rounds} rounds interleaved. Upstream: ${input.upstreamKind === 'nginx' ? 'nginx (1 worker), three server blocks' : 'three Node servers'} answering \`hello\\n\`. ` +
+      `Every proxy round-robins over the three. Breakwater config: examples/breakwater.yaml's settings for one upstream, ` +
+      `access log off; as validated: ${input.breakwaterFeatures.join('; ')}.`,
+  );
+  lines.push('');
+  lines.push(
+    markdownTable(
+      [
+        'proxy',
+        'req/s per run',
+        'req/s (median)',
+        'p50',
+        'p99',
+        'RSS',
+        'CPU per request',
+        'of direct',
+        'Breakwater ÷ this',
+      ],
+      rows,
+    ),
+  );
+  lines.push('');
+
+  const failureRows = input.failures.map((result) => {
+    if (result.runs.length === 0) {
+      return [
+        result.scenario,
+        result.label,
+        result.detection,
+        `skipped: ${result.skipped ?? 'no runs'}`,
+        '',
+        '',
+        '',
+        '',
+      ];
+    }
+    const errors = result.runs.map((run) => run.non2xx + run.socketErrors);
+    return [
+      result.scenario === 'refuse'
+        ? 'one target refuses connections'
+        : `one target +${options.slowDelayMs} ms`,
+      result.id === 'breakwater' ? `**${result.label}**` : result.label,
+      result.detection,
+      result.runs.map((run) => formatCount(run.requestsPerSecond)).join(' / '),
+      errors.map((count) => formatCount(count)).join(' / '),
+      result.runs
+        .map(
+          (run) =>
+            `${(((run.non2xx + run.socketErrors) / Math.max(1, run.requests)) * 100).toFixed(2)} %`,
+        )
+        .join(' / '),
+      formatMilliseconds(medianOf(result.runs, (run) => run.p99Ms)),
+      result.runs.some((run) => run.failingTarget !== undefined)
+        ? result.runs.map((run) => run.failingTarget ?? 'n/a').join(' / ')
+        : '—',
+    ];
+  });
+  if (failureRows.length > 0) {
+    lines.push('## Proxy under failure (one of three targets failing)');
+    lines.push('');
+    lines.push(
+      'Each run starts the proxy fresh, warms it up with all three targets healthy, then makes the third ' +
+        'target (a Node server) refuse connections or answer slowly and measures. Errors are non-2xx responses plus socket errors seen by the load generator.',
+    );
+    lines.push('');
+    lines.push(
+      markdownTable(
+        [
+          'scenario',
+          'proxy',
+          'detection',
+          'req/s per run',
+          'errors per run',
+          'error rate',
+          'p99 (median)',
+          'failing target at the end (Breakwater admin API)',
+        ],
+        failureRows,
+        [1, 2, 7],
+      ),
+    );
+    lines.push('');
+  }
+
+  const fastify = rps('fastify');
+  const nodeHttpProxy = rps('http-proxy');
+  const minimal = rps('minimal');
+  const nginx = rps('nginx');
+  const ourP99 = p99('breakwater');
+  const minimalP99 = p99('minimal');
+  const check = (
+    value: number | undefined,
+    other: number | undefined,
+    factor: number,
+  ): boolean | undefined =>
+    value === undefined || other === undefined ? undefined : value >= factor * other;
+  lines.push('## Proxy targets');
+  lines.push('');
+  lines.push(
+    "Judged on median req/s. CPU per request (the proxy process's user + system time over the run ÷ requests served) is shown beside it: " +
+      'it moves less than req/s when other work shares the machine (though not zero: a proxy that waits more batches less), so it helps tell noise from a real gap. "The floor\'s ratio" is what the minimal forwarder itself reaches.',
+  );
+  lines.push('');
+  // For CPU a ratio is inverted: a proxy that needs half the CPU per request is "2×".
+  const cpuRatio = (peer: string): string => formatRatio(cpu(peer), cpu('breakwater'));
+  const floorCpuRatio = (peer: string): string => formatRatio(cpu(peer), cpu('minimal'));
+  lines.push(
+    markdownTable(
+      ['target', 'by req/s', 'by CPU per request', "the floor's ratio (req/s; CPU)", 'verdict'],
+      [
+        [
+          '≥ 2× @fastify/http-proxy',
+          formatRatio(ours, fastify),
+          cpuRatio('fastify'),
+          `${formatRatio(minimal, fastify)}; ${floorCpuRatio('fastify')}`,
+          verdict(check(ours, fastify, 2)),
+        ],
+        [
+          '≥ 2.5× http-proxy',
+          formatRatio(ours, nodeHttpProxy),
+          cpuRatio('http-proxy'),
+          `${formatRatio(minimal, nodeHttpProxy)}; ${floorCpuRatio('http-proxy')}`,
+          verdict(check(ours, nodeHttpProxy, 2.5)),
+        ],
+        [
+          '≥ 0.9× the minimal forwarder',
+          formatRatio(ours, minimal),
+          cpuRatio('minimal'),
+          '—',
+          verdict(check(ours, minimal, 0.9)),
+        ],
+        [
+          "p99 no worse than the forwarder's",
+          `${formatMilliseconds(ourP99)} vs ${formatMilliseconds(minimalP99)}`,
+          '—',
+          '—',
+          verdict(
+            ourP99 === undefined || minimalP99 === undefined ? undefined : ourP99 <= minimalP99,
+          ),
+        ],
+        [
+          'ratio to nginx (reported, no target)',
+          formatRatio(ours, nginx),
+          cpuRatio('nginx'),
+          `${formatRatio(minimal, nginx)}; ${floorCpuRatio('nginx')}`,
+          '—',
+        ],
+        [
+          'ratio to HAProxy (reported, no target)',
+          formatRatio(ours, rps('haproxy')),
+          cpuRatio('haproxy'),
+          `${formatRatio(minimal, rps('haproxy'))}; ${floorCpuRatio('haproxy')}`,
+          '—',
+        ],
+      ],
+      [4],
+    ),
+  );
+  lines.push('');
+  lines.push(
+    `Versions: ${Object.entries(input.versions)
+      .map(([name, version]) => `${name} ${version ?? 'not installed'}`)
+      .join(' · ')}`,
+  );
+  for (const note of input.notes) {
+    lines.push('');
+    lines.push(`Note: ${note}`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,334 @@
+/**
+ * The proxies under test: how to start each one on a port in front of the same targets, and
+ * whether this machine has it. Every proxy runs as its own process so its RSS can be read and so
+ * it never shares an event loop with the load generator.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { which } from '../lib/machine.ts';
+import { type ProcessGroup, type Started, waitForPort } from '../lib/processes.ts';
+import { repositoryRoot } from '../lib/results.ts';
+import { haproxyArguments, writeHaproxyConfig } from './haproxy.ts';
+import { nginxArguments, writeNginxProxyConfig } from './nginx.ts';
+
+/** What a subject needs to start. */
+export interface StartContext {
+  readonly group: ProcessGroup;
+  /** The run's temporary directory (configs, logs). */
+  readonly directory: string;
+  /** The port the proxy must listen on (127.0.0.1). */
+  readonly port: number;
+  /** A second free port, for an admin listener. */
+  readonly adminPort: number;
+  /** Target origins, e.g. `http://127.0.0.1:41001`. */
+  readonly targets: readonly string[];
+  /** Extra Node flags, e.g. `--cpu-prof` when profiling. */
+  readonly nodeFlags?: readonly string[];
+}
+
+/** A proxy under test. */
+export interface ProxySubject {
+  readonly id: string;
+  readonly label: string;
+  /** Why it cannot run here, or `undefined` when it can. */
+  unavailable(): string | undefined;
+  /** Starts it and resolves once it accepts connections. */
+  start(context: StartContext): Promise<Started>;
+  /** What this subject does about failing targets (for the failure table). */
+  readonly detection?: string;
+  /** Breakwater only: settings laid over the example's upstream. */
+  readonly upstreamOverrides?: Record<string, unknown>;
+  /** The failure scenarios this subject runs in (all when absent). */
+  readonly scenarios?: readonly ('refuse' | 'slow')[];
+}
+
+const benchProxyDirectory = join(repositoryRoot, 'bench', 'proxy');
+
+function nodeSubject(id: string, label: string, script: string): ProxySubject {
+  return {
+    id,
+    label,
+    unavailable: () => undefined,
+    async start(context) {
+      const started = context.group.start(
+        label,
+        process.execPath,
+        [
+          '--conditions=source',
+          ...(context.nodeFlags ?? []),
+          join(benchProxyDirectory, script),
+          String(context.port),
+          ...context.targets,
+        ],
+        join(context.directory, `${id}.log`),
+      );
+      await waitForPort(started, context.port);
+      return started;
+    },
+  };
+}
+
+/** The Node floor kept in bench/proxy/minimal-forwarder.ts. */
+export const minimalForwarder: ProxySubject = nodeSubject(
+  'minimal',
+  'node:http + undici Pool (minimal forwarder)',
+  'minimal-forwarder.ts',
+);
+
+/** node-http-proxy. */
+export const httpProxy: ProxySubject = nodeSubject(
+  'http-proxy',
+  'http-proxy',
+  'http-proxy-server.ts',
+);
+
+/** @fastify/http-proxy. */
+export const fastifyProxy: ProxySubject = nodeSubject(
+  'fastify',
+  '@fastify/http-proxy',
+  'fastify-proxy-server.ts',
+);
+
+/** nginx as a reverse proxy (one worker). */
+export const nginxProxy: ProxySubject = {
+  id: 'nginx',
+  label: 'nginx (1 worker)',
+  detection: 'max_fails=3 fail_timeout=10s, proxy_next_upstream error timeout 502/503/504',
+  unavailable: () => (which('nginx') === undefined ? 'nginx is not installed' : undefined),
+  async start(context) {
+    const targets = context.targets.map((url) => new URL(url).host);
+    const config = writeNginxProxyConfig(context.directory, context.port, targets);
+    const started = context.group.start(
+      'nginx proxy',
+      which('nginx')!,
+      nginxArguments(context.directory, config, 'nginx-proxy'),
+      join(context.directory, 'nginx-proxy.log'),
+    );
+    await waitForPort(started, context.port);
+    return started;
+  },
+};
+
+/** HAProxy (one thread). */
+export const haproxy: ProxySubject = {
+  id: 'haproxy',
+  label: 'HAProxy (1 thread)',
+  detection: 'check + observe layer7, error-limit 10, on-error mark-down, redispatch',
+  unavailable: () => (which('haproxy') === undefined ? 'haproxy is not installed' : undefined),
+  async start(context) {
+    const targets = context.targets.map((url) => new URL(url).host);
+    const config = writeHaproxyConfig(context.directory, context.port, targets);
+    const started = context.group.start(
+      'haproxy',
+      which('haproxy')!,
+      haproxyArguments(config),
+      join(context.directory, 'haproxy.log'),
+    );
+    await waitForPort(started, context.port);
+    return started;
+  },
+};
+
+const exampleConfigPath = join(repositoryRoot, 'examples', 'breakwater.yaml');
+const cliPath = join(repositoryRoot, 'packages', 'proxy', 'src', 'cli.ts');
+
+type YamlMap = Record<string, unknown>;
+
+function isMap(value: unknown): value is YamlMap {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * The Breakwater config used by the benchmark: examples/breakwater.yaml with its listeners, targets
+ * and routes replaced by ours (one upstream, one catch-all route), so every feature the example
+ * turns on for an upstream (outlier detection, health checks, retries, timeouts) is on here too.
+ * Access logs are off, as they are for nginx and HAProxy. Without the example, a bare config.
+ */
+export function breakwaterBenchConfig(
+  context: StartContext,
+  upstreamOverrides: YamlMap = {},
+): {
+  config: YamlMap;
+  features: string[];
+} {
+  let upstreamTemplate: YamlMap = {};
+  let topLevel: YamlMap = {};
+  if (existsSync(exampleConfigPath)) {
+    const example: unknown = parse(readFileSync(exampleConfigPath, 'utf8'));
+    if (isMap(example)) {
+      topLevel = example;
+      const upstreams = example.upstreams;
+      if (isMap(upstreams)) {
+        // The upstream the example protects most: outlier detection first, then the most settings.
+        // A hashing upstream is not a fair pick: its key would pin wrk's requests to one target.
+        const candidates = Object.values(upstreams)
+          .filter(isMap)
+          .filter((candidate) => candidate.hashOn === undefined);
+        const weight = (candidate: YamlMap): number =>
+          Object.keys(candidate).length +
+          (Object.keys(candidate).some((key) => /outlier/i.test(key)) ? 100 : 0);
+        candidates.sort((a, b) => weight(b) - weight(a));
+        upstreamTemplate = candidates[0] ?? {};
+      }
+    }
+  }
+  // BENCH_BREAKWATER_UPSTREAM='{"retry":{"backoff":{"initial":0,"max":0}}}' tries a change
+  // without editing the example.
+  const fromEnvironment: unknown = parse(process.env.BENCH_BREAKWATER_UPSTREAM ?? '{}');
+  const upstream: YamlMap = {
+    ...upstreamTemplate,
+    ...(isMap(fromEnvironment) ? fromEnvironment : {}),
+    ...upstreamOverrides,
+    balance: 'round-robin',
+    targets: context.targets.map((url) => ({ url })),
+  };
+  delete upstream.hashOn;
+  const config: YamlMap = {};
+  // Keep top-level sections the example sets (limits, retries, …) except those we must own.
+  for (const [key, value] of Object.entries(topLevel)) {
+    if (!['listen', 'admin', 'upstreams', 'routes', 'log', 'cluster', 'workers'].includes(key)) {
+      config[key] = value;
+    }
+  }
+  config.listen = `127.0.0.1:${context.port}`;
+  config.admin = { listen: `127.0.0.1:${context.adminPort}` };
+  config.upstreams = { bench: upstream };
+  config.routes = [{ match: { pathPrefix: '/' }, upstream: 'bench' }];
+  config.log = { level: 'warn', access: false };
+  const features = Object.keys(upstream)
+    .filter((key) => !['balance', 'targets'].includes(key))
+    .sort();
+  return { config, features };
+}
+
+/** What the validated Breakwater bench config turns on, for the tables. */
+export interface BreakwaterFeatures {
+  /** Human-readable settings, e.g. "outlier detection (consecutiveFailures 5, …)". */
+  readonly features: string[];
+  readonly outlierDetection: boolean;
+  /** One line for the failure table: the outlier policy and retry in short. */
+  readonly detection: string;
+}
+
+function summarise(value: unknown): string {
+  return JSON.stringify(value)
+    .replace(/"([^"]+)":/g, '$1: ')
+    .replace(/"/g, '')
+    .replace(/,/g, ', ');
+}
+
+/**
+ * Validates the bench config with the proxy's own loader (so defaults count: outlier detection
+ * and retry are on unless turned off) and says which features are on.
+ */
+export async function breakwaterFeatures(
+  context: StartContext,
+  upstreamOverrides: YamlMap = {},
+): Promise<BreakwaterFeatures> {
+  const { config } = breakwaterBenchConfig(context, upstreamOverrides);
+  try {
+    const { loadConfig } = await import('@breakwater/proxy');
+    const validated = loadConfig(stringify(config), {}) as unknown as {
+      upstreams: Record<string, Record<string, unknown>>;
+    };
+    const upstream = validated.upstreams.bench ?? {};
+    const features: string[] = [];
+    const outlier = upstream.outlierDetection;
+    if (outlier !== undefined && outlier !== false) {
+      features.push(`outlier detection ${summarise(outlier)}`);
+    } else {
+      features.push('outlier detection off');
+    }
+    const health = upstream.healthCheck;
+    features.push(
+      health === undefined || health === false
+        ? 'no active health checks'
+        : `health checks ${summarise(health)}`,
+    );
+    const retry = upstream.retry;
+    if (retry !== undefined && retry !== false) features.push(`retry ${summarise(retry)}`);
+    if (upstream.timeouts !== undefined) features.push(`timeouts ${summarise(upstream.timeouts)}`);
+    const on = outlier !== undefined && outlier !== false;
+    const detection = [
+      on && isMap(outlier)
+        ? `outlier detection: ${summarise(outlier.policy)} on ${summarise(outlier.failOn)}`
+        : 'no outlier detection',
+      health === undefined || health === false ? undefined : 'active health checks',
+      retry !== undefined && retry !== false && isMap(retry)
+        ? `retry: ${String(retry.attempts)} attempts on ${summarise(retry.on)}`
+        : undefined,
+    ]
+      .filter((part) => part !== undefined)
+      .join('; ');
+    return { features, outlierDetection: on, detection };
+  } catch (error: unknown) {
+    const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    return {
+      features: [`config not validated (${message})`],
+      outlierDetection: false,
+      detection: 'unknown (config not validated)',
+    };
+  }
+}
+
+function breakwaterSubject(
+  id: string,
+  label: string,
+  upstreamOverrides: YamlMap,
+  scenarios?: readonly ('refuse' | 'slow')[],
+): ProxySubject {
+  return {
+    id,
+    label,
+    upstreamOverrides,
+    ...(scenarios ? { scenarios } : {}),
+    unavailable: () =>
+      existsSync(cliPath) ? undefined : 'packages/proxy/src/cli.ts does not exist yet',
+    async start(context) {
+      const { config } = breakwaterBenchConfig(context, upstreamOverrides);
+      const configPath = join(context.directory, `${id}.yaml`);
+      writeFileSync(configPath, stringify(config));
+      const started = context.group.start(
+        label,
+        process.execPath,
+        [
+          '--conditions=source',
+          ...(context.nodeFlags ?? []),
+          cliPath,
+          'start',
+          '--config',
+          configPath,
+        ],
+        join(context.directory, `${id}.log`),
+        { cwd: repositoryRoot },
+      );
+      await waitForPort(started, context.port, 30_000);
+      return started;
+    },
+  };
+}
+
+/** @breakwater/proxy, started through its CLI, single process, configured as the example. */
+export const breakwater: ProxySubject = breakwaterSubject('breakwater', 'Breakwater', {});
+
+/**
+ * A bench-only variant for the slow-target scenario: the same config with outlier detection
+ * judging targets by their share of slow calls (> 100 ms) over 2 s instead of consecutive
+ * failures. The window is short because a rate over a window that still holds the warm-up's
+ * thousands of fast calls cannot reach its threshold within a 5 s run. Not what the example
+ * ships; shown to say what the policy does when asked. It counts slow calls only, so it is not
+ * run against the refusing target.
+ */
+export const breakwaterSlowCalls: ProxySubject = breakwaterSubject(
+  'breakwater-slow-calls',
+  'Breakwater, slowCallRate outlier policy (bench variant)',
+  {
+    outlierDetection: {
+      policy: {
+        slowCallRate: { threshold: 0.5, slowerThan: '100ms', minimumCalls: 20, window: '2s' },
+      },
+    },
+  },
+  ['slow'],
+);
