@@ -11,19 +11,14 @@ export function checkNumber(
   min: number,
   fallback?: number,
 ): number {
-  if (value === undefined && fallback !== undefined) return fallback;
-  if (typeof value !== 'number' || Number.isNaN(value) || value < min || value === Infinity) {
-    throw new InvalidOptionError(option, `a finite number >= ${min}`, value);
-  }
-  return value;
+  const finite = (n: number) => n >= min && n !== Infinity;
+  return checkNumeric(option, value, fallback, finite, `a finite number >= ${min}`);
 }
 
 /** A finite number > 0. */
 export function checkPositive(option: string, value: unknown): number {
-  if (typeof value !== 'number' || !(value > 0) || value === Infinity) {
-    throw new InvalidOptionError(option, 'a finite number > 0', value);
-  }
-  return value;
+  const finite = (n: number) => n > 0 && n !== Infinity;
+  return checkNumeric(option, value, undefined, finite, 'a finite number > 0');
 }
 
 /** A number >= `min` where `Infinity` means "never" (e.g. a duration that never elapses). */
@@ -33,11 +28,8 @@ export function checkDuration(
   min: number,
   fallback: number,
 ): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || Number.isNaN(value) || value < min) {
-    throw new InvalidOptionError(option, `a number of ms >= ${min} (or Infinity)`, value);
-  }
-  return value;
+  const atLeast = (n: number) => n >= min;
+  return checkNumeric(option, value, fallback, atLeast, `a number of ms >= ${min} (or Infinity)`);
 }
 
 /** An integer >= `min`. */
@@ -47,17 +39,28 @@ export function checkInteger(
   min: number,
   fallback?: number,
 ): number {
-  if (value === undefined && fallback !== undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-    throw new InvalidOptionError(option, `an integer >= ${min}`, value);
-  }
-  return value;
+  const integer = (n: number) => Number.isSafeInteger(n) && n >= min;
+  return checkNumeric(option, value, fallback, integer, `an integer >= ${min}`);
 }
 
 /** A rate in (0, 1]. */
 export function checkRate(option: string, value: unknown): number {
-  if (typeof value !== 'number' || !(value > 0 && value <= 1)) {
-    throw new InvalidOptionError(option, 'a number in (0, 1]', value);
+  const rate = (n: number) => n > 0 && n <= 1;
+  return checkNumeric(option, value, undefined, rate, 'a number in (0, 1]');
+}
+
+// Every numeric check: the default for a missing value, else a number that passes `valid` (NaN
+// fails every comparison), else an error naming the option and what it expects.
+function checkNumeric(
+  option: string,
+  value: unknown,
+  fallback: number | undefined,
+  valid: (n: number) => boolean,
+  expected: string,
+): number {
+  if (value === undefined && fallback !== undefined) return fallback;
+  if (typeof value !== 'number' || !valid(value)) {
+    throw new InvalidOptionError(option, expected, value);
   }
   return value;
 }

@@ -153,7 +153,9 @@ export class CircuitBreaker implements Policy {
 
   /** The current state; an open breaker whose open duration has passed reports 'half-open'. */
   get state(): BreakerState {
-    this.#refresh(this.#clock.now());
+    // Only open and half-open change with time; a closed breaker is read without a clock read
+    // (a load balancer reads every target's state on every pick).
+    if (this.#current !== this.#closed) this.#refresh(this.#clock.now());
     return this.#current.name;
   }
 

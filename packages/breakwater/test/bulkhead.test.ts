@@ -3,16 +3,7 @@ import { getEventListeners } from 'node:events';
 import { test } from 'node:test';
 import { bulkhead } from '../src/bulkhead.ts';
 import { BulkheadFullError, InvalidOptionError } from '../src/errors.ts';
-
-function deferred<T = void>() {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
+import { deferred } from './support/deferred.ts';
 
 /** Lets settled promises run their callbacks. */
 async function flush(): Promise<void> {

@@ -20,6 +20,7 @@ import {
   slowCallRate,
   TimeoutError,
 } from 'breakwater';
+import { deferred } from './support/deferred.ts';
 
 const boom = new Error('boom');
 const fail = (): never => {
@@ -33,17 +34,6 @@ function setup(options: CircuitBreakerOptions = {}) {
   const clock = new ManualClock();
   const breaker = new CircuitBreaker({ clock, ...options });
   return { clock, breaker };
-}
-
-/** A promise settled by hand, for work that finishes when the test says so. */
-function deferred<T>() {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
 }
 
 function trip(breaker: CircuitBreaker, failures: number): void {

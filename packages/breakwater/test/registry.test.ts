@@ -6,16 +6,9 @@ import { CircuitOpenError, InvalidOptionError } from '../src/errors.ts';
 import type { FailurePolicy } from '../src/failure-policy.ts';
 import { consecutiveFailures } from '../src/policies/consecutive.ts';
 import { BreakerRegistry } from '../src/registry.ts';
+import { deferred } from './support/deferred.ts';
 
 const fail = () => Promise.reject(new Error('down'));
-
-function deferred<T>() {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((res) => {
-    resolve = res;
-  });
-  return { promise, resolve };
-}
 
 test('makes a named breaker on first use and returns the same one after', () => {
   const registry = new BreakerRegistry({ defaults: { policy: consecutiveFailures(2) } });

@@ -4,16 +4,7 @@ import { test } from 'node:test';
 import { ManualClock } from '../src/clock.ts';
 import { InvalidOptionError, TimeoutError } from '../src/errors.ts';
 import { timeout } from '../src/timeout.ts';
-
-function deferred<T>() {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
+import { deferred } from './support/deferred.ts';
 
 test('aborts the work signal with a TimeoutError and rejects with it', async () => {
   const clock = new ManualClock();

@@ -5,7 +5,7 @@ import { BreakerRegistry, consecutiveFailures, ManualClock } from 'breakwater';
 import express, { type ErrorRequestHandler } from 'express';
 import { expressBreaker } from '../src/express.ts';
 import { routeSignal } from '../src/route-guard.ts';
-import { close, listen, until } from './support/server.ts';
+import { close, errorCode, fetchPastTimeout, listen } from './support/server.ts';
 
 const servers: Server[] = [];
 after(() => Promise.all(servers.map(close)));
@@ -34,10 +34,7 @@ describe('expressBreaker', () => {
     const origin = await serve(app);
     const response = await fetch(`${origin}/fail`);
     assert.equal(response.status, 500);
-    assert.equal(
-      ((await response.json()) as { error: { code: string } }).error.code,
-      'APP_FAILURE',
-    );
+    assert.equal(await errorCode(response), 'APP_FAILURE');
     assert.equal(seen.length, 1);
     assert.equal(breaker.breakers.get('/fail').snapshot().totals.failures, 1);
   });
@@ -70,10 +67,7 @@ describe('expressBreaker', () => {
     const response = await fetch(`${origin}/hello`);
     assert.equal(response.status, 503);
     assert.equal(response.headers.get('retry-after'), '5');
-    assert.equal(
-      ((await response.json()) as { error: { code: string } }).error.code,
-      'ERR_CIRCUIT_OPEN',
-    );
+    assert.equal(await errorCode(response), 'ERR_CIRCUIT_OPEN');
     assert.equal(calls, 3);
   });
 
@@ -90,15 +84,9 @@ describe('expressBreaker', () => {
       void res;
     });
     const origin = await serve(app);
-    const pending = fetch(`${origin}/slow`);
-    await until(() => clock.pendingTimers === 1, 'the request to arrive');
-    clock.advance(1_000);
-    const response = await pending;
+    const response = await fetchPastTimeout(clock, `${origin}/slow`, 1_000);
     assert.equal(response.status, 504);
-    assert.equal(
-      ((await response.json()) as { error: { code: string } }).error.code,
-      'ERR_TIMEOUT',
-    );
+    assert.equal(await errorCode(response), 'ERR_TIMEOUT');
     assert.equal(aborted, true);
     assert.equal(breaker.breakers.get('/slow').snapshot().totals.failures, 1);
   });

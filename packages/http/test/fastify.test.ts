@@ -4,7 +4,7 @@ import { BreakerRegistry, consecutiveFailures, ManualClock } from 'breakwater';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { fastifyBreaker } from '../src/fastify.ts';
 import { routeSignal } from '../src/route-guard.ts';
-import { until } from './support/server.ts';
+import { errorCode, fetchPastTimeout, until } from './support/server.ts';
 
 const apps: FastifyInstance[] = [];
 after(() => Promise.all(apps.map((app) => app.close())));
@@ -60,10 +60,7 @@ describe('fastifyBreaker', () => {
     assert.equal(response.status, 503);
     assert.equal(response.headers.get('retry-after'), '5');
     assert.match(response.headers.get('content-type') ?? '', /application\/json/);
-    assert.equal(
-      ((await response.json()) as { error: { code: string } }).error.code,
-      'ERR_CIRCUIT_OPEN',
-    );
+    assert.equal(await errorCode(response), 'ERR_CIRCUIT_OPEN');
     assert.equal(calls, 3);
   });
 
@@ -81,15 +78,9 @@ describe('fastifyBreaker', () => {
       void reply; // never answers on its own
     });
     const origin = await serve(app);
-    const pending = fetch(`${origin}/slow`);
-    await until(() => clock.pendingTimers === 1, 'the request to arrive');
-    clock.advance(1_000);
-    const response = await pending;
+    const response = await fetchPastTimeout(clock, `${origin}/slow`, 1_000);
     assert.equal(response.status, 504);
-    assert.equal(
-      ((await response.json()) as { error: { code: string } }).error.code,
-      'ERR_TIMEOUT',
-    );
+    assert.equal(await errorCode(response), 'ERR_TIMEOUT');
     assert.equal(aborted, true);
     assert.equal(breakers.get('/slow').snapshot().totals.failures, 1);
   });
@@ -109,17 +100,11 @@ describe('fastifyBreaker', () => {
       return 'too late';
     });
     const origin = await serve(app);
-    const pending = fetch(`${origin}/late`);
-    await until(() => clock.pendingTimers === 1, 'the request to arrive');
-    clock.advance(1_000);
-    const response = await pending;
+    const response = await fetchPastTimeout(clock, `${origin}/late`, 1_000);
     assert.equal(response.status, 504);
     release();
     await until(() => answered, 'the late handler');
-    assert.equal(
-      ((await response.json()) as { error: { code: string } }).error.code,
-      'ERR_TIMEOUT',
-    );
+    assert.equal(await errorCode(response), 'ERR_TIMEOUT');
     const next = await fetch(`${origin}/late`);
     assert.equal(await next.text(), 'too late', 'the app keeps serving');
   });

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { after, describe, it } from 'node:test';
 import { consecutiveFailures, InvalidOptionError, ManualClock, TimeoutError } from 'breakwater';
 import { type NodeHandler, protectHandler } from '../src/node-handler.ts';
-import { close, listen, until } from './support/server.ts';
+import { close, errorCode, fetchPastTimeout, listen, until } from './support/server.ts';
 
 const servers: Server[] = [];
 after(() => Promise.all(servers.map(close)));
@@ -66,10 +66,7 @@ describe('protectHandler', () => {
     const origin = await serve({ '/': handler });
     const response = await fetch(origin);
     assert.equal(response.status, 502);
-    assert.equal(
-      ((await response.json()) as { error: { code: string } }).error.code,
-      'ERR_INTERNAL',
-    );
+    assert.equal(await errorCode(response), 'ERR_INTERNAL');
     assert.equal(handler.breaker.snapshot().totals.failures, 1);
   });
 
@@ -175,18 +172,12 @@ describe('protectHandler', () => {
       { timeout: 1_000, clock },
     );
     const origin = await serve({ '/': handler });
-    const pending = fetch(origin);
-    await until(() => clock.pendingTimers === 1, 'the handler to start');
-    clock.advance(1_000);
-    const response = await pending;
+    const response = await fetchPastTimeout(clock, origin, 1_000, 'the handler to start');
     assert.equal(response.status, 504);
     release();
     await until(() => finished, 'the late handler');
     await new Promise((resolve) => setTimeout(resolve, 20));
-    assert.equal(
-      ((await response.json()) as { error: { code: string } }).error.code,
-      'ERR_TIMEOUT',
-    );
+    assert.equal(await errorCode(response), 'ERR_TIMEOUT');
   });
 
   it('keeps a breaker per route: one tripped, the other still answers', async () => {

@@ -40,14 +40,8 @@ export function requestHeadersForUpstream(
   const named = connectionNamed(incoming.connection);
   for (const name in incoming) {
     const value = incoming[name];
-    if (value === undefined) continue;
+    if (value === undefined || isHopByHop(name)) continue;
     switch (name) {
-      case 'connection':
-      case 'keep-alive':
-      case 'proxy-connection':
-      case 'transfer-encoding':
-      case 'upgrade':
-      case 'trailer':
       case 'http2-settings':
       // 100-continue was already answered by node:http; undici rejects the header.
       case 'expect':
@@ -101,14 +95,8 @@ export function responseHeadersForClient(
   let via: string | string[] | undefined;
   for (const name in incoming) {
     const value = incoming[name];
-    if (value === undefined) continue;
+    if (value === undefined || isHopByHop(name)) continue;
     switch (name) {
-      case 'connection':
-      case 'keep-alive':
-      case 'proxy-connection':
-      case 'transfer-encoding':
-      case 'upgrade':
-      case 'trailer':
       case 'te':
         continue;
       case 'via':
@@ -121,6 +109,21 @@ export function responseHeadersForClient(
   out.via = via === undefined ? VIA : `${Array.isArray(via) ? via.join(', ') : via}, ${VIA}`;
   out['x-request-id'] = requestId;
   return out;
+}
+
+// The fields RFC 9110 §7.6.1 defines for one hop only, dropped in both directions; Upgrade is
+// put back for a WebSocket hand-off. TE differs per direction, so each caller handles it.
+function isHopByHop(name: string): boolean {
+  switch (name) {
+    case 'connection':
+    case 'keep-alive':
+    case 'proxy-connection':
+    case 'transfer-encoding':
+    case 'upgrade':
+    case 'trailer':
+      return true;
+  }
+  return false;
 }
 
 // Connection carries options (close, keep-alive) and names of hop-by-hop fields. The common

@@ -191,6 +191,10 @@ export class UpstreamPool {
   candidates(): readonly Target[] {
     const eligible = this.eligible();
     if (!this.inPanic(eligible.length)) return eligible;
+    return this.#panicCandidates();
+  }
+
+  #panicCandidates(): readonly Target[] {
     return this.targets.filter(
       (target) => !target.drained && target.breaker?.state !== 'forced-open',
     );
@@ -213,8 +217,10 @@ export class UpstreamPool {
    * while any other candidate exists. `undefined` when no target may take the request.
    */
   admit(request: BalancedRequest, tried?: ReadonlySet<Target>): Admission | undefined {
-    let candidates = this.candidates();
-    const panic = candidates.length > 0 && this.inPanic();
+    // candidates() inlined: eligibility is worked out once per pick, not twice.
+    const eligible = this.eligible();
+    const panic = this.inPanic(eligible.length);
+    let candidates = panic ? this.#panicCandidates() : eligible;
     if (tried !== undefined && tried.size > 0) {
       const untried = candidates.filter((target) => !tried.has(target));
       if (untried.length > 0) candidates = untried;

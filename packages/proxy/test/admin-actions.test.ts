@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { writeFile } from 'node:fs/promises';
+import { describe, test } from 'node:test';
 import { pino } from 'pino';
 import { loadConfigFile } from '../src/config/load-config.ts';
 import { startProxy } from '../src/proxy.ts';
@@ -14,6 +12,7 @@ import {
   type TestServer,
 } from './support/proxy-harness.ts';
 import { until } from './support/servers.ts';
+import { useTempDir } from './support/temp-dir.ts';
 
 async function named(name: string): Promise<TestServer> {
   return startServer((_req, res) => res.end(name));
@@ -42,13 +41,7 @@ async function bodiesOf(url: string, count: number): Promise<string[]> {
 }
 
 describe('admin write endpoints', () => {
-  let dir: string;
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'breakwater-admin-'));
-  });
-  after(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const inTempDir = useTempDir('breakwater-admin-');
 
   test('a drained target gets no new requests until it is enabled again', async () => {
     const a = await named('a');
@@ -158,7 +151,7 @@ describe('admin write endpoints', () => {
   test('POST /api/reload applies a valid file and answers 422 with paths for an invalid one', async () => {
     const a = await named('a');
     const b = await named('b');
-    const file = join(dir, 'proxy.yaml');
+    const file = inTempDir('proxy.yaml');
     await writeFile(file, yaml([a.url]));
     const proxy = await startProxy(await loadConfigFile(file), {
       logger: pino({ level: 'silent' }),

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { writeFile } from 'node:fs/promises';
+import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { httpRequest, startServer } from './support/proxy-harness.ts';
+import { useTempDir } from './support/temp-dir.ts';
 
 const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
 const EXAMPLE = fileURLToPath(new URL('../../../examples/breakwater.yaml', import.meta.url));
@@ -25,13 +24,7 @@ function run(args: string[]): Promise<{ code: number; stdout: string; stderr: st
 }
 
 describe('breakwater CLI', () => {
-  let dir: string;
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'breakwater-cli-'));
-  });
-  after(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const inTempDir = useTempDir('breakwater-cli-');
 
   test('validate prints OK and exits 0 for a good file', async () => {
     const result = await run(['validate', EXAMPLE]);
@@ -40,7 +33,7 @@ describe('breakwater CLI', () => {
   });
 
   test('validate prints every problem with its path and exits 1 for a bad file', async () => {
-    const file = join(dir, 'bad.yaml');
+    const file = inTempDir('bad.yaml');
     await writeFile(
       file,
       'listen: 127.0.0.1:8080\nupstreams:\n  api:\n    targets: [ { url: "nope" } ]\nroutes: [ { upstream: web } ]\n',
@@ -69,7 +62,7 @@ describe('breakwater CLI', () => {
   test('SIGHUP applies a changed config file and keeps the running one when the file is bad', async () => {
     const a = await startServer((_req, res) => res.end('a'));
     const b = await startServer((_req, res) => res.end('b'));
-    const file = join(dir, 'hup.yaml');
+    const file = inTempDir('hup.yaml');
     const config = (url: string) =>
       `listen: 127.0.0.1:0\nlog: { access: false }\nupstreams:\n  app:\n    targets: [ { url: "${url}" } ]\nroutes: [ { upstream: app } ]\n`;
     await writeFile(file, config(a.url));

@@ -3,7 +3,8 @@ import { describe, test } from 'node:test';
 import { loadConfig } from '../src/config/load-config.ts';
 import { isEmptyPlan, planReload } from '../src/reload-plan.ts';
 
-const BASE = `
+/** The listener and the `api` upstream every config here starts with. */
+const LISTEN_AND_API = `
 listen: 127.0.0.1:8080
 upstreams:
   api:
@@ -11,7 +12,9 @@ upstreams:
       - url: http://127.0.0.1:8001
       - url: http://127.0.0.1:8002
       - url: http://127.0.0.1:8003
-  web:
+`;
+
+const BASE = `${LISTEN_AND_API}  web:
     targets: [ { url: "http://127.0.0.1:9001" } ]
 routes:
   - { match: { pathPrefix: /api }, upstream: api }
@@ -19,10 +22,12 @@ routes:
 `;
 
 const base = () => loadConfig(BASE);
+/** Plans the reload from BASE to the config `nextYaml` describes. */
+const planTo = (nextYaml: string) => planReload(base(), loadConfig(nextYaml));
 
 describe('planReload', () => {
   test('the same config plans nothing', () => {
-    const plan = planReload(base(), base());
+    const plan = planTo(BASE);
     assert.equal(isEmptyPlan(plan), true);
     assert.deepEqual(
       plan.upstreams.map((upstream) => [upstream.name, upstream.change]),
@@ -35,13 +40,11 @@ describe('planReload', () => {
   });
 
   test('matches targets by URL: kept ones carry both indexes, others are added or removed', () => {
-    const next = loadConfig(
-      BASE.replace('      - url: http://127.0.0.1:8001\n', '').replace(
-        '      - url: http://127.0.0.1:8003',
-        '      - url: http://127.0.0.1:8003\n      - url: http://127.0.0.1:8004',
-      ),
+    const next = BASE.replace('      - url: http://127.0.0.1:8001\n', '').replace(
+      '      - url: http://127.0.0.1:8003',
+      '      - url: http://127.0.0.1:8003\n      - url: http://127.0.0.1:8004',
     );
-    const api = planReload(base(), next).upstreams.find((upstream) => upstream.name === 'api');
+    const api = planTo(next).upstreams.find((upstream) => upstream.name === 'api');
     assert.equal(api?.change, 'changed');
     assert.deepEqual(api?.settingsChanged, []);
     assert.deepEqual(api?.kept, [
@@ -53,10 +56,11 @@ describe('planReload', () => {
   });
 
   test('a changed weight is a per-target change of a kept target', () => {
-    const next = loadConfig(
-      BASE.replace('- url: http://127.0.0.1:8002', '- { url: "http://127.0.0.1:8002", weight: 5 }'),
+    const next = BASE.replace(
+      '- url: http://127.0.0.1:8002',
+      '- { url: "http://127.0.0.1:8002", weight: 5 }',
     );
-    const api = planReload(base(), next).upstreams[0];
+    const api = planTo(next).upstreams[0];
     assert.equal(api?.change, 'changed');
     assert.deepEqual(
       api?.kept.map((target) => target.changed),
@@ -67,8 +71,8 @@ describe('planReload', () => {
   });
 
   test('changed upstream timeouts mark every kept target as needing new timeouts', () => {
-    const next = loadConfig(BASE.replace('  web:\n', '    timeouts: { connect: 1s }\n  web:\n'));
-    const api = planReload(base(), next).upstreams[0];
+    const next = BASE.replace('  web:\n', '    timeouts: { connect: 1s }\n  web:\n');
+    const api = planTo(next).upstreams[0];
     assert.deepEqual(api?.settingsChanged, ['timeouts']);
     assert.deepEqual(
       api?.kept.map((target) => target.changed),
@@ -77,28 +81,20 @@ describe('planReload', () => {
   });
 
   test('names changed upstream settings such as the balancer', () => {
-    const next = loadConfig(BASE.replace('  web:\n', '    balance: least-request\n  web:\n'));
-    const api = planReload(base(), next).upstreams[0];
+    const next = BASE.replace('  web:\n', '    balance: least-request\n  web:\n');
+    const api = planTo(next).upstreams[0];
     assert.equal(api?.change, 'changed');
     assert.deepEqual(api?.settingsChanged, ['balance']);
   });
 
   test('lists new upstreams in config order and removed ones after them', () => {
-    const next = loadConfig(`
-listen: 127.0.0.1:8080
-upstreams:
-  api:
-    targets:
-      - url: http://127.0.0.1:8001
-      - url: http://127.0.0.1:8002
-      - url: http://127.0.0.1:8003
-  admin-ui:
+    const next = `${LISTEN_AND_API}  admin-ui:
     targets: [ { url: "http://127.0.0.1:7001" } ]
 routes:
   - { match: { pathPrefix: /ui }, upstream: admin-ui }
   - upstream: api
-`);
-    const plan = planReload(base(), next);
+`;
+    const plan = planTo(next);
     assert.deepEqual(
       plan.upstreams.map((upstream) => [upstream.name, upstream.change]),
       [
@@ -115,20 +111,18 @@ routes:
   });
 
   test('a target moved to another upstream is removed from one and added to the other', () => {
-    const next = loadConfig(
-      BASE.replace('      - url: http://127.0.0.1:8003\n', '').replace(
-        '"http://127.0.0.1:9001" }',
-        '"http://127.0.0.1:9001" }, { url: "http://127.0.0.1:8003" }',
-      ),
+    const next = BASE.replace('      - url: http://127.0.0.1:8003\n', '').replace(
+      '"http://127.0.0.1:9001" }',
+      '"http://127.0.0.1:9001" }, { url: "http://127.0.0.1:8003" }',
     );
-    const [api, web] = planReload(base(), next).upstreams;
+    const [api, web] = planTo(next).upstreams;
     assert.deepEqual(api?.removed, [{ url: 'http://127.0.0.1:8003', previousIndex: 2 }]);
     assert.deepEqual(web?.added, [{ url: 'http://127.0.0.1:8003', index: 1 }]);
   });
 
   test('warns that changed listen addresses need a restart instead of ignoring them', () => {
-    const next = loadConfig(BASE.replace('127.0.0.1:8080', '"[::1]:9090"'));
-    const plan = planReload(base(), next);
+    const next = BASE.replace('127.0.0.1:8080', '"[::1]:9090"');
+    const plan = planTo(next);
     assert.deepEqual(
       plan.warnings.map((warning) => warning.path),
       ['listen'],
@@ -138,13 +132,13 @@ routes:
   });
 
   test('warns per setting for limits and the admin listener, applies log level and shutdownTimeout', () => {
-    const next = loadConfig(`${BASE}
+    const next = `${BASE}
 admin: { listen: 127.0.0.1:9901 }
 limits: { maxHeaderSize: 8192, keepAliveTimeout: 2s }
 log: { level: debug, access: false }
 shutdownTimeout: 3s
-`);
-    const plan = planReload(base(), next);
+`;
+    const plan = planTo(next);
     assert.deepEqual(plan.warnings.map((warning) => warning.path).sort(), [
       'admin',
       'limits.keepAliveTimeout',

@@ -1,15 +1,17 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { after, before, describe, test } from 'node:test';
-import { pino } from 'pino';
+import { describe, test } from 'node:test';
 import { loadConfig, loadConfigFile } from '../src/config/load-config.ts';
 import { type RunningProxy, startProxy } from '../src/proxy.ts';
-import { httpRequest, startServer, type TestServer } from './support/proxy-harness.ts';
+import {
+  capturingLogger,
+  httpRequest,
+  startServer,
+  type TestServer,
+} from './support/proxy-harness.ts';
 import { until } from './support/servers.ts';
+import { useTempDir } from './support/temp-dir.ts';
 
 /** An upstream that answers with its name, and holds `/slow` requests until released. */
 interface NamedUpstream extends TestServer {
@@ -43,19 +45,9 @@ interface ReloadableProxy extends RunningProxy {
 
 async function startFromFile(file: string, yaml: string): Promise<ReloadableProxy> {
   await writeFile(file, yaml);
-  const logs: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      for (const line of chunk.toString('utf8').split('\n'))
-        if (line !== '') logs.push(JSON.parse(line));
-      callback();
-    },
-  });
-  const proxy = await startProxy(await loadConfigFile(file), {
-    logger: pino({ level: 'info' }, sink),
-    configFile: file,
-  });
-  return { ...proxy, url: `http://127.0.0.1:${proxy.proxyAddresses[0]?.port}`, logs };
+  const { logger, logs } = capturingLogger();
+  const proxy = await startProxy(await loadConfigFile(file), { logger, configFile: file });
+  return { ...proxy, url: `http://127.0.0.1:${proxy.proxyAddresses[0]?.port}`, logs: logs.lines };
 }
 
 function yaml(upstreams: Record<string, readonly string[]>, routes = '', extra = ''): string {
@@ -74,18 +66,12 @@ ${extra}`;
 }
 
 describe('hot reload', () => {
-  let dir: string;
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'breakwater-reload-'));
-  });
-  after(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const inTempDir = useTempDir('breakwater-reload-');
 
   test('routes to a new upstream at once while a request to the removed one completes', async () => {
     const a = await namedUpstream('a');
     const b = await namedUpstream('b');
-    const proxy = await startFromFile(join(dir, 'route.yaml'), yaml({ one: [a.url] }));
+    const proxy = await startFromFile(inTempDir('route.yaml'), yaml({ one: [a.url] }));
     try {
       const slow = httpRequest(`${proxy.url}/slow`);
       await until(() => a.held() === 1, 'the slow request to reach a');
@@ -118,7 +104,7 @@ describe('hot reload', () => {
   test('a removed target takes no new requests and its in-flight request completes', async () => {
     const a = await namedUpstream('a');
     const b = await namedUpstream('b');
-    const proxy = await startFromFile(join(dir, 'remove.yaml'), yaml({ app: [a.url, b.url] }));
+    const proxy = await startFromFile(inTempDir('remove.yaml'), yaml({ app: [a.url, b.url] }));
     try {
       const [targetA, targetB] = proxy.upstreams.get('app')?.targets ?? [];
       assert.ok(targetA && targetB);
@@ -149,7 +135,7 @@ describe('hot reload', () => {
     const a = await namedUpstream('a');
     const b = await namedUpstream('b');
     const c = await namedUpstream('c');
-    const proxy = await startFromFile(join(dir, 'keep.yaml'), yaml({ app: [a.url, b.url] }));
+    const proxy = await startFromFile(inTempDir('keep.yaml'), yaml({ app: [a.url, b.url] }));
     try {
       const [targetA, targetB] = proxy.upstreams.get('app')?.targets ?? [];
       assert.ok(targetA && targetB);
@@ -187,7 +173,7 @@ describe('hot reload', () => {
 
   test('changed timeouts give a kept target a new connection pool, not a new identity', async () => {
     const a = await namedUpstream('a');
-    const proxy = await startFromFile(join(dir, 'timeouts.yaml'), yaml({ app: [a.url] }));
+    const proxy = await startFromFile(inTempDir('timeouts.yaml'), yaml({ app: [a.url] }));
     try {
       const target = proxy.upstreams.get('app')?.targets[0];
       assert.ok(target);
@@ -213,7 +199,7 @@ describe('hot reload', () => {
 
   test('an invalid file keeps the old config and returns the issues with their paths', async () => {
     const a = await namedUpstream('a');
-    const file = join(dir, 'invalid.yaml');
+    const file = inTempDir('invalid.yaml');
     const proxy = await startFromFile(file, yaml({ app: [a.url] }));
     try {
       await writeFile(
@@ -241,7 +227,7 @@ describe('hot reload', () => {
     const a = await namedUpstream('a');
     const b = await namedUpstream('b');
     const c = await namedUpstream('c');
-    const proxy = await startFromFile(join(dir, 'serial.yaml'), yaml({ app: [a.url] }));
+    const proxy = await startFromFile(inTempDir('serial.yaml'), yaml({ app: [a.url] }));
     try {
       const [first, second] = await Promise.all([
         proxy.reload(loadConfig(yaml({ app: [a.url, b.url] }))),
@@ -271,7 +257,7 @@ describe('hot reload', () => {
 
   test('a changed listen address is reported as a warning and the old listener keeps serving', async () => {
     const a = await namedUpstream('a');
-    const proxy = await startFromFile(join(dir, 'listen.yaml'), yaml({ app: [a.url] }));
+    const proxy = await startFromFile(inTempDir('listen.yaml'), yaml({ app: [a.url] }));
     try {
       const next = yaml({ app: [a.url] }).replace('listen: 127.0.0.1:0', 'listen: 127.0.0.1:1');
       const result = await proxy.reload(loadConfig(next));
@@ -295,7 +281,7 @@ describe('hot reload', () => {
     const b = await namedUpstream('b');
     const check = '    healthCheck: { path: /, interval: 50ms }\n';
     const withCheck = (urls: string[]) => yaml({ app: urls }).replace('routes:', `${check}routes:`);
-    const proxy = await startFromFile(join(dir, 'checks.yaml'), withCheck([a.url]));
+    const proxy = await startFromFile(inTempDir('checks.yaml'), withCheck([a.url]));
     try {
       const targetA = proxy.upstreams.get('app')?.targets[0];
       assert.equal(targetA?.checker?.running, true);
@@ -318,7 +304,7 @@ describe('hot reload', () => {
     const outlier = (rule: string) =>
       yaml({ app: [a.url] }).replace('routes:', `    outlierDetection: ${rule}\nroutes:`);
     const proxy = await startFromFile(
-      join(dir, 'outlier.yaml'),
+      inTempDir('outlier.yaml'),
       outlier('{ policy: { consecutiveFailures: 5 } }'),
     );
     try {

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { httpRequest, startServer } from './support/proxy-harness.ts';
+import { pumpBody } from './support/pump.ts';
 
 const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
 
@@ -194,18 +195,7 @@ describe('review: breakwater start', () => {
           },
         );
         req.on('error', reject);
-        let sent = 0;
-        const pump = () => {
-          while (sent < total) {
-            sent += chunk.length;
-            if (!req.write(chunk)) {
-              req.once('drain', pump);
-              return;
-            }
-          }
-          req.end();
-        };
-        pump();
+        pumpBody(req, total, chunk);
       });
       assert.equal(received, total);
       // Peak, not current: buffering would show up as growth near the body size. What remains is

@@ -3,8 +3,6 @@
  * request id) and the limits that protect the proxy (431, 413, slowloris, slow uploads).
  */
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { type AddressInfo, connect, createServer as createTcpServer, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import {
   closedPort,
@@ -16,9 +14,13 @@ import {
   type TestProxy,
   type TestServer,
 } from './support/proxy-harness.ts';
+import { rawSession } from './support/raw.ts';
+import { startTcpServer } from './support/servers.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const SILENT = 'log:\n  level: silent\n';
+/** Long enough for the proxy's own header, body and request timeouts to fire first. */
+const RAW_QUIET_MS = 6_000;
 
 function assertJsonError(response: SimpleResponse, status: number, code: string): void {
   assert.equal(response.status, status, response.body);
@@ -29,45 +31,10 @@ function assertJsonError(response: SimpleResponse, status: number, code: string)
   assert.equal(response.headers['x-request-id'], body.error.requestId);
 }
 
-interface RawResult {
-  readonly text: string;
-  readonly closed: boolean;
-}
-
-/** Opens a socket, lets `drive` write to it, reads until close or `limitMs`. */
-function rawSession(
-  port: number,
-  drive: (socket: Socket) => void,
-  limitMs = 6_000,
-): Promise<RawResult> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    const chunks: Buffer[] = [];
-    const finish = (closed: boolean) => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve({ text: Buffer.concat(chunks).toString('latin1'), closed });
-    };
-    const timer = setTimeout(() => finish(false), limitMs);
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-    socket.on('error', () => {});
-    socket.on('close', () => finish(true));
-    socket.on('connect', () => drive(socket));
-  });
-}
-
 describe('review: error statuses', () => {
   test('404 NO_ROUTE with a JSON body naming the request id', async () => {
     const upstream = await startServer((_req, res) => res.end('ok'));
-    const proxy = await startTestProxy(`
-listen: 127.0.0.1:0
-upstreams:
-  app:
-    targets: [{ url: ${upstream.url} }]
-routes:
-  - match: { pathPrefix: /api }
-    upstream: app
-${SILENT}`);
+    const proxy = await startTestProxy(proxyYaml([upstream.url], SILENT, '/api'));
     try {
       assertJsonError(await httpRequest(`${proxy.url}/apix`), 404, 'NO_ROUTE');
       assert.equal((await httpRequest(`${proxy.url}/api/x`)).status, 200);
@@ -101,35 +68,26 @@ ${SILENT}`);
   });
 
   test('502 when the target accepts and closes without answering', async () => {
-    const silent = createTcpServer((socket) => socket.destroy());
-    silent.listen(0, '127.0.0.1');
-    await once(silent, 'listening');
-    const port = (silent.address() as AddressInfo).port;
-    const proxy = await startTestProxy(proxyYaml([`http://127.0.0.1:${port}`], SILENT));
+    const silent = await startTcpServer((socket) => socket.destroy());
+    const proxy = await startTestProxy(proxyYaml([silent.url], SILENT));
     try {
       const response = await httpRequest(`${proxy.url}/`);
       assert.equal(response.status, 502);
       assert.match(JSON.parse(response.body).error.code, /^UPSTREAM_/);
     } finally {
       await proxy.close();
-      silent.close();
+      await silent.close();
     }
   });
 
   test('504 UPSTREAM_TIMEOUT when headers do not arrive within timeouts.response', async () => {
-    const hung: Socket[] = [];
-    const silent = createTcpServer((socket) => {
-      hung.push(socket);
-      socket.on('error', () => {});
-    });
-    silent.listen(0, '127.0.0.1');
-    await once(silent, 'listening');
-    const port = (silent.address() as AddressInfo).port;
+    // Accepts and never answers; close() destroys the hung connections.
+    const silent = await startTcpServer(() => {});
     const proxy = await startTestProxy(`
 listen: 127.0.0.1:0
 upstreams:
   app:
-    targets: [{ url: http://127.0.0.1:${port} }]
+    targets: [{ url: ${silent.url} }]
     timeouts: { response: 300ms }
 routes:
   - upstream: app
@@ -140,8 +98,7 @@ ${SILENT}`);
       assert.ok(performance.now() - started < 5_000);
     } finally {
       await proxy.close();
-      for (const socket of hung) socket.destroy();
-      silent.close();
+      await silent.close();
     }
   });
 
@@ -194,8 +151,10 @@ ${SILENT}`,
   });
 
   test('431 HEADERS_TOO_LARGE as JSON for headers over maxHeaderSize', async () => {
-    const result = await rawSession(proxy.port, (socket) =>
-      socket.write(`GET / HTTP/1.1\r\nHost: a\r\nX-Big: ${'a'.repeat(8_000)}\r\n\r\n`),
+    const result = await rawSession(
+      proxy.port,
+      (socket) => socket.write(`GET / HTTP/1.1\r\nHost: a\r\nX-Big: ${'a'.repeat(8_000)}\r\n\r\n`),
+      RAW_QUIET_MS,
     );
     assert.match(result.text, /^HTTP\/1\.1 431 /);
     assert.match(result.text, /"code":"HEADERS_TOO_LARGE"/);
@@ -219,13 +178,17 @@ ${SILENT}`,
 
   test('413 for a chunked body that grows past the limit; the upstream never sees it complete', async () => {
     outcomes.length = 0;
-    const result = await rawSession(proxy.port, (socket) => {
-      socket.write('POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n');
-      socket.write(`258\r\n${'a'.repeat(600)}\r\n`);
-      setTimeout(() => {
-        if (!socket.destroyed) socket.write(`258\r\n${'b'.repeat(600)}\r\n0\r\n\r\n`);
-      }, 100);
-    });
+    const result = await rawSession(
+      proxy.port,
+      (socket) => {
+        socket.write('POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n');
+        socket.write(`258\r\n${'a'.repeat(600)}\r\n`);
+        setTimeout(() => {
+          if (!socket.destroyed) socket.write(`258\r\n${'b'.repeat(600)}\r\n0\r\n\r\n`);
+        }, 100);
+      },
+      RAW_QUIET_MS,
+    );
     assert.match(result.text, /^HTTP\/1\.1 413 /);
     assert.match(result.text, /"code":"BODY_TOO_LARGE"/);
     assert.equal(result.closed, true);
@@ -241,13 +204,17 @@ ${SILENT}`,
   test('drops a slowloris client that trickles its headers past headersTimeout', async () => {
     const started = performance.now();
     let trickle: NodeJS.Timeout | undefined;
-    const result = await rawSession(proxy.port, (socket) => {
-      socket.write('GET / HTTP/1.1\r\nHost: a\r\n');
-      let n = 0;
-      trickle = setInterval(() => {
-        if (!socket.destroyed) socket.write(`X-Slow-${n++}: 1\r\n`);
-      }, 200);
-    });
+    const result = await rawSession(
+      proxy.port,
+      (socket) => {
+        socket.write('GET / HTTP/1.1\r\nHost: a\r\n');
+        let n = 0;
+        trickle = setInterval(() => {
+          if (!socket.destroyed) socket.write(`X-Slow-${n++}: 1\r\n`);
+        }, 200);
+      },
+      RAW_QUIET_MS,
+    );
     clearInterval(trickle);
     assert.equal(result.closed, true, 'slowloris connection must be closed');
     assert.ok(performance.now() - started < 5_000);
@@ -258,12 +225,16 @@ ${SILENT}`,
     outcomes.length = 0;
     const started = performance.now();
     let trickle: NodeJS.Timeout | undefined;
-    const result = await rawSession(proxy.port, (socket) => {
-      socket.write('POST /slow HTTP/1.1\r\nHost: a\r\nContent-Length: 900\r\n\r\n');
-      trickle = setInterval(() => {
-        if (!socket.destroyed) socket.write('x');
-      }, 100);
-    });
+    const result = await rawSession(
+      proxy.port,
+      (socket) => {
+        socket.write('POST /slow HTTP/1.1\r\nHost: a\r\nContent-Length: 900\r\n\r\n');
+        trickle = setInterval(() => {
+          if (!socket.destroyed) socket.write('x');
+        }, 100);
+      },
+      RAW_QUIET_MS,
+    );
     clearInterval(trickle);
     assert.equal(result.closed, true, 'slow upload must be cut');
     assert.ok(performance.now() - started < 5_500);

@@ -3,9 +3,8 @@
  * client and a real upstream.
  */
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http';
-import { type AddressInfo, connect, createServer as createTcpServer, type Server } from 'node:net';
+import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import {
   httpRequest,
@@ -15,6 +14,7 @@ import {
   type TestProxy,
   type TestServer,
 } from './support/proxy-harness.ts';
+import { startTcpServer, type TcpTestServer } from './support/servers.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -170,13 +170,12 @@ describe('review: preserveHost: false', () => {
 });
 
 describe('review: response headers sent to the client', () => {
-  let upstream: Server;
+  let upstream: TcpTestServer;
   let proxy: TestProxy;
 
   before(async () => {
     // A raw upstream so header names arrive in odd case, exactly as written.
-    upstream = createTcpServer((socket) => {
-      socket.on('error', () => {});
+    upstream = await startTcpServer((socket) => {
       let buffered = '';
       socket.on('data', (chunk: Buffer) => {
         buffered += chunk.toString('latin1');
@@ -199,16 +198,11 @@ describe('review: response headers sent to the client', () => {
         );
       });
     });
-    upstream.listen(0, '127.0.0.1');
-    await once(upstream, 'listening');
-    const port = (upstream.address() as AddressInfo).port;
-    proxy = await startTestProxy(
-      proxyYaml([`http://127.0.0.1:${port}`], 'log:\n  level: silent\n'),
-    );
+    proxy = await startTestProxy(proxyYaml([upstream.url], 'log:\n  level: silent\n'));
   });
   after(async () => {
     await proxy.close();
-    await new Promise<void>((resolve) => upstream.close(() => resolve()));
+    await upstream.close();
   });
 
   test('strips hop-by-hop response headers, including ones named in Connection in any case', async () => {

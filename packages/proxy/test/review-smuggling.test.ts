@@ -3,8 +3,6 @@
  * vector must be answered 400 with the connection closed and nothing reaching the upstream.
  */
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { type AddressInfo, connect, createServer as createTcpServer, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import {
   proxyYaml,
@@ -13,29 +11,11 @@ import {
   type TestProxy,
   type TestServer,
 } from './support/proxy-harness.ts';
+import { raw } from './support/raw.ts';
+import { startTcpServer, type TcpTestServer } from './support/servers.ts';
 
-interface RawResult {
-  readonly text: string;
-  readonly closed: boolean;
-}
-
-/** Writes bytes, reads until the peer closes or `quietMs` pass without closing. */
-function raw(port: number, bytes: string, quietMs = 3_000): Promise<RawResult> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    const chunks: Buffer[] = [];
-    const finish = (closed: boolean) => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve({ text: Buffer.concat(chunks).toString('latin1'), closed });
-    };
-    const timer = setTimeout(() => finish(false), quietMs);
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-    socket.on('error', () => {});
-    socket.on('close', () => finish(true));
-    socket.write(bytes);
-  });
-}
+/** Long enough that a vector the proxy wrongly accepts shows as a connection left open. */
+const RAW_QUIET_MS = 3_000;
 
 function statusLine(text: string): string {
   return text.split('\r\n', 1)[0] ?? '';
@@ -105,7 +85,7 @@ describe('review: request smuggling vectors', () => {
   for (const [name, bytes] of Object.entries(vectors)) {
     test(`answers 400 JSON, closes and forwards nothing for ${name}`, async () => {
       received.length = 0;
-      const result = await raw(proxy.port, bytes);
+      const result = await raw(proxy.port, bytes, RAW_QUIET_MS);
       assert.equal(statusLine(result.text), 'HTTP/1.1 400 Bad Request');
       assert.equal(jsonBody(result.text).error.code, 'BAD_REQUEST');
       assert.equal(result.closed, true, 'connection must be closed after a framing error');
@@ -118,6 +98,7 @@ describe('review: request smuggling vectors', () => {
     const result = await raw(
       proxy.port,
       'OPTIONS * HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n',
+      RAW_QUIET_MS,
     );
     assert.equal(statusLine(result.text), 'HTTP/1.1 400 Bad Request');
     assert.equal(jsonBody(result.text).error.code, 'BAD_REQUEST');
@@ -129,6 +110,7 @@ describe('review: request smuggling vectors', () => {
     const result = await raw(
       proxy.port,
       'POST /ok HTTP/1.1\r\nHost: a\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n0\r\n\r\n',
+      RAW_QUIET_MS,
     );
     assert.equal(statusLine(result.text), 'HTTP/1.1 200 OK');
     assert.deepEqual(received, ['POST /ok hello']);
@@ -138,7 +120,7 @@ describe('review: request smuggling vectors', () => {
 describe('review: no open proxying', () => {
   let upstream: TestServer;
   let elsewhere: TestServer;
-  let tcpElsewhere: ReturnType<typeof createTcpServer>;
+  let tcpElsewhere: TcpTestServer;
   let tcpConnections = 0;
   let proxy: TestProxy;
   const upstreamSaw: string[] = [];
@@ -153,19 +135,17 @@ describe('review: no open proxying', () => {
       elsewhereHits++;
       res.end('elsewhere');
     });
-    tcpElsewhere = createTcpServer((socket: Socket) => {
+    tcpElsewhere = await startTcpServer((socket) => {
       tcpConnections++;
       socket.destroy();
     });
-    tcpElsewhere.listen(0, '127.0.0.1');
-    await once(tcpElsewhere, 'listening');
     proxy = await startTestProxy(proxyYaml([upstream.url], 'log:\n  level: silent\n'));
   });
   after(async () => {
     await proxy.close();
     await upstream.close();
     await elsewhere.close();
-    tcpElsewhere.close();
+    await tcpElsewhere.close();
   });
 
   test('an absolute-form request for another host goes to the configured upstream only', async () => {
@@ -173,6 +153,7 @@ describe('review: no open proxying', () => {
     const result = await raw(
       proxy.port,
       `GET ${elsewhere.url}/steal?x=1 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`,
+      RAW_QUIET_MS,
     );
     assert.equal(statusLine(result.text), 'HTTP/1.1 200 OK');
     assert.match(result.text, /configured$/);
@@ -182,10 +163,11 @@ describe('review: no open proxying', () => {
   });
 
   test('CONNECT to an arbitrary host is never tunnelled', async () => {
-    const port = (tcpElsewhere.address() as AddressInfo).port;
+    const { port } = tcpElsewhere;
     const result = await raw(
       proxy.port,
       `CONNECT 127.0.0.1:${port} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`,
+      RAW_QUIET_MS,
     );
     assert.doesNotMatch(result.text, /^HTTP\/1\.1 200/);
     assert.equal(result.closed, true);
@@ -222,7 +204,11 @@ describe('review: Host header rules (RFC 9112 §3.2)', () => {
 
   test('an HTTP/1.1 request without Host is refused and not forwarded', async () => {
     hosts.length = 0;
-    const result = await raw(proxy.port, 'GET / HTTP/1.1\r\nConnection: close\r\n\r\n');
+    const result = await raw(
+      proxy.port,
+      'GET / HTTP/1.1\r\nConnection: close\r\n\r\n',
+      RAW_QUIET_MS,
+    );
     assert.equal(statusLine(result.text), 'HTTP/1.1 400 Bad Request');
     assert.deepEqual(hosts, []);
   });

@@ -6,19 +6,18 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { request } from 'node:http';
-import { type AddressInfo, connect, createServer as createTcpServer, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { describe, test } from 'node:test';
 import { httpRequest, proxyYaml, startServer, startTestProxy } from './support/proxy-harness.ts';
+import { pumpBody } from './support/pump.ts';
+import { raw } from './support/raw.ts';
+import { startTcpServer } from './support/servers.ts';
 
 const SILENT = 'log:\n  level: silent\n';
 
 /** A raw upstream: `answer` writes whatever bytes it likes for each request head received. */
-async function rawUpstream(answer: (socket: Socket, head: string) => void) {
-  const sockets = new Set<Socket>();
-  const server = createTcpServer((socket) => {
-    sockets.add(socket);
-    socket.on('error', () => {});
-    socket.on('close', () => sockets.delete(socket));
+function rawUpstream(answer: (socket: Socket, head: string) => void) {
+  return startTcpServer((socket) => {
     let buffered = '';
     socket.on('data', (chunk: Buffer) => {
       buffered += chunk.toString('latin1');
@@ -30,38 +29,6 @@ async function rawUpstream(answer: (socket: Socket, head: string) => void) {
         end = buffered.indexOf('\r\n\r\n');
       }
     });
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
-
-/** Writes bytes and reads until the connection closes or `quietMs` pass. */
-function raw(
-  port: number,
-  bytes: string,
-  quietMs = 1_500,
-): Promise<{ text: string; closed: boolean }> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    const chunks: Buffer[] = [];
-    const finish = (closed: boolean) => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve({ text: Buffer.concat(chunks).toString('latin1'), closed });
-    };
-    const timer = setTimeout(() => finish(false), quietMs);
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-    socket.on('error', () => {});
-    socket.on('close', () => finish(true));
-    socket.write(bytes);
   });
 }
 
@@ -327,7 +294,7 @@ describe('review: backpressure (nothing is buffered whole)', () => {
     const proxy = await startTestProxy(proxyYaml([upstream.url], SILENT));
     const total = 200 * 1024 * 1024;
     const chunk = Buffer.alloc(64 * 1024);
-    let sent = 0;
+    let sent = () => 0;
     try {
       const finished = new Promise<string>((resolve, reject) => {
         const req = request(
@@ -342,23 +309,13 @@ describe('review: backpressure (nothing is buffered whole)', () => {
           },
         );
         req.on('error', reject);
-        const pump = () => {
-          while (sent < total) {
-            sent += chunk.length;
-            if (!req.write(chunk)) {
-              req.once('drain', pump);
-              return;
-            }
-          }
-          req.end();
-        };
-        pump();
+        sent = pumpBody(req, total, chunk);
       });
       await new Promise((resolve) => setTimeout(resolve, 800));
-      assert.ok(sent < 48 * 1024 * 1024, `client pushed ${sent} bytes into a stalled upstream`);
+      assert.ok(sent() < 48 * 1024 * 1024, `client pushed ${sent()} bytes into a stalled upstream`);
       resumeUpstream();
       assert.equal(await finished, 'done');
-      assert.equal(sent, total);
+      assert.equal(sent(), total);
     } finally {
       await proxy.close();
       await upstream.close();
@@ -368,20 +325,10 @@ describe('review: backpressure (nothing is buffered whole)', () => {
   test('a client that stops reading stalls the upstream download after a few MB', async () => {
     const total = 200 * 1024 * 1024;
     const chunk = Buffer.alloc(64 * 1024);
-    let produced = 0;
+    let produced = () => 0;
     const upstream = await startServer((_req, res) => {
       res.writeHead(200, { 'content-length': String(total) });
-      const pump = () => {
-        while (produced < total) {
-          produced += chunk.length;
-          if (!res.write(chunk)) {
-            res.once('drain', pump);
-            return;
-          }
-        }
-        res.end();
-      };
-      pump();
+      produced = pumpBody(res, total, chunk);
     });
     const proxy = await startTestProxy(proxyYaml([upstream.url], SILENT));
     try {
@@ -391,8 +338,8 @@ describe('review: backpressure (nothing is buffered whole)', () => {
           setTimeout(() => {
             try {
               assert.ok(
-                produced < 48 * 1024 * 1024,
-                `upstream pushed ${produced} bytes to a paused client`,
+                produced() < 48 * 1024 * 1024,
+                `upstream pushed ${produced()} bytes to a paused client`,
               );
             } catch (error) {
               reject(error);
@@ -431,19 +378,8 @@ ${SILENT}`;
     const total = 20 * 1024 * 1024;
     const chunk = Buffer.alloc(64 * 1024);
     const upstream = await startServer((_req, res) => {
-      let produced = 0;
       res.writeHead(200, { 'content-length': String(total) });
-      const pump = () => {
-        while (produced < total) {
-          produced += chunk.length;
-          if (!res.write(chunk)) {
-            res.once('drain', pump);
-            return;
-          }
-        }
-        res.end();
-      };
-      pump();
+      pumpBody(res, total, chunk);
     });
     const proxy = await startTestProxy(config(upstream.url));
     try {

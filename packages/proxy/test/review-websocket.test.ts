@@ -5,7 +5,6 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http';
-import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import WebSocketClient, { type WebSocket, WebSocketServer } from 'ws';
 import {
@@ -16,29 +15,9 @@ import {
   type TestProxy,
   type TestServer,
 } from './support/proxy-harness.ts';
+import { raw } from './support/raw.ts';
 
 const SILENT = 'log:\n  level: silent\n';
-
-function raw(
-  port: number,
-  bytes: string,
-  quietMs = 2_000,
-): Promise<{ text: string; closed: boolean }> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    const chunks: Buffer[] = [];
-    const finish = (closed: boolean) => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve({ text: Buffer.concat(chunks).toString('latin1'), closed });
-    };
-    const timer = setTimeout(() => finish(false), quietMs);
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-    socket.on('error', () => {});
-    socket.on('close', () => finish(true));
-    socket.write(bytes);
-  });
-}
 
 describe('review: WebSocket through the proxy', () => {
   let upstream: TestServer;
@@ -195,15 +174,7 @@ describe('review: other upgrades', () => {
 
   test('an upgrade with no matching route gets a 404 JSON error', async () => {
     const upstream = await startServer((_req, res) => res.end('ok'));
-    const proxy = await startTestProxy(`
-listen: 127.0.0.1:0
-upstreams:
-  app:
-    targets: [{ url: ${upstream.url} }]
-routes:
-  - match: { pathPrefix: /ws }
-    upstream: app
-${SILENT}`);
+    const proxy = await startTestProxy(proxyYaml([upstream.url], SILENT, '/ws'));
     try {
       const result = await raw(
         proxy.port,

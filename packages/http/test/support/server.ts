@@ -4,6 +4,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { ManualClock } from 'breakwater';
 
 export interface TestServer {
   /** `http://127.0.0.1:<port>` */
@@ -70,4 +71,28 @@ export async function until(predicate: () => boolean, what = 'condition'): Promi
     await new Promise((resolve) => setTimeout(resolve, 1));
   }
   throw new Error(`timed out waiting for ${what}`);
+}
+
+/**
+ * Fetches `url`, waits until the request has started its one timer, then moves `clock` past
+ * `timeoutMs` and resolves with the response.
+ *
+ * @example
+ * const response = await fetchPastTimeout(clock, `${origin}/slow`, 1_000);
+ */
+export async function fetchPastTimeout(
+  clock: ManualClock,
+  url: string,
+  timeoutMs: number,
+  what = 'the request to arrive',
+): Promise<Response> {
+  const pending = fetch(url);
+  await until(() => clock.pendingTimers === 1, what);
+  clock.advance(timeoutMs);
+  return pending;
+}
+
+/** The stable `error.code` of a JSON error body. */
+export async function errorCode(response: Response): Promise<string> {
+  return ((await response.json()) as { error: { code: string } }).error.code;
 }

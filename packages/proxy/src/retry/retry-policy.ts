@@ -23,7 +23,10 @@ export interface RetryPolicyOptions {
   readonly on: readonly (RetryOn | `${number}`)[];
   /** Methods that may be retried; upper case. Non-idempotent methods only when listed. */
   readonly methods: readonly string[];
-  /** Each attempt's own timeout, for the forwarder. */
+  /**
+   * Each attempt's own timeout, for the forwarder: from the request written to the response
+   * headers (undici's per-request headers timeout; connecting is bounded by the connect timeout).
+   */
   readonly perTryTimeout?: number | undefined;
   /** Delay between tries: exponential from `initial` to `max`, fully jittered. */
   readonly backoff: { readonly initial: number; readonly max: number };

@@ -4,38 +4,19 @@
  * the same port.
  */
 import { once } from 'node:events';
-import { Agent, createServer, type RequestListener, request, type Server } from 'node:http';
+import { Agent, createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { Writable } from 'node:stream';
 import type { Clock } from 'breakwater';
-import { pino } from 'pino';
-import { loadConfig } from '../../src/config/load-config.ts';
-import { startProxy } from '../../src/proxy.ts';
-import type { SimpleResponse, TestProxy } from './proxy-harness.ts';
+import {
+  type SimpleResponse,
+  sendRequest,
+  startTestProxy,
+  type TestProxy,
+} from './proxy-harness.ts';
 
 /** Starts a proxy from YAML with `clock` driving breakers, checks and retry budgets. */
-export async function startClockedProxy(yaml: string, clock?: Clock): Promise<TestProxy> {
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      for (const line of chunk.toString('utf8').split('\n'))
-        if (line !== '') lines.push(JSON.parse(line));
-      callback();
-    },
-  });
-  const proxy = await startProxy(loadConfig(yaml), {
-    logger: pino({ level: 'info' }, sink),
-    ...(clock ? { clock } : {}),
-  });
-  const first = proxy.proxyAddresses[0]!;
-  return {
-    ...proxy,
-    url: `http://127.0.0.1:${first.port}`,
-    port: first.port,
-    adminUrl:
-      proxy.adminAddress === undefined ? undefined : `http://127.0.0.1:${proxy.adminAddress.port}`,
-    logs: { lines },
-  };
+export function startClockedProxy(yaml: string, clock?: Clock): Promise<TestProxy> {
+  return startTestProxy(yaml, {}, clock);
 }
 
 /** Counts attempts per target URL (every try, retries included) as the forwarder reports them. */
@@ -52,22 +33,7 @@ export function keepAliveClient(sockets: number) {
   const agent = new Agent({ keepAlive: true, maxSockets: sockets });
   return {
     get(url: string, method = 'GET', body?: string): Promise<SimpleResponse> {
-      return new Promise((resolve, reject) => {
-        const req = request(url, { method, agent }, (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('end', () =>
-            resolve({
-              status: res.statusCode ?? 0,
-              headers: res.headers,
-              body: Buffer.concat(chunks).toString('utf8'),
-            }),
-          );
-          res.on('error', reject);
-        });
-        req.on('error', reject);
-        req.end(body);
-      });
+      return sendRequest(url, { method, agent }, body);
     },
     close: () => agent.destroy(),
   };

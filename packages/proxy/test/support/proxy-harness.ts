@@ -4,12 +4,14 @@ import {
   createServer,
   type IncomingHttpHeaders,
   type RequestListener,
+  type RequestOptions,
   request,
   type Server,
 } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
 import { Writable } from 'node:stream';
-import { pino } from 'pino';
+import type { Clock } from 'breakwater';
+import { type Logger, pino } from 'pino';
 import { loadConfig } from '../../src/config/load-config.ts';
 import { type RunningProxy, startProxy } from '../../src/proxy.ts';
 
@@ -57,11 +59,15 @@ export interface TestProxy extends RunningProxy {
   readonly logs: CapturedLogs;
 }
 
-/** Starts a proxy in-process from YAML (listen on port 0), capturing its logs. */
-export async function startTestProxy(
-  yaml: string,
-  env: Record<string, string> = {},
-): Promise<TestProxy> {
+/**
+ * A pino logger at level info whose JSON lines are parsed into `logs.lines`, for asserting on
+ * what the proxy logged.
+ *
+ * @example
+ * const { logger, logs } = capturingLogger();
+ * const proxy = await startProxy(config, { logger });
+ */
+export function capturingLogger(): { logger: Logger; logs: CapturedLogs } {
   const logs: CapturedLogs = { lines: [] };
   const sink = new Writable({
     write(chunk: Buffer, _encoding, callback) {
@@ -70,7 +76,23 @@ export async function startTestProxy(
       callback();
     },
   });
-  const proxy = await startProxy(loadConfig(yaml, env), { logger: pino({ level: 'info' }, sink) });
+  return { logger: pino({ level: 'info' }, sink), logs };
+}
+
+/**
+ * Starts a proxy in-process from YAML (listen on port 0), capturing its logs; `clock`, when
+ * given, drives its breakers, checks and retry budgets.
+ */
+export async function startTestProxy(
+  yaml: string,
+  env: Record<string, string> = {},
+  clock?: Clock,
+): Promise<TestProxy> {
+  const { logger, logs } = capturingLogger();
+  const proxy = await startProxy(loadConfig(yaml, env), {
+    logger,
+    ...(clock ? { clock } : {}),
+  });
   const first = proxy.proxyAddresses[0]!;
   return {
     ...proxy,
@@ -96,30 +118,46 @@ export interface SimpleRequest {
 
 /** One HTTP request on a fresh connection; resolves with the whole response. */
 export function httpRequest(url: string, options: SimpleRequest = {}): Promise<SimpleResponse> {
+  return sendRequest(
+    url,
+    { method: options.method ?? 'GET', headers: options.headers, agent: false },
+    options.body,
+  );
+}
+
+/** Sends one request with node:http `options` (agent included) and reads the whole response. */
+export function sendRequest(
+  url: string,
+  options: RequestOptions,
+  body?: string | Buffer,
+): Promise<SimpleResponse> {
   return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      { method: options.method ?? 'GET', headers: options.headers, agent: false },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body: Buffer.concat(chunks).toString('utf8'),
-          }),
-        );
-        res.on('error', reject);
-      },
-    );
+    const req = request(url, options, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body: Buffer.concat(chunks).toString('utf8'),
+        }),
+      );
+      res.on('error', reject);
+    });
     req.on('error', reject);
-    req.end(options.body);
+    req.end(body);
   });
 }
 
-/** Upstream config YAML for the given target URLs. */
-export function proxyYaml(targets: readonly string[], extra = ''): string {
+/**
+ * Config YAML with one upstream `app` over the given target URLs, routed every request or, with
+ * `pathPrefix`, only the paths under it.
+ */
+export function proxyYaml(targets: readonly string[], extra = '', pathPrefix?: string): string {
+  const route =
+    pathPrefix === undefined
+      ? '  - upstream: app'
+      : `  - match: { pathPrefix: ${pathPrefix} }\n    upstream: app`;
   return `
 listen: 127.0.0.1:0
 upstreams:
@@ -127,7 +165,7 @@ upstreams:
     targets:
 ${targets.map((url) => `      - url: ${url}`).join('\n')}
 routes:
-  - upstream: app
+${route}
 ${extra}`;
 }
 

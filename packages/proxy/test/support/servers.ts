@@ -1,10 +1,11 @@
 /**
- * Small real servers for health-check tests (HTTP and raw TCP) on OS-chosen loopback ports,
- * counting what reaches them.
+ * Small real servers (HTTP and raw TCP) on OS-chosen loopback ports: counting ones for
+ * health-check tests, and a raw TCP server for wire-level upstreams.
  */
 import { once } from 'node:events';
-import { createServer, type RequestListener } from 'node:http';
+import type { RequestListener } from 'node:http';
 import { type AddressInfo, createServer as createTcpServer, type Socket } from 'node:net';
+import { closedPort, startServer } from './proxy-harness.ts';
 
 /** A running test server: its URL, how many requests/connections it saw, and `close()`. */
 export interface CountingServer {
@@ -17,35 +18,43 @@ export interface CountingServer {
 /** An HTTP server on 127.0.0.1 that counts requests. */
 export async function httpServer(listener: RequestListener): Promise<CountingServer> {
   let hits = 0;
-  const server = createServer((req, res) => {
+  const server = await startServer((req, res) => {
     hits++;
     listener(req, res);
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    hits: () => hits,
-    close: () =>
-      new Promise((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return { url: server.url, port: server.port, hits: () => hits, close: server.close };
 }
 
 /** A TCP server on 127.0.0.1 that counts connections and closes each one. */
 export async function tcpServer(): Promise<CountingServer> {
   let hits = 0;
+  const server = await startTcpServer((socket) => {
+    hits++;
+    socket.end();
+  });
+  return { url: server.url, port: server.port, hits: () => hits, close: server.close };
+}
+
+/** A running raw TCP server; `close()` destroys the connections still open. */
+export interface TcpTestServer {
+  readonly url: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * A TCP server on 127.0.0.1 with an OS-chosen port that hands each connection to `onSocket`.
+ *
+ * @example
+ * const upstream = await startTcpServer((socket) => socket.end('HTTP/1.1 200 OK\r\n\r\n'));
+ */
+export async function startTcpServer(onSocket: (socket: Socket) => void): Promise<TcpTestServer> {
   const sockets = new Set<Socket>();
   const server = createTcpServer((socket) => {
-    hits++;
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => {});
-    socket.end();
+    onSocket(socket);
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -53,7 +62,6 @@ export async function tcpServer(): Promise<CountingServer> {
   return {
     url: `http://127.0.0.1:${port}`,
     port,
-    hits: () => hits,
     close: () =>
       new Promise((resolve) => {
         for (const socket of sockets) socket.destroy();
@@ -64,9 +72,7 @@ export async function tcpServer(): Promise<CountingServer> {
 
 /** The URL of a port that was open a moment ago and is now closed: connecting is refused. */
 export async function closedPortUrl(): Promise<string> {
-  const server = await tcpServer();
-  await server.close();
-  return server.url;
+  return `http://127.0.0.1:${await closedPort()}`;
 }
 
 /**
