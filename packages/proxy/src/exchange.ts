@@ -28,20 +28,6 @@ const CLIENT_CLOSED = 499;
 // A retried response's body is read and dropped up to this size, then its connection is closed.
 const MAX_DISCARDED_BYTES = 64 * 1024;
 
-/** The abort reason of an attempt cut short by `retry.perTryTimeout`. */
-class PerTryTimeoutError extends Error {
-  readonly code = 'ERR_PER_TRY_TIMEOUT';
-  constructor(ms: number) {
-    super(`No response within the per-try timeout of ${ms} ms`);
-  }
-}
-
-const perTryTimeoutFailure: AttemptFailure = {
-  outcome: 'timeout',
-  code: 'UPSTREAM_TIMEOUT',
-  message: 'Upstream did not respond within retry.perTryTimeout',
-};
-
 /** A request in flight, across its attempts. Internal to the forwarder. */
 export class Exchange {
   readonly #forwarder: Forwarder;
@@ -180,12 +166,23 @@ export class Exchange {
     this.#lastTarget = target;
     target.activeRequests++;
     const attempt = new Attempt(this, target, permit, this.#attempts);
+    if (this.#forwarder.attemptsObserved) attempt.startedAt = performance.now();
     this.#current = attempt;
+    // retry.perTryTimeout is undici's headers timeout for this dispatch (a timer undici arms
+    // anyway), so an attempt costs no timer of its own; it fails with UND_ERR_HEADERS_TIMEOUT,
+    // classified 'timeout' (504, retried when `on` lists timeout). It runs from the moment the
+    // request is written: connecting is bounded by timeouts.connect.
     const perTryTimeout = this.#pool.retry?.perTryTimeout;
-    if (perTryTimeout !== undefined) attempt.startTimer(perTryTimeout);
     try {
       target.pool.dispatch(
-        { path: req.url ?? '/', method: this.#method, headers, body: this.#body },
+        {
+          path: req.url ?? '/',
+          method: this.#method,
+          headers,
+          body: this.#body,
+          headersTimeout:
+            perTryTimeout === undefined ? null : Math.min(perTryTimeout, target.timeouts.response),
+        },
         attempt,
       );
     } catch (error) {
@@ -202,7 +199,6 @@ export class Exchange {
     statusMessage: string | undefined,
   ): void {
     if (attempt !== this.#current) return;
-    attempt.clearTimer();
     attempt.status = statusCode;
     const result: AttemptResult = { kind: 'response', status: statusCode };
     this.#settlePermit(attempt, result);
@@ -263,13 +259,8 @@ export class Exchange {
 
   attemptFailed(attempt: Attempt, error: Error): void {
     if (attempt !== this.#current || this.#done) return;
-    attempt.clearTimer();
     const res = this.#res;
-    const failure = this.#clientGone
-      ? classifyError(new ClientAbortedError())
-      : error instanceof PerTryTimeoutError
-        ? perTryTimeoutFailure
-        : classifyError(error);
+    const failure = classifyError(this.#clientGone ? new ClientAbortedError() : error);
     if (failure.outcome === 'aborted' || this.#clientGone) {
       res.destroy();
       this.#finish('aborted', attempt.status, undefined);
@@ -302,16 +293,6 @@ export class Exchange {
     this.#answerFailure(failure);
   }
 
-  /** `retry.perTryTimeout` elapsed before response headers. */
-  perTryTimedOut(attempt: Attempt, ms: number): void {
-    if (attempt !== this.#current || this.#done) return;
-    if (attempt.abort(new PerTryTimeoutError(ms))) return;
-    // Still connecting: undici has no handle to abort yet. Leave that attempt behind (it is
-    // aborted as soon as it starts) and carry on as if it had failed.
-    attempt.abandoned = true;
-    this.attemptFailed(attempt, new PerTryTimeoutError(ms));
-  }
-
   #question(attempt: Attempt, result: AttemptResult) {
     return {
       method: this.#method,
@@ -329,6 +310,18 @@ export class Exchange {
     this.#tried.add(attempt.target);
     this.#current = undefined;
     this.#forwarder.options.metrics.observeRetry(this.#pool.name);
+    // Nothing was sent to a target that refused the connection, and another target is not
+    // made busier by waiting: go there at once, as nginx and HAProxy do. The backoff stays
+    // for a retry that lands on the same target (the only one left) or follows other failures.
+    if (failure?.outcome === 'connect-error') {
+      const admission = this.#pool.admit(this.#request, this.#tried);
+      if (admission !== undefined && !this.#tried.has(admission.target)) {
+        this.#dispatch(admission);
+        return;
+      }
+      // The same target again: give back its permit (a half-open trial slot) and wait.
+      admission?.permit?.ignore();
+    }
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = undefined;
       this.#next(failure ?? gatewayFailure(attempt.status));
@@ -389,16 +382,18 @@ export class Exchange {
   #endAttempt(attempt: Attempt, outcome: AttemptOutcome): void {
     if (attempt.ended) return;
     attempt.ended = true;
-    attempt.clearTimer();
     this.#settlePermit(attempt, resultOf(outcome, attempt.status));
     const target = attempt.target;
     target.activeRequests--;
-    this.#forwarder.reportAttempt(
+    const forwarder = this.#forwarder;
+    if (!forwarder.attemptsObserved) return;
+    forwarder.reportAttempt(
       this.#pool,
       target,
       outcome,
       attempt.status,
-      performance.now() - attempt.startedAt,
+      // A listener added while this attempt ran: its start was not timed.
+      attempt.startedAt === 0 ? 0 : performance.now() - attempt.startedAt,
     );
   }
 
@@ -448,35 +443,21 @@ class Attempt implements Dispatcher.DispatchHandler {
   permit: Permit | undefined;
   /** 1-based. */
   readonly number: number;
-  readonly startedAt = performance.now();
+  /** When the attempt began (ms, `performance.now()`); 0 when no listener needs its duration. */
+  startedAt = 0;
   status = 0;
   /** A retryable status arrived: the body is dropped and the request tried elsewhere. */
   discarding = false;
   /** Bytes of a retried response's body dropped so far. */
   discarded = 0;
-  /** Left behind by a per-try timeout before undici started it; aborted when it does. */
-  abandoned = false;
   ended = false;
   #controller: Dispatcher.DispatchController | undefined;
-  #timer: NodeJS.Timeout | undefined;
 
   constructor(exchange: Exchange, target: Target, permit: Permit | undefined, number: number) {
     this.exchange = exchange;
     this.target = target;
     this.permit = permit;
     this.number = number;
-  }
-
-  startTimer(ms: number): void {
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.exchange.perTryTimedOut(this, ms);
-    }, ms);
-  }
-
-  clearTimer(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
   }
 
   /** Aborts the dispatch; false when undici has not started it yet (nothing to abort). */
@@ -492,8 +473,7 @@ class Attempt implements Dispatcher.DispatchHandler {
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.#controller = controller;
-    if (this.abandoned) controller.abort(new ClientAbortedError());
-    else if (this.exchange.clientGone) controller.abort(new ClientAbortedError());
+    if (this.exchange.clientGone) controller.abort(new ClientAbortedError());
   }
 
   onResponseStart(

@@ -210,6 +210,11 @@ export class Forwarder {
     );
   };
 
+  /** Whether any attempt listener is registered: without one, attempts are not timed. */
+  get attemptsObserved(): boolean {
+    return this.#attemptListeners.length > 0;
+  }
+
   /** Reports an attempt's outcome to every listener. Called once per attempt by the exchange. */
   reportAttempt(
     pool: UpstreamPool,

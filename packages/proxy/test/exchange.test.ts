@@ -69,6 +69,33 @@ describe('retries', () => {
     }
   });
 
+  test('retries a refused connection on another target at once, without the backoff', async () => {
+    const dead = await restartableServer(() => {});
+    await dead.stop();
+    const alive = await restartableServer((_req, res) => res.end('alive'));
+    // A one-minute backoff: a retry that waited for it would outlast the test.
+    const proxy = await startClockedProxy(
+      yaml(
+        [dead.url, alive.url],
+        '    balance: round-robin\n    retry: { backoff: { initial: 1m, max: 1m } }',
+      ),
+    );
+    const attempts = countAttempts(proxy);
+    try {
+      const started = performance.now();
+      for (let i = 0; i < 4; i++) {
+        const response = await httpRequest(proxy.url);
+        assert.equal(response.body, 'alive');
+      }
+      assert.ok((attempts.get(dead.url) ?? 0) >= 1, 'the dead target was tried');
+      const elapsed = performance.now() - started;
+      assert.ok(elapsed < 20_000, `answered after ${Math.round(elapsed)} ms`);
+    } finally {
+      await proxy.close();
+      await alive.stop();
+    }
+  });
+
   test('does not retry a POST to a dead target: 502 after one attempt', async () => {
     const dead = await restartableServer(() => {});
     await dead.stop();

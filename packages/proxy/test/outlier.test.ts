@@ -107,8 +107,27 @@ test('ejects a slow target by slow-call rate', () => {
   assert.equal(breaker.state, 'open');
 });
 
-test('rejects a policy block that names no rule or two rules', () => {
-  const bad = [{}, { consecutiveFailures: 3, failureRate: { threshold: 0.5 } }];
+test('ejects on whichever of several combined rules trips first', () => {
+  const clock = new ManualClock();
+  const policy = {
+    consecutiveFailures: 3,
+    slowCallRate: { threshold: 0.5, slowerThan: 1_000, minimumCalls: 4, window: 10_000 },
+  };
+  const byFailures = createOutlierBreaker(options({ policy }), { clock });
+  fail(byFailures, 3);
+  assert.equal(byFailures.state, 'open', 'three failures in a row');
+  const bySlowness = createOutlierBreaker(options({ policy }), { clock });
+  for (let i = 0; i < 4; i++) {
+    const permit = bySlowness.tryAcquire();
+    assert.ok(permit, `call ${i + 1} admitted`);
+    clock.advance(1_500);
+    permit.success();
+  }
+  assert.equal(bySlowness.state, 'open', 'every call slow, none failed');
+});
+
+test('rejects a policy block that names no rule or an unknown one', () => {
+  const bad = [{}, { consecutiveFailures: 3, failureRates: { threshold: 0.5 } }];
   for (const policy of bad) {
     assert.throws(
       () => createOutlierBreaker(options({ policy: policy as OutlierDetectionOptions['policy'] })),

@@ -25,6 +25,12 @@ describe('requestIdOf', () => {
     assert.match(requestIdOf(request(['X-Request-Id', 'x'.repeat(201)])), UUID);
   });
 
+  test('generates a different id for every request', () => {
+    const ids = new Set<string>();
+    for (let i = 0; i < 1000; i++) ids.add(requestIdOf(request([])));
+    assert.equal(ids.size, 1000);
+  });
+
   test('keeps the first of two X-Request-Id fields', () => {
     assert.equal(
       requestIdOf(request(['Host', 'a', 'X-Request-Id', 'first', 'x-request-id', 'second'])),

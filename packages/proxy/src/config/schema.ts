@@ -253,7 +253,7 @@ const healthCheck = z.strictObject(
 );
 
 const POLICY =
-  'expected one of { consecutiveFailures: N }, { failureRate: {…} }, { slowCallRate: {…} }';
+  'expected one or more of { consecutiveFailures: N }, { failureRate: {…} }, { slowCallRate: {…} }';
 
 const ratePolicyFields = {
   threshold: fraction.refine((share) => share > 0, 'expected a share greater than 0'),
@@ -281,21 +281,24 @@ const outlierPolicy = z
     },
     { error: expected(POLICY) },
   )
+  // Several rules combine: the target is ejected when any of them trips.
   .superRefine((policy, ctx) => {
     const given = Object.values(policy).filter((rule) => rule !== undefined).length;
-    if (given !== 1) ctx.addIssue({ code: 'custom', message: `${POLICY}, exactly one` });
+    if (given === 0) ctx.addIssue({ code: 'custom', message: `${POLICY}, at least one` });
   })
-  .transform(
-    (policy) =>
-      (policy.consecutiveFailures !== undefined
-        ? { consecutiveFailures: policy.consecutiveFailures }
-        : policy.failureRate !== undefined
-          ? { failureRate: policy.failureRate }
-          : { slowCallRate: policy.slowCallRate! }) as
-        | { consecutiveFailures: number }
-        | { failureRate: NonNullable<typeof policy.failureRate> }
-        | { slowCallRate: NonNullable<typeof policy.slowCallRate> },
-  );
+  .transform((policy) => {
+    const given: {
+      consecutiveFailures?: number;
+      failureRate?: NonNullable<typeof policy.failureRate>;
+      slowCallRate?: NonNullable<typeof policy.slowCallRate>;
+    } = {};
+    if (policy.consecutiveFailures !== undefined) {
+      given.consecutiveFailures = policy.consecutiveFailures;
+    }
+    if (policy.failureRate !== undefined) given.failureRate = policy.failureRate;
+    if (policy.slowCallRate !== undefined) given.slowCallRate = policy.slowCallRate;
+    return given;
+  });
 
 const FAIL_ON = `expected a list of ${failOnValues.join(', ')}`;
 

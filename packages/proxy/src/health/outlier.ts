@@ -7,6 +7,7 @@ import {
   CircuitBreaker,
   type Clock,
   consecutiveFailures,
+  either,
   exponential,
   type FailurePolicy,
   failureRate,
@@ -27,24 +28,38 @@ export const failOnValues: readonly FailOn[] = [
   'gateway-errors',
 ];
 
-/** The trip rule, as configured. Durations are in ms. */
-export type OutlierPolicy =
-  | { readonly consecutiveFailures: number }
-  | {
-      readonly failureRate: {
+/**
+ * The trip rule, as configured: one or more of the three rules (durations in ms). With several,
+ * the target is ejected when any of them trips (the core's `either`).
+ *
+ * @example
+ * ```ts
+ * const policy: OutlierPolicy = {
+ *   consecutiveFailures: 5,
+ *   slowCallRate: { threshold: 0.5, slowerThan: 1_000, minimumCalls: 20, window: 10_000 },
+ * };
+ * ```
+ */
+export interface OutlierPolicy {
+  readonly consecutiveFailures?: number | undefined;
+  readonly failureRate?:
+    | {
         readonly threshold: number;
         readonly minimumCalls: number;
         readonly window: number;
-      };
-    }
-  | {
-      readonly slowCallRate: {
+      }
+    | undefined;
+  readonly slowCallRate?:
+    | {
         readonly threshold: number;
         readonly slowerThan: number;
         readonly minimumCalls: number;
         readonly window: number;
-      };
-    };
+      }
+    | undefined;
+}
+
+const POLICY_KEYS = ['consecutiveFailures', 'failureRate', 'slowCallRate'];
 
 /** An upstream's `outlierDetection` block, durations already parsed to ms. */
 export interface OutlierDetectionOptions {
@@ -89,37 +104,47 @@ export function createOutlierBreaker(
 }
 
 function policyOf(policy: OutlierPolicy): FailurePolicy {
-  const keys = Object.keys(policy);
-  if (keys.length !== 1) {
+  const unknown = Object.keys(policy).filter((key) => !POLICY_KEYS.includes(key));
+  if (unknown.length > 0) {
     throw new InvalidOptionError(
       'outlierDetection.policy',
-      'exactly one of consecutiveFailures, failureRate, slowCallRate',
-      keys.join(', ') || 'none',
+      'only consecutiveFailures, failureRate, slowCallRate',
+      unknown.join(', '),
     );
   }
-  if ('consecutiveFailures' in policy) return consecutiveFailures(policy.consecutiveFailures);
-  if ('failureRate' in policy) {
+  const rules: FailurePolicy[] = [];
+  if (policy.consecutiveFailures !== undefined) {
+    rules.push(consecutiveFailures(policy.consecutiveFailures));
+  }
+  if (policy.failureRate !== undefined) {
     const { threshold, minimumCalls, window } = policy.failureRate;
-    return failureRate({
-      threshold,
-      minimumCalls,
-      window: { duration: window, buckets: WINDOW_BUCKETS },
-    });
+    rules.push(
+      failureRate({
+        threshold,
+        minimumCalls,
+        window: { duration: window, buckets: WINDOW_BUCKETS },
+      }),
+    );
   }
-  if ('slowCallRate' in policy) {
+  if (policy.slowCallRate !== undefined) {
     const { threshold, slowerThan, minimumCalls, window } = policy.slowCallRate;
-    return slowCallRate({
-      threshold,
-      slowerThan,
-      minimumCalls,
-      window: { duration: window, buckets: WINDOW_BUCKETS },
-    });
+    rules.push(
+      slowCallRate({
+        threshold,
+        slowerThan,
+        minimumCalls,
+        window: { duration: window, buckets: WINDOW_BUCKETS },
+      }),
+    );
   }
-  throw new InvalidOptionError(
-    'outlierDetection.policy',
-    'one of consecutiveFailures, failureRate, slowCallRate',
-    keys[0],
-  );
+  if (rules.length === 0) {
+    throw new InvalidOptionError(
+      'outlierDetection.policy',
+      'at least one of consecutiveFailures, failureRate, slowCallRate',
+      'none',
+    );
+  }
+  return rules.length === 1 ? rules[0]! : either(...rules);
 }
 
 /**
