@@ -5,6 +5,7 @@
  * the bookkeeping of a request. Per-target gauges are read from the targets at scrape time too.
  */
 import { Counter, Gauge, type Metric, Registry } from 'prom-client';
+import type { Target } from './target.ts';
 import type { UpstreamPool } from './upstream-pool.ts';
 
 const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
@@ -69,30 +70,37 @@ export class ProxyMetrics {
       labelNames: ['upstream'],
       registers: [this.registry],
     });
+    this.#targetGauge(
+      'breakwater_target_active_requests',
+      'Requests in flight to each upstream target.',
+      pools,
+      (target) => target.activeRequests,
+    );
+    this.#targetGauge(
+      'breakwater_target_healthy',
+      'Whether each upstream target is eligible for traffic (1) or not (0).',
+      pools,
+      (target) => (target.eligible ? 1 : 0),
+    );
+  }
+
+  /** A per-target gauge read from the targets at scrape time: nothing to update per request. */
+  #targetGauge(
+    name: string,
+    help: string,
+    pools: () => Iterable<UpstreamPool>,
+    valueOf: (target: Target) => number,
+  ): void {
     new Gauge({
-      name: 'breakwater_target_active_requests',
-      help: 'Requests in flight to each upstream target.',
+      name,
+      help,
       labelNames: ['upstream', 'target'],
       registers: [this.registry],
       collect() {
         this.reset();
         for (const pool of pools()) {
           for (const target of pool.targets) {
-            this.set({ upstream: pool.name, target: target.id }, target.activeRequests);
-          }
-        }
-      },
-    });
-    new Gauge({
-      name: 'breakwater_target_healthy',
-      help: 'Whether each upstream target is eligible for traffic (1) or not (0).',
-      labelNames: ['upstream', 'target'],
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        for (const pool of pools()) {
-          for (const target of pool.targets) {
-            this.set({ upstream: pool.name, target: target.id }, target.eligible ? 1 : 0);
+            this.set({ upstream: pool.name, target: target.id }, valueOf(target));
           }
         }
       },
