@@ -89,7 +89,7 @@ export class ProxyMetrics {
     name: string,
     help: string,
     pools: () => Iterable<UpstreamPool>,
-    valueOf: (target: Target) => number,
+    read: (target: Target) => number,
   ): void {
     new Gauge({
       name,
@@ -100,7 +100,7 @@ export class ProxyMetrics {
         this.reset();
         for (const pool of pools()) {
           for (const target of pool.targets) {
-            this.set({ upstream: pool.name, target: target.id }, valueOf(target));
+            this.set({ upstream: pool.name, target: target.id }, read(target));
           }
         }
       },
