@@ -267,9 +267,11 @@ export class Exchange {
       return;
     }
     if (attempt.discarding) {
-      // A response being dropped for a retry broke: the retry was decided already.
-      this.#endAttempt(attempt, failure.outcome);
-      this.#retryAfterBackoff(attempt, failure);
+      // A response being dropped for a retry broke (or was cut short past MAX_DISCARDED_BYTES):
+      // the retry was decided on its status, which stays the answer if no target takes it.
+      const cutShort = attempt.discarded > MAX_DISCARDED_BYTES;
+      this.#endAttempt(attempt, cutShort ? 'response' : failure.outcome);
+      this.#retryAfterBackoff(attempt, undefined);
       return;
     }
     if (attempt.status !== 0 || res.headersSent) {

@@ -264,6 +264,31 @@ describe('retries', () => {
     }
   });
 
+  test('a retried 504 with a large body still answers 504 when its target was ejected meanwhile', async () => {
+    // The body is past the 64 KiB the proxy reads to keep the connection, so it cuts it short.
+    const timingOut = await restartableServer((_req, res) => {
+      res.statusCode = 504;
+      res.end(Buffer.alloc(1024 * 1024, 'x'));
+    });
+    const proxy = await startClockedProxy(
+      yaml(
+        [timingOut.url],
+        '    outlierDetection: { policy: { consecutiveFailures: 1 }, failOn: [5xx] }\n    retry: { attempts: 2, on: [504] }',
+      ),
+    );
+    try {
+      const response = await httpRequest(proxy.url);
+      assert.equal(response.status, 504);
+      const error = JSON.parse(response.body).error;
+      assert.equal(error.code, 'UPSTREAM_TIMEOUT');
+      assert.doesNotMatch(error.message, /discarded/);
+      assert.equal(timingOut.hits(), 1, 'the ejected target got no second try');
+    } finally {
+      await proxy.close();
+      await timingOut.stop();
+    }
+  });
+
   test('a client leaving during the backoff ends the exchange without another attempt', async () => {
     const breaking = await restartableServer((req) => req.socket.destroy());
     const other = await restartableServer((_req, res) => res.end('other'));
