@@ -235,7 +235,7 @@ const statusRanges = z
  * `healthCheck`: active probes beside traffic. Absent means no active checks: every target
  * counts as up until outlier detection says otherwise.
  */
-const healthCheck = z.strictObject(
+const healthCheckFields = z.strictObject(
   {
     type: z.enum(['http', 'tcp'], { error: expected('expected http or tcp') }).default('http'),
     path: z
@@ -251,6 +251,24 @@ const healthCheck = z.strictObject(
   },
   { error: expected('expected a mapping such as { type: http, path: /healthz }') },
 );
+
+// A TCP check only connects: an HTTP-only setting beside `type: tcp` would be silently ignored,
+// so it is an error. Checked on the input, before defaults fill `path` and `expectStatus` in.
+const healthCheck = z.preprocess((input, ctx) => {
+  if (typeof input === 'object' && input !== null && (input as { type?: unknown }).type === 'tcp') {
+    for (const key of ['path', 'expectStatus']) {
+      if (Object.hasOwn(input, key)) {
+        ctx.issues.push({
+          code: 'custom',
+          path: [key],
+          message: `applies to type: http only; a tcp check only connects`,
+          input,
+        });
+      }
+    }
+  }
+  return input;
+}, healthCheckFields);
 
 const POLICY =
   'expected one or more of { consecutiveFailures: N }, { failureRate: {…} }, { slowCallRate: {…} }';

@@ -223,7 +223,7 @@ export class ActiveHealthChecker {
         if (this.#running && generation === this.#generation) this.#schedule(this.#nextDelay());
       };
       this.checkNow().then(next, (error: unknown) => {
-        this.#logger.warn({ target: this.target, error }, 'health check failed unexpectedly');
+        this.#logger.warn({ target: this.target, err: error }, 'health check failed unexpectedly');
         next();
       });
     }, delay);

@@ -269,6 +269,19 @@ routes:`;
     assert.equal(api.retry, false);
   });
 
+  test('refuses HTTP-only health-check settings beside type: tcp instead of ignoring them', () => {
+    const issues = issuesOf(
+      replace(
+        '\nroutes:',
+        '\n    healthCheck: { type: tcp, path: /live, expectStatus: 200 }\nroutes:',
+      ),
+    );
+    assert.deepEqual(issues, [
+      'upstreams.api.healthCheck.path: applies to type: http only; a tcp check only connects',
+      'upstreams.api.healthCheck.expectStatus: applies to type: http only; a tcp check only connects',
+    ]);
+  });
+
   test('names the path of every bad health, outlier and retry value', () => {
     const issues = issuesOf(
       replace(
