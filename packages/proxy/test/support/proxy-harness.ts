@@ -40,11 +40,24 @@ export async function startServer(listener: RequestListener): Promise<TestServer
   };
 }
 
-/** A port that was open a moment ago and is now closed: connecting to it is refused. */
+/** A loopback port nothing listens on: connecting to it is refused. */
 export async function closedPort(): Promise<number> {
-  const server = await startServer(() => {});
-  await server.close();
-  return server.port;
+  // Not a port the OS picked and we closed: the next `listen(0)` (often this test's own proxy)
+  // may be handed it straight back, and a proxy targeting itself loops. Ports below the
+  // ephemeral range (32768+ on Linux) are never handed out for port 0, so one found free there
+  // stays refused.
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const server = createServer();
+    const free = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (free) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      return port;
+    }
+  }
 }
 
 /** Log lines captured from a proxy under test. */
