@@ -3,7 +3,6 @@ import { getEventListeners } from 'node:events';
 import { test } from 'node:test';
 import { bulkhead } from '../src/bulkhead.ts';
 import { BulkheadFullError, InvalidOptionError } from '../src/errors.ts';
-import { deferred } from './support/deferred.ts';
 
 /** Lets settled promises run their callbacks. */
 async function flush(): Promise<void> {
@@ -12,7 +11,11 @@ async function flush(): Promise<void> {
 
 test('runs up to maxConcurrent calls at once', async () => {
   const policy = bulkhead({ maxConcurrent: 2, maxQueue: 5 });
-  const gates = [deferred(), deferred(), deferred()];
+  const gates = [
+    Promise.withResolvers<void>(),
+    Promise.withResolvers<void>(),
+    Promise.withResolvers<void>(),
+  ];
   const started: number[] = [];
   const calls = gates.map((gate, i) =>
     policy.execute(() => {
@@ -36,7 +39,7 @@ test('runs up to maxConcurrent calls at once', async () => {
 
 test('rejects with BulkheadFullError beyond the queue without running the work', async () => {
   const policy = bulkhead({ maxConcurrent: 1, maxQueue: 1 });
-  const gate = deferred();
+  const gate = Promise.withResolvers<void>();
   const running = policy.execute(() => gate.promise);
   const queued = policy.execute(() => 'queued');
   let ran = false;
@@ -58,7 +61,7 @@ test('rejects with BulkheadFullError beyond the queue without running the work',
 
 test('has no queue by default', async () => {
   const policy = bulkhead({ maxConcurrent: 1 });
-  const gate = deferred();
+  const gate = Promise.withResolvers<void>();
   const running = policy.execute(() => gate.promise);
   await assert.rejects(
     policy.execute(() => 'second'),
@@ -71,7 +74,7 @@ test('has no queue by default', async () => {
 test('starts queued calls in arrival order', async () => {
   const policy = bulkhead({ maxConcurrent: 1, maxQueue: 10 });
   const order: string[] = [];
-  const gate = deferred();
+  const gate = Promise.withResolvers<void>();
   const first = policy.execute(() => gate.promise);
   const rest = ['a', 'b', 'c', 'd'].map((name) =>
     policy.execute(async () => {
@@ -86,7 +89,7 @@ test('starts queued calls in arrival order', async () => {
 
 test('an aborted queued call leaves the queue at once and the next one runs in order', async () => {
   const policy = bulkhead({ maxConcurrent: 1, maxQueue: 3 });
-  const gate = deferred();
+  const gate = Promise.withResolvers<void>();
   const order: string[] = [];
   const first = policy.execute(() => gate.promise);
   const controller = new AbortController();
@@ -110,7 +113,7 @@ test('an aborted queued call leaves the queue at once and the next one runs in o
 
 test('aborting the last or only queued call keeps the queue consistent', async () => {
   const policy = bulkhead({ maxConcurrent: 1, maxQueue: 2 });
-  const gate = deferred();
+  const gate = Promise.withResolvers<void>();
   const first = policy.execute(() => gate.promise);
   const head = new AbortController();
   const tail = new AbortController();
@@ -130,7 +133,7 @@ test('aborting the last or only queued call keeps the queue consistent', async (
 
 test('removes the abort listener of a queued call once it starts', async () => {
   const policy = bulkhead({ maxConcurrent: 1, maxQueue: 1 });
-  const gate = deferred();
+  const gate = Promise.withResolvers<void>();
   const first = policy.execute(() => gate.promise);
   const controller = new AbortController();
   let seen: AbortSignal | undefined;
@@ -180,7 +183,7 @@ test('emits rejected with the occupancy', async () => {
   const policy = bulkhead({ maxConcurrent: 1, maxQueue: 1 });
   const events: unknown[] = [];
   policy.on('rejected', (e) => events.push(e));
-  const gate = deferred();
+  const gate = Promise.withResolvers<void>();
   const running = policy.execute(() => gate.promise);
   const queued = policy.execute(() => 'q');
   await assert.rejects(

@@ -20,7 +20,6 @@ import {
   slowCallRate,
   TimeoutError,
 } from 'breakwater';
-import { deferred } from './support/deferred.ts';
 
 const boom = new Error('boom');
 const fail = (): never => {
@@ -239,8 +238,8 @@ describe('CircuitBreaker: half-open', () => {
 
   it('admits at most maxCalls trials at once and rejects the rest with retryAfter 0', async () => {
     const { breaker } = openBreaker({ halfOpen: { maxCalls: 2, successesToClose: 2 } });
-    const first = deferred<string>();
-    const second = deferred<string>();
+    const first = Promise.withResolvers<string>();
+    const second = Promise.withResolvers<string>();
     const a = breaker.execute(() => first.promise);
     const b = breaker.execute(() => second.promise);
     await assert.rejects(
@@ -362,7 +361,7 @@ describe('CircuitBreaker: the generation rule', () => {
   it('drops the failure of a call admitted while closed that ends after the breaker opened', async () => {
     const { clock, breaker } = setup({ policy: consecutiveFailures(1), openDuration: 1_000 });
     const ignored = record(breaker, 'ignored');
-    const slow = deferred<never>();
+    const slow = Promise.withResolvers<never>();
     const pending = breaker.execute(() => slow.promise);
     trip(breaker, 1);
     clock.advance(1_000);
@@ -375,7 +374,7 @@ describe('CircuitBreaker: the generation rule', () => {
 
   it('does not let a success admitted before a trip close the half-open breaker', async () => {
     const { clock, breaker } = setup({ policy: consecutiveFailures(1), openDuration: 1_000 });
-    const slow = deferred<string>();
+    const slow = Promise.withResolvers<string>();
     const pending = breaker.execute(() => slow.promise);
     trip(breaker, 1);
     clock.advance(1_000);
@@ -386,7 +385,7 @@ describe('CircuitBreaker: the generation rule', () => {
 
   it('drops outcomes of calls admitted before reset()', async () => {
     const { breaker } = setup({ policy: consecutiveFailures(2) });
-    const slow = deferred<never>();
+    const slow = Promise.withResolvers<never>();
     const pending = breaker.execute(() => slow.promise);
     breaker.reset();
     trip(breaker, 1);
@@ -401,7 +400,7 @@ describe('CircuitBreaker: callTimeout', () => {
     const { clock, breaker } = setup({ callTimeout: 100, policy: consecutiveFailures(2) });
     const failures = record(breaker, 'failure');
     const timeouts = record(breaker, 'timeout');
-    const work = deferred<string>();
+    const work = Promise.withResolvers<string>();
     let signal: AbortSignal = neverAborted;
     const pending = breaker.execute((context) => {
       signal = context.signal;
@@ -761,7 +760,7 @@ describe('CircuitBreaker: events', () => {
   it('reports durations measured on the breaker’s clock', async () => {
     const { clock, breaker } = setup();
     const failures = record(breaker, 'failure');
-    const work = deferred<never>();
+    const work = Promise.withResolvers<never>();
     const pending = breaker.execute(() => work.promise);
     clock.advance(75);
     work.reject(boom);
@@ -848,7 +847,7 @@ describe('CircuitBreaker: options', () => {
       }),
     });
     for (let i = 0; i < 2; i++) {
-      const work = deferred<string>();
+      const work = Promise.withResolvers<string>();
       const pending = breaker.execute(() => work.promise);
       clock.advance(150);
       work.resolve('slow but fine');
@@ -891,7 +890,7 @@ describe('CircuitBreaker: options', () => {
         reset: () => {},
       },
     });
-    const work = deferred<string>();
+    const work = Promise.withResolvers<string>();
     const pending = breaker.execute((_context: CallContext) => work.promise);
     clock.advance(30);
     work.resolve('done');

@@ -6,7 +6,6 @@ import { CircuitOpenError, InvalidOptionError } from '../src/errors.ts';
 import type { FailurePolicy } from '../src/failure-policy.ts';
 import { consecutiveFailures } from '../src/policies/consecutive.ts';
 import { BreakerRegistry } from '../src/registry.ts';
-import { deferred } from './support/deferred.ts';
 
 const fail = () => Promise.reject(new Error('down'));
 
@@ -63,7 +62,7 @@ test('applies per-name overrides over the defaults, merging halfOpen', async () 
   );
   clock.advance(59_000);
   // Three trial slots from the override; two successes to close from the defaults.
-  const gates = [0, 1, 2].map(() => deferred<string>());
+  const gates = [0, 1, 2].map(() => Promise.withResolvers<string>());
   const trials = gates.map((gate) => payments.execute(() => gate.promise));
   await assert.rejects(
     payments.execute(() => 'fourth'),

@@ -4,13 +4,12 @@ import { test } from 'node:test';
 import { ManualClock } from '../src/clock.ts';
 import { InvalidOptionError, TimeoutError } from '../src/errors.ts';
 import { timeout } from '../src/timeout.ts';
-import { deferred } from './support/deferred.ts';
 
 test('aborts the work signal with a TimeoutError and rejects with it', async () => {
   const clock = new ManualClock();
   const policy = timeout(1_000, { clock });
   let workSignal: AbortSignal | undefined;
-  const work = deferred<string>();
+  const work = Promise.withResolvers<string>();
   const call = policy.execute(({ signal }) => {
     workSignal = signal;
     return work.promise;
@@ -53,7 +52,7 @@ test('removes its listener from the caller signal when the call settles', async 
   const clock = new ManualClock();
   const policy = timeout(1_000, { clock });
   const caller = new AbortController();
-  const work = deferred<string>();
+  const work = Promise.withResolvers<string>();
   const call = policy.execute(() => work.promise, { signal: caller.signal });
   assert.equal(getEventListeners(caller.signal, 'abort').length, 1);
   work.resolve('done');
@@ -174,7 +173,7 @@ test('rejects a bad time limit naming it', () => {
 test('hands an aborted signal to work that reads it only after the time ran out', async () => {
   const clock = new ManualClock();
   const policy = timeout(1_000, { clock });
-  const work = deferred<void>();
+  const work = Promise.withResolvers<void>();
   let context: { readonly signal: AbortSignal } | undefined;
   const call = policy.execute((ctx) => {
     context = ctx; // the signal is read later, e.g. when the next step starts

@@ -89,10 +89,7 @@ describe('fastifyBreaker', () => {
     const clock = new ManualClock();
     const app = Fastify();
     await app.register(fastifyBreaker, { timeout: 1_000, clock });
-    let release = () => {};
-    const released = new Promise<void>((resolve) => {
-      release = resolve;
-    });
+    const { promise: released, resolve: release } = Promise.withResolvers<void>();
     let answered = false;
     app.get('/late', async () => {
       await released;

@@ -157,10 +157,7 @@ describe('protectHandler', () => {
 
   it('survives a handler that answers after its 504', async () => {
     const clock = new ManualClock();
-    let release = () => {};
-    const released = new Promise<void>((resolve) => {
-      release = resolve;
-    });
+    const { promise: released, resolve: release } = Promise.withResolvers<void>();
     let finished = false;
     const handler = protectHandler(
       async (_req, res) => {

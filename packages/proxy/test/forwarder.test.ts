@@ -37,10 +37,8 @@ describe('forwarding', () => {
   });
 
   test('streams a 5 MB body both ways without waiting for the whole of it', async () => {
-    let upstreamGotFirstChunk: () => void = () => {};
-    const firstChunkArrived = new Promise<void>((resolve) => {
-      upstreamGotFirstChunk = resolve;
-    });
+    const { promise: firstChunkArrived, resolve: upstreamGotFirstChunk } =
+      Promise.withResolvers<void>();
     const upstream = await startServer((req, res) => {
       res.writeHead(200, { 'content-type': 'application/octet-stream' });
       req.once('data', () => upstreamGotFirstChunk());
@@ -255,10 +253,7 @@ describe('failures mid-stream', () => {
   });
 
   test('survives a client that disconnects halfway through uploading a body', async () => {
-    let upstreamSawAbort: () => void = () => {};
-    const aborted = new Promise<void>((resolve) => {
-      upstreamSawAbort = resolve;
-    });
+    const { promise: aborted, resolve: upstreamSawAbort } = Promise.withResolvers<void>();
     const upstream = await startServer((req, res) => {
       if (req.url !== '/upload') {
         res.end('ok');
@@ -290,10 +285,7 @@ describe('failures mid-stream', () => {
   });
 
   test('aborts the upstream exchange when the client goes away mid-response', async () => {
-    let upstreamClosed: () => void = () => {};
-    const closed = new Promise<void>((resolve) => {
-      upstreamClosed = resolve;
-    });
+    const { promise: closed, resolve: upstreamClosed } = Promise.withResolvers<void>();
     const upstream = await startServer((req, res) => {
       if (req.url !== '/stream') {
         res.end('ok');

@@ -86,10 +86,7 @@ describe('startProxy', () => {
 describe('graceful shutdown', () => {
   test('finishes an in-flight request, then refuses new connections', async () => {
     let release: () => void = () => {};
-    let arrived: () => void = () => {};
-    const requestArrived = new Promise<void>((resolve) => {
-      arrived = resolve;
-    });
+    const { promise: requestArrived, resolve: arrived } = Promise.withResolvers<void>();
     const upstream = await startServer((_req, res) => {
       arrived();
       release = () => res.end('finished');
@@ -122,10 +119,7 @@ describe('graceful shutdown', () => {
   });
 
   test('stops waiting for in-flight requests after shutdownTimeout', async () => {
-    let arrived: () => void = () => {};
-    const requestArrived = new Promise<void>((resolve) => {
-      arrived = resolve;
-    });
+    const { promise: requestArrived, resolve: arrived } = Promise.withResolvers<void>();
     const upstream = await startServer(() => arrived());
     const proxy = await startTestProxy(proxyYaml([upstream.url], 'shutdownTimeout: 200ms'));
     try {

@@ -210,10 +210,7 @@ describe('review: breakwater start', () => {
   });
 
   test('SIGTERM lets an in-flight request finish, then exits 0', { timeout: 15_000 }, async () => {
-    let release: () => void = () => {};
-    const arrived = new Promise<void>((resolve) => {
-      release = resolve;
-    });
+    const { promise: arrived, resolve: release } = Promise.withResolvers<void>();
     const upstream = await startServer((_req, res) => {
       release();
       setTimeout(() => res.end('finished'), 700);

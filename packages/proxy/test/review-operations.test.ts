@@ -221,10 +221,7 @@ describe('review: access log', () => {
 
 describe('review: graceful shutdown (in process)', () => {
   test('finishes an in-flight request with Connection: close, and refuses new connections', async () => {
-    let arrived: () => void = () => {};
-    const inFlight = new Promise<void>((resolve) => {
-      arrived = resolve;
-    });
+    const { promise: inFlight, resolve: arrived } = Promise.withResolvers<void>();
     const upstream = await startServer((_req, res) => {
       arrived();
       setTimeout(() => res.end('finished'), 500);

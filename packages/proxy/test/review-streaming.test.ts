@@ -80,10 +80,7 @@ describe('review: truncated upstream responses', () => {
 
 describe('review: client aborts', () => {
   test('a client leaving mid-download aborts the upstream response, and the proxy keeps serving', async () => {
-    let upstreamClosed: () => void = () => {};
-    const closed = new Promise<void>((resolve) => {
-      upstreamClosed = resolve;
-    });
+    const { promise: closed, resolve: upstreamClosed } = Promise.withResolvers<void>();
     let timer: NodeJS.Timeout | undefined;
     const upstream = await startServer((req, res) => {
       if (req.url === '/ok') {
@@ -120,10 +117,7 @@ describe('review: client aborts', () => {
 
   test('a client leaving mid-upload aborts the upstream request without it looking complete', async () => {
     const outcome: string[] = [];
-    let settled: () => void = () => {};
-    const done = new Promise<void>((resolve) => {
-      settled = resolve;
-    });
+    const { promise: done, resolve: settled } = Promise.withResolvers<void>();
     const upstream = await startServer((req, res) => {
       if (req.url === '/ok') {
         res.end('ok');

@@ -16,10 +16,8 @@ describe('WebSocket through the proxy', () => {
     let handshakeHeaders: IncomingHttpHeaders = {};
     const upstream = await startServer((_req, res) => res.end('plain'));
     const wss = new WebSocketServer({ server: upstream.server });
-    let upstreamSocketClosed: () => void = () => {};
-    const upstreamClosed = new Promise<void>((resolve) => {
-      upstreamSocketClosed = resolve;
-    });
+    const { promise: upstreamClosed, resolve: upstreamSocketClosed } =
+      Promise.withResolvers<void>();
     wss.on('connection', (socket, req) => {
       handshakeHeaders = req.headers;
       socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary }));
