@@ -16,7 +16,7 @@ import { upstreamLifecycle } from './reload/lifecycle.ts';
 import { ConfigReloader, type ReloadResult } from './reload/reload.ts';
 import { Forwarder } from './request/forwarder.ts';
 import { UpgradeTunnels } from './request/upgrade.ts';
-import { Router } from './upstream/router.ts';
+import { Router, RouteTable } from './upstream/router.ts';
 import { UpstreamPool } from './upstream/upstream-pool.ts';
 
 /** Options for {@link startProxy}. */
@@ -83,8 +83,9 @@ export async function startProxy(
     upstreams.set(name, UpstreamPool.fromConfig(name, upstream, { clock: options.clock, logger }));
   }
   const metrics = new ProxyMetrics(() => upstreams.values());
+  const routes = new RouteTable(new Router(config.routes, upstreams));
   const forwarder = new Forwarder({
-    router: new Router(config.routes, upstreams),
+    routes,
     preserveHost: config.preserveHost,
     maxBodySize: config.limits.maxBodySize,
     logger,
@@ -94,13 +95,13 @@ export async function startProxy(
   const reloader = new ConfigReloader({
     config,
     upstreams,
-    forwarder,
+    routes,
     logger,
     lifecycle: upstreamLifecycle({ clock: options.clock, logger }),
     configFile: options.configFile,
     env: options.env,
   });
-  const tunnels = new UpgradeTunnels(forwarder);
+  const tunnels = new UpgradeTunnels(forwarder, routes);
   const limits = config.limits;
   const onClientError = clientErrorListener(logger, forwarder.answeredSockets);
   const servers: Server[] = [];

@@ -15,7 +15,7 @@ import {
   slowCallRate,
 } from 'breakwater';
 import type { FailOn } from '../config/choices.ts';
-import type { AttemptResult } from './attempt-result.ts';
+import type { AttemptResult, AttemptVerdict } from './attempt-result.ts';
 
 /**
  * The trip rule, as configured: one or more of the three rules (durations in ms). With several,
@@ -139,19 +139,16 @@ function policyOf(policy: OutlierPolicy): FailurePolicy {
 /**
  * Whether an attempt counts against its target: `'failure'` when `failOn` lists it, `'success'`
  * for any other response (a 4xx, or a 500 when only `gateway-errors` are listed: the target is
- * up and answering), `'ignore'` for an unlisted error and for a client abort or a request the
+ * up and answering), `'ignored'` for an unlisted error and for a client abort or a request the
  * proxy refused, which say nothing about the target.
  *
  * @example
  * ```ts
  * classifyAttempt({ kind: 'response', status: 503 }, ['gateway-errors']); // 'failure'
- * classifyAttempt({ kind: 'aborted' }, ['connect-error']);                // 'ignore'
+ * classifyAttempt({ kind: 'aborted' }, ['connect-error']);                // 'ignored'
  * ```
  */
-export function classifyAttempt(
-  result: AttemptResult,
-  failOn: readonly FailOn[],
-): 'success' | 'failure' | 'ignore' {
+export function classifyAttempt(result: AttemptResult, failOn: readonly FailOn[]): AttemptVerdict {
   switch (result.kind) {
     case 'response': {
       const { status } = result;
@@ -162,8 +159,8 @@ export function classifyAttempt(
     case 'connect-error':
     case 'timeout':
     case 'reset':
-      return failOn.includes(result.kind) ? 'failure' : 'ignore';
+      return failOn.includes(result.kind) ? 'failure' : 'ignored';
     default:
-      return 'ignore';
+      return 'ignored';
   }
 }

@@ -42,7 +42,7 @@ function rawHead(port: number, bytes: string): Promise<{ status: string; lines: 
   });
 }
 
-describe('review: request headers sent upstream', () => {
+describe('request headers sent upstream', () => {
   let upstream: TestServer;
   let proxy: TestProxy;
   let seen: { headers: IncomingHttpHeaders; raw: string[] } | undefined;
@@ -146,7 +146,7 @@ describe('review: request headers sent upstream', () => {
   });
 });
 
-describe('review: preserveHost: false', () => {
+describe('preserveHost: false', () => {
   test("sends the target's host:port as Host and keeps the client's in X-Forwarded-Host", async () => {
     let host: string | undefined;
     let forwardedHost: string | string[] | undefined;
@@ -169,7 +169,7 @@ describe('review: preserveHost: false', () => {
   });
 });
 
-describe('review: response headers sent to the client', () => {
+describe('response headers sent to the client', () => {
   let upstream: TcpTestServer;
   let proxy: TestProxy;
 

@@ -148,12 +148,12 @@ test('classifies attempts by failOn', () => {
     [response(504), ['gateway-errors'], 'failure'],
     [response(503), ['connect-error'], 'success'],
     [{ kind: 'connect-error' }, ['connect-error'], 'failure'],
-    [{ kind: 'connect-error' }, ['5xx'], 'ignore'],
+    [{ kind: 'connect-error' }, ['5xx'], 'ignored'],
     [{ kind: 'timeout' }, ['timeout'], 'failure'],
-    [{ kind: 'timeout' }, ['reset'], 'ignore'],
+    [{ kind: 'timeout' }, ['reset'], 'ignored'],
     [{ kind: 'reset' }, ['reset'], 'failure'],
-    [{ kind: 'aborted' }, ['connect-error', 'timeout', 'reset', '5xx'], 'ignore'],
-    [{ kind: 'rejected' }, ['connect-error', 'timeout', 'reset', '5xx'], 'ignore'],
+    [{ kind: 'aborted' }, ['connect-error', 'timeout', 'reset', '5xx'], 'ignored'],
+    [{ kind: 'rejected' }, ['connect-error', 'timeout', 'reset', '5xx'], 'ignored'],
   ];
   for (const [result, failOn, expected] of cases) {
     assert.equal(classifyAttempt(result, failOn), expected, `${JSON.stringify(result)} ${failOn}`);
