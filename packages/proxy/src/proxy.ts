@@ -2,6 +2,7 @@
  * Starting and stopping a proxy from a validated config: listeners, upstream pools, the admin
  * listener, and graceful shutdown.
  */
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,6 +12,7 @@ import { createAdminServer } from './admin/server.ts';
 import type { ConfigEnv } from './config/load-config.ts';
 import type { ProxyConfig } from './config/schema.ts';
 import { clientErrorListener } from './http/client-error.ts';
+import { viaEntry } from './http/forwarding-headers.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { upstreamLifecycle } from './reload/lifecycle.ts';
 import { ConfigReloader, type ReloadResult } from './reload/reload.ts';
@@ -86,6 +88,8 @@ export async function startProxy(
   const routes = new RouteTable(new Router(config.routes, upstreams));
   const forwarder = new Forwarder({
     routes,
+    // Unique per proxy, so a request that comes back to this proxy is recognised as a loop.
+    via: viaEntry(randomBytes(4).toString('hex')),
     preserveHost: config.preserveHost,
     maxBodySize: config.limits.maxBodySize,
     logger,

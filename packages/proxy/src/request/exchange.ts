@@ -173,6 +173,7 @@ export class Exchange {
       hostOverride: this.#host.preserveHost ? undefined : target.host,
       requestId: this.#requestId,
       upgrade: false,
+      via: this.#host.via,
     });
     this.#attempts++;
     this.#lastTarget = target;
@@ -230,7 +231,7 @@ export class Exchange {
       res.writeHead(
         statusCode,
         statusMessage || undefined,
-        responseHeadersForClient(headers, this.#requestId),
+        responseHeadersForClient(headers, this.#requestId, this.#host.via),
       );
     } catch (error) {
       attempt.abort(error instanceof Error ? error : new Error(String(error)));

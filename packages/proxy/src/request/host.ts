@@ -25,6 +25,8 @@ export type AttemptListener = (
 export interface RequestHost {
   /** Keep the client's Host header (true) or send the target's. */
   readonly preserveHost: boolean;
+  /** This proxy's Via entry (`http/forwarding-headers.ts` viaEntry), unique per proxy. */
+  readonly via: string;
   /** Set during shutdown: responses close their connections so keep-alive clients go away. */
   readonly closing: boolean;
   readonly logger: Logger;

@@ -49,7 +49,7 @@ export class UpgradeTunnels {
       this.#host.logger.debug({ requestId, err: error }, 'upgrade client socket error');
     });
     // node skips its own Host check for upgrades; the same admission as for plain requests.
-    const admission = admitRequest(req, this.#routes);
+    const admission = admitRequest(req, this.#routes, this.#host.via);
     if (admission.refused) {
       this.#refuse(req, socket, admission, requestId, start);
       return;
@@ -102,6 +102,7 @@ export class UpgradeTunnels {
       hostOverride: host.preserveHost ? undefined : target.host,
       requestId,
       upgrade: true,
+      via: host.via,
     });
     target.activeRequests++;
     let settled = false;
@@ -183,7 +184,7 @@ export class UpgradeTunnels {
         statusBlock(
           response.statusCode ?? 502,
           response.statusMessage,
-          responseHeadersForClient(response.headers, requestId),
+          responseHeadersForClient(response.headers, requestId, host.via),
           true,
         ),
       );
@@ -192,7 +193,7 @@ export class UpgradeTunnels {
     });
     upstream.on('upgrade', (response, upstreamSocket, upstreamHead) => {
       tunnelled = true;
-      const headers = responseHeadersForClient(response.headers, requestId);
+      const headers = responseHeadersForClient(response.headers, requestId, host.via);
       if (response.headers.upgrade !== undefined) {
         headers.connection = 'Upgrade';
         headers.upgrade = response.headers.upgrade;
