@@ -68,7 +68,12 @@ async function startCli(configFile: string): Promise<RunningCli> {
   );
   let output = '';
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no start line: ${output}`)), 8_000);
+    // Generous: on a loaded machine stripping the types of the whole tree takes seconds. A child
+    // that never started is killed, or it would keep the test file's process alive.
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`no start line: ${output}`));
+    }, 30_000);
     child.stdout.on('data', (chunk: Buffer) => {
       output += chunk.toString();
       const match = /"listen":\["127\.0\.0\.1:(\d+)"\]/.exec(output);
@@ -164,7 +169,7 @@ routes:
 
 describe('breakwater start', () => {
   test('streams 400 MB through a proxy process whose peak RSS grows far less than that', {
-    timeout: 19_000,
+    timeout: 90_000,
   }, async () => {
     const upstream = await startServer((req, res) => {
       res.writeHead(200, { 'content-type': 'application/octet-stream' });
@@ -209,7 +214,7 @@ describe('breakwater start', () => {
     }
   });
 
-  test('SIGTERM lets an in-flight request finish, then exits 0', { timeout: 15_000 }, async () => {
+  test('SIGTERM lets an in-flight request finish, then exits 0', { timeout: 45_000 }, async () => {
     const { promise: arrived, resolve: release } = Promise.withResolvers<void>();
     const upstream = await startServer((_req, res) => {
       release();
