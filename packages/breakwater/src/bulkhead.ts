@@ -3,9 +3,10 @@
  * worker or memory the process has. Calls beyond the cap wait in a bounded FIFO queue; beyond the
  * queue they are rejected at once.
  */
+import { checkKnownOptions } from './check-option.ts';
 import { BulkheadFullError, InvalidOptionError, withoutStack } from './errors.ts';
 import { Emitter, type Unsubscribe } from './events.ts';
-import { type CallContext, type ExecuteOptions, neverAborted, type Work } from './policy.ts';
+import { callContext, type ExecuteOptions, type Work } from './policy.ts';
 
 /**
  * Options of {@link bulkhead}.
@@ -36,8 +37,6 @@ export interface BulkheadEvents {
   rejected: { readonly running: number; readonly queued: number };
 }
 
-const noCallerSignal: CallContext = Object.freeze({ signal: neverAborted });
-
 /**
  * A call waiting for a slot: a node of the queue's doubly linked list (so an aborted call leaves
  * from the middle in O(1)) and the listener on its own signal.
@@ -47,6 +46,7 @@ class QueuedCall {
   next: QueuedCall | undefined;
   readonly fn: Work<unknown>;
   readonly signal: AbortSignal | undefined;
+  readonly attempt: number | undefined;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
   readonly #leave: (call: QueuedCall) => void;
@@ -55,12 +55,14 @@ class QueuedCall {
     leave: (call: QueuedCall) => void,
     fn: Work<unknown>,
     signal: AbortSignal | undefined,
+    attempt: number | undefined,
     resolve: (value: unknown) => void,
     reject: (error: unknown) => void,
   ) {
     this.#leave = leave;
     this.fn = fn;
     this.signal = signal;
+    this.attempt = attempt;
     this.resolve = resolve;
     this.reject = reject;
   }
@@ -100,6 +102,7 @@ export class BulkheadPolicy {
     if (typeof options !== 'object' || options === null) {
       throw new InvalidOptionError('options', 'an object', options);
     }
+    checkKnownOptions('', options, ['maxConcurrent', 'maxQueue'], 'bulkhead');
     if (!Number.isInteger(options.maxConcurrent) || options.maxConcurrent < 1) {
       throw new InvalidOptionError('maxConcurrent', 'an integer >= 1', options.maxConcurrent);
     }
@@ -137,7 +140,7 @@ export class BulkheadPolicy {
   execute<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T> {
     const signal = options?.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
-    if (this.#running < this.maxConcurrent) return this.#run(fn, signal);
+    if (this.#running < this.maxConcurrent) return this.#run(fn, signal, options?.attempt);
     if (this.#queued >= this.maxQueue) {
       if (this.#events.has('rejected')) {
         this.#events.emit('rejected', { running: this.#running, queued: this.#queued });
@@ -151,6 +154,7 @@ export class BulkheadPolicy {
         this.#leave,
         fn,
         signal,
+        options?.attempt,
         resolve as (value: unknown) => void,
         reject,
       );
@@ -177,11 +181,11 @@ export class BulkheadPolicy {
     this.#queued++;
   }
 
-  #run<T>(fn: Work<T>, signal: AbortSignal | undefined): Promise<T> {
+  #run<T>(fn: Work<T>, signal: AbortSignal | undefined, attempt: number | undefined): Promise<T> {
     this.#running++;
     let value: T | PromiseLike<T>;
     try {
-      value = fn(signal === undefined ? noCallerSignal : { signal });
+      value = fn(callContext(signal, attempt));
     } catch (error) {
       this.#onSettled();
       return Promise.reject(error);
@@ -197,7 +201,7 @@ export class BulkheadPolicy {
     if (next === undefined) return;
     this.#remove(next);
     next.signal?.removeEventListener('abort', next);
-    next.resolve(this.#run(next.fn, next.signal));
+    next.resolve(this.#run(next.fn, next.signal, next.attempt));
   }
 }
 

@@ -27,6 +27,7 @@ import type { FailurePolicy } from './failure-policy.ts';
 import { MarkedOutcome, type Outcome } from './outcome.ts';
 import {
   type CallContext,
+  callContext,
   type ExecuteOptions,
   neverAborted,
   type Policy,
@@ -57,7 +58,7 @@ export interface Permit {
 /** Open durations beyond this (about 24.8 days) are clamped; it is also the longest timer. */
 const MAX_OPEN_DURATION = 2 ** 31 - 1;
 /** Shared by every call that has no timeout and no caller signal: nothing to allocate. */
-const UNABORTABLE: CallContext = Object.freeze({ signal: neverAborted });
+const UNABORTABLE: CallContext = Object.freeze({ signal: neverAborted, attempt: 1 });
 
 let settlePermit: (
   breaker: CircuitBreaker,
@@ -186,11 +187,13 @@ export class CircuitBreaker implements Policy {
     if (slot === REJECTED) return Promise.reject(this.#rejection(start));
     const generation = this.#generation;
     if (signal !== undefined || this.#callTimeout !== undefined) {
-      return this.#executeGuarded(fn, signal, generation, slot, start);
+      return this.#executeGuarded(fn, signal, generation, slot, start, options?.attempt);
     }
     let result: T | PromiseLike<T>;
     try {
-      result = fn(UNABORTABLE);
+      result = fn(
+        options?.attempt === undefined ? UNABORTABLE : callContext(undefined, options.attempt),
+      );
     } catch (error) {
       return Promise.reject(this.#settleError(generation, slot, start, error));
     }
@@ -512,6 +515,7 @@ export class CircuitBreaker implements Policy {
     generation: number,
     slot: number,
     start: number,
+    attempt: number | undefined,
   ): Promise<T> {
     const clock = this.#clock;
     const timeout = this.#callTimeout;
@@ -553,7 +557,7 @@ export class CircuitBreaker implements Policy {
       }
       let result: T | PromiseLike<T>;
       try {
-        result = fn({ signal });
+        result = fn({ signal, attempt: attempt ?? 1 });
       } catch (error) {
         if (finish()) reject(this.#settleError(generation, slot, start, error));
         return;

@@ -53,7 +53,7 @@ export class BreakwaterError extends Error {
     this: T,
     value: unknown,
   ): value is InstanceType<T> {
-    // biome-ignore lint/complexity/noThisInStatic: inherited by every subclass; `this` is the class it is called on.
+    // biome-ignore lint/complexity: `is` is inherited by every subclass, and `this` is the class it was called on.
     const cls = this;
     if (value instanceof cls) return true;
     if (typeof value !== 'object' || value === null) return false;

@@ -2,10 +2,11 @@
  * Fallback: answers with a substitute (a cached value, a default, a degraded path) when the work
  * fails, including when an inner breaker, bulkhead or timeout rejected it.
  */
+import { checkKnownOptions } from './check-option.ts';
 import { InvalidOptionError } from './errors.ts';
 import { Emitter, type Unsubscribe } from './events.ts';
 import { unwrapOutcome } from './outcome.ts';
-import { type CallContext, type ExecuteOptions, neverAborted, type Work } from './policy.ts';
+import { callContext, type ExecuteOptions, type Work } from './policy.ts';
 import { judge } from './predicate.ts';
 
 /**
@@ -59,8 +60,6 @@ export interface FallbackEvents {
  */
 export type FallbackValue<R> = R | ((failure: unknown) => R | PromiseLike<R>);
 
-const noCallerSignal: CallContext = Object.freeze({ signal: neverAborted });
-
 /**
  * A policy that settles with a substitute when the work fails. The substitute is computed at most
  * once per call, and only for a handled failure; the caller's own abort is never handled (the
@@ -83,6 +82,7 @@ export class FallbackPolicy<R> {
     if (typeof options !== 'object' || options === null) {
       throw new InvalidOptionError('options', 'an object', options);
     }
+    checkKnownOptions('', options, ['handles', 'handlesResult'], 'fallback');
     if (options.handles !== undefined && typeof options.handles !== 'function') {
       throw new InvalidOptionError('handles', 'a function', options.handles);
     }
@@ -110,7 +110,7 @@ export class FallbackPolicy<R> {
     const signal = options?.signal;
     let result: T;
     try {
-      result = await fn(signal === undefined ? noCallerSignal : { signal });
+      result = await fn(callContext(signal, options?.attempt));
     } catch (thrown) {
       if (signal?.aborted) throw thrown;
       // The substitute answers for the error itself, not an ignore()/markAsSuccess() wrapper.

@@ -7,7 +7,7 @@ import { CircuitBreaker } from './circuit-breaker.ts';
 import { InvalidOptionError } from './errors.ts';
 import type { FallbackPolicy } from './fallback.ts';
 import { unwrapOutcome } from './outcome.ts';
-import { type CallContext, type ExecuteOptions, neverAborted, type Work } from './policy.ts';
+import { type CallContext, callContext, type ExecuteOptions, type Work } from './policy.ts';
 import { RetryPolicy } from './retry.ts';
 import { TimeoutPolicy } from './timeout.ts';
 
@@ -22,7 +22,7 @@ import { TimeoutPolicy } from './timeout.ts';
  * const timed: Composable = {
  *   async execute(fn, options) {
  *     const start = performance.now();
- *     try { return await fn({ signal: options?.signal ?? neverAborted }); }
+ *     try { return await fn({ signal: options?.signal ?? neverAborted, attempt: options?.attempt ?? 1 }); }
  *     finally { log.debug(`${performance.now() - start} ms`); }
  *   },
  * };
@@ -61,8 +61,6 @@ class Layer {
     return this.#policy.execute((context: CallContext) => inner.execute(fn, context), options);
   }
 }
-
-const noCallerSignal: CallContext = Object.freeze({ signal: neverAborted });
 
 /**
  * Policies composed outer to inner. `R` is what fallbacks in it may answer instead of the work's
@@ -122,9 +120,7 @@ export class Pipeline<R = never> {
     const signal = options?.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
     try {
-      return Promise.resolve(fn(signal === undefined ? noCallerSignal : { signal })).catch(
-        rethrowUnwrapped,
-      );
+      return Promise.resolve(fn(callContext(signal, options?.attempt))).catch(rethrowUnwrapped);
     } catch (error) {
       return Promise.reject(unwrapOutcome(error));
     }

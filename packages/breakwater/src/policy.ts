@@ -17,6 +17,11 @@ export interface CallContext {
    * timeout never aborts another's work.
    */
   readonly signal: AbortSignal;
+  /**
+   * Which attempt this is, from 1. A {@link RetryPolicy} numbers its attempts; without one every
+   * call is attempt 1. Policies inside the retry pass the number on.
+   */
+  readonly attempt: number;
 }
 
 /**
@@ -31,6 +36,12 @@ export interface CallContext {
 export interface ExecuteOptions {
   /** The caller's own cancellation. A caller's abort is never counted as a failure. */
   readonly signal?: AbortSignal | undefined;
+  /**
+   * The attempt this execution belongs to, handed to the work as {@link CallContext.attempt}.
+   * Set by an outer retry (a pipeline passes each layer's context on as the next one's options).
+   * Default: 1.
+   */
+  readonly attempt?: number | undefined;
 }
 
 /**
@@ -66,3 +77,18 @@ export interface Policy {
  * ```
  */
 export const neverAborted: AbortSignal = new AbortController().signal;
+
+/** The context of a first attempt with no caller signal: shared, so such a call allocates none. */
+const firstUnabortable: CallContext = Object.freeze({ signal: neverAborted, attempt: 1 });
+
+/**
+ * The work's context for a call with `signal` (or none) on `attempt` (or the first): the shared
+ * frozen one when there is nothing to carry.
+ */
+export function callContext(
+  signal: AbortSignal | undefined,
+  attempt: number | undefined,
+): CallContext {
+  if (signal === undefined && (attempt === undefined || attempt === 1)) return firstUnabortable;
+  return { signal: signal ?? neverAborted, attempt: attempt ?? 1 };
+}

@@ -2,12 +2,14 @@
  * Retry: runs the work again after a failure, waiting between attempts as a backoff says, within
  * an attempt limit and an optional {@link RetryBudget}.
  */
+
 import { type Backoff, equalJitter, toBackoff } from './backoff.ts';
+import { checkKnownOptions } from './check-option.ts';
 import { type Clock, sleep, systemClock } from './clock.ts';
 import { CircuitOpenError, InvalidOptionError } from './errors.ts';
 import { Emitter, type Unsubscribe } from './events.ts';
 import { unwrapOutcome } from './outcome.ts';
-import { type CallContext, type ExecuteOptions, neverAborted, type Work } from './policy.ts';
+import { callContext, type ExecuteOptions, type Work } from './policy.ts';
 import { judge } from './predicate.ts';
 import type { RetryBudget } from './retry-budget.ts';
 
@@ -72,7 +74,15 @@ export interface RetryEvents {
   };
 }
 
-const noCallerSignal: CallContext = Object.freeze({ signal: neverAborted });
+const RETRY_OPTIONS = [
+  'maxAttempts',
+  'backoff',
+  'retryOn',
+  'retryOnResult',
+  'retryCircuitOpen',
+  'budget',
+  'clock',
+];
 
 /**
  * A policy that retries failed attempts. Every attempt gets the caller's signal; an abort stops
@@ -100,6 +110,7 @@ export class RetryPolicy {
     if (typeof options !== 'object' || options === null) {
       throw new InvalidOptionError('options', 'an object', options);
     }
+    checkKnownOptions('', options, RETRY_OPTIONS, 'retry');
     const maxAttempts = options.maxAttempts ?? 3;
     if (!(Number.isInteger(maxAttempts) || maxAttempts === Number.POSITIVE_INFINITY)) {
       throw new InvalidOptionError('maxAttempts', 'an integer >= 1 or Infinity', maxAttempts);
@@ -140,7 +151,6 @@ export class RetryPolicy {
   async execute<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T> {
     const signal = options?.signal;
     if (signal?.aborted) throw signal.reason;
-    const context = signal === undefined ? noCallerSignal : { signal };
     this.#budget?.recordRequest();
     let previousDelay = 0;
     for (let attempt = 1; ; attempt++) {
@@ -148,7 +158,7 @@ export class RetryPolicy {
       let result: T | undefined;
       let failed = false;
       try {
-        result = await fn(context);
+        result = await fn(callContext(signal, attempt));
         if (this.#retryOnResult === undefined) return result;
         if (!judge(this.#retryOnResult, result, 'retryOnResult')) return result;
       } catch (caught) {

@@ -3,6 +3,7 @@
  * {@link TimeoutError} and the call rejects with it at once; stopping the work is up to the work
  * (it should pass the signal on, as `fetch` does).
  */
+import { checkKnownOptions } from './check-option.ts';
 import { type Clock, systemClock, type TimerHandle } from './clock.ts';
 import { InvalidOptionError, TimeoutError } from './errors.ts';
 import { Emitter, type Unsubscribe } from './events.ts';
@@ -64,6 +65,7 @@ export class TimeoutPolicy {
     if (typeof options !== 'object' || options === null) {
       throw new InvalidOptionError('options', 'an object', options);
     }
+    checkKnownOptions('', options, ['clock'], 'timeout');
     this.timeout = ms;
     this.#clock = options.clock ?? systemClock;
   }
@@ -86,7 +88,7 @@ export class TimeoutPolicy {
     if (given?.aborted) return Promise.reject(given.reason);
     // The shared never-aborting signal needs no listener.
     const caller = given === neverAborted ? undefined : given;
-    const call = new TimedCall(caller, this.#clock);
+    const call = new TimedCall(caller, this.#clock, options?.attempt ?? 1);
     let value: T | PromiseLike<T>;
     try {
       value = fn(call);
@@ -132,10 +134,12 @@ class TimedCall {
   #reason: unknown;
   readonly #caller: AbortSignal | undefined;
   readonly #clock: Clock;
+  readonly attempt: number;
 
-  constructor(caller: AbortSignal | undefined, clock: Clock) {
+  constructor(caller: AbortSignal | undefined, clock: Clock, attempt: number) {
     this.#caller = caller;
     this.#clock = clock;
+    this.attempt = attempt;
   }
 
   get signal(): AbortSignal {

@@ -20,6 +20,7 @@ import {
 import type { Dispatcher } from 'undici';
 import { checkKeys } from './check-keys.ts';
 import { type FailureStatuses, failureStatusPredicate } from './classify.ts';
+import { defaultOriginBounds } from './protected-fetch.ts';
 import { FailureStatusError } from './status-error.ts';
 
 /**
@@ -37,8 +38,9 @@ export interface BreakerInterceptorOptions {
   /** Settings of every origin's breaker. Not with `breakers`. Default: the core's defaults. */
   readonly breaker?: Omit<CircuitBreakerOptions, 'name'>;
   /**
-   * Your own registry, keyed by origin (`https://api.example.com`): for per-origin `overrides`,
-   * a bound on how many breakers are kept, or to list them. Not with `breaker`.
+   * Your own registry, keyed by origin (`https://api.example.com`): for per-origin `overrides`
+   * or other bounds. Not with `breaker`. Default: one made here, keeping at most 1 000 origins
+   * (least recently used evicted) and forgetting an origin unused for 15 minutes.
    */
   readonly breakers?: BreakerRegistry;
   /** Statuses counted as failures. Default: every 5xx. */
@@ -75,7 +77,8 @@ export function breakerInterceptor(
   if (breakers !== undefined && !(breakers instanceof BreakerRegistry)) {
     throw new InvalidOptionError('breakers', 'a BreakerRegistry', breakers);
   }
-  const registry = breakers ?? new BreakerRegistry({ defaults: breaker ?? {} });
+  const registry =
+    breakers ?? new BreakerRegistry({ defaults: breaker ?? {}, ...defaultOriginBounds });
   const isFailureStatus = failureStatusPredicate(options.failureStatuses);
 
   const interceptor = (dispatch: Dispatcher.Dispatch): Dispatcher.Dispatch =>

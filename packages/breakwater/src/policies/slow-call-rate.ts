@@ -1,4 +1,4 @@
-import { checkNumber, checkObject, checkRate } from '../check-option.ts';
+import { checkKnownOptions, checkNumber, checkObject, checkRate } from '../check-option.ts';
 import type { FailurePolicy, PolicyStats } from '../failure-policy.ts';
 import { createWindow, type OutcomeWindow, type WindowOptions } from '../window.ts';
 import { minimumCallsFor } from './failure-rate.ts';
@@ -87,6 +87,12 @@ class SlowCallRate implements FailurePolicy {
  */
 export function slowCallRate(options: SlowCallRateOptions): FailurePolicy {
   const o = checkObject('slowCallRate', options);
+  checkKnownOptions(
+    'slowCallRate.',
+    o,
+    ['threshold', 'slowerThan', 'minimumCalls', 'window'],
+    'slowCallRate',
+  );
   const threshold = checkRate('slowCallRate.threshold', o.threshold);
   const slowerThan = checkNumber('slowCallRate.slowerThan', o.slowerThan, 0);
   const window = createWindow('slowCallRate.window', o.window);

@@ -26,6 +26,7 @@ export {
 export type { HttpRetryOptions } from '../http-retry.ts';
 export {
   type BodyReader,
+  defaultOriginBounds,
   type ProtectedFetch,
   type ProtectedFetchOptions,
   protectedFetch,
