@@ -3,6 +3,7 @@
  * (same `files`, same `prepack`), so checks and install tests look at what users would get.
  */
 import { execFile } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -22,11 +23,12 @@ export interface PackedPackage {
 // environment and never depends on which `npm` is first on PATH.
 const npmCli = process.env.npm_execpath;
 
-async function npm(args: string[]): Promise<string> {
+/** Runs npm with `args` in `cwd` (default: the repository); resolves with its stdout. */
+export async function npm(args: string[], cwd = root): Promise<string> {
   const [file, argv] = npmCli?.endsWith('.js')
     ? [process.execPath, [npmCli, ...args]]
     : ['npm', args];
-  const { stdout } = await run(file, argv, { cwd: root, maxBuffer: 16 * 1024 * 1024 });
+  const { stdout } = await run(file, argv, { cwd, maxBuffer: 16 * 1024 * 1024 });
   return stdout;
 }
 
@@ -36,6 +38,7 @@ export async function packPackages(
   packages: readonly string[] = libraryPackages,
 ): Promise<PackedPackage[]> {
   const workspaces = packages.flatMap((name) => ['-w', name]);
+  await mkdir(destination, { recursive: true });
   await npm(['run', 'build', ...workspaces]);
   const out = await npm(['pack', '--json', '--pack-destination', destination, ...workspaces]);
   const packed = JSON.parse(out) as Array<{ name: string; filename: string }>;
