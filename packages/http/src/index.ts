@@ -20,6 +20,6 @@
  * const http = protectedFetch({ timeout: 2_000 });
  * ```
  *
- * @packageDocumentation
+ * @module @breakwater/http
  */
 export * from './exports/fetch.ts';

@@ -13,7 +13,7 @@
  * });
  * ```
  *
- * @module
+ * @module @breakwater/http/express
  */
 export { type ExpressBreaker, type ExpressMiddleware, expressBreaker } from '../express.ts';
 export { type ErrorBody, type RouteProtectionOptions, routeSignal } from '../route-guard.ts';

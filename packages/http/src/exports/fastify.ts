@@ -12,7 +12,7 @@
  * app.get('/health', { config: { breaker: false } }, async () => 'ok');
  * ```
  *
- * @module
+ * @module @breakwater/http/fastify
  */
 export { type FastifyBreakerOptions, fastifyBreaker, type RouteBreakerConfig } from '../fastify.ts';
 export { type ErrorBody, type RouteProtectionOptions, routeSignal } from '../route-guard.ts';

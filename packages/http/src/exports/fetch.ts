@@ -11,7 +11,7 @@
  * const response = await http('https://api.example.com/users/1');
  * ```
  *
- * @module
+ * @module @breakwater/http/fetch
  */
 export {
   type ClassifyOptions,

@@ -11,7 +11,7 @@
  * createServer((req, res) => void hello(req, res)).listen(8000);
  * ```
  *
- * @module
+ * @module @breakwater/http/node
  */
 export {
   type NodeHandler,

@@ -12,7 +12,7 @@
  * const response = await fetch('https://api.example.com/health', { dispatcher });
  * ```
  *
- * @module
+ * @module @breakwater/http/undici
  */
 
 export type { FailureStatuses } from '../classify.ts';
