@@ -121,7 +121,8 @@ export class BreakerRegistry {
       1,
       Number.POSITIVE_INFINITY,
     );
-    this.#bounded = this.#maxSize !== Number.POSITIVE_INFINITY || this.#idleTimeout !== Infinity;
+    this.#bounded =
+      this.#maxSize !== Number.POSITIVE_INFINITY || this.#idleTimeout !== Number.POSITIVE_INFINITY;
     if (typeof defaults !== 'object' || defaults === null) {
       throw new InvalidOptionError('defaults', 'CircuitBreaker options', defaults);
     }
@@ -220,9 +221,7 @@ export class BreakerRegistry {
   }
 
   #create(name: string): CircuitBreaker {
-    if (typeof name !== 'string' || name === '') {
-      throw new InvalidOptionError('name', 'a non-empty string', name);
-    }
+    checkName(name);
     const breaker = new CircuitBreaker(this.#optionsFor(name));
     this.#breakers.set(name, breaker);
     if (this.#events.has('created')) this.#events.emit('created', { name, breaker });
@@ -236,6 +235,7 @@ export class BreakerRegistry {
     const now = this.#now();
     let breaker = this.#breakers.get(name);
     if (breaker === undefined) {
+      checkName(name); // before evicting anything for it
       const oldest = this.#lastUsed.keys().next();
       if (this.#breakers.size >= this.#maxSize && oldest.done !== true) {
         this.#evict(oldest.value, 'size');
@@ -302,5 +302,11 @@ export class BreakerRegistry {
       wrapped.message = error.message.replace(`"${error.option}"`, `"${option}"`);
       throw wrapped;
     }
+  }
+}
+
+function checkName(name: unknown): void {
+  if (typeof name !== 'string' || name === '') {
+    throw new InvalidOptionError('name', 'a non-empty string', name);
   }
 }

@@ -210,3 +210,10 @@ test('refuses unknown option names and bad bounds, naming the option', () => {
   });
   assert.doesNotThrow(() => new BreakerRegistry({ defaults: {}, maxSize: Infinity }));
 });
+
+test('a bounded registry refuses a bad name before evicting anything for it', () => {
+  const registry = new BreakerRegistry({ defaults: {}, maxSize: 1 });
+  const kept = registry.get('kept');
+  assert.throws(() => registry.get(''), { code: 'ERR_INVALID_OPTION', option: 'name' });
+  assert.equal(registry.get('kept'), kept);
+});
