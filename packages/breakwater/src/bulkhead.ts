@@ -6,7 +6,8 @@
 import { checkKnownOptions } from './check-option.ts';
 import { BulkheadFullError, InvalidOptionError, withoutStack } from './errors.ts';
 import { Emitter, type Unsubscribe } from './events.ts';
-import { callContext, type ExecuteOptions, type Work } from './policy.ts';
+import { callContext } from './internal.ts';
+import type { ExecuteOptions, Work } from './policy.ts';
 
 /**
  * Options of {@link bulkhead}.

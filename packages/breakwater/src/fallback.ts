@@ -5,8 +5,9 @@
 import { checkKnownOptions } from './check-option.ts';
 import { InvalidOptionError } from './errors.ts';
 import { Emitter, type Unsubscribe } from './events.ts';
+import { callContext } from './internal.ts';
 import { unwrapOutcome } from './outcome.ts';
-import { callContext, type ExecuteOptions, type Work } from './policy.ts';
+import type { ExecuteOptions, Work } from './policy.ts';
 import { judge } from './predicate.ts';
 
 /**

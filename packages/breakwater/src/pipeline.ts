@@ -6,8 +6,9 @@ import { BulkheadPolicy } from './bulkhead.ts';
 import { CircuitBreaker } from './circuit-breaker.ts';
 import { InvalidOptionError } from './errors.ts';
 import type { FallbackPolicy } from './fallback.ts';
+import { callContext } from './internal.ts';
 import { unwrapOutcome } from './outcome.ts';
-import { type CallContext, callContext, type ExecuteOptions, type Work } from './policy.ts';
+import type { CallContext, ExecuteOptions, Work } from './policy.ts';
 import { RetryPolicy } from './retry.ts';
 import { TimeoutPolicy } from './timeout.ts';
 

@@ -77,18 +77,3 @@ export interface Policy {
  * ```
  */
 export const neverAborted: AbortSignal = new AbortController().signal;
-
-/** The context of a first attempt with no caller signal: shared, so such a call allocates none. */
-const firstUnabortable: CallContext = Object.freeze({ signal: neverAborted, attempt: 1 });
-
-/**
- * The work's context for a call with `signal` (or none) on `attempt` (or the first): the shared
- * frozen one when there is nothing to carry.
- */
-export function callContext(
-  signal: AbortSignal | undefined,
-  attempt: number | undefined,
-): CallContext {
-  if (signal === undefined && (attempt === undefined || attempt === 1)) return firstUnabortable;
-  return { signal: signal ?? neverAborted, attempt: attempt ?? 1 };
-}

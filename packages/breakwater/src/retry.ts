@@ -8,8 +8,9 @@ import { checkKnownOptions } from './check-option.ts';
 import { type Clock, sleep, systemClock } from './clock.ts';
 import { CircuitOpenError, InvalidOptionError } from './errors.ts';
 import { Emitter, type Unsubscribe } from './events.ts';
+import { callContext, MAX_TIMER_DELAY } from './internal.ts';
 import { unwrapOutcome } from './outcome.ts';
-import { callContext, type ExecuteOptions, type Work } from './policy.ts';
+import type { ExecuteOptions, Work } from './policy.ts';
 import { judge } from './predicate.ts';
 import type { RetryBudget } from './retry-budget.ts';
 
@@ -206,7 +207,7 @@ export class RetryPolicy {
 
 /** Keeps a custom backoff's NaN, negative or huge delay from firing a timer at once or never. */
 function waitFor(delay: number): number {
-  return delay > 0 ? Math.min(delay, 2_147_483_647) : 0;
+  return delay > 0 ? Math.min(delay, MAX_TIMER_DELAY) : 0;
 }
 
 function predicate<A>(option: string, value: ((arg: A) => boolean) | undefined) {
