@@ -31,7 +31,7 @@ import type { Clock } from './clock.ts';
 import { CircuitOpenError, TimeoutError, withoutStack } from './errors.ts';
 import { Emitter, type Unsubscribe } from './events.ts';
 import type { FailurePolicy } from './failure-policy.ts';
-import { isThenable, MAX_TIMER_DELAY, UNABORTABLE } from './internal.ts';
+import { callContext, isThenable, MAX_TIMER_DELAY, UNABORTABLE } from './internal.ts';
 import { MarkedOutcome, type Outcome } from './outcome.ts';
 import {
   type CallContext,
@@ -223,11 +223,11 @@ export class CircuitBreaker implements Policy {
     if (slot === REJECTED) return Promise.reject(this.#rejection(start));
     const generation = this.#generation;
     if (signal !== undefined || this.#callTimeout !== undefined) {
-      return this.#executeGuarded(fn, signal, generation, slot, start);
+      return this.#executeGuarded(fn, signal, generation, slot, start, options?.attempt);
     }
     let result: T | PromiseLike<T>;
     try {
-      result = fn(UNABORTABLE);
+      result = fn(callContext(undefined, options?.attempt));
     } catch (error) {
       return Promise.reject(this.#settleError(generation, slot, start, error));
     }
@@ -609,9 +609,10 @@ export class CircuitBreaker implements Policy {
     generation: number,
     slot: number,
     start: number,
+    attempt: number | undefined,
   ): Promise<T> {
     const guard = new CallGuard(this, generation, slot, start);
-    return runTimed(fn, callerSignal, this.#clock, this.#callTimeout, guard).then(
+    return runTimed(fn, callerSignal, this.#clock, this.#callTimeout, guard, attempt).then(
       (value) => {
         if (!guard.ended) this.#settleResult(generation, slot, start, value);
         return value;

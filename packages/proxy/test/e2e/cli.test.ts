@@ -36,7 +36,7 @@ interface CliResult {
 }
 
 async function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  const child = spawn(process.execPath, ['--conditions=source', CLI, ...args], {
+  const child = spawn(process.execPath, ['--conditions=@breakwater/source', CLI, ...args], {
     env: { PATH: process.env.PATH ?? '', ...env },
   });
   let stdout = '';
@@ -61,7 +61,7 @@ interface RunningCli {
 async function startCli(configFile: string): Promise<RunningCli> {
   const child = spawn(
     process.execPath,
-    ['--conditions=source', CLI, 'start', '--config', configFile],
+    ['--conditions=@breakwater/source', CLI, 'start', '--config', configFile],
     {
       env: { PATH: process.env.PATH ?? '' },
     },
