@@ -41,7 +41,7 @@ describe('redisSync on a 3-master Redis Cluster', () => {
       return a.attach(name, { deliver: () => {}, status: () => {} });
     });
     await delay(200);
-    links.forEach((link, i) =>
+    for (const [i, link] of links.entries()) {
       link.publish({
         kind: 'transition',
         name: names[i]!,
@@ -51,8 +51,8 @@ describe('redisSync on a 3-master Redis Cluster', () => {
         openAttempt: 0,
         lastOpenDuration: 1_000,
         remainingOpenMs: 1_000,
-      }),
-    );
+      });
+    }
     const deadline = Date.now() + 3_000;
     while ([...received.values()].some((list) => list.length === 0) && Date.now() < deadline) {
       await delay(10);
@@ -65,15 +65,15 @@ describe('redisSync on a 3-master Redis Cluster', () => {
       links.map((link) => new Promise<LeaseAnswer>((resolve) => link.lease(5, 1_000, resolve))),
     );
     assert.ok(answers.every((answer) => answer.granted));
-    links.forEach((link, i) =>
+    for (const [i, link] of links.entries()) {
       link.publish({
         kind: 'counts',
         name: names[i]!,
         epoch: 5,
         origin: 'node-0',
         counts: { 'node-0|s': 3, 'node-0|f': 1 },
-      }),
-    );
+      });
+    }
     const countsDeadline = Date.now() + 3_000;
     while ([...received.values()].some((list) => list.length < 2) && Date.now() < countsDeadline) {
       await delay(10);
