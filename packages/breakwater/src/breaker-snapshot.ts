@@ -15,6 +15,7 @@ import type {
 import { InvalidOptionError } from './errors.ts';
 import type { PolicyStats } from './failure-policy.ts';
 import { MAX_TIMER_DELAY } from './internal.ts';
+import type { SyncSnapshot } from './sync.ts';
 
 /**
  * Lifetime counters of a breaker.
@@ -60,6 +61,11 @@ export interface BreakerSnapshot {
   readonly totals: BreakerTotals;
   /** The failure policy's own summary, when it offers one. Not restored. */
   readonly policy: PolicyStats | null;
+  /**
+   * For a breaker given `sync`: where its state came from (`'local'` or another instance's id),
+   * the epoch and whether the other instances are reachable. Not restored.
+   */
+  readonly sync?: SyncSnapshot;
 }
 
 /** What a breaker holds that its snapshot records. */
@@ -70,6 +76,7 @@ export interface SnapshotSource {
   readonly lastOpenDuration: number;
   readonly totals: BreakerTotals;
   readonly policy: PolicyStats | null;
+  readonly sync: SyncSnapshot | undefined;
 }
 
 /** The snapshot of a breaker whose state is up to date as of `now`. */
@@ -85,6 +92,7 @@ export function takeSnapshot(source: SnapshotSource, now: number): BreakerSnapsh
     halfOpenSuccesses: state.name === 'half-open' ? state.successes : 0,
     totals: source.totals,
     policy: source.policy,
+    ...(source.sync === undefined ? {} : { sync: source.sync }),
   };
 }
 

@@ -7,6 +7,7 @@ import { CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker.ts
 import type { Clock } from './clock.ts';
 import { InvalidOptionError } from './errors.ts';
 import { Emitter, type Unsubscribe } from './events.ts';
+import type { SyncTransport } from './sync.ts';
 
 /**
  * Options of a {@link BreakerRegistry}.
@@ -30,6 +31,11 @@ export interface BreakerRegistryOptions {
   readonly overrides?: Readonly<Record<string, Partial<CircuitBreakerOptions>>>;
   /** The clock of every breaker. Default: `defaults.clock`, else the system clock. */
   readonly clock?: Clock;
+  /**
+   * Shares every breaker's state with the registries of other processes, by name
+   * (`clusterSync()`, `redisSync()`). Default: `defaults.sync`. Per name, `syncMode` may differ.
+   */
+  readonly sync?: SyncTransport;
 }
 
 /**
@@ -76,6 +82,7 @@ export class BreakerRegistry {
   readonly #defaults: CircuitBreakerOptions;
   readonly #overrides: Map<string, Partial<CircuitBreakerOptions>>;
   readonly #clock: Clock | undefined;
+  readonly #sync: SyncTransport | undefined;
   readonly #breakers = new Map<string, CircuitBreaker>();
   readonly #events = new Emitter<BreakerRegistryEvents>();
 
@@ -111,6 +118,7 @@ export class BreakerRegistry {
     this.#overrides = new Map(Object.entries(overrides));
     this.#defaults = defaults;
     this.#clock = options.clock ?? defaults.clock;
+    this.#sync = options.sync ?? defaults.sync;
     this.#check('defaults', undefined);
     for (const [name, override] of this.#overrides) {
       if (typeof override !== 'object' || override === null) {
@@ -150,6 +158,9 @@ export class BreakerRegistry {
    * one. Returns whether there was one.
    */
   delete(name: string): boolean {
+    const breaker = this.#breakers.get(name);
+    if (breaker === undefined) return false;
+    breaker.dispose();
     return this.#breakers.delete(name);
   }
 
@@ -191,13 +202,18 @@ export class BreakerRegistry {
       ...(halfOpen === undefined ? {} : { halfOpen }),
       ...(this.#clock === undefined ? {} : { clock: this.#clock }),
       ...(name === undefined ? {} : { name }),
+      ...(this.#sync === undefined ? {} : { sync: this.#sync }),
     };
   }
 
   /** Builds a throwaway breaker to check options now, naming the bad one by its full path. */
   #check(path: string, name: string | undefined): void {
     try {
-      new CircuitBreaker(this.#optionsFor(name));
+      // Checked without attaching to the sync: a throwaway breaker must not join the fleet.
+      const { sync, ...options } = this.#optionsFor(name);
+      if (sync !== undefined) {
+        new CircuitBreaker({ ...options, name: options.name ?? path, sync: inertSync(sync) });
+      } else new CircuitBreaker(options);
     } catch (error) {
       if (!(error instanceof InvalidOptionError)) throw error;
       const option = `${path}.${error.option}`;
@@ -207,4 +223,14 @@ export class BreakerRegistry {
       throw wrapped;
     }
   }
+}
+
+/** A transport with `sync`'s shape that attaches nowhere, for option checks. */
+function inertSync(sync: SyncTransport): SyncTransport {
+  if (typeof sync !== 'object' || sync === null || typeof sync.attach !== 'function') return sync;
+  return {
+    instanceId: sync.instanceId,
+    flushInterval: sync.flushInterval,
+    attach: () => ({ publish: () => {}, lease: () => {}, detach: () => {} }),
+  };
 }
