@@ -69,7 +69,6 @@ export class SyncAgent {
   readonly #wallClock: (() => number) | undefined;
   readonly #link: SyncLink;
   #status: SyncStatus = 'connected';
-  #resync = false;
   #epoch = 0;
   #source = '';
   #lease: LeaseState = 'none';
@@ -172,15 +171,8 @@ export class SyncAgent {
   #receiveTransition(message: SyncTransition): void {
     if (!isNewer(message.epoch, message.origin, this.#epoch, this.#origin)) {
       this.#stale++;
-      // After an outage the store may hold an older state than ours: ours is the newest, share it.
-      if (this.#resync && this.#origin === this.#me) {
-        const state = this.#host.current();
-        if (state !== undefined) this.#link.publish(this.#message(state));
-      }
-      this.#resync = false;
       return;
     }
-    this.#resync = false;
     this.#applied++;
     this.#newEpoch(message.epoch, message.origin);
     this.#source = message.origin === this.#me ? 'local' : message.origin;
@@ -230,8 +222,12 @@ export class SyncAgent {
   #onStatus(status: SyncStatus): void {
     if (status === this.#status) return;
     this.#status = status;
-    // The transport delivers the shared state next; if ours is newer, `#receiveTransition` says so.
-    if (status === 'connected') this.#resync = true;
+    if (status !== 'connected' || this.#epoch === 0) return;
+    // Back after an outage: offer the state we hold, under its own epoch and origin. The store
+    // keeps the newest (it may have lost everything in a restart); if it holds a newer one, the
+    // transport delivers that back and we adopt it.
+    const state = this.#host.current();
+    if (state !== undefined) this.#link.publish(this.#message(state, this.#origin));
   }
 
   #granted(): boolean {
@@ -258,12 +254,12 @@ export class SyncAgent {
     this.#cancelFlush();
   }
 
-  #message(state: SharedState): SyncTransition {
+  #message(state: SharedState, origin = this.#me): SyncTransition {
     return {
       kind: 'transition',
       name: this.#name,
       epoch: this.#epoch,
-      origin: this.#me,
+      origin,
       state: state.state,
       openAttempt: state.openAttempt,
       lastOpenDuration: state.lastOpenDuration,

@@ -1,7 +1,7 @@
 /**
  * One instance of a shared breaker in a multi-process test or benchmark, driven by its parent
  * over IPC. It owns a breaker named `payments` guarding a simulated dependency that the parent
- * turns up or down, runs bounded loads against it, and reports transitions (with wall-clock
+ * turns up or down (a new setup replaces it, under another name), runs bounded loads against it, and reports transitions (with wall-clock
  * times, comparable between processes on one machine) and what reached the dependency.
  */
 import {
@@ -27,6 +27,8 @@ export interface InstanceSetup {
   readonly openDuration: number;
   readonly syncMode?: SyncMode;
   readonly shared: boolean;
+  /** The breaker's name. Default: `payments`. A new setup replaces the previous breaker. */
+  readonly name?: string;
 }
 
 export type Command =
@@ -89,8 +91,11 @@ export function runInstance(
     switch (command.cmd) {
       case 'setup': {
         const { setup } = command;
+        breaker?.dispose();
+        openSeenAt = Number.POSITIVE_INFINITY;
+        dependencyUp = true;
         breaker = new CircuitBreaker({
-          name: 'payments',
+          name: setup.name ?? 'payments',
           policy: policyOf(setup),
           openDuration: exponential({
             initial: setup.openDuration,
