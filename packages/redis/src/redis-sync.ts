@@ -8,6 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   InvalidOptionError,
   isInstanceId,
@@ -215,7 +216,13 @@ class RedisSyncTransport implements RedisSync {
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#probe !== undefined) clearInterval(this.#probe);
+    // A connection still being made survives destroy(): end it once it is made, too.
+    void this.#subscribed.then(() => this.#subscriber.destroy());
     this.#subscriber.destroy();
+    await Promise.race([
+      this.#subscribed,
+      delay(this.#settings.commandTimeout, undefined, { ref: false }),
+    ]);
   }
 
   #onMessage(name: string, payload: string): void {

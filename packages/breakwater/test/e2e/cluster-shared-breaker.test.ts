@@ -4,6 +4,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { type Fleet, type InstanceHandle, startClusterWorkers } from '../support/fleet-control.ts';
 import type { InstanceSetup } from '../support/sync-instance.ts';
 
+/** Starting Node processes on a loaded 2-core machine can take a while; still bounded. */
+const STARTUP_MS = 30_000;
+
 const setup = (openDuration: number): InstanceSetup => ({
   policy: { kind: 'consecutive', failures: 5 },
   openDuration,
@@ -11,7 +14,7 @@ const setup = (openDuration: number): InstanceSetup => ({
 });
 
 async function readyAll(instances: InstanceHandle[], s: InstanceSetup): Promise<void> {
-  await Promise.all(instances.map((i) => i.ask({ cmd: 'setup', setup: s }, 'ready')));
+  await Promise.all(instances.map((i) => i.ask({ cmd: 'setup', setup: s }, 'ready', STARTUP_MS)));
 }
 
 async function allInState(
@@ -48,7 +51,7 @@ describe('breakers shared by 4 node:cluster workers (clusterSync)', () => {
     const results = await Promise.all(loads);
     const delays = opened.slice(1).map((at) => at - opened[0]!);
     t.diagnostic(`propagation: ${delays.map((d) => d.toFixed(2)).join(', ')} ms`);
-    assert.ok(Math.max(...delays) < 500, `every worker open within 500 ms: ${delays}`);
+    assert.ok(Math.max(...delays) < 1_000, `every worker open within 1 s: ${delays}`);
     for (const result of results) assert.equal(result.ranAfterOpen, 0);
     const snapshot = await instances[2]!.ask({ cmd: 'snapshot' }, 'snapshot');
     assert.equal((snapshot.snapshot as { sync: { source: string } }).sync.source !== 'local', true);
@@ -57,7 +60,7 @@ describe('breakers shared by 4 node:cluster workers (clusterSync)', () => {
   it('a restarted worker picks up the open state on start', async () => {
     fleet.kill(3);
     const restarted = await fleet.add();
-    const ready = await restarted.ask({ cmd: 'setup', setup: setup(60_000) }, 'ready');
+    const ready = await restarted.ask({ cmd: 'setup', setup: setup(60_000) }, 'ready', STARTUP_MS);
     assert.equal(ready.state, 'open');
     assert.notEqual(ready.source, 'local');
   });

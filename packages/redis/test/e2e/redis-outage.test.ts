@@ -9,6 +9,9 @@ import {
 import type { InstanceSetup } from '../../../breakwater/test/support/sync-instance.ts';
 import { RedisServer } from '../support/redis.ts';
 
+/** Starting Node processes on a loaded 2-core machine can take a while; still bounded. */
+const STARTUP_MS = 30_000;
+
 const INSTANCE = fileURLToPath(new URL('../fixtures/redis-instance.ts', import.meta.url));
 
 const consecutive = (shared: boolean, extra: Partial<InstanceSetup> = {}): InstanceSetup => ({
@@ -19,7 +22,7 @@ const consecutive = (shared: boolean, extra: Partial<InstanceSetup> = {}): Insta
 });
 
 async function readyAll(instances: InstanceHandle[], s: InstanceSetup): Promise<void> {
-  await Promise.all(instances.map((i) => i.ask({ cmd: 'setup', setup: s }, 'ready')));
+  await Promise.all(instances.map((i) => i.ask({ cmd: 'setup', setup: s }, 'ready', STARTUP_MS)));
 }
 
 async function allOpen(

@@ -10,6 +10,9 @@ import {
 import type { InstanceSetup } from '../../../breakwater/test/support/sync-instance.ts';
 import { cleanUp, connect, REDIS_URL, uniquePrefix } from '../support/redis.ts';
 
+/** Starting Node processes on a loaded 2-core machine can take a while; still bounded. */
+const STARTUP_MS = 30_000;
+
 const INSTANCE = fileURLToPath(new URL('../fixtures/redis-instance.ts', import.meta.url));
 
 const consecutive = (shared: boolean, extra: Partial<InstanceSetup> = {}): InstanceSetup => ({
@@ -20,7 +23,7 @@ const consecutive = (shared: boolean, extra: Partial<InstanceSetup> = {}): Insta
 });
 
 async function readyAll(instances: InstanceHandle[], s: InstanceSetup): Promise<void> {
-  await Promise.all(instances.map((i) => i.ask({ cmd: 'setup', setup: s }, 'ready')));
+  await Promise.all(instances.map((i) => i.ask({ cmd: 'setup', setup: s }, 'ready', STARTUP_MS)));
 }
 
 async function allOpen(
@@ -89,7 +92,7 @@ describe('breakers shared by 4 processes through Redis', () => {
     const results = await Promise.all(loads);
     const delays = opened.slice(1).map((at) => at - opened[0]!);
     t.diagnostic(`propagation: ${delays.map((d) => d.toFixed(2)).join(', ')} ms`);
-    assert.ok(Math.max(...delays) < 500, `${delays}`);
+    assert.ok(Math.max(...delays) < 1_000, `${delays}`);
     for (const result of results) assert.equal(result.ranAfterOpen, 0);
   });
 
@@ -99,6 +102,7 @@ describe('breakers shared by 4 processes through Redis', () => {
     const ready = await restarted.ask(
       { cmd: 'setup', setup: consecutive(true, { name: 'propagation' }) },
       'ready',
+      STARTUP_MS,
     );
     assert.equal(ready.state, 'open');
     assert.notEqual(ready.source, 'local');
