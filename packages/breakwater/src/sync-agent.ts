@@ -74,8 +74,13 @@ export class SyncAgent {
   #lease: LeaseState = 'none';
   #leaseEpoch = -1;
   #leaseRetryAt = 0;
-  /** This instance's cumulative counts in the current epoch, keyed like {@link SyncCounts}. */
-  readonly #own = new Map<string, number>();
+  /**
+   * This instance's cumulative counts in the current epoch: plain numbers when durations are not
+   * shared (the common case costs an increment per call), by `s:class` / `f:class` when they are.
+   */
+  #ownSuccesses = 0;
+  #ownFailures = 0;
+  readonly #ownByClass = new Map<string, number>();
   /** The highest count seen per other instance's key in the current epoch. */
   readonly #seen = new Map<string, number>();
   #flushTimer: TimerHandle | undefined;
@@ -130,9 +135,14 @@ export class SyncAgent {
   /** Counts a local outcome of the closed state (`outcomes` mode); a failure is sent at once. */
   outcome(outcome: 'success' | 'failure', durationMs: number): void {
     if (this.#mode !== 'outcomes') return;
-    let key = outcome === 'success' ? `${this.#me}|s` : `${this.#me}|f`;
-    if (this.#readsDuration) key += `:${durationClass(durationMs)}`;
-    this.#own.set(key, (this.#own.get(key) ?? 0) + 1);
+    if (this.#readsDuration) {
+      const key = `${outcome === 'success' ? 's' : 'f'}:${durationClass(durationMs)}`;
+      this.#ownByClass.set(key, (this.#ownByClass.get(key) ?? 0) + 1);
+    } else if (outcome === 'success') {
+      this.#ownSuccesses++;
+    } else {
+      this.#ownFailures++;
+    }
     if (outcome === 'failure') this.#flush();
     else this.#flushTimer ??= this.#clock.setTimeout(() => this.#flush(), this.#flushInterval);
   }
@@ -249,7 +259,9 @@ export class SyncAgent {
     this.#epoch = epoch;
     this.#source = origin;
     this.#lease = 'none';
-    this.#own.clear();
+    this.#ownSuccesses = 0;
+    this.#ownFailures = 0;
+    this.#ownByClass.clear();
     this.#seen.clear();
     this.#cancelFlush();
   }
@@ -269,13 +281,28 @@ export class SyncAgent {
 
   #flush(): void {
     this.#cancelFlush();
-    if (this.#own.size === 0) return;
+    const me = this.#me;
+    const counts: Record<string, number> = {};
+    let any = false;
+    if (this.#ownSuccesses > 0) {
+      counts[`${me}|s`] = this.#ownSuccesses;
+      any = true;
+    }
+    if (this.#ownFailures > 0) {
+      counts[`${me}|f`] = this.#ownFailures;
+      any = true;
+    }
+    for (const [field, count] of this.#ownByClass) {
+      counts[`${me}|${field}`] = count;
+      any = true;
+    }
+    if (!any) return;
     this.#link.publish({
       kind: 'counts',
       name: this.#name,
       epoch: this.#epoch,
-      origin: this.#me,
-      counts: Object.fromEntries(this.#own),
+      origin: me,
+      counts,
     });
   }
 
