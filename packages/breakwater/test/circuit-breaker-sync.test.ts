@@ -117,6 +117,19 @@ describe('CircuitBreaker with sync, transitions mode', () => {
     assert.ok(breakers[1]!.tryAcquire(), 'the next instance takes over');
   });
 
+  it('an instance that missed the close learns it when its lease request is refused', async () => {
+    const { clock, fleet, breakers } = fleetOf(2);
+    failTimes(breakers[0]!, 3);
+    fleet.deliverAll();
+    clock.advance(1_000);
+    await breakers[0]!.execute(ok);
+    fleet.queue = []; // the close never reaches instance 1
+    assert.equal(breakers[0]!.state, 'closed');
+    assert.equal(breakers[1]!.tryAcquire(), undefined, 'refused: the lease is of an old epoch');
+    fleet.deliverAll();
+    assert.equal(breakers[1]!.state, 'closed');
+  });
+
   it('picks up the shared state when it starts', () => {
     const { clock, fleet, breakers } = fleetOf(1);
     failTimes(breakers[0]!, 3);

@@ -162,6 +162,8 @@ class PrimaryHub {
         if (!Number.isFinite(epoch) || !Number.isFinite(ttlMs)) return;
         const answer = this.hub.lease(name, epoch, ttlMs, origin);
         safeSend(worker, { breakwaterSync: 'lease-answer', id, ...answer });
+        // Refused for an old epoch: the asker missed a transition; hand it over.
+        if (!answer.granted && answer.retryInMs === 0) this.read(name, worker);
         return;
       }
     }
@@ -205,8 +207,11 @@ class PrimaryTransport implements ClusterSync {
     queueMicrotask(() => this.#hub.read(name, this));
     return {
       publish: (message) => queueMicrotask(() => this.#hub.publish(message, this)),
-      lease: (epoch, ttlMs, answer) =>
-        answer(this.#hub.hub.lease(name, epoch, ttlMs, this.instanceId)),
+      lease: (epoch, ttlMs, answer) => {
+        const granted = this.#hub.hub.lease(name, epoch, ttlMs, this.instanceId);
+        answer(granted);
+        if (!granted.granted && granted.retryInMs === 0) this.#hub.read(name, this);
+      },
       detach: remove,
     };
   }

@@ -117,7 +117,14 @@ export class MemoryTransport implements SyncTransport {
       answer({ granted: true, retryInMs: 0 });
       return;
     }
-    const ask = () => answer(this.#fleet.hub.lease(name, epoch, ttlMs, this.instanceId));
+    const ask = () => {
+      const answered = this.#fleet.hub.lease(name, epoch, ttlMs, this.instanceId);
+      answer(answered);
+      // Refused for an old epoch, like clusterSync's primary: hand over the state it missed.
+      if (!answered.granted && answered.retryInMs === 0) {
+        for (const message of this.#fleet.hub.read(name)) this.#fleet.send(this, name, message);
+      }
+    };
     if (this.holdLeases) this.heldLeases.push(ask);
     else ask();
   }
