@@ -76,7 +76,9 @@ describe('breakers shared through a Redis that stops mid-traffic', () => {
       const results = await Promise.all(loads);
       for (const result of results) {
         assert.equal(result.failedOtherwise, 0, 'no call failed because of Redis');
-        assert.ok(result.slowestCall < 100, `no call waited for Redis: ${result.slowestCall} ms`);
+        // A call that waited for Redis would take at least the instances' 500 ms command timeout
+        // (the instant calls here take under a millisecond, plus whatever a loaded machine adds).
+        assert.ok(result.slowestCall < 500, `no call waited for Redis: ${result.slowestCall} ms`);
       }
     } finally {
       await fleet.stop();
