@@ -92,10 +92,13 @@ async function runCost(quick: boolean, log: (line: string) => void): Promise<Syn
       new CircuitBreaker({ name: 'ro', sync: redis, syncMode: 'outcomes' }),
     ]);
   }
-  // Two interleaved passes, best kept: noise on a shared machine only adds time.
+  // Interleaved passes, each starting one case later, best kept: noise on a shared machine only
+  // adds time, and no case always runs first.
   const best = new Map<string, SyncCostRow>();
-  for (let pass = 0; pass < 2; pass++) {
-    for (const [label, breaker] of cases) {
+  const passes = quick ? 2 : 3;
+  for (let pass = 0; pass < passes; pass++) {
+    const order = [...cases.slice(pass % cases.length), ...cases.slice(0, pass % cases.length)];
+    for (const [label, breaker] of order) {
       const stats = await measure(() => breaker.execute(work), options);
       const previous = best.get(label);
       if (previous === undefined || stats.avg < previous.avgNs) {
@@ -104,7 +107,7 @@ async function runCost(quick: boolean, log: (line: string) => void): Promise<Syn
       log(`  sync cost ${label.padEnd(28)} ${stats.avg.toFixed(0).padStart(6)} ns`);
     }
   }
-  rows.push(...best.values());
+  for (const [label] of cases) rows.push(best.get(label)!);
   for (const [, breaker] of cases) breaker.dispose();
   if (client) {
     await redis?.close();
