@@ -16,6 +16,7 @@ import { InvalidOptionError } from './errors.ts';
 import type { PolicyStats } from './failure-policy.ts';
 import { MAX_TIMER_DELAY } from './internal.ts';
 import type { SyncSnapshot } from './sync.ts';
+import { checkTripReason, type TripReason } from './trip-reason.ts';
 
 /**
  * Lifetime counters of a breaker.
@@ -62,6 +63,11 @@ export interface BreakerSnapshot {
   /** The failure policy's own summary, when it offers one. Not restored. */
   readonly policy: PolicyStats | null;
   /**
+   * Why the breaker opened, while it is open, half-open or forced open; null otherwise. Restored
+   * (a snapshot without one restores a breaker whose reason says so).
+   */
+  readonly reason: TripReason | null;
+  /**
    * For a breaker given `sync`: where its state came from (`'local'` or another instance's id),
    * the epoch and whether the other instances are reachable. Not restored.
    */
@@ -76,6 +82,7 @@ export interface SnapshotSource {
   readonly lastOpenDuration: number;
   readonly totals: BreakerTotals;
   readonly policy: PolicyStats | null;
+  readonly reason: TripReason | null;
   readonly sync: SyncSnapshot | undefined;
 }
 
@@ -92,6 +99,7 @@ export function takeSnapshot(source: SnapshotSource, now: number): BreakerSnapsh
     halfOpenSuccesses: state.name === 'half-open' ? state.successes : 0,
     totals: source.totals,
     policy: source.policy,
+    reason: source.reason,
     ...(source.sync === undefined ? {} : { sync: source.sync }),
   };
 }
@@ -155,6 +163,8 @@ export function checkSnapshot(value: unknown): BreakerSnapshot {
   for (const key of ['successes', 'failures', 'rejections', 'ignored', 'timeouts']) {
     count(`initialState.totals.${key}`, (totals as Record<string, unknown>)[key]);
   }
+  // Absent in snapshots taken before reasons existed: same version, nothing else changed.
+  if (s.reason !== undefined && s.reason !== null) checkTripReason('initialState.reason', s.reason);
   return value as BreakerSnapshot;
 }
 

@@ -44,6 +44,7 @@ export {
   isFailurePolicy,
   type PolicyInputs,
   type PolicyStats,
+  type TripDescription,
 } from './failure-policy.ts';
 export {
   type FallbackEvents,
@@ -91,6 +92,7 @@ export {
 } from './sync.ts';
 export { type SyncEvents, SyncPeers } from './sync-peers.ts';
 export { type TimeoutEvents, type TimeoutOptions, TimeoutPolicy, timeout } from './timeout.ts';
+export type { RecentFailure, TripReason } from './trip-reason.ts';
 export {
   CountWindow,
   type OutcomeWindow,
