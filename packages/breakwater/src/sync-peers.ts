@@ -43,7 +43,6 @@ export class SyncPeers {
   readonly #peers = new Map<string, SyncPeer>();
   readonly #events = new Emitter<SyncEvents>();
   #status: SyncStatus;
-  #dropped = 0;
 
   /** `label` names the transport in the log line; `log` defaults to `console.warn`. */
   constructor(
@@ -58,16 +57,6 @@ export class SyncPeers {
 
   get status(): SyncStatus {
     return this.#status;
-  }
-
-  /** Messages dropped since the start, for every reason. */
-  get dropped(): number {
-    return this.#dropped;
-  }
-
-  /** The names attached. */
-  names(): IterableIterator<string> {
-    return this.#peers.keys();
   }
 
   /** Attaches a breaker; a second breaker of the same name in one process replaces the first. */
@@ -89,9 +78,8 @@ export class SyncPeers {
     peer.deliver(message);
   }
 
-  /** Counts a message that went nowhere and tells `dropped` listeners. */
+  /** Tells `dropped` listeners about a message that went nowhere. */
   drop(reason: SyncEvents['dropped']['reason'], name?: string): void {
-    this.#dropped++;
     if (this.#events.has('dropped')) {
       this.#events.emit('dropped', name === undefined ? { reason } : { reason, name });
     }
