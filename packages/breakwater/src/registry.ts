@@ -8,6 +8,7 @@ import { CircuitBreaker, type CircuitBreakerOptions } from './circuit-breaker.ts
 import { type Clock, systemClock } from './clock.ts';
 import { InvalidOptionError } from './errors.ts';
 import { Emitter, type Unsubscribe } from './events.ts';
+import type { SyncTransport } from './sync.ts';
 
 /**
  * Options of a {@link BreakerRegistry}.
@@ -42,9 +43,14 @@ export interface BreakerRegistryOptions {
    * with a timer. Keep it longer than the longest open duration. Default: `Infinity`.
    */
   readonly idleTimeout?: number;
+  /**
+   * Shares every breaker's state with the registries of other processes, by name
+   * (`clusterSync()`, `redisSync()`). Default: `defaults.sync`. Per name, `syncMode` may differ.
+   */
+  readonly sync?: SyncTransport;
 }
 
-const REGISTRY_OPTIONS = ['defaults', 'overrides', 'clock', 'maxSize', 'idleTimeout'];
+const REGISTRY_OPTIONS = ['defaults', 'overrides', 'clock', 'maxSize', 'idleTimeout', 'sync'];
 
 /**
  * Events of a {@link BreakerRegistry}.
@@ -96,6 +102,7 @@ export class BreakerRegistry {
   readonly #defaults: CircuitBreakerOptions;
   readonly #overrides: Map<string, Partial<CircuitBreakerOptions>>;
   readonly #clock: Clock | undefined;
+  readonly #sync: SyncTransport | undefined;
   // In order of last use when bounded (a `get` moves its entry to the end), so the least
   // recently used and the longest idle are always first.
   readonly #breakers = new Map<string, CircuitBreaker>();
@@ -150,6 +157,7 @@ export class BreakerRegistry {
     this.#overrides = new Map(Object.entries(overrides));
     this.#defaults = defaults;
     this.#clock = options.clock ?? defaults.clock;
+    this.#sync = options.sync ?? defaults.sync;
     this.#check('defaults', undefined);
     for (const [name, override] of this.#overrides) {
       if (typeof override !== 'object' || override === null) {
@@ -186,6 +194,9 @@ export class BreakerRegistry {
    */
   delete(name: string): boolean {
     this.#lastUsed.delete(name);
+    const breaker = this.#breakers.get(name);
+    if (breaker === undefined) return false;
+    breaker.dispose();
     return this.#breakers.delete(name);
   }
 
@@ -265,6 +276,8 @@ export class BreakerRegistry {
     const breaker = this.#breakers.get(name);
     this.#breakers.delete(name);
     this.#lastUsed.delete(name);
+    // An evicted breaker leaves the fleet too: its sync attachment would otherwise keep it alive.
+    breaker?.dispose();
     if (breaker !== undefined && this.#events.has('evicted')) {
       this.#events.emit('evicted', { name, breaker, reason });
     }
@@ -287,13 +300,18 @@ export class BreakerRegistry {
       ...(halfOpen === undefined ? {} : { halfOpen }),
       ...(this.#clock === undefined ? {} : { clock: this.#clock }),
       ...(name === undefined ? {} : { name }),
+      ...(this.#sync === undefined ? {} : { sync: this.#sync }),
     };
   }
 
   /** Builds a throwaway breaker to check options now, naming the bad one by its full path. */
   #check(path: string, name: string | undefined): void {
     try {
-      new CircuitBreaker(this.#optionsFor(name));
+      // Checked without attaching to the sync: a throwaway breaker must not join the fleet.
+      const { sync, ...options } = this.#optionsFor(name);
+      if (sync !== undefined) {
+        new CircuitBreaker({ ...options, name: options.name ?? path, sync: inertSync(sync) });
+      } else new CircuitBreaker(options);
     } catch (error) {
       if (!(error instanceof InvalidOptionError)) throw error;
       const option = `${path}.${error.option}`;
@@ -309,4 +327,14 @@ function checkName(name: unknown): void {
   if (typeof name !== 'string' || name === '') {
     throw new InvalidOptionError('name', 'a non-empty string', name);
   }
+}
+
+/** A transport with `sync`'s shape that attaches nowhere, for option checks. */
+function inertSync(sync: SyncTransport): SyncTransport {
+  if (typeof sync !== 'object' || sync === null || typeof sync.attach !== 'function') return sync;
+  return {
+    instanceId: sync.instanceId,
+    flushInterval: sync.flushInterval,
+    attach: () => ({ publish: () => {}, lease: () => {}, detach: () => {} }),
+  };
 }
