@@ -19,7 +19,7 @@ const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
 
 let dir: string;
 before(() => {
-  dir = mkdtempSync(join(tmpdir(), 'bw-review-cli-'));
+  dir = mkdtempSync(join(tmpdir(), 'bw-cli-'));
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -204,7 +204,7 @@ describe('breakwater start', () => {
       });
       assert.equal(received, total);
       // Peak, not current: buffering would show up as growth near the body size. What remains is
-      // garbage the GC has not collected yet (backpressure itself is checked in review-streaming).
+      // garbage the GC has not collected yet (backpressure itself is checked in e2e/streaming.test.ts).
       const growthMb = (rssKb(pid, 'VmHWM') - baselineKb) / 1024;
       assert.ok(growthMb < 150, `proxy peak RSS grew ${growthMb.toFixed(1)} MB for 400 MB through`);
     } finally {
