@@ -280,7 +280,10 @@ export class CircuitBreaker implements Policy {
    * @example
    * ```ts
    * const permit = breaker.tryAcquire();
-   * if (!permit) return reply(503, { 'retry-after': Math.ceil(breaker.retryAfter / 1000) });
+   * if (!permit) {
+   *   const wait = breaker.retryAfter; // Infinity when forced open: send no Retry-After then
+   *   return reply(503, Number.isFinite(wait) ? { 'retry-after': Math.ceil(wait / 1000) } : {});
+   * }
    * const response = await forward(request);
    * response.status >= 500 ? permit.failure() : permit.success();
    * ```
@@ -578,7 +581,7 @@ export class CircuitBreaker implements Policy {
       !Number.isNaN(start) ||
       state !== this.#closed ||
       this.#policyNeedsTime ||
-      outcome !== 'success'
+      outcome === 'failure'
         ? this.#clock.now()
         : Number.NaN;
     const durationMs = now - start;
