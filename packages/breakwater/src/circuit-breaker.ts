@@ -576,30 +576,45 @@ export class CircuitBreaker implements Policy {
     }
     const state: StateBehaviour = this.#current;
     if (!state.records) return;
-    // A failure is always dated, for the trip reason; the success path reads no clock it needn't.
-    const now =
-      !Number.isNaN(start) ||
-      state !== this.#closed ||
-      this.#policyNeedsTime ||
-      outcome === 'failure'
-        ? this.#clock.now()
-        : Number.NaN;
-    const durationMs = now - start;
-    if (outcome === 'success') {
-      this.#successes++;
-      if (events.has('success')) events.emit('success', { durationMs });
-      state.onSuccess(now, durationMs, slot);
-    } else if (outcome === 'failure') {
-      this.#failures++;
-      if (events.has('failure')) events.emit('failure', { durationMs, error, result });
-      // `error` is undefined for a returned value judged a failure, and for a bare permit.failure().
-      this.#recentFailures.add(now, durationMs, error, error === undefined && reason !== 'permit');
-      state.onFailure(now, durationMs, slot);
-    } else {
+    // Failures and ignored outcomes are handled apart, so this stays small enough for V8 to
+    // inline into every call's path (a closed-state success is the hot path).
+    if (outcome === 'failure') {
+      this.#recordFailure(state, slot, start, error, result, reason === 'permit');
+      return;
+    }
+    if (outcome === 'ignored') {
       this.#ignored++;
       if (events.has('ignored')) events.emit('ignored', { reason: reason ?? 'marked', error });
       state.onIgnored(slot);
+      return;
     }
+    // A success reads no clock it needn't.
+    const now =
+      !Number.isNaN(start) || state !== this.#closed || this.#policyNeedsTime
+        ? this.#clock.now()
+        : Number.NaN;
+    const durationMs = now - start;
+    this.#successes++;
+    if (events.has('success')) events.emit('success', { durationMs });
+    state.onSuccess(now, durationMs, slot);
+  }
+
+  /** A failure is always dated, for the trip reason's ring of recent failures. */
+  #recordFailure(
+    state: StateBehaviour,
+    slot: number,
+    start: number,
+    error: unknown,
+    result: unknown,
+    byPermit: boolean,
+  ): void {
+    const now = this.#clock.now();
+    const durationMs = now - start;
+    this.#failures++;
+    if (this.#events.has('failure')) this.#events.emit('failure', { durationMs, error, result });
+    // `error` is undefined for a returned value judged a failure, and for a bare permit.failure().
+    this.#recentFailures.add(now, durationMs, error, error === undefined && !byPermit);
+    state.onFailure(now, durationMs, slot);
   }
 
   /**
