@@ -315,7 +315,10 @@ export class CircuitBreaker implements Policy {
    * @example
    * ```ts
    * const permit = breaker.tryAcquire();
-   * if (!permit) return reply(503, { 'retry-after': Math.ceil(breaker.retryAfter / 1000) });
+   * if (!permit) {
+   *   const wait = breaker.retryAfter; // Infinity when forced open: send no Retry-After then
+   *   return reply(503, Number.isFinite(wait) ? { 'retry-after': Math.ceil(wait / 1000) } : {});
+   * }
    * const response = await forward(request);
    * response.status >= 500 ? permit.failure() : permit.success();
    * ```
@@ -632,34 +635,52 @@ export class CircuitBreaker implements Policy {
     }
     const state: StateBehaviour = this.#current;
     if (!state.records) return;
-    // A failure is always dated, for the trip reason; the success path reads no clock it needn't.
+    // Failures and ignored outcomes are handled apart, so this stays small enough for V8 to
+    // inline into every call's path (a closed-state success is the hot path).
+    if (outcome === 'failure') {
+      this.#recordFailure(state, slot, start, error, result, reason === 'permit');
+      return;
+    }
+    if (outcome === 'ignored') {
+      this.#ignored++;
+      if (events.has('ignored')) events.emit('ignored', { reason: reason ?? 'marked', error });
+      state.onIgnored(slot);
+      return;
+    }
+    // A success reads no clock it needn't.
     const now =
-      !Number.isNaN(start) ||
-      state !== this.#closed ||
-      this.#policyNeedsTime ||
-      outcome !== 'success'
+      !Number.isNaN(start) || state !== this.#closed || this.#policyNeedsTime
         ? this.#clock.now()
         : Number.NaN;
     const durationMs = now - start;
     // Counted before the state sees it: a trip starts a new epoch, and this outcome belongs to the old one.
-    if (this.#sharedOutcomes !== undefined && state === this.#closed && outcome !== 'ignored') {
-      this.#sharedOutcomes.outcome(outcome, durationMs);
+    if (this.#sharedOutcomes !== undefined && state === this.#closed) {
+      this.#sharedOutcomes.outcome('success', durationMs);
     }
-    if (outcome === 'success') {
-      this.#successes++;
-      if (events.has('success')) events.emit('success', { durationMs });
-      state.onSuccess(now, durationMs, slot);
-    } else if (outcome === 'failure') {
-      this.#failures++;
-      if (events.has('failure')) events.emit('failure', { durationMs, error, result });
-      // `error` is undefined for a returned value judged a failure, and for a bare permit.failure().
-      this.#recentFailures.add(now, durationMs, error, error === undefined && reason !== 'permit');
-      state.onFailure(now, durationMs, slot);
-    } else {
-      this.#ignored++;
-      if (events.has('ignored')) events.emit('ignored', { reason: reason ?? 'marked', error });
-      state.onIgnored(slot);
+    this.#successes++;
+    if (events.has('success')) events.emit('success', { durationMs });
+    state.onSuccess(now, durationMs, slot);
+  }
+
+  /** A failure is always dated, for the trip reason's ring of recent failures. */
+  #recordFailure(
+    state: StateBehaviour,
+    slot: number,
+    start: number,
+    error: unknown,
+    result: unknown,
+    byPermit: boolean,
+  ): void {
+    const now = this.#clock.now();
+    const durationMs = now - start;
+    if (this.#sharedOutcomes !== undefined && state === this.#closed) {
+      this.#sharedOutcomes.outcome('failure', durationMs);
     }
+    this.#failures++;
+    if (this.#events.has('failure')) this.#events.emit('failure', { durationMs, error, result });
+    // `error` is undefined for a returned value judged a failure, and for a bare permit.failure().
+    this.#recentFailures.add(now, durationMs, error, error === undefined && !byPermit);
+    state.onFailure(now, durationMs, slot);
   }
 
   /**

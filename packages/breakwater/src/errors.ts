@@ -95,7 +95,9 @@ export function withoutStack<E extends Error>(build: () => E): E {
  * try {
  *   await breaker.execute(work);
  * } catch (error) {
- *   if (error instanceof CircuitOpenError) res.setHeader('retry-after', Math.ceil(error.retryAfter / 1000));
+ *   if (error instanceof CircuitOpenError && Number.isFinite(error.retryAfter)) {
+ *     res.setHeader('retry-after', Math.ceil(error.retryAfter / 1000)); // not when forced open
+ *   }
  * }
  * ```
  */

@@ -208,9 +208,10 @@ class TimedCall {
     if (!this.settle()) return;
     this.#failed = true;
     this.#reason = reason;
+    this.#controller?.abort(reason);
+    // Observers see the work's signal aborted, and act before the caller hears of it.
     if (timedOut) this.#observer?.timedOut(reason as TimeoutError);
     else this.#observer?.callerAborted(reason);
-    this.#controller?.abort(reason);
     this.rejectCall?.(reason);
   }
 
