@@ -4,16 +4,22 @@
  * Exit codes: 0 ok, 1 invalid config or failed start, 2 wrong usage.
  */
 import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ConfigError } from './config/config-error.ts';
 import { loadConfigFile } from './config/load-config.ts';
 import { createLogger } from './logger.ts';
 import { startProxy } from './proxy.ts';
+import { startCluster } from './workers/primary.ts';
+import { workerCount } from './workers/worker-count.ts';
 
 const USAGE = `Usage: breakwater <command> [options]
 
 Commands:
   start --config FILE   Start the proxy with the YAML config FILE (-c FILE)
+        [--workers N]   Worker processes: a number or auto (one per core); overrides
+                        the file's workers setting
   validate FILE         Check a config file; prints OK or every problem (exit 1 on errors)
 
 Options:
@@ -23,7 +29,8 @@ Options:
 Signals: SIGTERM / SIGINT stop accepting connections, let in-flight requests finish
 (bounded by shutdownTimeout) and exit 0. A second signal exits at once.
 SIGHUP re-reads the config file and applies it without dropping requests; an invalid
-file is logged and the running config stays.`;
+file is logged and the running config stays. With several workers, SIGUSR2 replaces
+them one at a time without refusing a connection.`;
 
 async function main(argv: string[]): Promise<number> {
   let parsed: ReturnType<typeof parse>;
@@ -65,10 +72,31 @@ async function main(argv: string[]): Promise<number> {
       } catch (error) {
         return reportConfigError(error);
       }
+      if (values.workers !== undefined) {
+        const workers = parseWorkers(values.workers);
+        if (workers === undefined)
+          return usageError(
+            `--workers expects auto or a whole number from 1 to 1024, got ${JSON.stringify(values.workers)}`,
+          );
+        config = { ...config, workers };
+      }
       const logger = createLogger(config.log.level);
-      let proxy: Awaited<ReturnType<typeof startProxy>>;
+      let proxy: { reloadFile(): Promise<unknown>; close(): Promise<void> };
+      let restart: (() => Promise<void>) | undefined;
       try {
-        proxy = await startProxy(config, { logger, configFile: file });
+        if (workerCount(config.workers) === 1) {
+          proxy = await startProxy(config, { logger, configFile: file });
+        } else {
+          const running = await startCluster(config, {
+            logger,
+            configFile: file,
+            workerEntry: fileURLToPath(
+              new URL(`./worker-main${extname(import.meta.url)}`, import.meta.url),
+            ),
+          });
+          proxy = running;
+          restart = running.restart;
+        }
       } catch (error) {
         logger.fatal({ err: error }, 'failed to start');
         return 1;
@@ -97,6 +125,15 @@ async function main(argv: string[]): Promise<number> {
           logger.info({ signal: 'SIGHUP', file }, 'reloading config');
           void proxy.reloadFile();
         });
+        if (restart !== undefined) {
+          const rolling = restart;
+          process.on('SIGUSR2', () => {
+            logger.info({ signal: 'SIGUSR2' }, 'rolling restart of the workers');
+            rolling().catch((error: unknown) =>
+              logger.error({ err: error }, 'rolling restart failed'),
+            );
+          });
+        }
       });
     }
     default:
@@ -110,10 +147,19 @@ function parse(argv: string[]) {
     allowPositionals: true,
     options: {
       config: { type: 'string', short: 'c' },
+      workers: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },
   });
+}
+
+/** `--workers`: `auto` or a whole number 1–1024, as the config file's `workers` allows. */
+function parseWorkers(text: string): number | 'auto' | undefined {
+  if (text === 'auto') return 'auto';
+  if (!/^\d{1,4}$/.test(text)) return undefined;
+  const count = Number(text);
+  return count >= 1 && count <= 1024 ? count : undefined;
 }
 
 function usageError(message: string): number {

@@ -34,3 +34,9 @@ export type {
   ReloadResult,
   UpstreamReloadReport,
 } from './reload/reload.ts';
+export {
+  type RunningCluster,
+  type StartClusterOptions,
+  startCluster,
+} from './workers/primary.ts';
+export type { WorkerInfo } from './workers/supervisor.ts';

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Clock } from 'breakwater';
+import type { Clock, SyncTransport } from 'breakwater';
 import { ProxyMetrics } from './admin/metrics.ts';
 import { createAdminServer } from './admin/server.ts';
 import type { ConfigEnv } from './config/load-config.ts';
@@ -35,6 +35,16 @@ export interface StartProxyOptions {
   readonly configFile?: string;
   /** Where `${VAR}` in `configFile` expands from on reload. Default: `process.env`. */
   readonly env?: ConfigEnv;
+  /**
+   * Shares each target's breaker transitions with other processes (a cluster worker passes
+   * `clusterSync()`): an ejection seen by one process ejects the target in all of them.
+   */
+  readonly sync?: SyncTransport;
+  /**
+   * Called once the upstreams are built and before any listener accepts a connection: a cluster
+   * worker applies the primary's view of target health and drains here.
+   */
+  readonly prepare?: (upstreams: ReadonlyMap<string, UpstreamPool>) => void;
 }
 
 /** A running proxy. */
@@ -82,7 +92,14 @@ export async function startProxy(
   const logger = options.logger ?? createLogger(config.log.level);
   const upstreams = new Map<string, UpstreamPool>();
   for (const [name, upstream] of Object.entries(config.upstreams)) {
-    upstreams.set(name, UpstreamPool.fromConfig(name, upstream, { clock: options.clock, logger }));
+    upstreams.set(
+      name,
+      UpstreamPool.fromConfig(name, upstream, {
+        clock: options.clock,
+        logger,
+        sync: options.sync,
+      }),
+    );
   }
   const metrics = new ProxyMetrics(() => upstreams.values());
   const routes = new RouteTable(new Router(config.routes, upstreams));
@@ -101,7 +118,7 @@ export async function startProxy(
     upstreams,
     routes,
     logger,
-    lifecycle: upstreamLifecycle({ clock: options.clock, logger }),
+    lifecycle: upstreamLifecycle({ clock: options.clock, logger, sync: options.sync }),
     configFile: options.configFile,
     env: options.env,
   });
@@ -120,6 +137,7 @@ export async function startProxy(
   };
 
   try {
+    options.prepare?.(upstreams);
     for (const address of config.listen) {
       const server = createServer(
         {

@@ -17,6 +17,8 @@ export interface AdminActionContext {
   readonly pools: () => Iterable<UpstreamPool>;
   /** Re-reads and applies the config file; absent when the proxy cannot reload. */
   readonly reload?: (() => Promise<ReloadResult>) | undefined;
+  /** Called after a drain or enable, so a cluster's primary can pass it on to every worker. */
+  readonly drained?: ((upstream: string, target: string, drained: boolean) => void) | undefined;
 }
 
 /** Codes of the admin API's own error responses. */
@@ -86,6 +88,7 @@ function setDrained(
     return;
   }
   target.drained = drained;
+  context.drained?.(pool.name, target.id, drained);
   sendAdminJson(res, 200, {
     upstream: pool.name,
     index,

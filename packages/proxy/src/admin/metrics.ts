@@ -82,6 +82,8 @@ export class ProxyMetrics implements RequestMetrics {
       'Whether each upstream target is eligible for traffic (1) or not (0), as the balancer sees it.',
       pools,
       (target, candidates) => (candidates.has(target) ? 1 : 0),
+      // Workers share one view of the target: summing their 1s would count it once per worker.
+      'max',
     );
   }
 
@@ -91,10 +93,13 @@ export class ProxyMetrics implements RequestMetrics {
     help: string,
     pools: () => Iterable<UpstreamPool>,
     read: (target: Target, candidates: ReadonlySet<Target>) => number,
+    aggregator: 'sum' | 'max' = 'sum',
   ): void {
     new Gauge({
       name,
       help,
+      // How a cluster's primary combines the workers' values (prom-client's AggregatorRegistry).
+      aggregator,
       labelNames: ['upstream', 'target'],
       registers: [this.registry],
       collect() {

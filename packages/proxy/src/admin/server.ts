@@ -22,6 +22,22 @@ export interface AdminContext {
   readonly logger: Logger;
   /** Re-reads and applies the config file (`POST /api/reload`); absent when it cannot. */
   readonly reload?: (() => Promise<ReloadResult>) | undefined;
+  /**
+   * Tells the other processes of a cluster that an operator drained or enabled a target; absent
+   * in a single process.
+   */
+  readonly drained?: ((upstream: string, target: string, drained: boolean) => void) | undefined;
+  /** Cluster mode: the body of `GET /api/upstreams` merged from every worker. */
+  readonly upstreamsView?: (() => Promise<unknown>) | undefined;
+  /** Cluster mode: the Prometheus text of every worker, aggregated. */
+  readonly collectMetrics?: (() => Promise<string>) | undefined;
+  /**
+   * Cluster mode: more endpoints (`/api/workers`, `/api/restart`); handles `req` and returns true
+   * when `path` is one of them. Authorization has been checked.
+   */
+  readonly routes?:
+    | ((req: IncomingMessage, res: ServerResponse, path: string) => boolean)
+    | undefined;
 }
 
 /** The body of `GET /api/upstreams`. */
@@ -79,6 +95,7 @@ export function createAdminServer(context: AdminContext): Server {
     }
     // POST endpoints (drain, enable, reload); see admin-actions.ts.
     if (handleAdminAction(req, res, path ?? '/', context)) return;
+    if (context.routes?.(req, res, path ?? '/') === true) return;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('allow', 'GET, HEAD');
       sendError(res, 'METHOD_NOT_ALLOWED', `${req.method} is not supported here`, undefined);
@@ -86,10 +103,20 @@ export function createAdminServer(context: AdminContext): Server {
     }
     switch (path) {
       case '/api/upstreams':
-        sendJson(res, 200, upstreamsView(context.pools()));
+        if (context.upstreamsView === undefined) {
+          sendJson(res, 200, upstreamsView(context.pools()));
+          return;
+        }
+        context.upstreamsView().then(
+          (view) => sendJson(res, 200, view),
+          (error: unknown) => {
+            context.logger.error({ err: error }, "collecting the workers' view failed");
+            sendJson(res, 500, { error: { code: 'VIEW_FAILED', message: 'Collection failed' } });
+          },
+        );
         return;
       case '/metrics':
-        context.metrics.registry.metrics().then(
+        (context.collectMetrics ?? (() => context.metrics.registry.metrics()))().then(
           (text) => {
             res.writeHead(200, { 'content-type': context.metrics.registry.contentType });
             res.end(text);

@@ -12,6 +12,11 @@ export type RetryOn = 'connect-error' | 'reset' | 'timeout' | number;
 export const defaults = {
   preserveHost: true,
   shutdownTimeout: 10_000,
+  /**
+   * One process, as before cluster mode existed. `auto` (one worker per core) becomes the default
+   * once reload and rolling restarts reach every worker.
+   */
+  workers: 1 as number | 'auto',
   admin: { listen: { host: '127.0.0.1', port: 9901 } },
   limits: {
     maxHeaderSize: 16_384,

@@ -519,6 +519,12 @@ export const configSchema = z.strictObject({
     .boolean({ error: expected('expected true or false') })
     .default(defaults.preserveHost),
   shutdownTimeout: duration.default(defaults.shutdownTimeout),
+  /** Worker processes: a number, or `auto` for one per core (`workers/worker-count.ts`). */
+  workers: z
+    .union([z.literal('auto'), positiveInt.max(1024, 'expected at most 1024 workers')], {
+      error: expected('expected auto or a positive whole number'),
+    })
+    .default(defaults.workers),
   limits: limits.default(defaults.limits),
   log: log.default(defaults.log),
 });

@@ -4,7 +4,7 @@
  * breaker and health checker it would have had from the start.
  */
 import { isDeepStrictEqual } from 'node:util';
-import type { Clock } from 'breakwater';
+import type { Clock, SyncTransport } from 'breakwater';
 import type { UpstreamConfig } from '../config/schema.ts';
 import type { Logger } from '../logger.ts';
 import type { Target } from '../upstream/target.ts';
@@ -25,6 +25,8 @@ import type { UpstreamLifecycle } from './reload.ts';
 export function upstreamLifecycle(context: {
   readonly clock?: Clock | undefined;
   readonly logger: Logger;
+  /** Shares breaker transitions with other processes; see `TargetHealthContext.sync`. */
+  readonly sync?: SyncTransport | undefined;
 }): UpstreamLifecycle {
   return {
     build: (name, config, reuse) =>
@@ -33,7 +35,11 @@ export function upstreamLifecycle(context: {
       for (const target of targets) target.checker?.start();
     },
     update: (target, pool, previous, next) => {
-      if (breakerChanged(previous, next)) target.breaker = undefined;
+      if (breakerChanged(previous, next)) {
+        // The replaced breaker leaves the shared state to the new one of the same name.
+        target.breaker?.dispose?.();
+        target.breaker = undefined;
+      }
       if (!isDeepStrictEqual(previous.healthCheck, next.healthCheck)) {
         const checker = target.checker;
         target.checker = undefined;

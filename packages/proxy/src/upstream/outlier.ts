@@ -11,6 +11,7 @@ import {
   exponential,
   type FailurePolicy,
   failureRate,
+  type SyncTransport,
   slowCallRate,
 } from 'breakwater';
 import type { FailOn } from '../config/choices.ts';
@@ -48,7 +49,12 @@ const WINDOW_BUCKETS = 10;
  */
 export function createOutlierBreaker(
   options: OutlierDetectionOptions,
-  context: { readonly clock?: Clock | undefined; readonly name?: string | undefined } = {},
+  context: {
+    readonly clock?: Clock | undefined;
+    readonly name?: string | undefined;
+    /** Shares transitions (not outcome counts) with breakers of the same name elsewhere. */
+    readonly sync?: SyncTransport | undefined;
+  } = {},
 ): CircuitBreaker {
   return new CircuitBreaker({
     policy: policyOf(options.policy),
@@ -56,6 +62,7 @@ export function createOutlierBreaker(
     halfOpen: { maxCalls: 1, successesToClose: 1 },
     ...(context.clock ? { clock: context.clock } : {}),
     ...(context.name !== undefined ? { name: context.name } : {}),
+    ...(context.sync !== undefined ? { sync: context.sync, syncMode: 'transitions' as const } : {}),
   });
 }
 

@@ -3,7 +3,7 @@
  * active health checker, both living on the `Target` so they outlast a config reload that keeps
  * the target.
  */
-import type { Clock } from 'breakwater';
+import type { Clock, SyncTransport } from 'breakwater';
 import type { HealthCheckConfig, OutlierDetectionConfig } from '../config/schema.ts';
 import type { Logger } from '../logger.ts';
 import { ActiveHealthChecker } from './health/active-checker.ts';
@@ -23,6 +23,11 @@ export interface TargetHealthContext {
   /** Drives breakers (ejection time) and probe schedules; tests pass a `ManualClock`. */
   readonly clock?: Clock | undefined;
   readonly logger: Logger;
+  /**
+   * Shares breaker transitions with the breakers of the same target elsewhere (the other cluster
+   * workers, other proxy instances): an ejection seen by one is an ejection in all.
+   */
+  readonly sync?: SyncTransport | undefined;
 }
 
 /**
@@ -47,7 +52,11 @@ export function attachTargetHealth(
   const { logger, clock } = context;
   const outlier = settings.outlierDetection;
   if (outlier && target.breaker === undefined) {
-    const breaker = createOutlierBreaker(outlier, { clock, name: `${upstream} ${target.id}` });
+    const breaker = createOutlierBreaker(outlier, {
+      clock,
+      name: `${upstream} ${target.id}`,
+      sync: context.sync,
+    });
     breaker.on('open', ({ attempt, openDuration }) => {
       target.ejections++;
       logger.warn(

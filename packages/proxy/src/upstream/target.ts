@@ -18,6 +18,8 @@ export interface TargetBreaker {
   readonly retryAfter: number;
   /** Admits one request, or refuses (`undefined`) while open or while its half-open trial runs. */
   tryAcquire(): Permit | undefined;
+  /** Stops sharing state with other processes (a core breaker's `dispose`); absent: nothing to stop. */
+  dispose?(): void;
 }
 
 /** How a target's connections behave. */
@@ -90,12 +92,14 @@ export class Target implements BalancedTarget {
 
   /** Stops health checks, closes idle connections and waits for in-flight requests. */
   async close(): Promise<void> {
+    this.breaker?.dispose?.();
     await this.checker?.stop();
     await this.pool.close();
   }
 
   /** Stops health checks and drops every connection now, failing in-flight requests. */
   async destroy(): Promise<void> {
+    this.breaker?.dispose?.();
     await this.checker?.stop();
     await this.pool.destroy();
   }

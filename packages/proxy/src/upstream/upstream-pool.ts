@@ -3,7 +3,7 @@
  * upstream-wide health rules: which targets may take a request (active health, outlier
  * ejections capped by `maxEjectedPercent`, panic mode), breaker admission, and the retry policy.
  */
-import type { Clock, Permit } from 'breakwater';
+import type { Clock, Permit, SyncTransport } from 'breakwater';
 import { pino } from 'pino';
 import type { BalanceKind, FailOn } from '../config/choices.ts';
 import type {
@@ -44,6 +44,8 @@ export interface UpstreamPoolContext {
   /** Drives breakers, probe schedules and the retry budget. Default: the system clock. */
   readonly clock?: Clock | undefined;
   readonly logger?: Logger | undefined;
+  /** Shares each target's breaker transitions with other processes (cluster workers, Redis). */
+  readonly sync?: SyncTransport | undefined;
   /**
    * Returns an existing target to reuse for a URL (a reload keeping a target keeps its object,
    * with its health, breaker and connections), or `undefined` to create one.
@@ -134,7 +136,11 @@ export class UpstreamPool {
     const targets = config.targets.map((entry) => {
       const target =
         context.reuse?.(entry.url) ?? new Target(entry.url, entry.weight, config.timeouts);
-      attachTargetHealth(target, name, config, { clock: context.clock, logger });
+      attachTargetHealth(target, name, config, {
+        clock: context.clock,
+        logger,
+        sync: context.sync,
+      });
       return target;
     });
     const balancer = createBalancer<Target>({ balance: config.balance, hashOn: config.hashOn });

@@ -1,0 +1,61 @@
+/**
+ * The entry point of a cluster worker process (forked by `workers/supervisor.ts`, never run by
+ * hand): waits for the primary's start message, starts a proxy on its config with breakers
+ * shared through `clusterSync()` and no admin listener or health checks (the primary's), tells
+ * the primary it is serving, then follows the primary's messages. A worker whose primary is gone
+ * finishes its requests and exits.
+ */
+import { clusterSync } from 'breakwater/cluster';
+import { AggregatorRegistry } from 'prom-client';
+import { createLogger } from './logger.ts';
+import { startProxy } from './proxy.ts';
+import { isProxyMessage, type ToPrimary, type ToWorker } from './workers/messages.ts';
+import { applyTargetStates } from './workers/target-states.ts';
+import { attachWorkerAgent } from './workers/worker-agent.ts';
+
+const send = (message: ToPrimary) => {
+  if (process.connected) process.send?.(message);
+};
+const slot = process.env.BREAKWATER_WORKER_SLOT ?? '?';
+// Before the proxy's breakers attach, so none misses the hub's answer.
+const sync = clusterSync({ instanceId: `worker-${slot}-${process.pid}` });
+// Ctrl-C reaches the whole process group; the primary decides how its workers stop.
+process.on('SIGINT', () => {});
+
+const onStart = (value: unknown) => {
+  if (!isProxyMessage(value) || (value as ToWorker).type !== 'start') return;
+  process.off('message', onStart);
+  const { config, targets } = value as Extract<ToWorker, { type: 'start' }>;
+  const logger = createLogger(config.log.level).child({ worker: Number(slot) });
+  startProxy(config, {
+    logger,
+    sync,
+    prepare: (upstreams) => applyTargetStates(upstreams, targets),
+  }).then(
+    (proxy) => {
+      // The primary's /metrics asks every worker for these; prom-client answers only in a
+      // process that made an AggregatorRegistry (its constructor adds the IPC listener).
+      AggregatorRegistry.setRegistries([proxy.metrics.registry]);
+      new AggregatorRegistry();
+      const exit = (code: number) => logger.flush(() => process.exit(code));
+      const agent = attachWorkerAgent(proxy, send, exit);
+      process.on('message', agent);
+      process.on('SIGTERM', () => agent({ bw: 'proxy', type: 'stop' }));
+      process.on('disconnect', () => agent({ bw: 'proxy', type: 'stop' }));
+      send({
+        bw: 'proxy',
+        type: 'ready',
+        listen: proxy.proxyAddresses.map((address) =>
+          address.family === 'IPv6'
+            ? `[${address.address}]:${address.port}`
+            : `${address.address}:${address.port}`,
+        ),
+      });
+    },
+    (error: unknown) => {
+      logger.fatal({ err: error }, 'worker failed to start');
+      logger.flush(() => process.exit(1));
+    },
+  );
+};
+process.on('message', onStart);

@@ -1,0 +1,97 @@
+/**
+ * `GET /api/upstreams` for a cluster: the primary's view (configuration, active-check health,
+ * drains) with what only the workers know laid over it: requests in flight (summed), breaker
+ * state (shared through `clusterSync()`, so workers agree but for the moment a transition takes
+ * to travel), eligibility and ejections. Each target also lists its per-worker rows.
+ */
+import type { UpstreamsView } from '../admin/server.ts';
+
+type TargetView = UpstreamsView['upstreams'][number]['targets'][number];
+
+/** One worker's answer, with its process id. */
+export interface WorkerView {
+  readonly pid: number;
+  readonly view: UpstreamsView;
+}
+
+/** A target as one worker sees it. */
+export interface WorkerTargetRow {
+  readonly pid: number;
+  readonly eligible: boolean;
+  readonly activeRequests: number;
+  readonly breaker: TargetView['breaker'];
+}
+
+/** The merged body: the single-process shape, plus `workers` on every target. */
+export interface ClusterUpstreamsView {
+  upstreams: {
+    name: string;
+    balance: string;
+    targets: (TargetView & { workers: WorkerTargetRow[] })[];
+  }[];
+}
+
+// While transitions travel, the state furthest along wins: a trial running anywhere is the
+// fleet's trial, and an ejection seen anywhere is (or is about to be) an ejection everywhere.
+const RANK: Readonly<Record<string, number>> = {
+  'half-open': 4,
+  open: 3,
+  'forced-open': 2,
+  closed: 1,
+  disabled: 0,
+};
+
+/**
+ * Merges the primary's view with the workers' answers. A worker that did not answer is absent
+ * from the rows; with no answer at all the primary's own view stands.
+ *
+ * @example
+ * ```ts
+ * mergeViews(upstreamsView(pools.values()), [{ pid: 4242, view }]);
+ * ```
+ */
+export function mergeViews(
+  primary: UpstreamsView,
+  workers: readonly WorkerView[],
+): ClusterUpstreamsView {
+  return {
+    upstreams: primary.upstreams.map((upstream) => ({
+      name: upstream.name,
+      balance: upstream.balance,
+      targets: upstream.targets.map((target) => {
+        const rows: WorkerTargetRow[] = [];
+        let ejections = 0;
+        for (const { pid, view } of workers) {
+          const seen = view.upstreams
+            .find((each) => each.name === upstream.name)
+            ?.targets.find((each) => each.url === target.url);
+          if (seen === undefined) continue;
+          ejections = Math.max(ejections, seen.ejections);
+          rows.push({
+            pid,
+            eligible: seen.eligible,
+            activeRequests: seen.activeRequests,
+            breaker: seen.breaker,
+          });
+        }
+        if (rows.length === 0) return { ...target, workers: rows };
+        let breaker = rows[0]!.breaker;
+        for (const row of rows) {
+          const rank = RANK[row.breaker.state] ?? 0;
+          const best = RANK[breaker.state] ?? 0;
+          if (rank > best || (rank === best && row.breaker.retryAfter < breaker.retryAfter)) {
+            breaker = row.breaker;
+          }
+        }
+        return {
+          ...target,
+          eligible: rows.some((row) => row.eligible),
+          activeRequests: rows.reduce((sum, row) => sum + row.activeRequests, 0),
+          breaker,
+          ejections,
+          workers: rows,
+        };
+      }),
+    })),
+  };
+}

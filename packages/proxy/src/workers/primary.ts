@@ -1,0 +1,317 @@
+/**
+ * A proxy on several cores: the node:cluster primary. It owns the config (validated once here),
+ * reload, the admin listener and the active health checks, whose results it broadcasts; its
+ * workers own the listeners and forwarding, and the primary never forwards a request. Targets'
+ * breakers agree across workers through `clusterSync()`, whose hub lives here.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import { once } from 'node:events';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type Clock, systemClock } from 'breakwater';
+import { clusterSync } from 'breakwater/cluster';
+import { AggregatorRegistry } from 'prom-client';
+import { ProxyMetrics } from '../admin/metrics.ts';
+import { createAdminServer, upstreamsView } from '../admin/server.ts';
+import type { ConfigEnv } from '../config/load-config.ts';
+import type { ProxyConfig } from '../config/schema.ts';
+import type { Logger } from '../logger.ts';
+import { upstreamLifecycle } from '../reload/lifecycle.ts';
+import { ConfigReloader, type ReloadResult } from '../reload/reload.ts';
+import { Router, RouteTable } from '../upstream/router.ts';
+import type { Target } from '../upstream/target.ts';
+import { UpstreamPool } from '../upstream/upstream-pool.ts';
+import { mergeViews, type WorkerView } from './merge-view.ts';
+import type { ToPrimary, ToWorker } from './messages.ts';
+import { type WorkerInfo, WorkerSupervisor } from './supervisor.ts';
+import { targetStates } from './target-states.ts';
+import { workerConfig } from './worker-config.ts';
+import { workerCount } from './worker-count.ts';
+
+/** Options for {@link startCluster}. */
+export interface StartClusterOptions {
+  readonly logger: Logger;
+  /** The worker processes' entry file (`worker-main.ts`) and node flags. */
+  readonly workerEntry: string;
+  readonly execArgv?: readonly string[];
+  /** The file the config came from: reloads re-read it. */
+  readonly configFile?: string;
+  readonly env?: ConfigEnv;
+  /** Drives health-check schedules and restart backoff. Default: the system clock. */
+  readonly clock?: Clock;
+}
+
+/** A running cluster, seen from its primary. */
+export interface RunningCluster {
+  /** The addresses the workers listen on (ports resolved when the config said 0). */
+  readonly proxyAddresses: readonly string[];
+  readonly adminAddress: AddressInfo | undefined;
+  /** One row per worker slot: pid, uptime, restarts. */
+  workers(): WorkerInfo[];
+  /** Validates the config file once, applies it here and in every worker. Never rejects. */
+  reloadFile(): Promise<ReloadResult>;
+  /** Replaces the workers one at a time without refusing a connection. */
+  restart(): Promise<void>;
+  /** Stops the workers gracefully, then the admin listener and health checks. */
+  close(): Promise<void>;
+}
+
+/** A worker has this long to answer a view request or apply a reload (ms). */
+const ANSWER_TIMEOUT_MS = 2_000;
+
+/**
+ * Starts the primary and `config.workers` workers. Call it only in the cluster primary.
+ *
+ * @example
+ * ```ts
+ * const running = await startCluster(config, { logger, workerEntry, configFile: file });
+ * process.on('SIGUSR2', () => void running.restart());
+ * ```
+ */
+export async function startCluster(
+  config: ProxyConfig,
+  options: StartClusterOptions,
+): Promise<RunningCluster> {
+  if (!cluster.isPrimary) throw new Error('startCluster runs in the cluster primary only');
+  const { logger } = options;
+  const clock = options.clock ?? systemClock;
+  // The hub every worker's breakers share state through; it must exist before the first fork.
+  clusterSync({ log: (message, error) => logger.warn({ err: error }, message) });
+
+  const upstreams = new Map<string, UpstreamPool>();
+  for (const [name, upstream] of Object.entries(config.upstreams)) {
+    upstreams.set(name, UpstreamPool.fromConfig(name, upstream, { clock, logger }));
+  }
+  // The route table is the reloader's to swap; the primary itself never routes a request.
+  const routes = new RouteTable(new Router(config.routes, upstreams));
+  const reloader = new ConfigReloader({
+    config,
+    upstreams,
+    routes,
+    logger,
+    lifecycle: upstreamLifecycle({ clock, logger }),
+    configFile: options.configFile,
+    env: options.env,
+  });
+
+  const broadcastTargets = () =>
+    supervisor.broadcast({
+      bw: 'proxy',
+      type: 'targets',
+      targets: targetStates(upstreams.values()),
+    });
+  const watched = new WeakSet<Target>();
+  const watchHealth = () => {
+    for (const pool of upstreams.values()) {
+      for (const target of pool.targets) {
+        const checker = target.checker;
+        if (checker === undefined || watched.has(target)) continue;
+        watched.add(target);
+        // The checker's own listener sets target.healthy first (it was attached first).
+        checker.on('change', broadcastTargets);
+      }
+    }
+  };
+
+  const pending = new Map<number, (message: ToPrimary) => void>();
+  let nextId = 1;
+  const ask = (worker: Worker, message: ToWorker & { id: number }) =>
+    new Promise<ToPrimary | undefined>((resolve) => {
+      const timer = setTimeout(() => {
+        pending.delete(message.id);
+        resolve(undefined);
+      }, ANSWER_TIMEOUT_MS);
+      pending.set(message.id, (answer) => {
+        clearTimeout(timer);
+        pending.delete(message.id);
+        resolve(answer);
+      });
+      worker.send(message);
+    });
+
+  const supervisor = new WorkerSupervisor({
+    count: workerCount(config.workers),
+    exec: options.workerEntry,
+    execArgv: options.execArgv ?? process.execArgv,
+    startMessage: () => ({
+      bw: 'proxy',
+      type: 'start',
+      config: workerConfig(reloader.config),
+      targets: targetStates(upstreams.values()),
+    }),
+    onMessage: (_worker, message) => {
+      if (message.type === 'view' || message.type === 'reloaded')
+        pending.get(message.id)?.(message);
+    },
+    stopTimeout: () => reloader.config.shutdownTimeout + 2_000,
+    logger,
+    clock,
+  });
+
+  // Reloads reach the workers in the order the primary applied them.
+  let pushes: Promise<void> = Promise.resolve();
+  const pushReload = (next: ProxyConfig): Promise<void> => {
+    pushes = pushes.then(async () => {
+      const message = workerConfig(next);
+      await Promise.all(
+        supervisor.ready().map(async (worker) => {
+          const answer = await ask(worker, {
+            bw: 'proxy',
+            type: 'reload',
+            id: nextId++,
+            config: message,
+          });
+          if (answer?.type === 'reloaded' && answer.ok) return;
+          logger.error(
+            {
+              pid: worker.process.pid,
+              error: answer?.type === 'reloaded' ? answer.error : 'no answer',
+            },
+            'a worker failed to apply the reload; restarting it with the new config',
+          );
+          await supervisor.replace(worker);
+        }),
+      );
+      broadcastTargets();
+    });
+    return pushes;
+  };
+  const reloadFile = async (): Promise<ReloadResult> => {
+    const result = await reloader.reloadFile();
+    if (result.status === 'applied') {
+      watchHealth();
+      await pushReload(reloader.config);
+    }
+    return result;
+  };
+
+  const aggregator = new AggregatorRegistry();
+  let admin: Server | undefined;
+  let proxyAddresses: readonly string[];
+  try {
+    proxyAddresses = await supervisor.start();
+    if (config.admin !== undefined) {
+      admin = createAdminServer({
+        token: config.admin.token,
+        pools: () => upstreams.values(),
+        // Required by the admin context; the primary forwards nothing, so it records nothing.
+        metrics: new ProxyMetrics(() => upstreams.values()),
+        logger,
+        reload: reloadFile,
+        drained: broadcastTargets,
+        upstreamsView: async () => {
+          const views = await Promise.all(
+            supervisor.ready().map(async (worker): Promise<WorkerView | undefined> => {
+              const answer = await ask(worker, { bw: 'proxy', type: 'view', id: nextId++ });
+              return answer?.type === 'view'
+                ? { pid: worker.process.pid ?? 0, view: answer.view }
+                : undefined;
+            }),
+          );
+          return mergeViews(
+            upstreamsView(upstreams.values()),
+            views.filter((view) => view !== undefined),
+          );
+        },
+        collectMetrics: () => aggregator.clusterMetrics(),
+        routes: (req, res, path) =>
+          clusterRoutes(req, res, path, {
+            workers: () => supervisor.list(),
+            restart: () => supervisor.rollingRestart(),
+          }),
+      });
+      admin.listen(config.admin.listen.port, config.admin.listen.host);
+      await once(admin, 'listening');
+    }
+  } catch (error) {
+    await supervisor.stop();
+    admin?.close();
+    await Promise.all([...upstreams.values()].map((pool) => pool.destroy()));
+    throw error;
+  }
+  // Probing starts once the workers serve; results go out as they change.
+  for (const pool of upstreams.values()) pool.start();
+  watchHealth();
+  admin?.on('error', (error) => logger.error({ err: error }, 'admin listener error'));
+
+  const adminAddress = admin === undefined ? undefined : (admin.address() as AddressInfo);
+  logger.info(
+    {
+      listen: proxyAddresses,
+      admin:
+        adminAddress === undefined ? undefined : `${adminAddress.address}:${adminAddress.port}`,
+      workers: supervisor.list().map((row) => row.pid),
+      upstreams: [...upstreams.keys()],
+    },
+    'breakwater proxy started',
+  );
+
+  let restarting: Promise<void> | undefined;
+  let closing: Promise<void> | undefined;
+  return {
+    proxyAddresses,
+    adminAddress,
+    workers: () => supervisor.list(),
+    reloadFile,
+    restart: () => {
+      restarting ??= supervisor.rollingRestart().finally(() => {
+        restarting = undefined;
+      });
+      return restarting;
+    },
+    close: () => {
+      closing ??= (async () => {
+        logger.info('shutting down');
+        await reloader.stop();
+        await supervisor.stop();
+        if (admin !== undefined) {
+          const closed = new Promise<void>((resolve) => admin?.close(() => resolve()));
+          admin.closeAllConnections();
+          await closed;
+        }
+        await Promise.all([...upstreams.values()].map((pool) => pool.close()));
+        logger.info('stopped');
+      })();
+      return closing;
+    },
+  };
+}
+
+/** `GET /api/workers` and `POST /api/restart`. */
+function clusterRoutes(
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+  cluster: { workers: () => WorkerInfo[]; restart: () => Promise<void> },
+): boolean {
+  if (path === '/api/workers' && (req.method === 'GET' || req.method === 'HEAD')) {
+    const workers = cluster.workers();
+    sendJson(res, 200, { workers, crashLoop: workers.some((row) => row.crashLoop) });
+    return true;
+  }
+  if (path === '/api/restart' && req.method === 'POST') {
+    req.resume();
+    cluster.restart().then(
+      () => sendJson(res, 200, { status: 'restarted', workers: cluster.workers() }),
+      (error: unknown) =>
+        sendJson(res, 500, {
+          error: {
+            code: 'RESTART_FAILED',
+            message: error instanceof Error ? error.message : 'failed',
+          },
+        }),
+    );
+    return true;
+  }
+  return false;
+}
+
+function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+  });
+  res.end(body);
+}

@@ -1,0 +1,78 @@
+/**
+ * A worker's side of the cluster protocol: applies the primary's target states (health, drains),
+ * applies reloads the primary validated, answers its requests for this worker's view, and stops
+ * gracefully when told to (rolling restart, shutdown).
+ */
+import type { UpstreamsView } from '../admin/server.ts';
+import { upstreamsView } from '../admin/server.ts';
+import type { ProxyConfig } from '../config/schema.ts';
+import type { ReloadResult } from '../reload/reload.ts';
+import type { UpstreamPool } from '../upstream/upstream-pool.ts';
+import { isProxyMessage, type ToPrimary, type ToWorker } from './messages.ts';
+import { applyTargetStates } from './target-states.ts';
+
+/** What the agent needs of the worker's running proxy. */
+export interface WorkerProxy {
+  readonly upstreams: ReadonlyMap<string, UpstreamPool>;
+  reload(config: ProxyConfig): Promise<ReloadResult>;
+  close(): Promise<void>;
+}
+
+/**
+ * Handles the primary's messages for `proxy` until the process exits. `send` is the IPC channel
+ * (`process.send`); `exit` ends the process once a stop has finished.
+ *
+ * @example
+ * ```ts
+ * attachWorkerAgent(proxy, (message) => process.send?.(message), (code) => process.exit(code));
+ * ```
+ */
+export function attachWorkerAgent(
+  proxy: WorkerProxy,
+  send: (message: ToPrimary) => void,
+  exit: (code: number) => void,
+): (message: unknown) => void {
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    proxy.close().then(
+      () => exit(0),
+      () => exit(1),
+    );
+  };
+  return (value: unknown) => {
+    if (!isProxyMessage(value)) return;
+    const message = value as ToWorker;
+    switch (message.type) {
+      case 'targets':
+        applyTargetStates(proxy.upstreams, message.targets);
+        return;
+      case 'view': {
+        const view: UpstreamsView = upstreamsView(proxy.upstreams.values());
+        send({ bw: 'proxy', type: 'view', id: message.id, view });
+        return;
+      }
+      case 'reload':
+        proxy.reload(message.config).then((result) => {
+          send(
+            result.status === 'rejected'
+              ? {
+                  bw: 'proxy',
+                  type: 'reloaded',
+                  id: message.id,
+                  ok: false,
+                  error: result.error.message,
+                }
+              : { bw: 'proxy', type: 'reloaded', id: message.id, ok: true },
+          );
+        });
+        return;
+      case 'stop':
+        stop();
+        return;
+      default:
+        return;
+    }
+  };
+}
