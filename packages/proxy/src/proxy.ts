@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, Server as NetServer } from 'node:net';
 import type { Clock, SyncTransport } from 'breakwater';
 import { ProxyMetrics } from './admin/metrics.ts';
 import { createAdminServer } from './admin/server.ts';
@@ -70,6 +70,12 @@ export interface RunningProxy {
    * result is `rejected` with the issues, and they are logged.
    */
   reloadFile(): Promise<ReloadResult>;
+  /**
+   * Stops accepting connections and keeps the open ones, idle or not: a cluster worker being
+   * replaced does this first, so a connection the primary had just handed it is served rather
+   * than closed as idle by `close()`. Call `close()` afterwards.
+   */
+  stopAccepting(): void;
   /**
    * Stops accepting connections, lets in-flight requests finish (up to `shutdownTimeout`),
    * closes idle keep-alive connections and upstream pools. Safe to call more than once.
@@ -252,6 +258,10 @@ export async function startProxy(
     logger,
     reload: (nextConfig) => reloader.reload(nextConfig),
     reloadFile: () => reloader.reloadFile(),
+    stopAccepting: () => {
+      // net.Server's own close: http.Server's would also close the idle connections at once.
+      for (const server of servers) if (server.listening) NetServer.prototype.close.call(server);
+    },
     close,
   };
 }

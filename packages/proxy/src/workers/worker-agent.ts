@@ -15,8 +15,15 @@ import { applyTargetStates } from './target-states.ts';
 export interface WorkerProxy {
   readonly upstreams: ReadonlyMap<string, UpstreamPool>;
   reload(config: ProxyConfig): Promise<ReloadResult>;
+  stopAccepting(): void;
   close(): Promise<void>;
 }
+
+/**
+ * How long a stopping worker keeps its open connections before closing the idle ones: enough for
+ * a connection the primary handed over just before the listener closed to send its request.
+ */
+const HANDOFF_GRACE_MS = 250;
 
 /**
  * Handles the primary's messages for `proxy` until the process exits. `send` is the IPC channel
@@ -36,10 +43,13 @@ export function attachWorkerAgent(
   const stop = () => {
     if (stopping) return;
     stopping = true;
-    proxy.close().then(
-      () => exit(0),
-      () => exit(1),
-    );
+    proxy.stopAccepting();
+    new Promise((resolve) => setTimeout(resolve, HANDOFF_GRACE_MS))
+      .then(() => proxy.close())
+      .then(
+        () => exit(0),
+        () => exit(1),
+      );
   };
   return (value: unknown) => {
     if (!isProxyMessage(value)) return;

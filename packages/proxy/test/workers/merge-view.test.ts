@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { UpstreamsView } from '../../src/admin/server.ts';
+import { mergeViews } from '../../src/workers/merge-view.ts';
+
+type TargetView = UpstreamsView['upstreams'][number]['targets'][number];
+
+const target = (fields: Partial<TargetView> = {}): TargetView => ({
+  url: 'http://10.0.0.1:80',
+  weight: 1,
+  healthy: true,
+  eligible: true,
+  drained: false,
+  activeRequests: 0,
+  breaker: { state: 'closed', retryAfter: 0 },
+  ejections: 0,
+  lastCheck: null,
+  ...fields,
+});
+const view = (fields: Partial<TargetView> = {}): UpstreamsView => ({
+  upstreams: [{ name: 'api', balance: 'round-robin', targets: [target(fields)] }],
+});
+
+test('sums in-flight requests and lists every worker row', () => {
+  const merged = mergeViews(view(), [
+    { pid: 11, view: view({ activeRequests: 3 }) },
+    { pid: 12, view: view({ activeRequests: 4 }) },
+  ]);
+  const row = merged.upstreams[0]?.targets[0];
+  assert.equal(row?.activeRequests, 7);
+  assert.deepEqual(
+    row?.workers.map((each) => [each.pid, each.activeRequests]),
+    [
+      [11, 3],
+      [12, 4],
+    ],
+  );
+});
+
+test('reports the breaker state furthest along while a transition travels', () => {
+  const merged = mergeViews(view(), [
+    { pid: 11, view: view({ breaker: { state: 'open', retryAfter: 900 }, eligible: false }) },
+    { pid: 12, view: view({ breaker: { state: 'half-open', retryAfter: 0 }, eligible: false }) },
+  ]);
+  const row = merged.upstreams[0]?.targets[0];
+  assert.equal(row?.breaker.state, 'half-open');
+  assert.equal(row?.eligible, false);
+});
+
+test("keeps the primary's health, drain and last check, and the highest ejection count", () => {
+  const merged = mergeViews(view({ healthy: false, drained: true }), [
+    { pid: 11, view: view({ healthy: true, ejections: 2 }) },
+    { pid: 12, view: view({ healthy: true, ejections: 3 }) },
+  ]);
+  const row = merged.upstreams[0]?.targets[0];
+  assert.equal(row?.healthy, false);
+  assert.equal(row?.drained, true);
+  assert.equal(row?.ejections, 3);
+});
+
+test("stands on the primary's view when no worker answered", () => {
+  const merged = mergeViews(view({ activeRequests: 0 }), []);
+  assert.deepEqual(merged.upstreams[0]?.targets[0]?.workers, []);
+  assert.equal(merged.upstreams[0]?.targets[0]?.breaker.state, 'closed');
+});
