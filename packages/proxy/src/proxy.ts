@@ -20,6 +20,7 @@ import { Forwarder } from './request/forwarder.ts';
 import { UpgradeTunnels } from './request/upgrade.ts';
 import { Router, RouteTable } from './upstream/router.ts';
 import { UpstreamPool } from './upstream/upstream-pool.ts';
+import { redisBreakerSync } from './workers/redis-breaker-sync.ts';
 
 /** Options for {@link startProxy}. */
 export interface StartProxyOptions {
@@ -96,6 +97,12 @@ export async function startProxy(
   options: StartProxyOptions = {},
 ): Promise<RunningProxy> {
   const logger = options.logger ?? createLogger(config.log.level);
+  // cluster.redis: breakers shared with other proxy instances, unless the caller brought a sync.
+  const shared =
+    options.sync === undefined && config.cluster !== undefined
+      ? redisBreakerSync(config.cluster.redis, logger)
+      : undefined;
+  const sync = options.sync ?? shared?.sync;
   const upstreams = new Map<string, UpstreamPool>();
   for (const [name, upstream] of Object.entries(config.upstreams)) {
     upstreams.set(
@@ -103,7 +110,7 @@ export async function startProxy(
       UpstreamPool.fromConfig(name, upstream, {
         clock: options.clock,
         logger,
-        sync: options.sync,
+        sync,
       }),
     );
   }
@@ -124,7 +131,7 @@ export async function startProxy(
     upstreams,
     routes,
     logger,
-    lifecycle: upstreamLifecycle({ clock: options.clock, logger, sync: options.sync }),
+    lifecycle: upstreamLifecycle({ clock: options.clock, logger, sync }),
     configFile: options.configFile,
     env: options.env,
   });
@@ -140,6 +147,7 @@ export async function startProxy(
     admin?.close();
     admin?.closeAllConnections();
     await Promise.all([...upstreams.values()].map((pool) => pool.destroy()));
+    await shared?.close();
   };
 
   try {
@@ -244,6 +252,7 @@ export async function startProxy(
         admin.closeAllConnections();
         await adminClosed;
       }
+      await shared?.close();
       logger.info('stopped');
     })();
     return closing;

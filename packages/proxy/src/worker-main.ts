@@ -17,8 +17,6 @@ const send = (message: ToPrimary) => {
   if (process.connected) process.send?.(message);
 };
 const slot = process.env.BREAKWATER_WORKER_SLOT ?? '?';
-// Before the proxy's breakers attach, so none misses the hub's answer.
-const sync = clusterSync({ instanceId: `worker-${slot}-${process.pid}` });
 // Ctrl-C reaches the whole process group; the primary decides how its workers stop.
 process.on('SIGINT', () => {});
 
@@ -27,9 +25,15 @@ const onStart = (value: unknown) => {
   process.off('message', onStart);
   const { config, targets } = value as Extract<ToWorker, { type: 'start' }>;
   const logger = createLogger(config.log.level).child({ worker: Number(slot) });
+  // With cluster.redis the workers share through Redis like any other instance (startProxy
+  // connects); otherwise through the primary's hub. Made before the breakers attach.
+  const sync =
+    config.cluster === undefined
+      ? clusterSync({ instanceId: `worker-${slot}-${process.pid}` })
+      : undefined;
   startProxy(config, {
     logger,
-    sync,
+    ...(sync !== undefined ? { sync } : {}),
     prepare: (upstreams) => applyTargetStates(upstreams, targets),
   }).then(
     (proxy) => {

@@ -17,6 +17,8 @@ export const defaults = {
    * once reload and rolling restarts reach every worker.
    */
   workers: 1 as number | 'auto',
+  /** Keys and channels of `cluster.redis` start with this, so proxies share Redis safely. */
+  cluster: { redisPrefix: 'breakwater:proxy:' },
   admin: { listen: { host: '127.0.0.1', port: 9901 } },
   limits: {
     maxHeaderSize: 16_384,

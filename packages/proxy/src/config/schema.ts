@@ -499,6 +499,25 @@ const log = z.strictObject(
   { error: expected('expected a mapping with level and access') },
 );
 
+const REDIS_URL = 'expected a redis:// or rediss:// URL';
+
+/** `cluster.redis`: the Redis that proxy instances share target breaker transitions through. */
+const clusterSettings = z.strictObject(
+  {
+    redis: z.strictObject(
+      {
+        url: z.string({ error: expected(REDIS_URL) }).regex(/^rediss?:\/\/\S+$/, REDIS_URL),
+        prefix: z
+          .string({ error: expected('expected a string') })
+          .min(1, 'expected a non-empty prefix')
+          .default(defaults.cluster.redisPrefix),
+      },
+      { error: expected('expected a mapping with url and prefix') },
+    ),
+  },
+  { error: expected('expected a mapping with redis') },
+);
+
 /** The top-level config schema. Exported for tooling (e.g. JSON Schema generation). */
 export const configSchema = z.strictObject({
   listen,
@@ -525,6 +544,7 @@ export const configSchema = z.strictObject({
       error: expected('expected auto or a positive whole number'),
     })
     .default(defaults.workers),
+  cluster: clusterSettings.optional(),
   limits: limits.default(defaults.limits),
   log: log.default(defaults.log),
 });
