@@ -4,8 +4,6 @@
  * Exit codes: 0 ok, 1 invalid config or failed start, 2 wrong usage.
  */
 import { readFileSync } from 'node:fs';
-import { extname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ConfigError } from './config/config-error.ts';
 import { loadConfigFile } from './config/load-config.ts';
@@ -87,13 +85,7 @@ async function main(argv: string[]): Promise<number> {
         if (workerCount(config.workers) === 1) {
           proxy = await startProxy(config, { logger, configFile: file });
         } else {
-          const running = await startCluster(config, {
-            logger,
-            configFile: file,
-            workerEntry: fileURLToPath(
-              new URL(`./worker-main${extname(import.meta.url)}`, import.meta.url),
-            ),
-          });
+          const running = await startCluster(config, { logger, configFile: file });
           proxy = running;
           restart = running.restart;
         }

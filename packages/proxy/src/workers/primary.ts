@@ -8,6 +8,8 @@ import cluster, { type Worker } from 'node:cluster';
 import { once } from 'node:events';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { type Clock, systemClock } from 'breakwater';
 import { clusterSync } from 'breakwater/cluster';
 import { AggregatorRegistry } from 'prom-client';
@@ -31,8 +33,9 @@ import { workerCount } from './worker-count.ts';
 /** Options for {@link startCluster}. */
 export interface StartClusterOptions {
   readonly logger: Logger;
-  /** The worker processes' entry file (`worker-main.ts`) and node flags. */
-  readonly workerEntry: string;
+  /** The worker processes' entry file. Default: this package's `worker-main`. */
+  readonly workerEntry?: string;
+  /** Node flags for the workers. Default: the primary's (`process.execArgv`). */
   readonly execArgv?: readonly string[];
   /** The file the config came from: reloads re-read it. */
   readonly configFile?: string;
@@ -64,7 +67,7 @@ const ANSWER_TIMEOUT_MS = 2_000;
  *
  * @example
  * ```ts
- * const running = await startCluster(config, { logger, workerEntry, configFile: file });
+ * const running = await startCluster(config, { logger, configFile: file });
  * process.on('SIGUSR2', () => void running.restart());
  * ```
  */
@@ -126,12 +129,14 @@ export async function startCluster(
         pending.delete(message.id);
         resolve(answer);
       });
-      worker.send(message);
+      if (worker.isConnected()) worker.send(message);
     });
 
   const supervisor = new WorkerSupervisor({
     count: workerCount(config.workers),
-    exec: options.workerEntry,
+    exec:
+      options.workerEntry ??
+      fileURLToPath(new URL(`../worker-main${extname(import.meta.url)}`, import.meta.url)),
     execArgv: options.execArgv ?? process.execArgv,
     startMessage: () => ({
       bw: 'proxy',

@@ -172,7 +172,13 @@ export class WorkerSupervisor {
     slot.ready = false;
     slot.startedAt = Date.now();
     const { logger } = this.#options;
-    worker.on('online', () => worker.send(this.#options.startMessage()));
+    worker.on('online', () => {
+      if (worker.isConnected()) worker.send(this.#options.startMessage());
+    });
+    // A send racing a worker's death fails with an 'error' event: logged, never a crash here.
+    worker.on('error', (error: Error) =>
+      logger.warn({ err: error, pid: worker.process.pid }, 'worker channel error'),
+    );
     worker.on('message', (message: unknown) => {
       if (!isProxyMessage(message)) return;
       const typed = message as ToPrimary;

@@ -5,9 +5,14 @@
  * the admin API reaches every worker. The admin API answers for the whole cluster.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import type { ClusterUpstreamsView } from '../../src/workers/merge-view.ts';
 import type { WorkerInfo } from '../../src/workers/supervisor.ts';
 import { type ClusterCli, startClusterCli, waitUntil } from '../support/cluster-cli.ts';
@@ -171,4 +176,46 @@ log: { access: false }
     );
     assert.ok(Number(requests?.[1]) >= 4, 'requests forwarded by both workers are counted');
   });
+
+  test('SIGUSR2 replaces every worker', async () => {
+    const workers = async () =>
+      (await proxy.adminGet<{ workers: WorkerInfo[] }>('/api/workers')).workers;
+    const before = (await workers()).map((row) => row.pid);
+    proxy.child.kill('SIGUSR2');
+    await waitUntil(
+      'both workers are new and serving',
+      async () => {
+        const rows = await workers();
+        return rows.every((row) => row.state === 'ready' && !before.includes(row.pid));
+      },
+      20_000,
+    );
+    assert.equal((await httpRequest(`http://127.0.0.1:${proxy.port}/`)).status, 200);
+  });
+});
+
+test('breakwater start refuses a --workers value that is not auto or a whole number', async () => {
+  const cli = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
+  const dir = mkdtempSync(join(tmpdir(), 'bw-workers-flag-'));
+  try {
+    const file = join(dir, 'proxy.yaml');
+    writeFileSync(
+      file,
+      'listen: 127.0.0.1:0\nupstreams: { app: { targets: [{ url: http://127.0.0.1:1 }] } }\nroutes: [{ upstream: app }]\n',
+    );
+    const child = spawn(
+      process.execPath,
+      ['--conditions=@breakwater/source', cli, 'start', '--config', file, '--workers', 'zero'],
+      { env: { PATH: process.env.PATH ?? '' } },
+    );
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const [code] = (await once(child, 'exit')) as [number | null];
+    assert.equal(code, 2);
+    assert.match(stderr, /--workers expects auto or a whole number from 1 to 1024, got "zero"/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
