@@ -76,4 +76,15 @@ describe('layering rules', () => {
     assert.notEqual(code, 0);
     assert.match(output, /config-is-the-bottom/);
   });
+
+  test('fail when admin/ reaches up into the cluster in workers/', async () => {
+    const { code, output } = await cruise((src) => {
+      appendFileSync(
+        join(src, 'admin/server.ts'),
+        "\nimport type { WorkerInfo } from '../workers/supervisor.ts';\nexport type W = WorkerInfo;\n",
+      );
+    });
+    assert.notEqual(code, 0);
+    assert.match(output, /admin-below-workers/);
+  });
 });
