@@ -13,8 +13,9 @@ export const defaults = {
   preserveHost: true,
   shutdownTimeout: 10_000,
   /**
-   * One process, as before cluster mode existed. `auto` (one worker per core) becomes the default
-   * once reload and rolling restarts reach every worker.
+   * One process, as before cluster mode existed. `auto` (one worker per core) is meant to become
+   * the default once the benchmark has measured workers against nginx and HAProxy and chosen
+   * between cluster's hand-off and `reusePort` listeners.
    */
   workers: 1 as number | 'auto',
   /** Keys and channels of `cluster.redis` start with this, so proxies share Redis safely. */
