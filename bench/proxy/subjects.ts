@@ -294,6 +294,8 @@ function breakwaterSubject(
         process.execPath,
         [
           '--conditions=@breakwater/source',
+          // A baseline checkout from before the condition was renamed resolves through `source`.
+          ...(root === repositoryRoot ? [] : ['--conditions=source']),
           ...(context.nodeFlags ?? []),
           cliPath,
           'start',
