@@ -2,7 +2,7 @@
  * The core suite: what a breaker and the policies cost per call, beside opossum and cockatiel,
  * and what idle breakers hold. Started by bench/run.ts in a child process with --expose-gc.
  *
- * Usage: node --expose-gc --conditions=source bench/core/core-suite.ts [--quick]
+ * Usage: node --expose-gc --conditions=@breakwater/source bench/core/core-suite.ts [--quick]
  */
 import { describeMachine, type MachineInfo, machineInfo, packageVersion } from '../lib/machine.ts';
 import {

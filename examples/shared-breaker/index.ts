@@ -30,7 +30,7 @@ const prefix = `example:${randomBytes(4).toString('hex')}:`;
 const replicas: Array<{ child: ChildProcess; url: string; name: string }> = [];
 for (const name of ['replica-a', 'replica-b', 'replica-c']) {
   const child = fork(new URL('./replica.ts', import.meta.url), [], {
-    execArgv: ['--conditions=source'],
+    execArgv: ['--conditions=@breakwater/source'],
     env: { ...process.env, PAYMENTS_URL: paymentsUrl, REPLICA: name, PREFIX: prefix },
   });
   const [message] = (await once(child, 'message')) as [{ port: number }];

@@ -31,7 +31,7 @@ import type { Clock } from './clock.ts';
 import { CircuitOpenError, TimeoutError, withoutStack } from './errors.ts';
 import { Emitter, type Unsubscribe } from './events.ts';
 import type { FailurePolicy } from './failure-policy.ts';
-import { isThenable, MAX_TIMER_DELAY, UNABORTABLE } from './internal.ts';
+import { callContext, isThenable, MAX_TIMER_DELAY, UNABORTABLE } from './internal.ts';
 import { MarkedOutcome, type Outcome } from './outcome.ts';
 import {
   type CallContext,
@@ -258,11 +258,11 @@ export class CircuitBreaker implements Policy {
     if (slot === REJECTED) return Promise.reject(this.#rejection(start));
     const generation = this.#generation;
     if (signal !== undefined || this.#callTimeout !== undefined) {
-      return this.#executeGuarded(fn, signal, generation, slot, start);
+      return this.#executeGuarded(fn, signal, generation, slot, start, options?.attempt);
     }
     let result: T | PromiseLike<T>;
     try {
-      result = fn(UNABORTABLE);
+      result = fn(callContext(undefined, options?.attempt));
     } catch (error) {
       return Promise.reject(this.#settleError(generation, slot, start, error));
     }
@@ -315,7 +315,10 @@ export class CircuitBreaker implements Policy {
    * @example
    * ```ts
    * const permit = breaker.tryAcquire();
-   * if (!permit) return reply(503, { 'retry-after': Math.ceil(breaker.retryAfter / 1000) });
+   * if (!permit) {
+   *   const wait = breaker.retryAfter; // Infinity when forced open: send no Retry-After then
+   *   return reply(503, Number.isFinite(wait) ? { 'retry-after': Math.ceil(wait / 1000) } : {});
+   * }
    * const response = await forward(request);
    * response.status >= 500 ? permit.failure() : permit.success();
    * ```
@@ -632,34 +635,52 @@ export class CircuitBreaker implements Policy {
     }
     const state: StateBehaviour = this.#current;
     if (!state.records) return;
-    // A failure is always dated, for the trip reason; the success path reads no clock it needn't.
+    // Failures and ignored outcomes are handled apart, so this stays small enough for V8 to
+    // inline into every call's path (a closed-state success is the hot path).
+    if (outcome === 'failure') {
+      this.#recordFailure(state, slot, start, error, result, reason === 'permit');
+      return;
+    }
+    if (outcome === 'ignored') {
+      this.#ignored++;
+      if (events.has('ignored')) events.emit('ignored', { reason: reason ?? 'marked', error });
+      state.onIgnored(slot);
+      return;
+    }
+    // A success reads no clock it needn't.
     const now =
-      !Number.isNaN(start) ||
-      state !== this.#closed ||
-      this.#policyNeedsTime ||
-      outcome !== 'success'
+      !Number.isNaN(start) || state !== this.#closed || this.#policyNeedsTime
         ? this.#clock.now()
         : Number.NaN;
     const durationMs = now - start;
     // Counted before the state sees it: a trip starts a new epoch, and this outcome belongs to the old one.
-    if (this.#sharedOutcomes !== undefined && state === this.#closed && outcome !== 'ignored') {
-      this.#sharedOutcomes.outcome(outcome, durationMs);
+    if (this.#sharedOutcomes !== undefined && state === this.#closed) {
+      this.#sharedOutcomes.outcome('success', durationMs);
     }
-    if (outcome === 'success') {
-      this.#successes++;
-      if (events.has('success')) events.emit('success', { durationMs });
-      state.onSuccess(now, durationMs, slot);
-    } else if (outcome === 'failure') {
-      this.#failures++;
-      if (events.has('failure')) events.emit('failure', { durationMs, error, result });
-      // `error` is undefined for a returned value judged a failure, and for a bare permit.failure().
-      this.#recentFailures.add(now, durationMs, error, error === undefined && reason !== 'permit');
-      state.onFailure(now, durationMs, slot);
-    } else {
-      this.#ignored++;
-      if (events.has('ignored')) events.emit('ignored', { reason: reason ?? 'marked', error });
-      state.onIgnored(slot);
+    this.#successes++;
+    if (events.has('success')) events.emit('success', { durationMs });
+    state.onSuccess(now, durationMs, slot);
+  }
+
+  /** A failure is always dated, for the trip reason's ring of recent failures. */
+  #recordFailure(
+    state: StateBehaviour,
+    slot: number,
+    start: number,
+    error: unknown,
+    result: unknown,
+    byPermit: boolean,
+  ): void {
+    const now = this.#clock.now();
+    const durationMs = now - start;
+    if (this.#sharedOutcomes !== undefined && state === this.#closed) {
+      this.#sharedOutcomes.outcome('failure', durationMs);
     }
+    this.#failures++;
+    if (this.#events.has('failure')) this.#events.emit('failure', { durationMs, error, result });
+    // `error` is undefined for a returned value judged a failure, and for a bare permit.failure().
+    this.#recentFailures.add(now, durationMs, error, error === undefined && !byPermit);
+    state.onFailure(now, durationMs, slot);
   }
 
   /**
@@ -672,9 +693,10 @@ export class CircuitBreaker implements Policy {
     generation: number,
     slot: number,
     start: number,
+    attempt: number | undefined,
   ): Promise<T> {
     const guard = new CallGuard(this, generation, slot, start);
-    return runTimed(fn, callerSignal, this.#clock, this.#callTimeout, guard).then(
+    return runTimed(fn, callerSignal, this.#clock, this.#callTimeout, guard, attempt).then(
       (value) => {
         if (!guard.ended) this.#settleResult(generation, slot, start, value);
         return value;

@@ -1,7 +1,7 @@
 /**
  * Breakwater: keep a failing dependency from taking its callers down.
  *
- * @packageDocumentation
+ * @module breakwater
  */
 export {
   type Backoff,

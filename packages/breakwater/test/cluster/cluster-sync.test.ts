@@ -18,7 +18,7 @@ describe('clusterSync between real workers', () => {
   it('carries a transition to the other workers and the primary, grants one lease, and lets a late worker read the state', async () => {
     const { stdout } = await run(
       process.execPath,
-      ['--conditions=source', fixture('transport-workers.ts')],
+      ['--conditions=@breakwater/source', fixture('transport-workers.ts')],
       { timeout: 15_000 },
     );
     const { reports, primaryDeliveries } = JSON.parse(stdout.trim().split('\n').at(-1)!) as {

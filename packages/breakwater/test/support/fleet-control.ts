@@ -86,7 +86,7 @@ export async function startProcesses(
   const instances: InstanceHandle[] = [];
   const add = async () => {
     const child = fork(script, [], {
-      execArgv: ['--conditions=source'],
+      execArgv: ['--conditions=@breakwater/source'],
       env: { ...process.env, ...env },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
@@ -121,7 +121,7 @@ export async function startProcesses(
 /** `n` node:cluster workers sharing through `clusterSync`, behind a primary that relays. */
 export async function startClusterWorkers(n: number): Promise<Fleet> {
   const primary = fork(CLUSTER_PRIMARY, [], {
-    execArgv: ['--conditions=source'],
+    execArgv: ['--conditions=@breakwater/source'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const instances: InstanceHandle[] = [];
