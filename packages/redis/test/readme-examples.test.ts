@@ -12,7 +12,7 @@ test('the README’s registry shared through Redis runs as written', async () =>
   try {
     // README: redis-registry
     const client = createClient({ url: process.env.REDIS_URL });
-    client.on('error', (error) => console.warn('redis:', error.message));
+    client.on('error', (error: Error) => console.warn('redis:', error.message));
     await client.connect();
     const sync = redisSync({ client, prefix: 'checkout:breakers:' });
     const breakers = new BreakerRegistry({
