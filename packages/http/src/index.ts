@@ -4,6 +4,7 @@
  *
  * @packageDocumentation
  */
+export { type BreakersHandler, type BreakersStatus, breakersHandler } from './breakers-handler.ts';
 export {
   type ClassifyOptions,
   classifyHttpOutcome,
