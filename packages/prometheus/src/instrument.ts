@@ -13,6 +13,7 @@ import {
   callOutcomes,
   defaultPrefix,
   metricNames,
+  type PolicyEvent,
   policyEventNames,
   policyEvents,
 } from './vocabulary.ts';
@@ -56,6 +57,7 @@ export interface Instrumentation {
 /** One registry and prefix's metrics and tallies, shared by every instrumentation on them. */
 interface Exporter {
   readonly tallies: Tallies;
+  /** The metrics registered so far (families are registered on first use). */
   readonly names: readonly string[];
   users: number;
 }
@@ -128,17 +130,37 @@ function release(register: Registry, prefix: string, exporter: Exporter): void {
 }
 
 function createExporter(register: Registry, prefix: string): Exporter {
-  const names = Object.values(metricNames).map((metric) => prefix + metric.prometheus);
-  for (const name of names) {
+  const names: string[] = [];
+  /** Registers a metric, refusing a name the registry already has from someone else. */
+  const claim = (name: string): string => {
     if (register.getSingleMetric(name) !== undefined) {
       throw new InvalidOptionError('register', `a registry without a metric named ${name}`, name);
     }
-  }
-  const tallies = new Tallies();
-  const breakers = () => tallies.breakers.values();
+    names.push(name);
+    return name;
+  };
+  const tallies: Tallies = new Tallies((family) => {
+    if (family === 'breaker') registerBreakerMetrics(register, prefix, tallies, claim);
+    else registerPolicyCounter(register, prefix, tallies, family, claim);
+  });
+  return { tallies, names, users: 0 };
+}
 
+function registerBreakerMetrics(
+  register: Registry,
+  prefix: string,
+  tallies: Tallies,
+  claim: (name: string) => string,
+): void {
+  const breakers = () => tallies.breakers.values();
+  const names = {
+    state: claim(prefix + metricNames.state.prometheus),
+    calls: claim(prefix + metricNames.calls.prometheus),
+    transitions: claim(prefix + metricNames.transitions.prometheus),
+    duration: claim(prefix + metricNames.duration.prometheus),
+  };
   new Gauge({
-    name: prefix + metricNames.state.prometheus,
+    name: names.state,
     help: metricNames.state.help,
     labelNames: ['breaker', 'state'],
     registers: [register],
@@ -154,7 +176,7 @@ function createExporter(register: Registry, prefix: string): Exporter {
     },
   });
   new Counter({
-    name: prefix + metricNames.calls.prometheus,
+    name: names.calls,
     help: metricNames.calls.help,
     labelNames: ['breaker', 'outcome'],
     registers: [register],
@@ -168,7 +190,7 @@ function createExporter(register: Registry, prefix: string): Exporter {
     },
   });
   new Counter({
-    name: prefix + metricNames.transitions.prometheus,
+    name: names.transitions,
     help: metricNames.transitions.help,
     labelNames: ['breaker', 'to'],
     registers: [register],
@@ -181,26 +203,28 @@ function createExporter(register: Registry, prefix: string): Exporter {
       }
     },
   });
-  const histogram = new TallyHistogram(
-    prefix + metricNames.duration.prometheus,
-    metricNames.duration.help,
-    breakers,
-  );
+  const histogram = new TallyHistogram(names.duration, metricNames.duration.help, breakers);
   register.registerMetric(histogram as unknown as Metric);
-  policyEvents.forEach((event, i) => {
-    const metric = policyEventNames[i]!;
-    new Counter({
-      name: prefix + metric.prometheus,
-      help: metric.help,
-      labelNames: ['policy'],
-      registers: [register],
-      collect() {
-        this.reset();
-        for (const [policy, counter] of tallies.policies.get(event) ?? []) {
-          this.inc({ policy }, counter.count);
-        }
-      },
-    });
+}
+
+function registerPolicyCounter(
+  register: Registry,
+  prefix: string,
+  tallies: Tallies,
+  event: PolicyEvent,
+  claim: (name: string) => string,
+): void {
+  const metric = policyEventNames[policyEvents.indexOf(event)]!;
+  new Counter({
+    name: claim(prefix + metric.prometheus),
+    help: metric.help,
+    labelNames: ['policy'],
+    registers: [register],
+    collect() {
+      this.reset();
+      for (const [policy, counter] of tallies.policies.get(event) ?? []) {
+        this.inc({ policy }, counter.count);
+      }
+    },
   });
-  return { tallies, names, users: 0 };
 }

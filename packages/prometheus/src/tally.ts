@@ -54,15 +54,29 @@ export class BreakerTally {
   }
 }
 
-/** Every count of one exporter: per breaker name, and per policy event and policy name. */
+/** A group of metrics made together: the breaker metrics, or one policy event's counter. */
+export type MetricFamily = 'breaker' | PolicyEvent;
+
+/**
+ * Every count of one exporter: per breaker name, and per policy event and policy name. An
+ * exporter learns from `onFirst` when a family gets its first tally, and makes its metrics then,
+ * so a registry holds no always-empty families (and the proxy's own `breakwater_retries_total`
+ * can sit beside its instrumented breakers).
+ */
 export class Tallies {
   readonly breakers = new Map<string, BreakerTally>();
   /** Counts by event, then by policy name. */
   readonly policies = new Map<PolicyEvent, Map<string, { count: number }>>();
+  readonly #onFirst: (family: MetricFamily) => void;
+
+  constructor(onFirst: (family: MetricFamily) => void = () => {}) {
+    this.#onFirst = onFirst;
+  }
 
   breaker(name: string): BreakerTally {
     let tally = this.breakers.get(name);
     if (tally === undefined) {
+      if (this.breakers.size === 0) this.#onFirst('breaker');
       tally = new BreakerTally(name);
       this.breakers.set(name, tally);
     }
@@ -73,6 +87,7 @@ export class Tallies {
   policy(event: PolicyEvent, name: string): { count: number } {
     let byName = this.policies.get(event);
     if (byName === undefined) {
+      this.#onFirst(event);
       byName = new Map();
       this.policies.set(event, byName);
     }
