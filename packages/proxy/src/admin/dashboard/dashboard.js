@@ -241,8 +241,10 @@ function sparkline(values, label) {
     'aria-label',
     `${label}: requests per second over the last ${values.length} s, peak ${peak.toFixed(1)}`,
   );
+  // Right-aligned, one step per second; at least a minute wide so a young history is readable.
+  const step = width / Math.max(values.length - 1, 59);
   const points = values.map(
-    (v, i) => `${(i * width) / (HISTORY - 1)},${height - 1 - (v / max) * (height - 2)}`,
+    (v, i) => `${width - (values.length - 1 - i) * step},${height - 1 - (v / max) * (height - 2)}`,
   );
   const line = document.createElementNS(ns, 'polyline');
   line.setAttribute('points', points.join(' '));
