@@ -116,7 +116,8 @@ test('shows each target live: ejection with its reason and countdown, recovery, 
   // A few seconds of history, so the sparklines (and the screenshots) have something to show.
   await page.waitForFunction(
     () =>
-      (document.querySelector('tbody polyline') as SVGPolylineElement | null)?.points.length! >= 4,
+      ((document.querySelector('tbody polyline') as SVGPolylineElement | null)?.points.length ??
+        0) >= 4,
     undefined,
     { timeout: 6_000 },
   );
