@@ -15,6 +15,7 @@ import type {
 import { InvalidOptionError } from './errors.ts';
 import type { PolicyStats } from './failure-policy.ts';
 import { MAX_TIMER_DELAY } from './internal.ts';
+import { checkTripReason, type TripReason } from './trip-reason.ts';
 
 /**
  * Lifetime counters of a breaker.
@@ -60,6 +61,11 @@ export interface BreakerSnapshot {
   readonly totals: BreakerTotals;
   /** The failure policy's own summary, when it offers one. Not restored. */
   readonly policy: PolicyStats | null;
+  /**
+   * Why the breaker opened, while it is open, half-open or forced open; null otherwise. Restored
+   * (a snapshot without one restores a breaker whose reason says so).
+   */
+  readonly reason: TripReason | null;
 }
 
 /** What a breaker holds that its snapshot records. */
@@ -70,6 +76,7 @@ export interface SnapshotSource {
   readonly lastOpenDuration: number;
   readonly totals: BreakerTotals;
   readonly policy: PolicyStats | null;
+  readonly reason: TripReason | null;
 }
 
 /** The snapshot of a breaker whose state is up to date as of `now`. */
@@ -85,6 +92,7 @@ export function takeSnapshot(source: SnapshotSource, now: number): BreakerSnapsh
     halfOpenSuccesses: state.name === 'half-open' ? state.successes : 0,
     totals: source.totals,
     policy: source.policy,
+    reason: source.reason,
   };
 }
 
@@ -147,6 +155,8 @@ export function checkSnapshot(value: unknown): BreakerSnapshot {
   for (const key of ['successes', 'failures', 'rejections', 'ignored', 'timeouts']) {
     count(`initialState.totals.${key}`, (totals as Record<string, unknown>)[key]);
   }
+  // Absent in snapshots taken before reasons existed: same version, nothing else changed.
+  if (s.reason !== undefined && s.reason !== null) checkTripReason('initialState.reason', s.reason);
   return value as BreakerSnapshot;
 }
 

@@ -41,6 +41,7 @@ import {
   type Work,
 } from './policy.ts';
 import { runTimed, type TimedCallObserver } from './timeout.ts';
+import { describePolicyTrip, FailureRing, frozenReason, type TripReason } from './trip-reason.ts';
 
 export type { BreakerEvents, IgnoredReason } from './breaker-events.ts';
 export type { CircuitBreakerOptions, HalfOpenOptions } from './breaker-options.ts';
@@ -62,6 +63,14 @@ export interface Permit {
   /** Counts nothing and frees the permit's trial slot. */
   ignore(): void;
 }
+
+// What opened the breaker last, for its trip reason; the reason is put into words only when asked.
+const CAUSE_NONE = 0;
+const CAUSE_POLICY = 1;
+const CAUSE_TRIAL_FAILED = 2;
+const CAUSE_TRIAL_EXPIRED = 3;
+const CAUSE_FORCED = 4;
+const CAUSE_RESTORED = 5;
 
 let settlePermit: (
   breaker: CircuitBreaker,
@@ -120,6 +129,13 @@ export class CircuitBreaker implements Policy {
   #timed: boolean;
   /** When the call being admitted started (NaN when not timed); set by `#admit`. */
   #admittedAt = 0;
+  /** The last few failures, for the trip reason; written on the failure path only. */
+  readonly #recentFailures = new FailureRing();
+  /** What opened the breaker (a CAUSE_*), when, and its reason once someone asked for it. */
+  #cause = CAUSE_NONE;
+  #trippedAt = 0;
+  #trialSuccesses = 0;
+  #reason: TripReason | undefined;
 
   static {
     settlePermit = (breaker, generation, slot, start, outcome, error) =>
@@ -157,7 +173,7 @@ export class CircuitBreaker implements Policy {
       policy: this.#policy,
       trip: () => this.#trip(),
       halfOpen: () => this.#transition(this.#halfOpen(0), 'half-open'),
-      reopen: () => this.#reopen(),
+      reopen: () => this.#reopen(this.#clock.now(), CAUSE_TRIAL_FAILED),
       close: () => this.#close(),
       trialExpired: (at) => this.#trialExpired(at),
     };
@@ -284,11 +300,13 @@ export class CircuitBreaker implements Policy {
    * `Infinity`. Emits `open` (with an `openDuration` of `Infinity`) and `state`.
    */
   forceOpen(): void {
+    this.#opened(CAUSE_FORCED, this.#clock.now());
     this.#transition(new ForcedOpen(), 'open', Number.POSITIVE_INFINITY);
   }
 
   /** Lets every call through and records nothing, until {@link reset}. */
   disable(): void {
+    this.#forgetTrip();
     this.#transition(new Disabled(), undefined);
   }
 
@@ -298,8 +316,9 @@ export class CircuitBreaker implements Policy {
     this.#openAttempt = 0;
     this.#lastOpenDuration = 0;
     this.#policy.reset(now);
+    this.#forgetTrip();
     // Bump the generation even when already closed: calls admitted before a reset don't count.
-    this.#transition(this.#closed, 'close');
+    this.#transition(this.#closed, 'close', 0, 'reset');
   }
 
   /**
@@ -325,7 +344,12 @@ export class CircuitBreaker implements Policy {
 
   #updateTiming(): void {
     const events = this.#events;
-    this.#timed = this.#policyNeedsDuration || events.has('success') || events.has('failure');
+    // An `open` listener wants the durations of the failures in its trip reason.
+    this.#timed =
+      this.#policyNeedsDuration ||
+      events.has('success') ||
+      events.has('failure') ||
+      events.has('open');
   }
 
   /** The breaker's state as JSON-serialisable data; see {@link BreakerSnapshot}. */
@@ -346,6 +370,7 @@ export class CircuitBreaker implements Policy {
           timeouts: this.#timeouts,
         },
         policy: this.#policy.stats?.() ?? null,
+        reason: this.#tripReason(),
       },
       now,
     );
@@ -367,7 +392,72 @@ export class CircuitBreaker implements Policy {
       forcedOpen: () => new ForcedOpen(),
       disabled: () => new Disabled(),
     };
-    this.#current = restoredState(snapshot, this.#clock.now(), states);
+    const now = this.#clock.now();
+    this.#current = restoredState(snapshot, now, states);
+    const name = this.#current.name;
+    if (name !== 'closed' && name !== 'disabled') {
+      this.#opened(CAUSE_RESTORED, now);
+      this.#reason = frozenReason(
+        snapshot.reason ?? {
+          rule: 'restored',
+          text: 'restored from a snapshot that gave no reason',
+          window: null,
+          recentFailures: [],
+        },
+      );
+    }
+  }
+
+  /** Why the breaker is open (or half-open, or forced open); null when it is not. */
+  #tripReason(): TripReason | null {
+    if (this.#cause === CAUSE_NONE) return null;
+    this.#reason ??= frozenReason(this.#describeTrip());
+    return this.#reason;
+  }
+
+  #describeTrip(): TripReason {
+    const recentFailures = this.#recentFailures.list(this.#trippedAt);
+    const trials = {
+      kind: 'halfOpen',
+      successes: this.#trialSuccesses,
+      successesToClose: this.#successesToClose,
+    };
+    switch (this.#cause) {
+      case CAUSE_TRIAL_FAILED:
+        return {
+          rule: 'halfOpenTrial',
+          text: 'half-open trial failed',
+          window: trials,
+          recentFailures,
+        };
+      case CAUSE_TRIAL_EXPIRED:
+        return {
+          rule: 'halfOpenTrial',
+          text: `half-open trial did not settle within ${this.#maxDuration} ms`,
+          window: trials,
+          recentFailures,
+        };
+      case CAUSE_FORCED:
+        return { rule: 'forced', text: 'forced open by operator', window: null, recentFailures };
+      default: {
+        const described = describePolicyTrip(this.#policy);
+        const window = described.window ?? this.#policy.stats?.() ?? null;
+        return { rule: described.rule, text: described.text, window, recentFailures };
+      }
+    }
+  }
+
+  /** Notes what opened the breaker at `at`; the reason is put into words when first asked for. */
+  #opened(cause: number, at: number): void {
+    this.#cause = cause;
+    this.#trippedAt = at;
+    this.#reason = undefined;
+  }
+
+  #forgetTrip(): void {
+    this.#cause = CAUSE_NONE;
+    this.#reason = undefined;
+    this.#recentFailures.clear();
   }
 
   /**
@@ -483,8 +573,12 @@ export class CircuitBreaker implements Policy {
     }
     const state: StateBehaviour = this.#current;
     if (!state.records) return;
+    // A failure is always dated, for the trip reason; the success path reads no clock it needn't.
     const now =
-      !Number.isNaN(start) || state !== this.#closed || this.#policyNeedsTime
+      !Number.isNaN(start) ||
+      state !== this.#closed ||
+      this.#policyNeedsTime ||
+      outcome !== 'success'
         ? this.#clock.now()
         : Number.NaN;
     const durationMs = now - start;
@@ -495,6 +589,8 @@ export class CircuitBreaker implements Policy {
     } else if (outcome === 'failure') {
       this.#failures++;
       if (events.has('failure')) events.emit('failure', { durationMs, error, result });
+      // `error` is undefined for a returned value judged a failure, and for a bare permit.failure().
+      this.#recentFailures.add(now, durationMs, error, error === undefined && reason !== 'permit');
       state.onFailure(now, durationMs, slot);
     } else {
       this.#ignored++;
@@ -542,36 +638,49 @@ export class CircuitBreaker implements Policy {
     return delay > 0 ? Math.min(delay, MAX_TIMER_DELAY) : 0;
   }
 
-  #open(at: number): void {
+  #open(at: number, cause: number): void {
     const openDuration = this.#nextOpenDuration(this.#openAttempt, this.#lastOpenDuration);
     this.#lastOpenDuration = openDuration;
+    this.#opened(cause, at);
     this.#transition(new Open(this.#machine, at + openDuration), 'open', openDuration);
   }
 
   #trip(): void {
     this.#openAttempt = 0;
-    this.#open(this.#clock.now());
+    this.#open(this.#clock.now(), CAUSE_POLICY);
   }
 
-  #reopen(at = this.#clock.now()): void {
+  #reopen(at: number, cause: number): void {
+    const current = this.#current;
+    this.#trialSuccesses = current.name === 'half-open' ? current.successes : 0;
     this.#openAttempt++;
-    this.#open(at);
+    this.#open(at, cause);
   }
 
   #close(): void {
     this.#openAttempt = 0;
     this.#lastOpenDuration = 0;
     this.#policy.reset(this.#clock.now());
-    this.#transition(this.#closed, 'close');
+    this.#forgetTrip();
+    const n = this.#successesToClose;
+    this.#transition(
+      this.#closed,
+      'close',
+      0,
+      `${n} half-open trial${n === 1 ? '' : 's'} succeeded`,
+    );
   }
 
   #trialExpired(at: number): void {
     this.#failures++;
+    const maxDuration = this.#maxDuration;
     if (this.#events.has('failure')) {
-      const error = new TimeoutError(this.#maxDuration);
-      this.#events.emit('failure', { durationMs: this.#maxDuration, error, result: undefined });
+      const error = new TimeoutError(maxDuration);
+      this.#events.emit('failure', { durationMs: maxDuration, error, result: undefined });
     }
-    this.#reopen(at);
+    const message = `half-open trial did not settle within ${maxDuration} ms`;
+    this.#recentFailures.addLabelled(at, maxDuration, 'ERR_TIMEOUT', message);
+    this.#reopen(at, CAUSE_TRIAL_EXPIRED);
   }
 
   #halfOpen(successes: number): HalfOpen {
@@ -588,6 +697,7 @@ export class CircuitBreaker implements Policy {
     next: AnyState,
     event: 'open' | 'half-open' | 'close' | undefined,
     openDuration = 0,
+    closeReason = '',
   ): void {
     const from = this.#current.name;
     this.#current = next;
@@ -596,7 +706,12 @@ export class CircuitBreaker implements Policy {
     if (from === next.name) return;
     const events = this.#events;
     if (event === 'open') {
-      if (events.has('open')) events.emit('open', { attempt: this.#openAttempt, openDuration });
+      if (events.has('open')) {
+        const reason = this.#tripReason()!;
+        events.emit('open', { attempt: this.#openAttempt, openDuration, reason });
+      }
+    } else if (event === 'close') {
+      if (events.has('close')) events.emit('close', { reason: closeReason });
     } else if (event !== undefined) {
       events.emit(event, undefined);
     }
