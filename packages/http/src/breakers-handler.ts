@@ -1,7 +1,7 @@
 /**
  * A status endpoint for applications, like resilience4j's actuator: every breaker's snapshot as
- * JSON (state, how long it stays open, totals, the failure policy's window and, when it is open
- * or just failed a trial, the reason it tripped). One handler serves node:http, Express and
+ * JSON (state, how long it stays open, totals, the failure policy's window and, while it is not
+ * closed, the reason it tripped: `snapshot.reason`, a `TripReason`). One handler serves node:http, Express and
  * Fastify: it writes to a `ServerResponse`, or sends through a Fastify reply.
  */
 import type { ServerResponse } from 'node:http';

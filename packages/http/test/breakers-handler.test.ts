@@ -56,7 +56,7 @@ const frameworks: Record<string, (handler: ReturnType<typeof breakersHandler>) =
 
 for (const [framework, serve] of Object.entries(frameworks)) {
   describe(`breakersHandler in ${framework}`, () => {
-    it("answers every breaker's snapshot as JSON", async () => {
+    it("answers every breaker's snapshot and trip reason as JSON", async () => {
       const origin = await serve(breakersHandler(await breakers()));
       const response = await fetch(`${origin}/breakers`);
       assert.equal(response.status, 200);
@@ -71,6 +71,17 @@ for (const [framework, serve] of Object.entries(frameworks)) {
         ],
       );
       assert.equal(rows[1]!.snapshot.remainingOpenMs, 5_000);
+      assert.equal(rows[0]!.snapshot.reason, null, 'a closed breaker has no trip reason');
+      const reason = rows[1]!.snapshot.reason!;
+      assert.equal(reason.rule, 'consecutiveFailures');
+      assert.equal(reason.text, '2 consecutive failures');
+      assert.deepEqual(
+        reason.recentFailures.map(({ error, message }) => [error, message]),
+        [
+          ['Error', 'down'],
+          ['Error', 'down'],
+        ],
+      );
     });
 
     it('refuses other methods with 405 and Allow', async () => {

@@ -49,6 +49,10 @@ export const spanNames = {
   openDuration: 'breakwater.breaker.open_duration_ms',
   /** Event attribute: the backoff step of this opening (0 for the first trip). */
   openAttempt: 'breakwater.breaker.open_attempt',
+  /** Event attribute: the rule that fired (`consecutiveFailures`, `halfOpenTrial`…). */
+  rule: 'breakwater.breaker.trip_rule',
+  /** Event attribute: the trip reason in words, e.g. `'5 consecutive failures'`. */
+  reason: 'breakwater.breaker.trip_reason',
 } as const;
 
 /**
@@ -181,7 +185,7 @@ function listener(exporter: Exporter, spans: boolean): CallListener {
         [spanNames.retryAfter]: retryAfter,
       });
     },
-    open(name, _breaker, { attempt, openDuration }) {
+    open(name, _breaker, { attempt, openDuration, reason }) {
       if (!spans) return;
       const span = trace.getActiveSpan();
       if (span === undefined) return;
@@ -190,6 +194,8 @@ function listener(exporter: Exporter, spans: boolean): CallListener {
         [spanNames.breaker]: name,
         [spanNames.openAttempt]: attempt,
         [spanNames.openDuration]: openDuration,
+        [spanNames.rule]: reason.rule,
+        [spanNames.reason]: reason.text,
       });
     },
   };

@@ -101,6 +101,8 @@ test('puts the breaker name and state on the active span, with events on rejecti
           [spanNames.breaker]: 'payments',
           [spanNames.openAttempt]: 0,
           [spanNames.openDuration]: 1_000,
+          [spanNames.rule]: 'consecutiveFailures',
+          [spanNames.reason]: '2 consecutive failures',
         },
       ],
     ],

@@ -7,7 +7,7 @@
  * through the forwarder's attempt listener.
  */
 import type { ServerResponse } from 'node:http';
-import { CircuitBreaker } from 'breakwater';
+import { CircuitBreaker, type TripReason } from 'breakwater';
 import type { Logger } from '../logger.ts';
 import type { ReloadResult } from '../reload/reload.ts';
 import type { AttemptOutcome } from '../request/attempt-outcome.ts';
@@ -194,28 +194,26 @@ export class DashboardFeed {
     this.#watched.set(target, watched);
     const breaker = target.breaker;
     if (breaker instanceof CircuitBreaker) {
-      breaker.on('open', ({ attempt, openDuration }) => {
-        watched.reason = describeEjection(breaker, attempt, openDuration);
+      const who = `${target.id} (${upstream})`;
+      breaker.on('open', ({ attempt, openDuration, reason }) => {
+        watched.reason = describeEjection(reason, openDuration);
+        this.note({
+          kind: 'ejected',
+          upstream,
+          target: target.id,
+          text: `${who} ejected${attempt > 0 ? ' again' : ''}: ${watched.reason}`,
+        });
       });
-      breaker.on('state', ({ from, to }) => {
-        const who = `${target.id} (${upstream})`;
-        if (to === 'open') {
-          this.note({
-            kind: 'ejected',
-            upstream,
-            target: target.id,
-            text: `${who} ejected: ${watched.reason ?? 'outlier detection tripped'}`,
-          });
-        } else if (to === 'half-open') {
-          this.note({ kind: 'trial', upstream, target: target.id, text: `${who} on trial` });
-        } else if (to === 'closed' && from === 'half-open') {
-          this.note({
-            kind: 'recovered',
-            upstream,
-            target: target.id,
-            text: `${who} readmitted after a successful trial`,
-          });
-        }
+      breaker.on('half-open', () => {
+        this.note({ kind: 'trial', upstream, target: target.id, text: `${who} on trial` });
+      });
+      breaker.on('close', ({ reason }) => {
+        this.note({
+          kind: 'recovered',
+          upstream,
+          target: target.id,
+          text: `${who} readmitted: ${reason}`,
+        });
       });
     }
     target.checker?.on('change', ({ healthy, check }) => {
@@ -324,13 +322,21 @@ export function displayState(target: Target): TargetDisplayState {
   return 'closed';
 }
 
-function describeEjection(breaker: CircuitBreaker, attempt: number, openDuration: number): string {
-  const wait = `out for ${formatSeconds(openDuration)}`;
-  if (attempt > 0) return `its trial failed; ${wait} (re-ejection ${attempt})`;
-  const failures = breaker.snapshot().policy?.failures;
-  return typeof failures === 'number'
-    ? `${failures} failures in its window; ${wait}`
-    : `outlier detection tripped; ${wait}`;
+/**
+ * The trip reason in words for the page: the rule with its numbers, the last failure when it has
+ * a name, and how long the target stays out.
+ */
+function describeEjection(reason: TripReason, openDuration: number): string {
+  const last = reason.recentFailures.at(-1);
+  // A failure settled through a permit without an error says nothing more than the rule.
+  const lastFailure =
+    last === undefined || last.error === 'undefined'
+      ? ''
+      : `; last failure ${last.error}${last.message === '' ? '' : ` (${last.message})`}`;
+  const wait = Number.isFinite(openDuration)
+    ? `out for ${formatSeconds(openDuration)}`
+    : 'out until enabled';
+  return `${reason.text}${lastFailure}; ${wait}`;
 }
 
 function formatSeconds(ms: number): string {
