@@ -111,3 +111,47 @@ test('puts every reload on the timeline with what changed, and refusals with why
     ['Config reloaded: app changed (1 target(s) added)'],
   );
 });
+
+test('puts health-check failures and drains on the timeline and in the view', async () => {
+  const [healthy, failing] = [await upstream(), await upstream()];
+  const proxy = await startTestProxy(`
+listen: 127.0.0.1:0
+admin:
+  listen: 127.0.0.1:0
+upstreams:
+  app:
+    targets:
+      - url: ${healthy.url}
+      - url: ${failing.url}
+    healthCheck: { type: tcp, interval: 100ms, timeout: 100ms, unhealthyThreshold: 1 }
+routes:
+  - upstream: app
+`);
+  closers.push(() => proxy.close());
+  let acted = false;
+  const seen = await events(proxy.adminUrl!, {}, (so) => {
+    if (!acted) {
+      acted = true;
+      void failing.close();
+      void httpRequest(`${proxy.adminUrl}/api/upstreams/app/targets/0/drain`, { method: 'POST' });
+    }
+    const kinds = new Set(so.map(({ data }) => (data as { kind?: string }).kind));
+    return kinds.has('health-down') && kinds.has('drained') && states(so) === 'drained,down';
+  });
+  const timeline = seen
+    .filter(({ event }) => event === 'timeline')
+    .map(({ data }) => data as { kind: string; target: string; text: string });
+  const down = timeline.find(({ kind }) => kind === 'health-down')!;
+  assert.equal(down.target, failing.url);
+  assert.match(down.text, /fails its health checks/);
+  assert.equal(timeline.find(({ kind }) => kind === 'drained')?.target, healthy.url);
+  assert.equal(states(seen), 'drained,down');
+});
+
+/** The targets' states in the latest view seen. */
+function states(seen: { event: string; data: unknown }[]): string {
+  const last = seen.findLast(({ event }) => event === 'view')?.data as
+    | { upstreams: { targets: { state: string }[] }[] }
+    | undefined;
+  return last?.upstreams[0]?.targets.map(({ state }) => state).join(',') ?? '';
+}
