@@ -332,7 +332,7 @@ function describeEjection(reason: TripReason, openDuration: number): string {
   const lastFailure =
     last === undefined || last.error === 'undefined'
       ? ''
-      : `; last failure ${last.error}${last.message === '' ? '' : ` (${last.message})`}`;
+      : ` (last: ${last.error}${last.message === '' ? '' : `, ${last.message}`})`;
   const wait = Number.isFinite(openDuration)
     ? `out for ${formatSeconds(openDuration)}`
     : 'out until enabled';

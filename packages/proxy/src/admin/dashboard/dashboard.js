@@ -4,11 +4,11 @@
 const TOKEN_KEY = 'breakwater.adminToken';
 const HISTORY = 300; // one sample a second: 5 minutes
 const STATE_WORDS = {
-  closed: 'closed — taking traffic',
-  'half-open': 'half-open — trial running',
-  ejected: 'ejected by outlier detection',
-  down: 'down — failing health checks',
-  drained: 'drained by an operator',
+  closed: 'closed',
+  'half-open': 'half-open: on trial',
+  ejected: 'ejected',
+  down: 'down: health check',
+  drained: 'drained',
 };
 
 const $ = (id) => document.getElementById(id);
