@@ -7,6 +7,7 @@
 import { type Instrumentation, instrument } from '@breakwater/prometheus';
 import { CircuitBreaker } from 'breakwater';
 import { Counter, Gauge, type Metric, Registry } from 'prom-client';
+import type { RequestMetrics } from '../request/access-log.ts';
 import type { Target } from '../upstream/target.ts';
 import type { UpstreamPool } from '../upstream/upstream-pool.ts';
 
@@ -36,7 +37,7 @@ interface UpstreamTally {
  * metrics.observe('api', 200, 0.012);
  * await metrics.registry.metrics(); // Prometheus text
  */
-export class ProxyMetrics {
+export class ProxyMetrics implements RequestMetrics {
   readonly registry = new Registry();
   readonly #errors: Counter<'upstream' | 'code'>;
   readonly #retries: Counter<'upstream'>;
@@ -84,9 +85,9 @@ export class ProxyMetrics {
     );
     this.#targetGauge(
       'breakwater_target_healthy',
-      'Whether each upstream target is eligible for traffic (1) or not (0).',
+      'Whether each upstream target is eligible for traffic (1) or not (0), as the balancer sees it.',
       pools,
-      (target) => (target.eligible ? 1 : 0),
+      (target, candidates) => (candidates.has(target) ? 1 : 0),
     );
     this.adoptTargets();
   }
@@ -121,7 +122,7 @@ export class ProxyMetrics {
     name: string,
     help: string,
     pools: () => Iterable<UpstreamPool>,
-    read: (target: Target) => number,
+    read: (target: Target, candidates: ReadonlySet<Target>) => number,
   ): void {
     new Gauge({
       name,
@@ -131,8 +132,10 @@ export class ProxyMetrics {
       collect() {
         this.reset();
         for (const pool of pools()) {
+          // One selection per upstream and scrape: the same eligibility the balancer reads.
+          const candidates = new Set(pool.selection().candidates);
           for (const target of pool.targets) {
-            this.set({ upstream: pool.name, target: target.id }, read(target));
+            this.set({ upstream: pool.name, target: target.id }, read(target, candidates));
           }
         }
       },
