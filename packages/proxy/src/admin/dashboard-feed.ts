@@ -159,25 +159,45 @@ export class DashboardFeed {
     this.#broadcast('view', this.#view(false));
   }
 
+  /** Looks for drains at once (an operator's, through the admin API) instead of at the tick. */
+  refresh(): void {
+    if (this.#noteDrains() === 0 && this.#clients.size > 0)
+      this.#broadcast('view', this.#view(false));
+  }
+
   #tick(): void {
     const now = performance.now();
     for (const pool of this.#context.pools()) {
       for (const target of pool.targets) {
-        const watched = this.#watch(pool.name, target);
-        watched.sampler.sample(watched.traffic, now);
-        // Drains by a reload and health flips are read here, once a second.
-        if (watched.drained !== target.drained) {
-          watched.drained = target.drained;
-          this.note({
-            kind: target.drained ? 'drained' : 'enabled',
-            upstream: pool.name,
-            target: target.id,
-            text: `${target.id} (${pool.name}) ${target.drained ? 'drained: takes no new requests' : 'enabled again'}`,
-          });
-        }
+        const { sampler, traffic } = this.#watch(pool.name, target);
+        sampler.sample(traffic, now);
       }
     }
+    this.#noteDrains();
     if (this.#clients.size > 0) this.#broadcast('view', this.#view(false));
+  }
+
+  /**
+   * Adds a timeline entry for each target drained or enabled since the last look (by the admin
+   * API, or by a reload removing it); returns how many.
+   */
+  #noteDrains(): number {
+    let changed = 0;
+    for (const pool of this.#context.pools()) {
+      for (const target of pool.targets) {
+        const watched = this.#watch(pool.name, target);
+        if (watched.drained === target.drained) continue;
+        watched.drained = target.drained;
+        changed++;
+        this.note({
+          kind: target.drained ? 'drained' : 'enabled',
+          upstream: pool.name,
+          target: target.id,
+          text: `${target.id} (${pool.name}) ${target.drained ? 'drained: takes no new requests' : 'enabled again'}`,
+        });
+      }
+    }
+    return changed;
   }
 
   /** Starts watching a target the first time the feed sees it. */

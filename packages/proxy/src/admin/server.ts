@@ -86,7 +86,8 @@ export function createAdminServer(context: AdminContext): Server {
       return;
     }
     // POST endpoints (drain, enable, reload); see admin-actions.ts.
-    if (handleAdminAction(req, res, path ?? '/', context)) return;
+    const actions = { ...context, targetsChanged: () => context.dashboard?.feed.refresh() };
+    if (handleAdminAction(req, res, path ?? '/', actions)) return;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('allow', 'GET, HEAD');
       sendError(res, 'METHOD_NOT_ALLOWED', `${req.method} is not supported here`, undefined);
