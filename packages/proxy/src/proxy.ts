@@ -7,6 +7,8 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Clock } from 'breakwater';
+import { DashboardAssets } from './admin/dashboard-assets.ts';
+import { DashboardFeed, describeReload } from './admin/dashboard-feed.ts';
 import { ProxyMetrics } from './admin/metrics.ts';
 import { createAdminServer } from './admin/server.ts';
 import type { ConfigEnv } from './config/load-config.ts';
@@ -105,6 +107,26 @@ export async function startProxy(
     configFile: options.configFile,
     env: options.env,
   });
+  // The dashboard comes with the admin listener; without one nothing samples traffic.
+  const dashboard =
+    config.admin === undefined
+      ? undefined
+      : {
+          assets: new DashboardAssets(),
+          feed: new DashboardFeed({
+            pools: () => upstreams.values(),
+            onAttempt: (listener) => forwarder.onAttempt(listener),
+            reloadable: options.configFile !== undefined,
+            logger,
+          }),
+        };
+  /** Every reload, whoever asked (SIGHUP, the admin API, code), lands on the timeline. */
+  const reported = async (reloading: Promise<ReloadResult>): Promise<ReloadResult> => {
+    const result = await reloading;
+    if (result.status === 'applied') metrics.adoptTargets();
+    dashboard?.feed.note(describeReload(result));
+    return result;
+  };
   const tunnels = new UpgradeTunnels(forwarder, routes);
   const limits = config.limits;
   const onClientError = clientErrorListener(logger, forwarder.answeredSockets);
@@ -114,6 +136,7 @@ export async function startProxy(
   const stopAll = async (): Promise<void> => {
     for (const server of servers) server.close();
     for (const server of servers) server.closeAllConnections();
+    dashboard?.feed.stop();
     admin?.close();
     admin?.closeAllConnections();
     await Promise.all([...upstreams.values()].map((pool) => pool.destroy()));
@@ -152,9 +175,10 @@ export async function startProxy(
       admin = createAdminServer({
         token: config.admin.token,
         pools: () => upstreams.values(),
-        reload: () => reloader.reloadFile(),
+        reload: () => reported(reloader.reloadFile()),
         metrics,
         logger,
+        dashboard,
       });
       admin.listen(config.admin.listen.port, config.admin.listen.host);
       await once(admin, 'listening');
@@ -166,6 +190,7 @@ export async function startProxy(
 
   // Probing starts once the proxy is up; stopped by each pool's close()/destroy().
   for (const pool of upstreams.values()) pool.start();
+  dashboard?.feed.start();
 
   // After listening, a server error (e.g. EMFILE on accept) is logged, never a crash.
   const onServerError = (error: Error) => logger.error({ err: error }, 'listener error');
@@ -215,6 +240,7 @@ export async function startProxy(
       );
       if (timedOut) await reloader.destroyRetiring();
       await reloadsStopped;
+      dashboard?.feed.stop();
       if (admin !== undefined) {
         const adminClosed = new Promise<void>((resolve) => admin?.close(() => resolve()));
         admin.closeAllConnections();
@@ -232,8 +258,8 @@ export async function startProxy(
     forwarder,
     metrics,
     logger,
-    reload: (nextConfig) => reloader.reload(nextConfig),
-    reloadFile: () => reloader.reloadFile(),
+    reload: (nextConfig) => reported(reloader.reload(nextConfig)),
+    reloadFile: () => reported(reloader.reloadFile()),
     close,
   };
 }

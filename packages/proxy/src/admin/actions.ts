@@ -15,6 +15,8 @@ import type { UpstreamPool } from '../upstream/upstream-pool.ts';
 /** What the write endpoints need from the running proxy. */
 export interface AdminActionContext {
   readonly pools: () => Iterable<UpstreamPool>;
+  /** Told after a drain or enable, so the dashboard shows it at once. */
+  readonly targetsChanged?: (() => void) | undefined;
   /** Re-reads and applies the config file; absent when the proxy cannot reload. */
   readonly reload?: (() => Promise<ReloadResult>) | undefined;
 }
@@ -86,6 +88,7 @@ function setDrained(
     return;
   }
   target.drained = drained;
+  context.targetsChanged?.();
   sendAdminJson(res, 200, {
     upstream: pool.name,
     index,

@@ -4,6 +4,8 @@
  * own `inc()`/`observe()` hash the label object on every call, which costs more than the rest of
  * the bookkeeping of a request. Per-target gauges are read from the targets at scrape time too.
  */
+import { type Instrumentation, instrument } from '@breakwater/prometheus';
+import { CircuitBreaker } from 'breakwater';
 import { Counter, Gauge, type Metric, Registry } from 'prom-client';
 import type { RequestMetrics } from '../request/access-log.ts';
 import type { Target } from '../upstream/target.ts';
@@ -40,8 +42,12 @@ export class ProxyMetrics implements RequestMetrics {
   readonly #errors: Counter<'upstream' | 'code'>;
   readonly #retries: Counter<'upstream'>;
   readonly #tallies = new Map<string, UpstreamTally>();
+  readonly #pools: () => Iterable<UpstreamPool>;
+  /** The targets' outlier-detection breakers, exported as `breakwater_breaker_*`. */
+  readonly #breakers = new Map<CircuitBreaker, Instrumentation>();
 
   constructor(pools: () => Iterable<UpstreamPool>) {
+    this.#pools = pools;
     const tallies = this.#tallies;
     new Counter({
       name: 'breakwater_requests_total',
@@ -83,6 +89,32 @@ export class ProxyMetrics implements RequestMetrics {
       pools,
       (target, candidates) => (candidates.has(target) ? 1 : 0),
     );
+    this.adoptTargets();
+  }
+
+  /**
+   * Exports the outlier-detection breaker of every target not yet exported, under the library's
+   * `breakwater_breaker_*` names (breaker `"<upstream> <target url>"`), and stops exporting the
+   * breakers of targets that are gone. Called at start and after each reload: targets change
+   * only then. Their counters keep their totals.
+   */
+  adoptTargets(): void {
+    const current = new Set<CircuitBreaker>();
+    for (const pool of this.#pools()) {
+      for (const target of pool.targets) {
+        const breaker = target.breaker;
+        if (!(breaker instanceof CircuitBreaker)) continue;
+        current.add(breaker);
+        if (!this.#breakers.has(breaker)) {
+          this.#breakers.set(breaker, instrument(breaker, { register: this.registry }));
+        }
+      }
+    }
+    for (const [breaker, instrumentation] of this.#breakers) {
+      if (current.has(breaker)) continue;
+      instrumentation.dispose();
+      this.#breakers.delete(breaker);
+    }
   }
 
   /** A per-target gauge read from the targets at scrape time: nothing to update per request. */

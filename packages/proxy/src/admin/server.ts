@@ -1,7 +1,10 @@
 /**
- * The admin listener: JSON view of upstreams, liveness, Prometheus metrics. Separate port,
- * loopback by default; with a token every endpoint except /healthz needs
- * `Authorization: Bearer <token>`.
+ * The admin listener: JSON view of upstreams, liveness, Prometheus metrics and the live
+ * dashboard. Separate port, loopback by default; with a token every endpoint except /healthz and
+ * the dashboard's three static files needs `Authorization: Bearer <token>`. The files hold no
+ * data: the page asks for the token, keeps it in the tab's sessionStorage and sends it in that
+ * header on every call, the event stream included (read with fetch, not EventSource, which can
+ * send no header), so the token never appears in a URL, a cookie or an access log.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -12,6 +15,8 @@ import type { HealthCheckResult } from '../upstream/health/active-checker.ts';
 import type { Target } from '../upstream/target.ts';
 import type { UpstreamPool } from '../upstream/upstream-pool.ts';
 import { handleAdminAction } from './actions.ts';
+import type { DashboardAssets } from './dashboard-assets.ts';
+import type { DashboardFeed } from './dashboard-feed.ts';
 import type { ProxyMetrics } from './metrics.ts';
 
 /** What the admin API needs from the running proxy. */
@@ -22,6 +27,8 @@ export interface AdminContext {
   readonly logger: Logger;
   /** Re-reads and applies the config file (`POST /api/reload`); absent when it cannot. */
   readonly reload?: (() => Promise<ReloadResult>) | undefined;
+  /** The page at `GET /` and its live feed at `GET /api/events`; absent: no dashboard. */
+  readonly dashboard?: { readonly assets: DashboardAssets; readonly feed: DashboardFeed };
 }
 
 /** The body of `GET /api/upstreams`. */
@@ -72,13 +79,15 @@ export function createAdminServer(context: AdminContext): Server {
       sendJson(res, 200, { status: 'ok' });
       return;
     }
+    if (context.dashboard?.assets.serve(path ?? '/', req.method, res)) return;
     if (expected !== undefined && !authorized(req, expected)) {
       res.setHeader('www-authenticate', 'Bearer');
       sendError(res, 'UNAUTHORIZED', 'Missing or wrong bearer token', undefined);
       return;
     }
     // POST endpoints (drain, enable, reload); see admin-actions.ts.
-    if (handleAdminAction(req, res, path ?? '/', context)) return;
+    const actions = { ...context, targetsChanged: () => context.dashboard?.feed.refresh() };
+    if (handleAdminAction(req, res, path ?? '/', actions)) return;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('allow', 'GET, HEAD');
       sendError(res, 'METHOD_NOT_ALLOWED', `${req.method} is not supported here`, undefined);
@@ -87,6 +96,14 @@ export function createAdminServer(context: AdminContext): Server {
     switch (path) {
       case '/api/upstreams':
         sendJson(res, 200, upstreamsView(context.pools()));
+        return;
+      case '/api/events':
+        if (context.dashboard === undefined) break;
+        if (req.method === 'HEAD') {
+          res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8' }).end();
+        } else {
+          context.dashboard.feed.stream(res);
+        }
         return;
       case '/metrics':
         context.metrics.registry.metrics().then(
@@ -102,9 +119,8 @@ export function createAdminServer(context: AdminContext): Server {
           },
         );
         return;
-      default:
-        sendError(res, 'NOT_FOUND', `No admin endpoint ${path}`, undefined);
     }
+    sendError(res, 'NOT_FOUND', `No admin endpoint ${path}`, undefined);
   });
 }
 

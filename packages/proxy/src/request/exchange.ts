@@ -282,7 +282,7 @@ export class Exchange implements AttemptOwner {
       return;
     }
     const result = resultOf(failure.outcome, 0);
-    this.#settlePermit(attempt, result);
+    this.#settlePermit(attempt, result, failure);
     const retry = this.#pool.retry;
     if (retry !== undefined && retry.decide(this.#question(attempt, result)) === 'retry') {
       this.#endAttempt(attempt, failure.outcome);
@@ -367,14 +367,17 @@ export class Exchange implements AttemptOwner {
     else current.abort(new ClientAbortedError());
   };
 
-  /** Settles the attempt's breaker permit once, with how the outcome counts against its target. */
-  #settlePermit(attempt: Attempt, result: AttemptResult): void {
+  /**
+   * Settles the attempt's breaker permit once, with how the outcome counts against its target. A
+   * failure carries what went wrong (`failure`, or the status) into the breaker's trip reason.
+   */
+  #settlePermit(attempt: Attempt, result: AttemptResult, failure?: AttemptFailure): void {
     const permit = attempt.permit;
     if (permit === undefined) return;
     attempt.permit = undefined;
     const verdict = classifyAttempt(result, this.#pool.failOn);
     if (verdict === 'success') permit.success();
-    else if (verdict === 'failure') permit.failure();
+    else if (verdict === 'failure') permit.failure(failure ?? failureOf(result));
     else permit.ignore();
   }
 
@@ -422,6 +425,13 @@ export class Exchange implements AttemptOwner {
       host.exchangeFinished();
     }
   }
+}
+
+/** A failed attempt in the words of a trip reason (`HTTP_503`; the rest have an AttemptFailure). */
+function failureOf(result: AttemptResult): { code: string; message: string } {
+  return result.kind === 'response'
+    ? { code: `HTTP_${result.status}`, message: `the target answered ${result.status}` }
+    : { code: result.kind, message: '' };
 }
 
 // What the client gets when a retried status (e.g. 503) was the last word and no target is left.
