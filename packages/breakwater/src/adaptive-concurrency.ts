@@ -189,9 +189,18 @@ export class AdaptiveConcurrencyPolicy {
   }
 
   #settleError(permit: LimiterPermit, signal: AbortSignal | undefined, error: unknown): void {
-    if (signal?.aborted && error === signal.reason) permit.ignore();
-    else if (this.#options.isDrop(unwrapOutcome(error))) permit.drop();
-    else permit.complete();
+    if (signal?.aborted && error === signal.reason) {
+      permit.ignore();
+      return;
+    }
+    let dropped = false;
+    try {
+      dropped = this.#options.isDrop(unwrapOutcome(error));
+    } finally {
+      // A throwing isDrop reaches the caller, but never keeps the call's slot.
+      if (dropped) permit.drop();
+      else permit.complete();
+    }
   }
 
   #admit(): number {

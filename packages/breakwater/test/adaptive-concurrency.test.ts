@@ -226,3 +226,17 @@ test('the default initial limit sits within the bounds given', () => {
   assert.equal(adaptiveConcurrency({ maxLimit: 8 }).limit, 8);
   assert.equal(adaptiveConcurrency().limit, 20);
 });
+
+test('an isDrop that throws still frees the call’s slot', async () => {
+  const limiter = adaptiveConcurrency({
+    initialLimit: 1,
+    isDrop: () => {
+      throw new Error('bad classifier');
+    },
+  });
+  await assert.rejects(
+    limiter.execute(() => Promise.reject(new Error('work failed'))),
+    /bad classifier/,
+  );
+  assert.equal(limiter.inFlight, 0);
+});
