@@ -4,9 +4,11 @@
  * than as a difference between proxies; then the same load while one of three targets refuses
  * connections or answers slowly.
  */
+
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import {
   describeMachine,
   type MachineInfo,
@@ -48,6 +50,7 @@ import {
 import { type OverloadCase, renderOverload, runOverload } from './overload-scenario.ts';
 import {
   breakwater,
+  breakwaterBaseline,
   breakwaterDefaultBalancer,
   breakwaterFeatures,
   breakwaterSlowCalls,
@@ -86,6 +89,8 @@ export interface ProxySuiteOptions {
   readonly slowDelayMs: number;
   /** Write a V8 CPU profile of every Node proxy to bench/results/profiles/ (slows them down). */
   readonly profile: boolean;
+  /** Another checkout whose proxy runs beside this one's, as `breakwater-baseline`. */
+  readonly baseline?: string;
 }
 
 /** One measured run. */
@@ -142,6 +147,27 @@ const failureSubjects: readonly ProxySubject[] = [
   nginxProxy,
   haproxy,
 ];
+
+/** The subjects with the baseline checkout's proxy right after ours, when one is given. */
+function withBaseline(
+  subjects: readonly ProxySubject[],
+  baseline: string | undefined,
+): ProxySubject[] {
+  if (baseline === undefined) return [...subjects];
+  const root = resolve(baseline);
+  let revision = basename(root);
+  try {
+    revision = execFileSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], {
+      encoding: 'utf8',
+    }).trim();
+  } catch {
+    // Not a git checkout: the folder's name labels the row.
+  }
+  const index = subjects.indexOf(breakwater);
+  const result = [...subjects];
+  result.splice(index + 1, 0, breakwaterBaseline(root, `Breakwater baseline (${revision})`));
+  return result;
+}
 
 function log(message: string): void {
   process.stderr.write(`${message}\n`);
@@ -251,7 +277,13 @@ export async function runProxySuite(options: ProxySuiteOptions): Promise<ProxySu
 
     const healthy = options.skipHealthy
       ? []
-      : await runHealthy(selected(allSubjects), upstream.origins, group, directory, options);
+      : await runHealthy(
+          selected(withBaseline(allSubjects, options.baseline)),
+          upstream.origins,
+          group,
+          directory,
+          options,
+        );
     let failures: FailureResult[] = [];
     let sweep: SweepResult[] = [];
     let overload: OverloadCase[] = [];
@@ -279,7 +311,9 @@ export async function runProxySuite(options: ProxySuiteOptions): Promise<ProxySu
           group,
           directory,
           async (overloadTargets, overrides, id) => {
-            const subject = breakwaterSubject(id, 'Breakwater', overrides, undefined, 'default');
+            const subject = breakwaterSubject(id, 'Breakwater', overrides, {
+              balance: 'default',
+            });
             const running = await startSubject(subject, group, directory, overloadTargets, options);
             return { url: running.url, stop: () => group.stop(running.started) };
           },
@@ -416,13 +450,7 @@ async function sweepCase(
   directory: string,
   options: ProxySuiteOptions,
 ): Promise<SweepRun> {
-  const subject = breakwaterSubject(
-    `sweep-${balance}`,
-    `Breakwater ${balance}`,
-    {},
-    undefined,
-    balance,
-  );
+  const subject = breakwaterSubject(`sweep-${balance}`, `Breakwater ${balance}`, {}, { balance });
   let started: Started | undefined;
   try {
     await failing.setMode('ok');

@@ -136,7 +136,6 @@ export const haproxy: ProxySubject = {
 };
 
 const exampleConfigPath = join(repositoryRoot, 'examples', 'breakwater.yaml');
-const cliPath = join(repositoryRoot, 'packages', 'proxy', 'src', 'cli.ts');
 
 type YamlMap = Record<string, unknown>;
 
@@ -286,17 +285,23 @@ export function breakwaterSubject(
   id: string,
   label: string,
   upstreamOverrides: YamlMap,
-  scenarios?: readonly ('refuse' | 'slow')[],
-  balance?: string,
+  variant: {
+    readonly scenarios?: readonly ('refuse' | 'slow')[];
+    /** A checkout to run the proxy from (the baseline). Default: this one. */
+    readonly root?: string;
+    /** See {@link ProxySubject.balance}. */
+    readonly balance?: string;
+  } = {},
 ): ProxySubject {
+  const { scenarios, root = repositoryRoot, balance } = variant;
+  const cliPath = join(root, 'packages', 'proxy', 'src', 'cli.ts');
   return {
     id,
     label,
     upstreamOverrides,
     ...(scenarios ? { scenarios } : {}),
     ...(balance ? { balance } : {}),
-    unavailable: () =>
-      existsSync(cliPath) ? undefined : 'packages/proxy/src/cli.ts does not exist yet',
+    unavailable: () => (existsSync(cliPath) ? undefined : `${cliPath} does not exist`),
     async start(context) {
       const { config } = breakwaterBenchConfig(context, upstreamOverrides, balance);
       const configPath = join(context.directory, `${id}.yaml`);
@@ -313,12 +318,21 @@ export function breakwaterSubject(
           configPath,
         ],
         join(context.directory, `${id}.log`),
-        { cwd: repositoryRoot },
+        { cwd: root },
       );
       await waitForPort(started, context.port, 30_000);
       return started;
     },
   };
+}
+
+/**
+ * The same proxy from another checkout (with its own `node_modules`), configured the same way:
+ * `--baseline DIR` runs it beside this checkout's in one run, so a refactor shows before and after
+ * under the same load and noise.
+ */
+export function breakwaterBaseline(root: string, label: string): ProxySubject {
+  return breakwaterSubject('breakwater-baseline', label, {}, { root });
 }
 
 /** @breakwater/proxy, started through its CLI, single process, configured as the example. */
@@ -332,8 +346,7 @@ export const breakwaterDefaultBalancer: ProxySubject = breakwaterSubject(
   'breakwater',
   'Breakwater (its default balancer)',
   {},
-  undefined,
-  'default',
+  { balance: 'default' },
 );
 
 /**
@@ -354,5 +367,5 @@ export const breakwaterSlowCalls: ProxySubject = breakwaterSubject(
       },
     },
   },
-  ['slow'],
+  { scenarios: ['slow'] },
 );
