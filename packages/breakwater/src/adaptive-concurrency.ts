@@ -14,8 +14,9 @@ import {
 import type { Clock } from './clock.ts';
 import { ConcurrencyLimitError, InvalidOptionError, withoutStack } from './errors.ts';
 import { Emitter, type Unsubscribe } from './events.ts';
+import { UNABORTABLE } from './internal.ts';
 import { unwrapOutcome } from './outcome.ts';
-import { type CallContext, type ExecuteOptions, neverAborted, type Work } from './policy.ts';
+import type { ExecuteOptions, Work } from './policy.ts';
 
 export type {
   AdaptiveConcurrencyOptions,
@@ -62,8 +63,6 @@ export interface ConcurrencyPermit {
   /** Frees the slot and records nothing (the caller gave up, say). */
   ignore(): void;
 }
-
-const noCallerSignal: CallContext = Object.freeze({ signal: neverAborted });
 
 /** How a permit reports back, without a public method on the limiter for it. */
 let settle: (
@@ -171,7 +170,7 @@ export class AdaptiveConcurrencyPolicy {
     const permit = new LimiterPermit(this, this.#admit(), this.#options.clock);
     let value: T | PromiseLike<T>;
     try {
-      value = fn(signal === undefined ? noCallerSignal : { signal });
+      value = fn(signal === undefined ? UNABORTABLE : { signal });
     } catch (error) {
       this.#settleError(permit, signal, error);
       return Promise.reject(error);
