@@ -11,7 +11,8 @@ export type BalanceKind =
   | 'least-connections'
   | 'least-request'
   | 'random'
-  | 'consistent-hash';
+  | 'consistent-hash'
+  | 'peak-ewma';
 
 /** Every {@link BalanceKind}, for config schemas and error messages. */
 export const balanceKinds: readonly BalanceKind[] = [
@@ -21,7 +22,11 @@ export const balanceKinds: readonly BalanceKind[] = [
   'least-request',
   'random',
   'consistent-hash',
+  'peak-ewma',
 ];
+
+/** The balancer of an upstream that names none (see the README's balancer table for why). */
+export const defaultBalance: BalanceKind = 'round-robin';
 
 /** Which attempt results count against a target. */
 export type FailOn = 'connect-error' | 'timeout' | 'reset' | '5xx' | 'gateway-errors';

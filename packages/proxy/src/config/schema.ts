@@ -5,7 +5,13 @@
  */
 import { z } from 'zod';
 import { parseByteSize } from './byte-size.ts';
-import { type BalanceKind, balanceKinds, type FailOn, failOnValues } from './choices.ts';
+import {
+  type BalanceKind,
+  balanceKinds,
+  defaultBalance,
+  type FailOn,
+  failOnValues,
+} from './choices.ts';
 import { parseDuration } from './duration.ts';
 import { type ListenAddress, parseListenAddress } from './listen-address.ts';
 import { parsePercent } from './percent.ts';
@@ -447,8 +453,10 @@ const upstream = z.strictObject(
   {
     balance: z
       .enum(balanceKinds as [BalanceKind, ...BalanceKind[]], { error: expected(BALANCE) })
-      .default('round-robin'),
+      .default(defaultBalance),
     hashOn: hashOn.optional(),
+    /** Only with balance: peak-ewma: the time constant of its latency average. */
+    decay: positiveDuration.optional(),
     targets: z
       .array(target, { error: expected('expected a list of targets') })
       .min(1, 'expected at least one target'),

@@ -166,7 +166,9 @@ export class Exchange {
     this.#lastTarget = target;
     target.activeRequests++;
     const attempt = new Attempt(this, target, permit, this.#attempts);
-    if (this.#forwarder.attemptsObserved) attempt.startedAt = performance.now();
+    if (this.#forwarder.attemptsObserved || this.#pool.timesAttempts) {
+      attempt.startedAt = performance.now();
+    }
     this.#current = attempt;
     // retry.perTryTimeout is undici's headers timeout for this dispatch (a timer undici arms
     // anyway), so an attempt costs no timer of its own; it fails with UND_ERR_HEADERS_TIMEOUT,
@@ -200,6 +202,9 @@ export class Exchange {
   ): void {
     if (attempt !== this.#current) return;
     attempt.status = statusCode;
+    if (attempt.startedAt !== 0) {
+      this.#pool.attemptAnswered(attempt.target, performance.now() - attempt.startedAt);
+    }
     const result: AttemptResult = { kind: 'response', status: statusCode };
     this.#settlePermit(attempt, result);
     const retry = this.#pool.retry;
@@ -387,6 +392,11 @@ export class Exchange {
     this.#settlePermit(attempt, resultOf(outcome, attempt.status));
     const target = attempt.target;
     target.activeRequests--;
+    // A timeout is an answer too, as slow as they come; a refused or reset connection says
+    // nothing about latency (outlier detection deals with those).
+    if (outcome === 'timeout' && attempt.startedAt !== 0) {
+      this.#pool.attemptAnswered(target, performance.now() - attempt.startedAt);
+    }
     const forwarder = this.#forwarder;
     if (!forwarder.attemptsObserved) return;
     forwarder.reportAttempt(

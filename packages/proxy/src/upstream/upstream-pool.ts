@@ -36,7 +36,7 @@ export interface UpstreamHealthConfig {
  */
 export type UpstreamPoolConfig = Pick<
   UpstreamConfig,
-  'balance' | 'hashOn' | 'targets' | 'timeouts'
+  'balance' | 'hashOn' | 'decay' | 'targets' | 'timeouts'
 > &
   UpstreamHealthConfig;
 
@@ -149,7 +149,12 @@ export class UpstreamPool {
       attachTargetHealth(target, name, config, { clock: context.clock, logger });
       return target;
     });
-    const balancer = createBalancer<Target>({ balance: config.balance, hashOn: config.hashOn });
+    const balancer = createBalancer<Target>({
+      balance: config.balance,
+      hashOn: config.hashOn,
+      decay: config.decay,
+      clock: context.clock,
+    });
     return new UpstreamPool(name, config.balance, balancer, targets, config, context.clock);
   }
 
@@ -173,6 +178,7 @@ export class UpstreamPool {
         if (admissible(targets[i]!, ejected)) key |= 1 << i;
       }
       if (key === this.#eligibleKey) return this.#eligible;
+      this.#readmitted(key);
     }
     const eligible = targets.filter((target) => admissible(target, ejected));
     if (targets.length <= 31) {
@@ -180,6 +186,35 @@ export class UpstreamPool {
       this.#eligibleKey = key;
     }
     return eligible;
+  }
+
+  /**
+   * Tells a balancer that learns from traffic which targets came back into rotation (after an
+   * ejection or a failed health check), so they start afresh rather than with what they earned
+   * before leaving. Runs only when eligibility changed, and only for up to 31 targets (beyond,
+   * the old estimate simply decays).
+   */
+  #readmitted(key: number): void {
+    const previous = this.#eligibleKey;
+    const forget = this.balancer.forget;
+    if (forget === undefined || previous === -1) return;
+    const back = key & ~previous;
+    for (let i = 0; back >>> i !== 0; i++) {
+      if ((back >>> i) & 1) forget.call(this.balancer, this.targets[i]!);
+    }
+  }
+
+  /**
+   * Whether attempts to this upstream must be timed: a balancer learns from their latency.
+   * (Attempt listeners time them anyway.)
+   */
+  get timesAttempts(): boolean {
+    return this.balancer.observe !== undefined;
+  }
+
+  /** An attempt to `target` got its answer (headers, or a timeout) after `latency` ms. */
+  attemptAnswered(target: Target, latency: number): void {
+    this.balancer.observe?.(target, latency);
   }
 
   /** Whether so few targets are eligible that panic mode balances over all of them. */

@@ -118,6 +118,17 @@ describe('loadConfig', () => {
     ]);
   });
 
+  test('takes a decay for peak-ewma and refuses it with any other balancer', () => {
+    const text = replace(
+      'balance: consistent-hash\n    hashOn: header:x-user-id',
+      'balance: peak-ewma\n    decay: 5s',
+    );
+    assert.equal(loadConfig(text, {}).upstreams.api!.decay, 5_000);
+    assert.deepEqual(issuesOf(replace('hashOn: header:x-user-id', 'decay: 5s')), [
+      'upstreams.api.decay: decay applies only to balance: peak-ewma (this upstream uses consistent-hash)',
+    ]);
+  });
+
   test('requires a token for a non-loopback admin listener', () => {
     assert.deepEqual(issuesOf(replace('listen: 127.0.0.1:9901', 'listen: 0.0.0.0:9901')), [
       'admin.token: required when admin.listen is not a loopback address (0.0.0.0)',

@@ -164,3 +164,54 @@ describe('admission', () => {
     await upstream.close();
   });
 });
+
+describe('with a balancer that learns latency (peak-ewma)', () => {
+  function learning(clock: ManualClock): UpstreamPool {
+    return UpstreamPool.fromConfig(
+      'api',
+      {
+        balance: 'peak-ewma',
+        decay: 10_000,
+        targets: [
+          { url: 'http://127.0.0.1:8001', weight: 1 },
+          { url: 'http://127.0.0.1:8002', weight: 1 },
+        ],
+        timeouts: { connect: 1000, response: 1000, idle: 1000 },
+      },
+      { clock },
+    );
+  }
+
+  test('feeds answered attempts to the balancer, which then avoids the slow target', async () => {
+    const upstream = learning(new ManualClock());
+    const [fast, slow] = upstream.targets;
+    assert.equal(upstream.timesAttempts, true);
+    upstream.attemptAnswered(fast!, 2);
+    upstream.attemptAnswered(slow!, 200);
+    for (let i = 0; i < 20; i++) assert.equal(upstream.pick(request), fast);
+    await upstream.close();
+  });
+
+  test('a target back in rotation starts afresh, without the latency it left with', async () => {
+    const upstream = learning(new ManualClock());
+    const [fast, slow] = upstream.targets;
+    upstream.eligible();
+    upstream.attemptAnswered(fast!, 2);
+    upstream.attemptAnswered(slow!, 200);
+    slow!.healthy = false;
+    assert.deepEqual(upstream.eligible(), [fast]);
+    slow!.healthy = true;
+    upstream.eligible();
+    // Seeded at the median of the measured candidates (the fast one) when next drawn.
+    upstream.pick(request);
+    const balancer = upstream.balancer as unknown as { latency(target: unknown): number };
+    assert.equal(balancer.latency(slow!), 2);
+    await upstream.close();
+  });
+
+  test('other balancers need no timing', async () => {
+    const upstream = pool();
+    assert.equal(upstream.timesAttempts, false);
+    await upstream.close();
+  });
+});

@@ -4,7 +4,8 @@
  * one. The average is "peak" sensitive: a response slower than the average replaces it at once,
  * so a target that turns slow is avoided from its first slow answer; faster answers pull it down
  * over the `decay` time constant, and with no answers at all it decays toward zero, so an avoided
- * target is tried again now and then. State is kept per target id, fed by {@link observe}.
+ * target is tried again now and then. State is kept per target id, fed by
+ * {@link PeakEwmaBalancer.observe}.
  */
 import { type Clock, InvalidOptionError, systemClock } from 'breakwater';
 import type { BalancedRequest, BalancedTarget, Balancer } from './balancer.ts';
@@ -37,7 +38,7 @@ interface LatencyEstimate {
  * const target = balancer.pick(eligible, request);
  * const started = performance.now();
  * await forward(request, target);
- * balancer.observe(target.id, performance.now() - started);
+ * balancer.observe(target, performance.now() - started);
  * ```
  */
 export class PeakEwmaBalancer<T extends BalancedTarget = BalancedTarget> implements Balancer<T> {
@@ -73,14 +74,14 @@ export class PeakEwmaBalancer<T extends BalancedTarget = BalancedTarget> impleme
   }
 
   /**
-   * Feeds one response's latency (ms) for the target `id`: above the current average it becomes
-   * the average at once; below, it pulls the average down by how long ago the last one came.
+   * Feeds one response's latency (ms) for `target`: above the current average it becomes the
+   * average at once; below, it pulls the average down by how long ago the last one came.
    */
-  observe(id: string, latency: number): void {
+  observe(target: T, latency: number): void {
     const now = this.#clock.now();
-    const estimate = this.#estimates.get(id);
+    const estimate = this.#estimates.get(target.id);
     if (estimate === undefined) {
-      this.#estimates.set(id, { latency, stamp: now });
+      this.#estimates.set(target.id, { latency, stamp: now });
       return;
     }
     const weight = Math.exp(-Math.max(0, now - estimate.stamp) / this.decay);
@@ -90,16 +91,16 @@ export class PeakEwmaBalancer<T extends BalancedTarget = BalancedTarget> impleme
   }
 
   /**
-   * Drops what is known of `id` (it left the rotation: ejected, removed); if it comes back it
-   * starts at a neutral latency, like a new target.
+   * Drops what is known of `target` (it is back in rotation after an ejection): it starts at a
+   * neutral latency, like a new target.
    */
-  forget(id: string): void {
-    this.#estimates.delete(id);
+  forget(target: T): void {
+    this.#estimates.delete(target.id);
   }
 
   /** The target's latency average now, in ms; `undefined` before its first pick or response. */
-  latency(id: string): number | undefined {
-    const estimate = this.#estimates.get(id);
+  latency(target: T): number | undefined {
+    const estimate = this.#estimates.get(target.id);
     return estimate === undefined ? undefined : this.#decayed(estimate, this.#clock.now());
   }
 
