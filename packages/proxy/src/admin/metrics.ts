@@ -82,6 +82,12 @@ export class ProxyMetrics {
       pools,
       (target) => (target.eligible ? 1 : 0),
     );
+    this.#targetGauge(
+      'breakwater_target_concurrency_limit',
+      'The adaptive concurrency limit of each upstream target that has one (adaptiveConcurrency).',
+      pools,
+      (target) => target.limiter?.limit,
+    );
   }
 
   /** A per-target gauge read from the targets at scrape time: nothing to update per request. */
@@ -89,7 +95,8 @@ export class ProxyMetrics {
     name: string,
     help: string,
     pools: () => Iterable<UpstreamPool>,
-    read: (target: Target) => number,
+    /** `undefined`: the target has no such value; no sample for it. */
+    read: (target: Target) => number | undefined,
   ): void {
     new Gauge({
       name,
@@ -100,7 +107,8 @@ export class ProxyMetrics {
         this.reset();
         for (const pool of pools()) {
           for (const target of pool.targets) {
-            this.set({ upstream: pool.name, target: target.id }, read(target));
+            const value = read(target);
+            if (value !== undefined) this.set({ upstream: pool.name, target: target.id }, value);
           }
         }
       },

@@ -46,6 +46,8 @@ export interface UpstreamsView {
        * absent with other balancers, `null` before it has any.
        */
       latency?: number | null;
+      /** With `adaptiveConcurrency`: the target's current limit and the requests holding it. */
+      concurrency?: { limit: number; inFlight: number };
       /** The latest active health check, or `null` before the first (or without checks). */
       lastCheck: {
         at: string;
@@ -131,6 +133,9 @@ export function upstreamsView(pools: Iterable<UpstreamPool>): UpstreamsView {
         ...(pool.balancer.latency === undefined
           ? {}
           : { latency: roundedMs(pool.balancer.latency(target)) }),
+        ...(target.limiter === undefined
+          ? {}
+          : { concurrency: { limit: target.limiter.limit, inFlight: target.limiter.inFlight } }),
         lastCheck: checkView(target.checker?.lastCheck),
       })),
     });

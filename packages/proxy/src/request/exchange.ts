@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough, type Readable } from 'node:stream';
-import type { Permit } from 'breakwater';
+import type { ConcurrencyPermit, Permit } from 'breakwater';
 import type { Dispatcher } from 'undici';
 import { requestHeadersForUpstream, responseHeadersForClient } from '../http/forwarding-headers.ts';
 import { type ProxyErrorCode, sendError, statusOf } from '../http/proxy-error.ts';
@@ -14,7 +14,7 @@ import { type AttemptResult, attemptResults } from '../upstream/attempt-result.t
 import type { BalancedRequest } from '../upstream/balancers/balancer.ts';
 import { classifyAttempt } from '../upstream/outlier.ts';
 import type { Target } from '../upstream/target.ts';
-import type { Admission, UpstreamPool } from '../upstream/upstream-pool.ts';
+import { type Admission, OVERLOADED, type UpstreamPool } from '../upstream/upstream-pool.ts';
 import {
   type AttemptFailure,
   type AttemptOutcome,
@@ -145,15 +145,17 @@ export class Exchange {
       return;
     }
     const admission = this.#pool.admit(this.#request, this.#tried);
-    if (admission === undefined) {
+    if (admission === undefined || admission === OVERLOADED) {
+      // After a failed attempt, its failure is the answer: it says more than "busy elsewhere".
       if (failure !== undefined) this.#answerFailure(failure);
+      else if (admission === OVERLOADED) this.#answerOverloaded();
       else this.#answerNoTarget();
       return;
     }
     this.#dispatch(admission);
   }
 
-  #dispatch({ target, permit }: Admission): void {
+  #dispatch({ target, permit, concurrency }: Admission): void {
     const req = this.#req;
     const headers = requestHeadersForUpstream(req.headers, {
       remoteAddress: req.socket.remoteAddress,
@@ -166,6 +168,7 @@ export class Exchange {
     this.#lastTarget = target;
     target.activeRequests++;
     const attempt = new Attempt(this, target, permit, this.#attempts);
+    attempt.concurrency = concurrency;
     if (this.#forwarder.attemptsObserved || this.#pool.timesAttempts) {
       attempt.startedAt = performance.now();
     }
@@ -203,7 +206,8 @@ export class Exchange {
     if (attempt !== this.#current) return;
     attempt.status = statusCode;
     if (attempt.startedAt !== 0) {
-      this.#pool.attemptAnswered(attempt.target, performance.now() - attempt.startedAt);
+      attempt.answeredAfter = performance.now() - attempt.startedAt;
+      this.#pool.attemptAnswered(attempt.target, attempt.answeredAfter);
     }
     const result: AttemptResult = { kind: 'response', status: statusCode };
     this.#settlePermit(attempt, result);
@@ -322,12 +326,15 @@ export class Exchange {
     // for a retry that lands on the same target (the only one left) or follows other failures.
     if (failure?.outcome === 'connect-error') {
       const admission = this.#pool.admit(this.#request, this.#tried);
-      if (admission !== undefined && !this.#tried.has(admission.target)) {
+      if (typeof admission === 'object' && !this.#tried.has(admission.target)) {
         this.#dispatch(admission);
         return;
       }
-      // The same target again: give back its permit (a half-open trial slot) and wait.
-      admission?.permit?.ignore();
+      // The same target again: give back its permits (a half-open trial slot) and wait.
+      if (typeof admission === 'object') {
+        admission.permit?.ignore();
+        admission.concurrency?.ignore();
+      }
     }
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = undefined;
@@ -345,6 +352,19 @@ export class Exchange {
       this.#body !== null && !Buffer.isBuffer(this.#body),
     );
     this.#finish(failure.outcome, 0, failure.code);
+  }
+
+  #answerOverloaded(): void {
+    // Slots free as soon as requests finish, milliseconds away: the shortest whole wait.
+    if (!this.#res.headersSent) this.#res.setHeader('retry-after', 1);
+    sendError(
+      this.#res,
+      'OVERLOADED',
+      `Every eligible target of upstream ${this.#pool.name} is at its concurrency limit`,
+      this.#requestId,
+      this.#body !== null && !Buffer.isBuffer(this.#body),
+    );
+    this.#finish('rejected', 0, 'OVERLOADED');
   }
 
   #answerNoTarget(): void {
@@ -396,6 +416,15 @@ export class Exchange {
     // nothing about latency (outlier detection deals with those).
     if (outcome === 'timeout' && attempt.startedAt !== 0) {
       this.#pool.attemptAnswered(target, performance.now() - attempt.startedAt);
+    }
+    const concurrency = attempt.concurrency;
+    if (concurrency !== undefined) {
+      attempt.concurrency = undefined;
+      // The slot is held until the attempt ends (the target is busy until its body is sent);
+      // the latency sample is the time to response headers. A timeout is the overload signal.
+      if (attempt.answeredAfter >= 0) concurrency.complete(attempt.answeredAfter);
+      else if (outcome === 'timeout') concurrency.drop();
+      else concurrency.ignore();
     }
     const forwarder = this.#forwarder;
     if (!forwarder.attemptsObserved) return;
@@ -453,6 +482,10 @@ class Attempt implements Dispatcher.DispatchHandler {
   readonly target: Target;
   /** The breaker permit, until settled. */
   permit: Permit | undefined;
+  /** The target's concurrency permit, until the attempt ends. */
+  concurrency: ConcurrencyPermit | undefined = undefined;
+  /** Ms from the start to the response headers; -1 until they arrive (or when not timed). */
+  answeredAfter = -1;
   /** 1-based. */
   readonly number: number;
   /** When the attempt began (ms, `performance.now()`); 0 when no listener needs its duration. */

@@ -129,6 +129,36 @@ describe('loadConfig', () => {
     ]);
   });
 
+  test('takes adaptiveConcurrency per upstream, durations in config units', () => {
+    const text = replace(
+      'timeouts: { connect: 2s, response: 30s, idle: 60s }',
+      'timeouts: { connect: 2s, response: 30s, idle: 60s }\n    adaptiveConcurrency: { algorithm: aimd, maxLimit: 300, aimd: { latencyThreshold: 250ms } }',
+    );
+    assert.deepEqual(loadConfig(text, {}).upstreams.api!.adaptiveConcurrency, {
+      algorithm: 'aimd',
+      maxLimit: 300,
+      aimd: { latencyThreshold: 250 },
+    });
+  });
+
+  test('refuses adaptiveConcurrency settings that do not fit together, at their path', () => {
+    const settings = (block: string) =>
+      issuesOf(
+        replace(
+          'timeouts: { connect: 2s, response: 30s, idle: 60s }',
+          `timeouts: { connect: 2s, response: 30s, idle: 60s }\n    adaptiveConcurrency: ${block}`,
+        ),
+      );
+    const [mixed] = settings('{ algorithm: aimd, gradient: { tolerance: 2 } }');
+    assert.match(
+      mixed!,
+      /^upstreams\.api\.adaptiveConcurrency\.gradient: .*no gradient settings with algorithm "aimd"/,
+    );
+    const [bounds] = settings('{ minLimit: 10, maxLimit: 5 }');
+    assert.match(bounds!, /^upstreams\.api\.adaptiveConcurrency\.maxLimit: /);
+    assert.deepEqual(settings('{ maxLimt: 5 }').length, 1);
+  });
+
   test('requires a token for a non-loopback admin listener', () => {
     assert.deepEqual(issuesOf(replace('listen: 127.0.0.1:9901', 'listen: 0.0.0.0:9901')), [
       'admin.token: required when admin.listen is not a loopback address (0.0.0.0)',

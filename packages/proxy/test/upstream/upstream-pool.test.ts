@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ManualClock } from 'breakwater';
-import { UpstreamPool } from '../../src/upstream/upstream-pool.ts';
+import { type Admission, OVERLOADED, UpstreamPool } from '../../src/upstream/upstream-pool.ts';
 
 const request = { method: 'GET', path: '/', headers: {}, remoteAddress: '127.0.0.1' };
 
@@ -89,12 +89,17 @@ function eject(upstream: UpstreamPool, index: number): void {
   assert.equal(upstream.targets[index]!.breaker!.state, 'open');
 }
 
+/** An admission, or `undefined` for either refusal. */
+function admitted(answer: ReturnType<UpstreamPool['admit']>): Admission | undefined {
+  return typeof answer === 'object' ? answer : undefined;
+}
+
 describe('admission', () => {
   test('gives a recovering target its one half-open trial and sends the rest elsewhere', async () => {
     const { upstream, clock } = guarded(2);
     eject(upstream, 1);
     clock.advance(10_000);
-    const admissions = [1, 2, 3, 4].map(() => upstream.admit(request));
+    const admissions = [1, 2, 3, 4].map(() => admitted(upstream.admit(request)));
     const toRecovering = admissions.filter((a) => a?.target === upstream.targets[1]);
     assert.equal(toRecovering.length, 1, 'one trial while half-open');
     assert.ok(toRecovering[0]?.permit, 'the trial carries a permit');
@@ -122,7 +127,7 @@ describe('admission', () => {
     // One of four may be out: the longest ejection (target 1) is honoured, target 0 is readmitted.
     const picked = new Set<string>();
     for (let i = 0; i < 8; i++) {
-      const admission = upstream.admit(request);
+      const admission = admitted(upstream.admit(request));
       assert.ok(admission);
       picked.add(admission.target.id);
       if (admission.target === upstream.targets[0]) assert.equal(admission.permit, undefined);
@@ -142,7 +147,7 @@ describe('admission', () => {
     assert.equal(upstream.inPanic(), true, '1 of 4 eligible is below 50 %');
     const picked = new Set<string>();
     for (let i = 0; i < 8; i++) {
-      const admission = upstream.admit(request);
+      const admission = admitted(upstream.admit(request));
       assert.ok(admission);
       picked.add(admission.target.id);
       admission.permit?.ignore();
@@ -155,7 +160,7 @@ describe('admission', () => {
     const { upstream } = guarded(3);
     const tried = new Set([upstream.targets[0]!, upstream.targets[1]!]);
     for (let i = 0; i < 3; i++) {
-      const admission = upstream.admit(request, tried);
+      const admission = admitted(upstream.admit(request, tried));
       assert.equal(admission?.target, upstream.targets[2]);
       admission?.permit?.ignore();
     }
@@ -212,6 +217,54 @@ describe('with a balancer that learns latency (peak-ewma)', () => {
   test('other balancers need no timing', async () => {
     const upstream = pool();
     assert.equal(upstream.timesAttempts, false);
+    await upstream.close();
+  });
+});
+
+describe('with an adaptive concurrency limit per target', () => {
+  function limited(initialLimit: number): UpstreamPool {
+    return UpstreamPool.fromConfig('api', {
+      balance: 'round-robin',
+      targets: [
+        { url: 'http://127.0.0.1:8001', weight: 1 },
+        { url: 'http://127.0.0.1:8002', weight: 1 },
+      ],
+      timeouts: { connect: 1000, response: 1000, idle: 1000 },
+      adaptiveConcurrency: { initialLimit, minLimit: 1 },
+    });
+  }
+
+  test('gives each target its own limit, named for it', async () => {
+    const upstream = limited(3);
+    const [a, b] = upstream.targets;
+    assert.ok(a!.limiter && b!.limiter && a!.limiter !== b!.limiter);
+    assert.equal(a!.limiter.limit, 3);
+    assert.equal(a!.limiter.name, `api ${a!.id}`);
+    assert.equal(upstream.timesAttempts, true);
+    await upstream.close();
+  });
+
+  test('sends a request to another target when the picked one is at its limit', async () => {
+    const upstream = limited(1);
+    const [a, b] = upstream.targets;
+    const first = admitted(upstream.admit(request));
+    assert.equal(first?.target, a);
+    // Round robin would pick a again after b; a is full, so both go to b's single slot and then…
+    const second = admitted(upstream.admit(request));
+    assert.equal(second?.target, b);
+    // …every target is at its limit: overloaded, not "no healthy target".
+    assert.equal(upstream.admit(request), OVERLOADED);
+    first!.concurrency!.ignore();
+    assert.equal(admitted(upstream.admit(request))?.target, a);
+    await upstream.close();
+  });
+
+  test('gives back the concurrency slot when the breaker refuses the target', async () => {
+    const upstream = limited(5);
+    const [a] = upstream.targets;
+    a!.breaker = { state: 'half-open', retryAfter: 0, tryAcquire: () => undefined };
+    for (let i = 0; i < 4; i++) assert.notEqual(admitted(upstream.admit(request))?.target, a);
+    assert.equal(a!.limiter!.inFlight, 0);
     await upstream.close();
   });
 });
