@@ -14,7 +14,12 @@ import { repositoryRoot } from '../lib/results.ts';
 
 /** The upstream's shape: requests at once, and ms per request. */
 export const overloadCapacity = 50;
-export const overloadServiceMs = 100;
+export const overloadServiceMs = 200;
+/**
+ * Seconds of load before the measured ones: a limiter starting at its initial limit has grown to
+ * the upstream's capacity by then (and an unprotected queue has built up).
+ */
+export const overloadSettleSeconds = 10;
 /** Requests per second the upstream serves at most. */
 export const capacityPerSecond = (overloadCapacity * 1_000) / overloadServiceMs;
 
@@ -75,13 +80,13 @@ export async function runOverload(
     },
     { id: 'overload', label: 'Breakwater, 3× capacity', adaptive: false, load: 3 },
     {
-      // The example's outlier detection counts the timeouts an overload causes and ejects the
-      // only target; without it, what a queue does to latency shows.
-      id: 'overload-no-outlier',
-      label: 'Breakwater, 3× capacity, outlier detection off',
+      // The example's outlier detection and health checks see the overload's timeouts and take
+      // the only target out; without them, what the queue does to latency shows.
+      id: 'overload-unguarded',
+      label: 'Breakwater, 3× capacity, no outlier detection or health checks',
       adaptive: false,
       load: 3,
-      overrides: { outlierDetection: false },
+      overrides: { outlierDetection: false, healthCheck: undefined },
     },
     {
       id: 'overload-adaptive',

@@ -47,7 +47,12 @@ import {
   runLoad,
   trackLoadGenerators,
 } from './load.ts';
-import { type OverloadCase, renderOverload, runOverload } from './overload-scenario.ts';
+import {
+  type OverloadCase,
+  overloadSettleSeconds,
+  renderOverload,
+  runOverload,
+} from './overload-scenario.ts';
 import {
   breakwater,
   breakwaterBaseline,
@@ -317,7 +322,7 @@ export async function runProxySuite(options: ProxySuiteOptions): Promise<ProxySu
             const running = await startSubject(subject, group, directory, overloadTargets, options);
             return { url: running.url, stop: () => group.stop(running.started) };
           },
-          { measureSeconds: options.durationSeconds, settleSeconds: 8 },
+          { measureSeconds: options.durationSeconds, settleSeconds: overloadSettleSeconds },
           log,
         );
       }
@@ -341,7 +346,10 @@ export async function runProxySuite(options: ProxySuiteOptions): Promise<ProxySu
     const extra = [
       sweep.length > 0 ? renderBalancerSweep(sweep, options.slowDelayMs, defaultBalance) : '',
       overload.length > 0
-        ? renderOverload(overload, { measureSeconds: options.durationSeconds, settleSeconds: 8 })
+        ? renderOverload(overload, {
+            measureSeconds: options.durationSeconds,
+            settleSeconds: overloadSettleSeconds,
+          })
         : '',
     ].filter((section) => section !== '');
     const markdown = [
