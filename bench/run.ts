@@ -7,7 +7,7 @@
  *
  * Proxy options: --duration 5 --warmup 1 --rounds 2 --connections 50 --threads 1
  * --only breakwater,minimal --no-failures --no-healthy --scenarios refuse,slow,overload,balancers
- * --slow-delay 200 --profile (V8 CPU profiles of the Node proxies into bench/results/profiles/)
+ * --sweep least-request,peak-ewma (the balancers the sweep runs) --slow-delay 200 --profile (V8 CPU profiles of the Node proxies into bench/results/profiles/)
  * --baseline DIR (another checkout's proxy side by side).
  * Core options: --quick (shorter sampling, for a smoke run).
  *
@@ -82,6 +82,7 @@ async function main(): Promise<void> {
       'no-failures': { type: 'boolean', default: false },
       'no-healthy': { type: 'boolean', default: false },
       scenarios: { type: 'string' },
+      sweep: { type: 'string' },
       'slow-delay': { type: 'string' },
       quick: { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
@@ -107,6 +108,7 @@ async function main(): Promise<void> {
       skipFailures: values['no-failures'],
       skipHealthy: values['no-healthy'],
       scenarios: scenarioList(values.scenarios),
+      sweep: values.sweep === undefined ? [] : values.sweep.split(',').map((name) => name.trim()),
       slowDelayMs: positiveNumber(values['slow-delay'], 200, 'slow-delay'),
       profile: values.profile,
       ...(values.baseline === undefined ? {} : { baseline: values.baseline }),

@@ -35,13 +35,14 @@ export interface SweepResult {
 /** Runs one case for one balancer: a fresh proxy, warmed up, measured. */
 export type SweepCase = (balance: string, scenario: 'healthy' | 'slow') => Promise<SweepRun>;
 
-/** Runs every balancer in both cases, `rounds` times, interleaved. */
+/** Runs each balancer (all by default) in both cases, `rounds` times, interleaved. */
 export async function runBalancerSweep(
   runCase: SweepCase,
   rounds: number,
   log: (message: string) => void,
+  balancers: readonly string[] = sweptBalancers,
 ): Promise<SweepResult[]> {
-  const results: SweepResult[] = sweptBalancers.flatMap((balance) =>
+  const results: SweepResult[] = balancers.flatMap((balance) =>
     (['healthy', 'slow'] as const).map((scenario) => ({ balance, scenario, runs: [] })),
   );
   for (let round = 1; round <= rounds; round++) {
@@ -73,7 +74,7 @@ export function renderBalancerSweep(
     results.find((result) => result.balance === balance && result.scenario === scenario);
   const rps = (result: SweepResult | undefined) =>
     median(result?.runs.map((run) => run.requestsPerSecond) ?? []);
-  const rows = sweptBalancers.map((balance) => {
+  const rows = [...new Set(results.map((result) => result.balance))].map((balance) => {
     const healthy = cell(balance, 'healthy');
     const slow = cell(balance, 'slow');
     const slowRps = rps(slow);

@@ -90,6 +90,8 @@ export interface ProxySuiteOptions {
   readonly skipHealthy: boolean;
   /** Failure scenarios to run: `refuse`, `slow`, `overload`, `balancers` (the sweep). */
   readonly scenarios: readonly string[];
+  /** The balancers the sweep runs (all when empty). */
+  readonly sweep: readonly string[];
   /** How much slower the slow target answers. */
   readonly slowDelayMs: number;
   /** Write a V8 CPU profile of every Node proxy to bench/results/profiles/ (slows them down). */
@@ -309,6 +311,7 @@ export async function runProxySuite(options: ProxySuiteOptions): Promise<ProxySu
             sweepCase(balance, scenario, targets, target, group, directory, options),
           options.rounds,
           log,
+          ...(options.sweep.length > 0 ? [options.sweep] : []),
         );
       }
       if (options.scenarios.includes('overload')) {
