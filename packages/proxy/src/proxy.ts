@@ -2,6 +2,7 @@
  * Starting and stopping a proxy from a validated config: listeners, upstream pools, the admin
  * listener, and graceful shutdown.
  */
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,12 +12,13 @@ import { createAdminServer } from './admin/server.ts';
 import type { ConfigEnv } from './config/load-config.ts';
 import type { ProxyConfig } from './config/schema.ts';
 import { clientErrorListener } from './http/client-error.ts';
+import { viaEntry } from './http/forwarding-headers.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { upstreamLifecycle } from './reload/lifecycle.ts';
 import { ConfigReloader, type ReloadResult } from './reload/reload.ts';
 import { Forwarder } from './request/forwarder.ts';
 import { UpgradeTunnels } from './request/upgrade.ts';
-import { Router } from './upstream/router.ts';
+import { Router, RouteTable } from './upstream/router.ts';
 import { UpstreamPool } from './upstream/upstream-pool.ts';
 
 /** Options for {@link startProxy}. */
@@ -83,8 +85,11 @@ export async function startProxy(
     upstreams.set(name, UpstreamPool.fromConfig(name, upstream, { clock: options.clock, logger }));
   }
   const metrics = new ProxyMetrics(() => upstreams.values());
+  const routes = new RouteTable(new Router(config.routes, upstreams));
   const forwarder = new Forwarder({
-    router: new Router(config.routes, upstreams),
+    routes,
+    // Unique per proxy, so a request that comes back to this proxy is recognised as a loop.
+    via: viaEntry(randomBytes(4).toString('hex')),
     preserveHost: config.preserveHost,
     maxBodySize: config.limits.maxBodySize,
     logger,
@@ -94,13 +99,13 @@ export async function startProxy(
   const reloader = new ConfigReloader({
     config,
     upstreams,
-    forwarder,
+    routes,
     logger,
     lifecycle: upstreamLifecycle({ clock: options.clock, logger }),
     configFile: options.configFile,
     env: options.env,
   });
-  const tunnels = new UpgradeTunnels(forwarder);
+  const tunnels = new UpgradeTunnels(forwarder, routes);
   const limits = config.limits;
   const onClientError = clientErrorListener(logger, forwarder.answeredSockets);
   const servers: Server[] = [];

@@ -5,6 +5,7 @@
  * the bookkeeping of a request. Per-target gauges are read from the targets at scrape time too.
  */
 import { Counter, Gauge, type Metric, Registry } from 'prom-client';
+import type { RequestMetrics } from '../request/access-log.ts';
 import type { Target } from '../upstream/target.ts';
 import type { UpstreamPool } from '../upstream/upstream-pool.ts';
 
@@ -34,7 +35,7 @@ interface UpstreamTally {
  * metrics.observe('api', 200, 0.012);
  * await metrics.registry.metrics(); // Prometheus text
  */
-export class ProxyMetrics {
+export class ProxyMetrics implements RequestMetrics {
   readonly registry = new Registry();
   readonly #errors: Counter<'upstream' | 'code'>;
   readonly #retries: Counter<'upstream'>;
@@ -78,9 +79,9 @@ export class ProxyMetrics {
     );
     this.#targetGauge(
       'breakwater_target_healthy',
-      'Whether each upstream target is eligible for traffic (1) or not (0).',
+      'Whether each upstream target is eligible for traffic (1) or not (0), as the balancer sees it.',
       pools,
-      (target) => (target.eligible ? 1 : 0),
+      (target, candidates) => (candidates.has(target) ? 1 : 0),
     );
     this.#targetGauge(
       'breakwater_target_concurrency_limit',
@@ -96,7 +97,7 @@ export class ProxyMetrics {
     help: string,
     pools: () => Iterable<UpstreamPool>,
     /** `undefined`: the target has no such value; no sample for it. */
-    read: (target: Target) => number | undefined,
+    read: (target: Target, candidates: ReadonlySet<Target>) => number | undefined,
   ): void {
     new Gauge({
       name,
@@ -106,8 +107,10 @@ export class ProxyMetrics {
       collect() {
         this.reset();
         for (const pool of pools()) {
+          // One selection per upstream and scrape: the same eligibility the balancer reads.
+          const candidates = new Set(pool.selection().candidates);
           for (const target of pool.targets) {
-            const value = read(target);
+            const value = read(target, candidates);
             if (value !== undefined) this.set({ upstream: pool.name, target: target.id }, value);
           }
         }

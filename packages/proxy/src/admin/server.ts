@@ -9,6 +9,7 @@ import { sendError } from '../http/proxy-error.ts';
 import type { Logger } from '../logger.ts';
 import type { ReloadResult } from '../reload/reload.ts';
 import type { HealthCheckResult } from '../upstream/health/active-checker.ts';
+import type { Target } from '../upstream/target.ts';
 import type { UpstreamPool } from '../upstream/upstream-pool.ts';
 import { handleAdminAction } from './actions.ts';
 import type { ProxyMetrics } from './metrics.ts';
@@ -33,7 +34,10 @@ export interface UpstreamsView {
       weight: number;
       /** The active health checks' view (`true` when none are configured). */
       healthy: boolean;
-      /** Whether the balancer may pick it now (healthy, not drained, not ejected). */
+      /**
+       * Whether the balancer may pick it now (`upstream/selection.ts`: healthy, not drained, not
+       * ejected or readmitted over the ejection cap, or any undrained target in panic mode).
+       */
       eligible: boolean;
       drained: boolean;
       activeRequests: number;
@@ -115,6 +119,9 @@ export function createAdminServer(context: AdminContext): Server {
 export function upstreamsView(pools: Iterable<UpstreamPool>): UpstreamsView {
   const upstreams: UpstreamsView['upstreams'] = [];
   for (const pool of pools) {
+    // The balancer's own selection, so a target readmitted over the ejection cap (or in panic
+    // mode) is reported eligible, as it is treated.
+    const candidates = new Set<Target>(pool.selection().candidates);
     upstreams.push({
       name: pool.name,
       balance: pool.balance,
@@ -122,7 +129,7 @@ export function upstreamsView(pools: Iterable<UpstreamPool>): UpstreamsView {
         url: target.id,
         weight: target.weight,
         healthy: target.healthy,
-        eligible: target.eligible,
+        eligible: candidates.has(target),
         drained: target.drained,
         activeRequests: target.activeRequests,
         breaker: {

@@ -25,9 +25,6 @@ export const balanceKinds: readonly BalanceKind[] = [
   'peak-ewma',
 ];
 
-/** The balancer of an upstream that names none (see the README's balancer table for why). */
-export const defaultBalance: BalanceKind = 'least-request';
-
 /** Which attempt results count against a target. */
 export type FailOn = 'connect-error' | 'timeout' | 'reset' | '5xx' | 'gateway-errors';
 

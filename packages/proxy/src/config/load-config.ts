@@ -5,8 +5,8 @@
 import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { defaultBalance } from './choices.ts';
 import { ConfigError, type ConfigIssue, formatPath } from './config-error.ts';
+import { defaults } from './defaults.ts';
 import { parseDuration } from './duration.ts';
 import { expandEnv } from './expand-env.ts';
 import { isLoopbackHost, parseListenAddress } from './listen-address.ts';
@@ -110,7 +110,7 @@ function crossFieldIssues(raw: unknown): ConfigIssue[] {
   for (const [name, value] of Object.entries(upstreams ?? {})) {
     const upstream = asRecord(value);
     if (upstream === undefined) continue;
-    const balance = upstream.balance ?? defaultBalance;
+    const balance = upstream.balance ?? defaults.upstream.balance;
     if (upstream.hashOn !== undefined && balance !== 'consistent-hash') {
       issues.push({
         path: formatPath(['upstreams', name, 'hashOn']),

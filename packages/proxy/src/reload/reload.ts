@@ -12,8 +12,7 @@ import { ConfigError, type ConfigIssue } from '../config/config-error.ts';
 import { type ConfigEnv, loadConfigFile } from '../config/load-config.ts';
 import type { ProxyConfig, UpstreamConfig } from '../config/schema.ts';
 import type { Logger } from '../logger.ts';
-import type { Forwarder } from '../request/forwarder.ts';
-import { Router } from '../upstream/router.ts';
+import { Router, type RouteTable } from '../upstream/router.ts';
 import type { Target } from '../upstream/target.ts';
 import type { UpstreamPool } from '../upstream/upstream-pool.ts';
 import {
@@ -90,7 +89,8 @@ export interface ConfigReloaderOptions {
   readonly config: ProxyConfig;
   /** The proxy's live upstream map; changed in place, so everyone holding it sees the change. */
   readonly upstreams: Map<string, UpstreamPool>;
-  readonly forwarder: Forwarder;
+  /** The route table requests are matched against; a reload swaps its router. */
+  readonly routes: RouteTable;
   readonly logger: Logger;
   readonly lifecycle: UpstreamLifecycle;
   /** The file {@link ConfigReloader.reloadFile} re-reads; without it only `reload(config)` works. */
@@ -103,7 +103,7 @@ export interface ConfigReloaderOptions {
  * Applies new configs to a running proxy, one at a time.
  *
  * @example
- * const reloader = new ConfigReloader({ config, upstreams, forwarder, logger, lifecycle, configFile });
+ * const reloader = new ConfigReloader({ config, upstreams, routes, logger, lifecycle, configFile });
  * process.on('SIGHUP', () => void reloader.reloadFile());
  * const result = await reloader.reload(loadConfig(text, process.env));
  * if (result.status === 'rejected') console.error(result.error.issues);
@@ -188,7 +188,7 @@ export class ConfigReloader {
 
   #apply(next: ProxyConfig): ReloadResult {
     if (this.#stopped) return this.#reject('RELOAD_UNAVAILABLE', 'the proxy is shutting down', []);
-    const { upstreams, forwarder, logger, lifecycle } = this.#options;
+    const { upstreams, routes, logger, lifecycle } = this.#options;
     const previous = this.#config;
     const plan = planReload(previous, next);
     if (isEmptyPlan(plan)) {
@@ -245,7 +245,7 @@ export class ConfigReloader {
     // Commit phase: synchronous, so no request sees half of it.
     upstreams.clear();
     for (const [name, pool] of nextPools) upstreams.set(name, pool);
-    forwarder.router = router;
+    routes.current = router;
     this.#config = next;
     if (plan.liveChanges.includes('log.level')) logger.level = next.log.level;
     for (const { target, pool, plan: upstream } of kept) {

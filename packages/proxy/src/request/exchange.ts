@@ -9,28 +9,42 @@ import { PassThrough, type Readable } from 'node:stream';
 import type { ConcurrencyPermit, Permit } from 'breakwater';
 import type { Dispatcher } from 'undici';
 import { requestHeadersForUpstream, responseHeadersForClient } from '../http/forwarding-headers.ts';
-import { type ProxyErrorCode, sendError, statusOf } from '../http/proxy-error.ts';
-import { type AttemptResult, attemptResults } from '../upstream/attempt-result.ts';
+import { type ProxyErrorCode, sendError } from '../http/proxy-error.ts';
+import { type AttemptOutcome, type AttemptResult, resultOf } from '../upstream/attempt-result.ts';
 import type { BalancedRequest } from '../upstream/balancers/balancer.ts';
 import { classifyAttempt } from '../upstream/outlier.ts';
+import type { Selection } from '../upstream/selection.ts';
 import type { Target } from '../upstream/target.ts';
 import { type Admission, OVERLOADED, type UpstreamPool } from '../upstream/upstream-pool.ts';
-import {
-  type AttemptFailure,
-  type AttemptOutcome,
-  ClientAbortedError,
-  classifyError,
-} from './attempt-outcome.ts';
-import type { Forwarder } from './forwarder.ts';
+import { loggedStatus } from './access-log.ts';
+import type { Admitted } from './admission.ts';
+import { noEligibleTarget, overloaded, type Refusal } from './admission.ts';
+import { type AttemptFailure, ClientAbortedError, classifyError } from './attempt-failure.ts';
+import type { RequestHost } from './host.ts';
 
-// nginx's convention for "client closed the connection before the response".
-const CLIENT_CLOSED = 499;
 // A retried response's body is read and dropped up to this size, then its connection is closed.
 const MAX_DISCARDED_BYTES = 64 * 1024;
 
-/** A request in flight, across its attempts. Internal to the forwarder. */
+/** The client's side of an exchange: its request, the response to write, and its body. */
+export interface ClientRequest {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly requestId: string;
+  /** `performance.now()` when the request arrived. */
+  readonly start: number;
+  /** The body to forward: `null` for none, or the (possibly size-limited) stream. */
+  readonly body: Readable | null;
+}
+
+/**
+ * A request in flight, across its attempts. It depends on a {@link RequestHost}, not on the
+ * forwarder that creates it.
+ *
+ * @example
+ * new Exchange(host, admitted, { req, res, requestId, start, body }).start();
+ */
 export class Exchange {
-  readonly #forwarder: Forwarder;
+  readonly #host: RequestHost;
   readonly #req: IncomingMessage;
   readonly #res: ServerResponse;
   readonly #pool: UpstreamPool;
@@ -48,26 +62,20 @@ export class Exchange {
   #done = false;
   #clientGone = false;
   #onDrain: (() => void) | undefined;
+  // The selection admission worked out, used by the first attempt when it follows at once.
+  #selection: Selection<Target> | undefined;
 
-  constructor(
-    forwarder: Forwarder,
-    req: IncomingMessage,
-    res: ServerResponse,
-    pool: UpstreamPool,
-    request: BalancedRequest,
-    requestId: string,
-    start: number,
-    body: Readable | null,
-  ) {
-    this.#forwarder = forwarder;
-    this.#req = req;
-    this.#res = res;
-    this.#pool = pool;
-    this.#request = request;
-    this.#requestId = requestId;
-    this.#start = start;
-    this.#method = req.method ?? 'GET';
-    this.#body = body;
+  constructor(host: RequestHost, admitted: Admitted, client: ClientRequest) {
+    this.#host = host;
+    this.#req = client.req;
+    this.#res = client.res;
+    this.#pool = admitted.pool;
+    this.#request = admitted.request;
+    this.#selection = admitted.selection;
+    this.#requestId = client.requestId;
+    this.#start = client.start;
+    this.#method = client.req.method ?? 'GET';
+    this.#body = client.body;
   }
 
   /** Whether the client has gone away. */
@@ -99,6 +107,8 @@ export class Exchange {
   }
 
   #readAhead(source: Readable, limit: number): void {
+    // Reading takes time: the first attempt works out its selection afresh.
+    this.#selection = undefined;
     const chunks: Buffer[] = [];
     let size = 0;
     const onData = (chunk: Buffer) => {
@@ -144,7 +154,9 @@ export class Exchange {
       this.#finish('aborted', 0, undefined);
       return;
     }
-    const admission = this.#pool.admit(this.#request, this.#tried);
+    const selection = this.#selection;
+    this.#selection = undefined;
+    const admission = this.#pool.admit(this.#request, this.#tried, selection);
     if (admission === undefined || admission === OVERLOADED) {
       // After a failed attempt, its failure is the answer: it says more than "busy elsewhere".
       if (failure !== undefined) this.#answerFailure(failure);
@@ -160,16 +172,17 @@ export class Exchange {
     const headers = requestHeadersForUpstream(req.headers, {
       remoteAddress: req.socket.remoteAddress,
       protocol: 'http',
-      hostOverride: this.#forwarder.options.preserveHost ? undefined : target.host,
+      hostOverride: this.#host.preserveHost ? undefined : target.host,
       requestId: this.#requestId,
       upgrade: false,
+      via: this.#host.via,
     });
     this.#attempts++;
     this.#lastTarget = target;
     target.activeRequests++;
     const attempt = new Attempt(this, target, permit, this.#attempts);
     attempt.concurrency = concurrency;
-    if (this.#forwarder.attemptsObserved || this.#pool.timesAttempts) {
+    if (this.#host.attemptsObserved || this.#pool.timesAttempts) {
       attempt.startedAt = performance.now();
     }
     this.#current = attempt;
@@ -222,12 +235,12 @@ export class Exchange {
       return;
     }
     const res = this.#res;
-    if (this.#forwarder.closing) res.shouldKeepAlive = false;
+    if (this.#host.closing) res.shouldKeepAlive = false;
     try {
       res.writeHead(
         statusCode,
         statusMessage || undefined,
-        responseHeadersForClient(headers, this.#requestId),
+        responseHeadersForClient(headers, this.#requestId, this.#host.via),
       );
     } catch (error) {
       attempt.abort(error instanceof Error ? error : new Error(String(error)));
@@ -285,7 +298,7 @@ export class Exchange {
     }
     if (attempt.status !== 0 || res.headersSent) {
       // Headers already went out: the only honest signal left is a broken connection.
-      this.#forwarder.options.logger.warn(
+      this.#host.logger.warn(
         { requestId: this.#requestId, target: attempt.target.id, err: error },
         'upstream failed mid-response; closing client connection',
       );
@@ -320,7 +333,7 @@ export class Exchange {
     this.#tried ??= new Set();
     this.#tried.add(attempt.target);
     this.#current = undefined;
-    this.#forwarder.options.metrics.observeRetry(this.#pool.name);
+    this.#host.accessLog.metrics.observeRetry(this.#pool.name);
     // Nothing was sent to a target that refused the connection, and another target is not
     // made busier by waiting: go there at once, as nginx and HAProxy do. The backoff stays
     // for a retry that lands on the same target (the only one left) or follows other failures.
@@ -355,31 +368,26 @@ export class Exchange {
   }
 
   #answerOverloaded(): void {
-    // Slots free as soon as requests finish, milliseconds away: the shortest whole wait.
-    if (!this.#res.headersSent) this.#res.setHeader('retry-after', 1);
-    sendError(
-      this.#res,
-      'OVERLOADED',
-      `Every eligible target of upstream ${this.#pool.name} is at its concurrency limit`,
-      this.#requestId,
-      this.#body !== null && !Buffer.isBuffer(this.#body),
-    );
-    this.#finish('rejected', 0, 'OVERLOADED');
+    this.#answerRefusal(overloaded(this.#pool));
   }
 
   #answerNoTarget(): void {
-    const retryAfter = this.#pool.retryAfter();
-    if (retryAfter !== undefined && !this.#res.headersSent) {
-      this.#res.setHeader('retry-after', Math.max(1, Math.ceil(retryAfter / 1000)));
+    this.#answerRefusal(noEligibleTarget(this.#pool));
+  }
+
+  #answerRefusal(refused: Refusal): void {
+    const headers = refused.headers;
+    if (headers !== undefined && !this.#res.headersSent) {
+      for (const name in headers) this.#res.setHeader(name, headers[name]!);
     }
     sendError(
       this.#res,
-      'NO_HEALTHY_TARGET',
-      `No eligible target in upstream ${this.#pool.name}`,
+      refused.code,
+      refused.message,
       this.#requestId,
       this.#body !== null && !Buffer.isBuffer(this.#body),
     );
-    this.#finish('rejected', 0, 'NO_HEALTHY_TARGET');
+    this.#finish('rejected', 0, refused.code);
   }
 
   readonly #onClientClose = (): void => {
@@ -426,9 +434,9 @@ export class Exchange {
       else if (outcome === 'timeout') concurrency.drop();
       else concurrency.ignore();
     }
-    const forwarder = this.#forwarder;
-    if (!forwarder.attemptsObserved) return;
-    forwarder.reportAttempt(
+    const host = this.#host;
+    if (!host.attemptsObserved) return;
+    host.reportAttempt(
       this.#pool,
       target,
       outcome,
@@ -444,34 +452,23 @@ export class Exchange {
     this.#done = true;
     const current = this.#current;
     if (current !== undefined) this.#endAttempt(current, outcome);
-    const status =
-      outcome === 'aborted'
-        ? CLIENT_CLOSED
-        : upstreamStatus !== 0
-          ? upstreamStatus
-          : code !== undefined
-            ? statusOf[code]
-            : 502;
-    const forwarder = this.#forwarder;
+    const host = this.#host;
     try {
-      forwarder.logRequest(
-        this.#req,
-        status,
-        this.#pool.name,
-        this.#lastTarget?.id,
-        this.#requestId,
-        this.#start,
+      host.accessLog.record({
+        req: this.#req,
+        status: loggedStatus(outcome, upstreamStatus, code),
+        upstream: this.#pool.name,
+        target: this.#lastTarget?.id,
+        requestId: this.#requestId,
+        start: this.#start,
         code,
-        Math.max(0, this.#attempts - 1),
-      );
+        retries: Math.max(0, this.#attempts - 1),
+      });
     } catch (error) {
-      forwarder.options.logger.error(
-        { err: error, requestId: this.#requestId },
-        'access log failed',
-      );
+      host.logger.error({ err: error, requestId: this.#requestId }, 'access log failed');
     } finally {
       // Whatever logging does, shutdown must not wait for an exchange that has ended.
-      forwarder.exchangeFinished();
+      host.exchangeFinished();
     }
   }
 }
@@ -545,23 +542,6 @@ class Attempt implements Dispatcher.DispatchHandler {
 
   onResponseError(_controller: Dispatcher.DispatchController | undefined, error: Error): void {
     this.exchange.attemptFailed(this, error);
-  }
-}
-
-function resultOf(outcome: AttemptOutcome, status: number): AttemptResult {
-  switch (outcome) {
-    case 'response':
-      return { kind: 'response', status };
-    case 'connect-error':
-      return attemptResults.connectError;
-    case 'timeout':
-      return attemptResults.timeout;
-    case 'reset':
-      return attemptResults.reset;
-    case 'aborted':
-      return attemptResults.aborted;
-    default:
-      return attemptResults.rejected;
   }
 }
 

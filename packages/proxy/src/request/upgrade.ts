@@ -8,98 +8,57 @@ import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { requestHeadersForUpstream, responseHeadersForClient } from '../http/forwarding-headers.ts';
 import { type ProxyErrorCode, rawErrorResponse, statusOf } from '../http/proxy-error.ts';
-import { hostProblem } from '../http/request-framing.ts';
 import { requestIdOf } from '../http/request-id.ts';
-import { toOriginFormRequest } from '../http/request-target.ts';
+import type { AttemptOutcome } from '../upstream/attempt-result.ts';
+import type { RouteTable } from '../upstream/router.ts';
 import type { Target } from '../upstream/target.ts';
 import type { UpstreamPool } from '../upstream/upstream-pool.ts';
-import { classifyError } from './attempt-outcome.ts';
-import { ALLOWED_METHODS, type Forwarder } from './forwarder.ts';
+import { loggedStatus } from './access-log.ts';
+import {
+  ALLOWED_METHODS,
+  admitRequest,
+  noEligibleTarget,
+  type Refusal,
+  refusal,
+} from './admission.ts';
+import { classifyError } from './attempt-failure.ts';
+import type { RequestHost } from './host.ts';
 
 /**
  * Relays upgrade requests. `tunnels` holds the open client sockets so shutdown can close them.
  *
  * @example
- * const tunnels = new UpgradeTunnels(forwarder);
+ * const tunnels = new UpgradeTunnels(forwarder, routes);
  * server.on('upgrade', tunnels.handle);
  */
 export class UpgradeTunnels {
-  readonly #forwarder: Forwarder;
+  readonly #host: RequestHost;
+  readonly #routes: RouteTable;
   readonly open = new Set<Duplex>();
 
-  constructor(forwarder: Forwarder) {
-    this.#forwarder = forwarder;
+  constructor(host: RequestHost, routes: RouteTable) {
+    this.#host = host;
+    this.#routes = routes;
   }
 
   /** The `upgrade` listener for the proxy's HTTP servers. */
   readonly handle = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const start = performance.now();
-    const forwarder = this.#forwarder;
     const requestId = requestIdOf(req);
     socket.on('error', (error) => {
-      forwarder.options.logger.debug({ requestId, err: error }, 'upgrade client socket error');
+      this.#host.logger.debug({ requestId, err: error }, 'upgrade client socket error');
     });
-    // node skips its own Host check for upgrades; the same rules as for plain requests apply.
-    const hostIssue = hostProblem(req);
-    if (hostIssue !== undefined) {
-      this.#refuse(req, socket, 'BAD_REQUEST', hostIssue, requestId, start, '');
+    // node skips its own Host check for upgrades; the same admission as for plain requests.
+    const admission = admitRequest(req, this.#routes, this.#host.via);
+    if (admission.refused) {
+      this.#refuse(req, socket, admission, requestId, start);
       return;
     }
-    if (req.method === 'TRACE') {
-      this.#refuse(
-        req,
-        socket,
-        'METHOD_NOT_ALLOWED',
-        'TRACE is not forwarded',
-        requestId,
-        start,
-        '',
-        `allow: ${ALLOWED_METHODS}\r\n`,
-      );
-      return;
-    }
-    const path = toOriginFormRequest(req);
-    if (path === undefined) {
-      this.#refuse(
-        req,
-        socket,
-        'BAD_REQUEST',
-        `Unsupported request target ${req.url ?? ''}`,
-        requestId,
-        start,
-        '',
-      );
-      return;
-    }
-    const pool = forwarder.router.match(req.headers.host, path);
-    if (pool === undefined) {
-      this.#refuse(
-        req,
-        socket,
-        'NO_ROUTE',
-        `No route for ${req.headers.host ?? ''}${path}`,
-        requestId,
-        start,
-        '',
-      );
-      return;
-    }
-    const target = pool.pick({
-      method: req.method ?? 'GET',
-      path,
-      headers: req.headers,
-      remoteAddress: req.socket.remoteAddress,
-    });
+    const { pool, request, selection } = admission;
+    // Tunnels take no breaker permit: the breaker does not judge their outcome.
+    const target = pool.pick(request, selection);
     if (target === undefined) {
-      this.#refuse(
-        req,
-        socket,
-        'NO_HEALTHY_TARGET',
-        `No eligible target in upstream ${pool.name}`,
-        requestId,
-        start,
-        pool.name,
-      );
+      this.#refuse(req, socket, noEligibleTarget(pool), requestId, start);
       return;
     }
     this.#connect(req, socket, head, pool, target, requestId, start);
@@ -113,21 +72,12 @@ export class UpgradeTunnels {
     const start = performance.now();
     const requestId = requestIdOf(req);
     socket.on('error', (error) => {
-      this.#forwarder.options.logger.debug(
-        { requestId, err: error },
-        'CONNECT client socket error',
-      );
+      this.#host.logger.debug({ requestId, err: error }, 'CONNECT client socket error');
     });
-    this.#refuse(
-      req,
-      socket,
-      'METHOD_NOT_ALLOWED',
-      'CONNECT is not supported',
-      requestId,
-      start,
-      '',
-      `allow: ${ALLOWED_METHODS}\r\n`,
-    );
+    const refused = refusal('METHOD_NOT_ALLOWED', 'CONNECT is not supported', '', true, {
+      allow: ALLOWED_METHODS,
+    });
+    this.#refuse(req, socket, refused, requestId, start);
   };
 
   /** Destroys every open tunnel. */
@@ -145,34 +95,31 @@ export class UpgradeTunnels {
     requestId: string,
     start: number,
   ): void {
-    const forwarder = this.#forwarder;
+    const host = this.#host;
     const headers = requestHeadersForUpstream(req.headers, {
       remoteAddress: req.socket.remoteAddress,
       protocol: 'http',
-      hostOverride: forwarder.options.preserveHost ? undefined : target.host,
+      hostOverride: host.preserveHost ? undefined : target.host,
       requestId,
       upgrade: true,
+      via: host.via,
     });
     target.activeRequests++;
     let settled = false;
-    const settle = (
-      outcome: Parameters<Forwarder['reportAttempt']>[2],
-      status: number,
-      code?: ProxyErrorCode,
-    ) => {
+    const settle = (outcome: AttemptOutcome, status: number, code?: ProxyErrorCode) => {
       if (settled) return;
       settled = true;
       target.activeRequests--;
-      forwarder.reportAttempt(pool, target, outcome, status, performance.now() - start);
-      const logged =
-        outcome === 'aborted'
-          ? 499
-          : status !== 0
-            ? status
-            : code !== undefined
-              ? statusOf[code]
-              : 502;
-      forwarder.logRequest(req, logged, pool.name, target.id, requestId, start, code);
+      host.reportAttempt(pool, target, outcome, status, performance.now() - start);
+      host.accessLog.record({
+        req,
+        status: loggedStatus(outcome, status, code),
+        upstream: pool.name,
+        target: target.id,
+        requestId,
+        start,
+        code,
+      });
     };
     const upstream = httpRequest({
       host: target.url.hostname,
@@ -181,7 +128,25 @@ export class UpgradeTunnels {
       path: req.url,
       headers,
       agent: false,
-      timeout: target.timeouts.response,
+    });
+    const timeouts = target.timeouts;
+    upstream.on('socket', (connection) => {
+      // Connecting is bounded by timeouts.connect, as for plain requests; waiting for the
+      // handshake's answer (and a refusal's body) by timeouts.response once connected.
+      const connected = () => {
+        clearTimeout(connectTimer);
+        upstream.setTimeout(timeouts.response);
+      };
+      const connectTimer = setTimeout(() => {
+        upstream.destroy(
+          Object.assign(new Error('upgrade connect timed out'), {
+            code: 'UND_ERR_CONNECT_TIMEOUT',
+          }),
+        );
+      }, timeouts.connect);
+      if (connection.connecting) connection.once('connect', connected);
+      else connected();
+      connection.once('close', () => clearTimeout(connectTimer));
     });
     upstream.on('timeout', () => {
       upstream.destroy(
@@ -200,18 +165,26 @@ export class UpgradeTunnels {
       }
       settle(failure.outcome, 0, failure.code);
     });
+    let tunnelled = false;
     socket.on('close', () => {
-      if (settled) return;
+      if (tunnelled) return;
       clientGone = true;
+      // Before an answer, and also while a refusal's body is still being relayed: the target
+      // must not keep streaming to a client that has gone.
       upstream.destroy();
     });
     upstream.on('response', (response) => {
+      // A refusal cut short (by either side) ends the client's connection; never unhandled.
+      response.on('error', () => socket.destroy());
+      // Nothing the client sends now is forwarded; reading it is how its leaving is noticed.
+      socket.resume();
+      socket.once('end', () => socket.destroy());
       // The target declined the upgrade: relay its answer and close.
       socket.write(
         statusBlock(
           response.statusCode ?? 502,
           response.statusMessage,
-          responseHeadersForClient(response.headers, requestId),
+          responseHeadersForClient(response.headers, requestId, host.via),
           true,
         ),
       );
@@ -219,7 +192,8 @@ export class UpgradeTunnels {
       settle('response', response.statusCode ?? 502);
     });
     upstream.on('upgrade', (response, upstreamSocket, upstreamHead) => {
-      const headers = responseHeadersForClient(response.headers, requestId);
+      tunnelled = true;
+      const headers = responseHeadersForClient(response.headers, requestId, host.via);
       if (response.headers.upgrade !== undefined) {
         headers.connection = 'Upgrade';
         headers.upgrade = response.headers.upgrade;
@@ -247,17 +221,26 @@ export class UpgradeTunnels {
   #refuse(
     req: IncomingMessage,
     socket: Duplex,
-    code: ProxyErrorCode,
-    message: string,
+    refused: Refusal,
     requestId: string,
     start: number,
-    upstream: string,
-    extraHeaders?: string,
   ): void {
-    socket.end(rawErrorResponse(code, message, requestId, extraHeaders));
+    let extraHeaders = '';
+    const headers = refused.headers;
+    if (headers !== undefined)
+      for (const name in headers) extraHeaders += `${name}: ${headers[name]}\r\n`;
+    const code = refused.code;
+    socket.end(rawErrorResponse(code, refused.message, requestId, extraHeaders));
     // A client that never reads or closes must not pin the socket.
     if (socket instanceof Socket) socket.setTimeout(2_000, () => socket.destroy());
-    this.#forwarder.logRequest(req, statusOf[code], upstream, undefined, requestId, start, code);
+    this.#host.accessLog.record({
+      req,
+      status: statusOf[code],
+      upstream: refused.upstream,
+      requestId,
+      start,
+      code,
+    });
   }
 }
 

@@ -11,54 +11,21 @@ import {
   exponential,
   type FailurePolicy,
   failureRate,
-  InvalidOptionError,
   slowCallRate,
 } from 'breakwater';
 import type { FailOn } from '../config/choices.ts';
-import type { AttemptResult } from './attempt-result.ts';
+import type { OutlierDetectionConfig } from '../config/schema.ts';
+import type { AttemptResult, AttemptVerdict } from './attempt-result.ts';
+
+/** An upstream's `outlierDetection` block as the schema validated it (durations in ms). */
+export type OutlierDetectionOptions = Exclude<OutlierDetectionConfig, false>;
 
 /**
  * The trip rule, as configured: one or more of the three rules (durations in ms). With several,
- * the target is ejected when any of them trips (the core's `either`).
- *
- * @example
- * ```ts
- * const policy: OutlierPolicy = {
- *   consecutiveFailures: 5,
- *   slowCallRate: { threshold: 0.5, slowerThan: 1_000, minimumCalls: 20, window: 10_000 },
- * };
- * ```
+ * the target is ejected when any of them trips (the core's `either`). The schema guarantees at
+ * least one.
  */
-export interface OutlierPolicy {
-  readonly consecutiveFailures?: number | undefined;
-  readonly failureRate?:
-    | {
-        readonly threshold: number;
-        readonly minimumCalls: number;
-        readonly window: number;
-      }
-    | undefined;
-  readonly slowCallRate?:
-    | {
-        readonly threshold: number;
-        readonly slowerThan: number;
-        readonly minimumCalls: number;
-        readonly window: number;
-      }
-    | undefined;
-}
-
-const POLICY_KEYS = ['consecutiveFailures', 'failureRate', 'slowCallRate'];
-
-/** An upstream's `outlierDetection` block, durations already parsed to ms. */
-export interface OutlierDetectionOptions {
-  readonly policy: OutlierPolicy;
-  readonly failOn: readonly FailOn[];
-  /** First ejection lasts `base` ms; each failed trial doubles it, up to `max`. */
-  readonly ejection: { readonly base: number; readonly max: number };
-  /** Percent (0–100) of an upstream's targets that may be ejected at once. */
-  readonly maxEjectedPercent: number;
-}
+export type OutlierPolicy = OutlierDetectionOptions['policy'];
 
 // A rate window is cut into this many slices: fine enough that old outcomes leave smoothly.
 const WINDOW_BUCKETS = 10;
@@ -93,14 +60,6 @@ export function createOutlierBreaker(
 }
 
 function policyOf(policy: OutlierPolicy): FailurePolicy {
-  const unknown = Object.keys(policy).filter((key) => !POLICY_KEYS.includes(key));
-  if (unknown.length > 0) {
-    throw new InvalidOptionError(
-      'outlierDetection.policy',
-      'only consecutiveFailures, failureRate, slowCallRate',
-      unknown.join(', '),
-    );
-  }
   const rules: FailurePolicy[] = [];
   if (policy.consecutiveFailures !== undefined) {
     rules.push(consecutiveFailures(policy.consecutiveFailures));
@@ -126,32 +85,22 @@ function policyOf(policy: OutlierPolicy): FailurePolicy {
       }),
     );
   }
-  if (rules.length === 0) {
-    throw new InvalidOptionError(
-      'outlierDetection.policy',
-      'at least one of consecutiveFailures, failureRate, slowCallRate',
-      'none',
-    );
-  }
   return rules.length === 1 ? rules[0]! : either(...rules);
 }
 
 /**
  * Whether an attempt counts against its target: `'failure'` when `failOn` lists it, `'success'`
  * for any other response (a 4xx, or a 500 when only `gateway-errors` are listed: the target is
- * up and answering), `'ignore'` for an unlisted error and for a client abort or a request the
+ * up and answering), `'ignored'` for an unlisted error and for a client abort or a request the
  * proxy refused, which say nothing about the target.
  *
  * @example
  * ```ts
  * classifyAttempt({ kind: 'response', status: 503 }, ['gateway-errors']); // 'failure'
- * classifyAttempt({ kind: 'aborted' }, ['connect-error']);                // 'ignore'
+ * classifyAttempt({ kind: 'aborted' }, ['connect-error']);                // 'ignored'
  * ```
  */
-export function classifyAttempt(
-  result: AttemptResult,
-  failOn: readonly FailOn[],
-): 'success' | 'failure' | 'ignore' {
+export function classifyAttempt(result: AttemptResult, failOn: readonly FailOn[]): AttemptVerdict {
   switch (result.kind) {
     case 'response': {
       const { status } = result;
@@ -162,8 +111,8 @@ export function classifyAttempt(
     case 'connect-error':
     case 'timeout':
     case 'reset':
-      return failOn.includes(result.kind) ? 'failure' : 'ignore';
+      return failOn.includes(result.kind) ? 'failure' : 'ignored';
     default:
-      return 'ignore';
+      return 'ignored';
   }
 }

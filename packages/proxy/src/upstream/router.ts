@@ -70,3 +70,21 @@ function normalizeHost(hostHeader: string | undefined): string {
   }
   return host.toLowerCase();
 }
+
+/**
+ * The route table requests are matched against: one mutable slot holding the current
+ * {@link Router}, shared by the request listeners and the reloader, which swaps it in one
+ * assignment so each request sees either the old routes or the new ones.
+ *
+ * @example
+ * const routes = new RouteTable(new Router(config.routes, pools));
+ * routes.current.match(host, path);
+ * routes.current = new Router(next.routes, nextPools); // a reload
+ */
+export class RouteTable {
+  current: Router;
+
+  constructor(router: Router) {
+    this.current = router;
+  }
+}

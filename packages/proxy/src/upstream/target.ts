@@ -41,7 +41,6 @@ export interface TargetTimeouts {
  *
  * @example
  * const target = new Target('http://127.0.0.1:8001', 1, { connect: 2000, response: 30000, idle: 4000 });
- * target.eligible; // true
  * await target.close();
  */
 export class Target implements BalancedTarget {
@@ -54,7 +53,7 @@ export class Target implements BalancedTarget {
   readonly host: string;
   /** Requests in flight to this target right now. */
   activeRequests = 0;
-  /** Set by active health checks; eligible targets must be healthy. */
+  /** Set by active health checks; eligible targets must be healthy (`selection.ts`). */
   healthy = true;
   /** Set by an operator or a reload that removes the target: finish in-flight, take no new ones. */
   drained = false;
@@ -92,17 +91,6 @@ export class Target implements BalancedTarget {
     this.timeouts = timeouts;
     this.pool = connectionPool(this.url, timeouts);
     return previous.close();
-  }
-
-  /**
-   * Whether the target may take new requests as far as its own state goes: healthy, not drained,
-   * breaker not open. The upstream may still readmit an ejected target (`maxEjectedPercent`,
-   * panic mode); see `UpstreamPool.candidates`.
-   */
-  get eligible(): boolean {
-    if (!this.healthy || this.drained) return false;
-    const breakerState = this.breaker?.state;
-    return breakerState !== 'open' && breakerState !== 'forced-open';
   }
 
   /** Stops health checks, closes idle connections and waits for in-flight requests. */

@@ -16,9 +16,8 @@ import type {
 import type { Logger } from '../logger.ts';
 import type { BalancedRequest, Balancer } from './balancers/balancer.ts';
 import { createBalancer } from './balancers/create.ts';
-import { ejectionAllowed } from './ejection-cap.ts';
-import { inPanic } from './panic.ts';
 import { ProxyRetryPolicy } from './retry-policy.ts';
+import { type CachedSelection, type Selection, selectTargets } from './selection.ts';
 import { Target } from './target.ts';
 import { attachTargetHealth } from './target-health.ts';
 
@@ -74,7 +73,6 @@ export interface Admission {
  */
 export const OVERLOADED = 'overloaded';
 
-const noTargets: ReadonlySet<Target> = new Set();
 const silentLogger: Logger = pino({ level: 'silent' });
 
 /**
@@ -113,8 +111,7 @@ export class UpstreamPool {
    */
   readonly timesAttempts: boolean;
   // Reused while no target changes eligibility, so a pick allocates nothing.
-  #eligible: Target[] = [];
-  #eligibleKey = -1;
+  #selection: CachedSelection<Target> | undefined;
 
   constructor(
     name: string,
@@ -139,16 +136,7 @@ export class UpstreamPool {
     const retry = health.retry;
     this.retry =
       retry && retry.attempts > 1
-        ? new ProxyRetryPolicy({
-            attempts: retry.attempts,
-            on: retry.on,
-            methods: retry.methods,
-            perTryTimeout: retry.perTryTimeout,
-            backoff: retry.backoff,
-            budget: retry.budget === false ? undefined : retry.budget,
-            replayBodyUpTo: retry.replayBodyUpTo,
-            ...(clock ? { clock } : {}),
-          })
+        ? new ProxyRetryPolicy(clock ? { ...retry, clock } : retry)
         : undefined;
   }
 
@@ -192,28 +180,23 @@ export class UpstreamPool {
   }
 
   /**
-   * The targets that are healthy, not drained, and not ejected (over-the-cap ejections are not
-   * honoured, so such a target is included). Cached while nothing changes.
+   * Which targets may take a request now (`selection.ts`, the one definition of eligible):
+   * the eligible ones, whether the upstream is in panic, and the candidates the balancer picks
+   * from. Reused while no target changes eligibility. Work it out once per request and pass it
+   * to {@link admit} and {@link pick}.
    */
+  selection(): Selection<Target> {
+    const previous = this.#selection;
+    const selection = selectTargets(this.targets, this, previous);
+    if (previous !== undefined && selection !== previous)
+      this.#readmitted(previous.key, selection.key);
+    this.#selection = selection;
+    return selection;
+  }
+
+  /** The eligible targets (see {@link selection}). */
   eligible(): readonly Target[] {
-    const targets = this.targets;
-    const ejected =
-      this.maxEjectedPercent > 0 ? ejectionAllowed(targets, this.maxEjectedPercent) : noTargets;
-    // A bitmask of eligibility identifies the set; up to 31 targets get the cached array.
-    let key = 0;
-    if (targets.length <= 31) {
-      for (let i = 0; i < targets.length; i++) {
-        if (admissible(targets[i]!, ejected)) key |= 1 << i;
-      }
-      if (key === this.#eligibleKey) return this.#eligible;
-      this.#readmitted(key);
-    }
-    const eligible = targets.filter((target) => admissible(target, ejected));
-    if (targets.length <= 31) {
-      this.#eligible = eligible;
-      this.#eligibleKey = key;
-    }
-    return eligible;
+    return this.selection().eligible;
   }
 
   /**
@@ -222,10 +205,9 @@ export class UpstreamPool {
    * before leaving. Runs only when eligibility changed, and only for up to 31 targets (beyond,
    * the old estimate simply decays).
    */
-  #readmitted(key: number): void {
-    const previous = this.#eligibleKey;
+  #readmitted(previous: number, key: number): void {
     const forget = this.balancer.forget;
-    if (forget === undefined || previous === -1) return;
+    if (forget === undefined || previous === -1 || key === -1) return;
     const back = key & ~previous;
     for (let i = 0; back >>> i !== 0; i++) {
       if ((back >>> i) & 1) forget.call(this.balancer, this.targets[i]!);
@@ -238,29 +220,24 @@ export class UpstreamPool {
   }
 
   /** Whether so few targets are eligible that panic mode balances over all of them. */
-  inPanic(eligibleCount = this.eligible().length): boolean {
-    return inPanic(eligibleCount, this.targets.length, this.panicThreshold);
+  inPanic(): boolean {
+    return this.selection().panic;
   }
 
   /** The targets to balance over now: the eligible ones, or every undrained one in panic. */
   candidates(): readonly Target[] {
-    const eligible = this.eligible();
-    if (!this.inPanic(eligible.length)) return eligible;
-    return this.#panicCandidates();
-  }
-
-  #panicCandidates(): readonly Target[] {
-    return this.targets.filter(
-      (target) => !target.drained && target.breaker?.state !== 'forced-open',
-    );
+    return this.selection().candidates;
   }
 
   /**
    * Picks a target without taking a breaker permit (for upgrade tunnels, whose outcome the
    * breaker does not judge), or `undefined` when none is eligible.
    */
-  pick(request: BalancedRequest): Target | undefined {
-    const candidates = this.candidates();
+  pick(
+    request: BalancedRequest,
+    selection: Selection<Target> = this.selection(),
+  ): Target | undefined {
+    const candidates = selection.candidates;
     if (candidates.length === 0) return undefined;
     return this.balancer.pick(candidates, request);
   }
@@ -271,16 +248,16 @@ export class UpstreamPool {
    * is set aside and the balancer picks again among the rest, so this ends after at most one pick
    * per candidate. Targets in `tried` are avoided while any other candidate exists. `undefined`
    * when no target may take the request; {@link OVERLOADED} when some could but were at their
-   * concurrency limit.
+   * concurrency limit. `selection` is the one worked out for this request; by default it is
+   * worked out now.
    */
   admit(
     request: BalancedRequest,
     tried?: ReadonlySet<Target>,
+    selection: Selection<Target> = this.selection(),
   ): Admission | typeof OVERLOADED | undefined {
-    // candidates() inlined: eligibility is worked out once per pick, not twice.
-    const eligible = this.eligible();
-    const panic = this.inPanic(eligible.length);
-    let candidates = panic ? this.#panicCandidates() : eligible;
+    const panic = selection.panic;
+    let candidates = selection.candidates;
     if (tried !== undefined && tried.size > 0) {
       const untried = candidates.filter((target) => !tried.has(target));
       if (untried.length > 0) candidates = untried;
@@ -340,11 +317,4 @@ export class UpstreamPool {
   async destroy(): Promise<void> {
     await Promise.all(this.targets.map((target) => target.destroy()));
   }
-}
-
-function admissible(target: Target, ejected: ReadonlySet<Target>): boolean {
-  if (!target.healthy || target.drained) return false;
-  const breaker = target.breaker;
-  if (breaker === undefined) return true;
-  return breaker.state !== 'forced-open' && !ejected.has(target);
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ProxyMetrics } from '../../src/admin/metrics.ts';
+import { eject, guardedPool } from '../support/ejections.ts';
 
 test('exposes request counts by status class and a cumulative duration histogram', async () => {
   const metrics = new ProxyMetrics(() => []);
@@ -46,4 +47,24 @@ test('counts retries and proxy-generated errors by upstream', async () => {
   const text = await metrics.registry.metrics();
   assert.match(text, /^breakwater_retries_total\{upstream="api"\} 1$/m);
   assert.match(text, /^breakwater_proxy_errors_total\{upstream="",code="NO_ROUTE"\} 1$/m);
+});
+
+test('reports a target readmitted over the ejection cap as eligible, as the balancer treats it', async () => {
+  const { upstream, clock } = guardedPool(4, { maxEjectedPercent: 25 });
+  eject(upstream, 0);
+  clock.advance(1_000);
+  eject(upstream, 1);
+  // One of four may be out: target 1 (the longest ejection) stays out, target 0 takes traffic.
+  const metrics = new ProxyMetrics(() => [upstream]);
+  const text = await metrics.registry.metrics();
+  const healthy = (port: number) =>
+    new RegExp(
+      `^breakwater_target_healthy\\{upstream="api",target="http://127.0.0.1:${port}"\\} (\\d)$`,
+      'm',
+    ).exec(text)?.[1];
+  assert.equal(healthy(8001), '1', 'readmitted over the cap');
+  assert.equal(healthy(8002), '0', 'ejected');
+  assert.equal(healthy(8003), '1');
+  assert.ok(upstream.eligible().includes(upstream.targets[0]!), 'the balancer agrees');
+  await upstream.close();
 });

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { upstreamsView } from '../../src/admin/server.ts';
+import { eject, guardedPool } from '../support/ejections.ts';
 import { httpRequest, startServer, startTestProxy } from '../support/proxy-harness.ts';
 
 function yaml(upstreamUrl: string, admin: string): string {
@@ -114,4 +116,22 @@ describe('admin listener', () => {
       await upstream.close();
     }
   });
+});
+
+test('the upstreams view reports a target readmitted over the ejection cap as eligible', async () => {
+  const { upstream, clock } = guardedPool(4, { maxEjectedPercent: 25 });
+  eject(upstream, 0);
+  clock.advance(1_000);
+  eject(upstream, 1);
+  const [view] = upstreamsView([upstream]).upstreams;
+  assert.deepEqual(
+    view?.targets.map((t) => [t.breaker.state, t.eligible]),
+    [
+      ['open', true],
+      ['open', false],
+      ['closed', true],
+      ['closed', true],
+    ],
+  );
+  await upstream.close();
 });

@@ -106,7 +106,7 @@ log:
   access: false
 `;
 
-describe('review: breakwater validate', () => {
+describe('breakwater validate', () => {
   test('exits 0 and prints OK for a valid file', async () => {
     const file = writeConfig('ok.yaml', VALID('http://127.0.0.1:8001'));
     const result = await runCli(['validate', file]);
@@ -162,7 +162,7 @@ routes:
   });
 });
 
-describe('review: breakwater start', () => {
+describe('breakwater start', () => {
   test('streams 400 MB through a proxy process whose peak RSS grows far less than that', {
     timeout: 19_000,
   }, async () => {

@@ -31,7 +31,7 @@ function assertJsonError(response: SimpleResponse, status: number, code: string)
   assert.equal(response.headers['x-request-id'], body.error.requestId);
 }
 
-describe('review: error statuses', () => {
+describe('error statuses', () => {
   test('404 NO_ROUTE with a JSON body naming the request id', async () => {
     const upstream = await startServer((_req, res) => res.end('ok'));
     const proxy = await startTestProxy(proxyYaml([upstream.url], SILENT, '/api'));
@@ -115,7 +115,7 @@ ${SILENT}`);
   });
 });
 
-describe('review: limits', () => {
+describe('limits', () => {
   let upstream: TestServer;
   let proxy: TestProxy;
   const outcomes: string[] = [];

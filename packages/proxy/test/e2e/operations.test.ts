@@ -36,7 +36,7 @@ function assertIssue(issues: string[], path: string, message?: RegExp): void {
   if (message !== undefined) assert.match(found, message);
 }
 
-describe('review: admin token rule', () => {
+describe('admin token rule', () => {
   for (const listen of ['0.0.0.0:9901', ':9901', '[::]:9901', '192.0.2.10:9901']) {
     test(`a non-loopback admin listen (${listen}) without a token is a config error`, () => {
       assertIssue(issuesOf(`${BASE}admin:\n  listen: "${listen}"\n`), 'admin.token', /required/);
@@ -103,7 +103,7 @@ describe('review: admin token rule', () => {
   });
 });
 
-describe('review: config errors name their paths', () => {
+describe('config errors name their paths', () => {
   test('an unknown key deep in a target', () => {
     const text = BASE.replace(
       '{ url: http://127.0.0.1:8001 }',
@@ -189,7 +189,7 @@ routes:
   });
 });
 
-describe('review: access log', () => {
+describe('access log', () => {
   test('one line per request with method, path, status, upstream, target, duration and request id', async () => {
     const upstream = await startServer((_req, res) => {
       res.statusCode = 201;
@@ -219,7 +219,7 @@ describe('review: access log', () => {
   });
 });
 
-describe('review: graceful shutdown (in process)', () => {
+describe('graceful shutdown (in process)', () => {
   test('finishes an in-flight request with Connection: close, and refuses new connections', async () => {
     const { promise: inFlight, resolve: arrived } = Promise.withResolvers<void>();
     const upstream = await startServer((_req, res) => {

@@ -37,6 +37,7 @@ listen: 127.0.0.1:0
 admin: { listen: 127.0.0.1:0 }
 upstreams:
   app:
+    balance: round-robin
     targets: [ { url: ${a.server.url} }, { url: ${b.server.url} } ]
     adaptiveConcurrency: { initialLimit: 2, minLimit: 1 }
 routes: [ { upstream: app } ]`);
@@ -86,6 +87,7 @@ test('a target at its limit is passed over for one with room', async () => {
 listen: 127.0.0.1:0
 upstreams:
   app:
+    balance: round-robin
     targets: [ { url: ${full.server.url} }, { url: ${free.url} } ]
     adaptiveConcurrency: { initialLimit: 1, minLimit: 1 }
 routes: [ { upstream: app } ]`);

@@ -25,7 +25,7 @@ function jsonBody(text: string): { error: { code: string; requestId?: string } }
   return JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4));
 }
 
-describe('review: request smuggling vectors', () => {
+describe('request smuggling vectors', () => {
   let upstream: TestServer;
   let proxy: TestProxy;
   const received: string[] = [];
@@ -117,7 +117,7 @@ describe('review: request smuggling vectors', () => {
   });
 });
 
-describe('review: no open proxying', () => {
+describe('no open proxying', () => {
   let upstream: TestServer;
   let elsewhere: TestServer;
   let tcpElsewhere: TcpTestServer;
@@ -185,7 +185,7 @@ describe('review: no open proxying', () => {
   });
 });
 
-describe('review: Host header rules (RFC 9112 §3.2)', () => {
+describe('Host header rules (RFC 9112 §3.2)', () => {
   let upstream: TestServer;
   let proxy: TestProxy;
   const hosts: (string | undefined)[] = [];

@@ -32,7 +32,7 @@ function rawUpstream(answer: (socket: Socket, head: string) => void) {
   });
 }
 
-describe('review: truncated upstream responses', () => {
+describe('truncated upstream responses', () => {
   test('an upstream that closes before its Content-Length is reached breaks the client connection', async () => {
     const upstream = await rawUpstream((socket) => {
       socket.write('HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n');
@@ -78,7 +78,7 @@ describe('review: truncated upstream responses', () => {
   });
 });
 
-describe('review: client aborts', () => {
+describe('client aborts', () => {
   test('a client leaving mid-download aborts the upstream response, and the proxy keeps serving', async () => {
     const { promise: closed, resolve: upstreamClosed } = Promise.withResolvers<void>();
     let timer: NodeJS.Timeout | undefined;
@@ -155,7 +155,7 @@ describe('review: client aborts', () => {
   });
 });
 
-describe('review: connections and framing', () => {
+describe('connections and framing', () => {
   test('reuses upstream keep-alive connections across sequential requests', async () => {
     let connections = 0;
     const upstream = await startServer((_req, res) => res.end('ok'));
@@ -275,7 +275,7 @@ describe('review: connections and framing', () => {
   });
 });
 
-describe('review: backpressure (nothing is buffered whole)', () => {
+describe('backpressure (nothing is buffered whole)', () => {
   test('an upstream that stops reading stalls the client upload after a few MB', async () => {
     let resumeUpstream: () => void = () => {};
     const upstream = await startServer((req, res) => {
@@ -357,7 +357,7 @@ describe('review: backpressure (nothing is buffered whole)', () => {
   });
 });
 
-describe('review: timeouts.response bounds the upstream, not a slow client', () => {
+describe('timeouts.response bounds the upstream, not a slow client', () => {
   const config = (url: string) => `
 listen: 127.0.0.1:0
 upstreams:

@@ -19,7 +19,7 @@ import { raw } from '../support/raw.ts';
 
 const SILENT = 'log:\n  level: silent\n';
 
-describe('review: WebSocket through the proxy', () => {
+describe('WebSocket through the proxy', () => {
   let upstream: TestServer;
   let wss: WebSocketServer;
   let proxy: TestProxy;
@@ -105,7 +105,7 @@ describe('review: WebSocket through the proxy', () => {
   });
 });
 
-describe('review: other upgrades', () => {
+describe('other upgrades', () => {
   test('never passes Upgrade: h2c upstream; answers as plain HTTP/1.1', async () => {
     let seen: IncomingHttpHeaders | undefined;
     let upgradeEvents = 0;

@@ -354,3 +354,26 @@ routes:
     }
   });
 });
+
+describe('admission', () => {
+  test('works out the eligible targets once per request, not once per check', async () => {
+    const upstream = await startServer((_req, res) => res.end('ok'));
+    const proxy = await startTestProxy(proxyYaml([upstream.url]));
+    try {
+      const pool = proxy.upstreams.get('app');
+      assert.ok(pool);
+      let selections = 0;
+      const selection = pool.selection.bind(pool);
+      pool.selection = () => {
+        selections++;
+        return selection();
+      };
+      const response = await httpRequest(`${proxy.url}/x`);
+      assert.equal(response.status, 200);
+      assert.equal(selections, 1);
+    } finally {
+      await proxy.close();
+      await upstream.close();
+    }
+  });
+});

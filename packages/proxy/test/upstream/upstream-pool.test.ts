@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ManualClock } from 'breakwater';
 import { type Admission, OVERLOADED, UpstreamPool } from '../../src/upstream/upstream-pool.ts';
+import { eject, guardedPool } from '../support/ejections.ts';
 
 const request = { method: 'GET', path: '/', headers: {}, remoteAddress: '127.0.0.1' };
 
@@ -55,40 +56,6 @@ test('picks among eligible targets with the configured balancer', async () => {
   await upstream.close();
 });
 
-function guarded(
-  count: number,
-  overrides: { maxEjectedPercent?: number; panicThreshold?: number } = {},
-): { upstream: UpstreamPool; clock: ManualClock } {
-  const clock = new ManualClock();
-  const upstream = UpstreamPool.fromConfig(
-    'api',
-    {
-      balance: 'round-robin',
-      targets: Array.from({ length: count }, (_, i) => ({
-        url: `http://127.0.0.1:${8001 + i}`,
-        weight: 1,
-      })),
-      timeouts: { connect: 1000, response: 1000, idle: 1000 },
-      outlierDetection: {
-        policy: { consecutiveFailures: 1 },
-        failOn: ['connect-error'],
-        ejection: { base: 10_000, max: 60_000 },
-        maxEjectedPercent: overrides.maxEjectedPercent ?? 100,
-      },
-      panicThreshold: overrides.panicThreshold ?? 0,
-    },
-    { clock },
-  );
-  return { upstream, clock };
-}
-
-function eject(upstream: UpstreamPool, index: number): void {
-  const permit = upstream.targets[index]!.breaker!.tryAcquire();
-  assert.ok(permit);
-  permit.failure();
-  assert.equal(upstream.targets[index]!.breaker!.state, 'open');
-}
-
 /** An admission, or `undefined` for either refusal. */
 function admitted(answer: ReturnType<UpstreamPool['admit']>): Admission | undefined {
   return typeof answer === 'object' ? answer : undefined;
@@ -96,7 +63,7 @@ function admitted(answer: ReturnType<UpstreamPool['admit']>): Admission | undefi
 
 describe('admission', () => {
   test('gives a recovering target its one half-open trial and sends the rest elsewhere', async () => {
-    const { upstream, clock } = guarded(2);
+    const { upstream, clock } = guardedPool(2);
     eject(upstream, 1);
     clock.advance(10_000);
     const admissions = [1, 2, 3, 4].map(() => admitted(upstream.admit(request)));
@@ -110,7 +77,7 @@ describe('admission', () => {
   });
 
   test('answers undefined when every target is ejected, with the soonest breaker as retryAfter', async () => {
-    const { upstream, clock } = guarded(2);
+    const { upstream, clock } = guardedPool(2);
     eject(upstream, 0);
     clock.advance(4_000);
     eject(upstream, 1);
@@ -120,7 +87,7 @@ describe('admission', () => {
   });
 
   test('does not honour ejections beyond maxEjectedPercent; those targets go without a permit', async () => {
-    const { upstream, clock } = guarded(4, { maxEjectedPercent: 25 });
+    const { upstream, clock } = guardedPool(4, { maxEjectedPercent: 25 });
     eject(upstream, 0);
     clock.advance(1_000);
     eject(upstream, 1);
@@ -139,7 +106,7 @@ describe('admission', () => {
   });
 
   test('balances over every target below the panic threshold', async () => {
-    const { upstream } = guarded(4, { panicThreshold: 50 });
+    const { upstream } = guardedPool(4, { panicThreshold: 50 });
     eject(upstream, 0);
     assert.equal(upstream.inPanic(), false);
     eject(upstream, 1);
@@ -157,7 +124,7 @@ describe('admission', () => {
   });
 
   test('avoids targets already tried while another exists', async () => {
-    const { upstream } = guarded(3);
+    const { upstream } = guardedPool(3);
     const tried = new Set([upstream.targets[0]!, upstream.targets[1]!]);
     for (let i = 0; i < 3; i++) {
       const admission = admitted(upstream.admit(request, tried));

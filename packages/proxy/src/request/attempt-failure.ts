@@ -1,27 +1,12 @@
 /**
- * "What happened to this attempt?" kept apart from "what do we do about it?": the forwarder
- * classifies, and breakers, retries, metrics and logs each decide for themselves.
+ * Turns an error from undici (or from the request body stream) into an attempt outcome, in the
+ * vocabulary of `upstream/attempt-result.ts`, plus the error code and message the client gets.
+ * "What happened to this attempt?" is kept apart from "what do we do about it?".
  */
 
 import type { ProxyErrorCode } from '../http/proxy-error.ts';
+import type { AttemptOutcome } from '../upstream/attempt-result.ts';
 import { BodyTooLargeError } from './body-limit.ts';
-
-/**
- * How one attempt to a target ended.
- * - `response`: the target answered (any status); the status says how well.
- * - `connect-error`: no connection (refused, unreachable, connect timeout).
- * - `timeout`: connected, but the response (headers or a body gap) took too long.
- * - `reset`: the connection broke mid-exchange.
- * - `aborted`: the client went away; says nothing about the target.
- * - `rejected`: the proxy refused the request (e.g. body too large); says nothing about the target.
- */
-export type AttemptOutcome =
-  | 'response'
-  | 'connect-error'
-  | 'timeout'
-  | 'reset'
-  | 'aborted'
-  | 'rejected';
 
 /** An attempt that failed before or during the response, with what the client should get. */
 export interface AttemptFailure {

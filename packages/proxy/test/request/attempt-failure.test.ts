@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ClientAbortedError, classifyError } from '../../src/request/attempt-outcome.ts';
+import { ClientAbortedError, classifyError } from '../../src/request/attempt-failure.ts';
 import { BodyTooLargeError } from '../../src/request/body-limit.ts';
 
 function withCode(code: string): Error {
