@@ -6,8 +6,9 @@
  *   node --conditions=@breakwater/source bench/run.ts proxy   proxy throughput and behaviour under failure
  *
  * Proxy options: --duration 5 --warmup 1 --rounds 2 --connections 50 --threads 1
- * --only breakwater,minimal --no-failures --slow-delay 200 --profile (V8 CPU profiles of the Node
- * proxies into bench/results/profiles/) --baseline DIR (another checkout's proxy side by side).
+ * --only breakwater,minimal --no-failures --no-healthy --scenarios refuse,slow,overload,balancers
+ * --sweep least-request,peak-ewma (the balancers the sweep runs) --slow-delay 200 --profile (V8 CPU profiles of the Node proxies into bench/results/profiles/)
+ * --baseline DIR (another checkout's proxy side by side).
  * Core options: --quick (shorter sampling, for a smoke run).
  *
  * The core suite runs in a child process with --expose-gc so heap deltas are measured after a
@@ -28,6 +29,21 @@ function positiveNumber(text: string | undefined, fallback: number, name: string
     throw new Error(`--${name} expects a non-negative number, received ${JSON.stringify(text)}`);
   }
   return value;
+}
+
+const knownScenarios = ['refuse', 'slow', 'overload', 'balancers'];
+
+function scenarioList(text: string | undefined): string[] {
+  if (text === undefined) return ['refuse', 'slow', 'overload'];
+  const scenarios = text.split(',').map((name) => name.trim());
+  for (const name of scenarios) {
+    if (!knownScenarios.includes(name)) {
+      throw new Error(
+        `--scenarios: unknown ${JSON.stringify(name)}; expected ${knownScenarios.join(', ')}`,
+      );
+    }
+  }
+  return scenarios;
 }
 
 async function runCore(quick: boolean): Promise<string> {
@@ -64,6 +80,9 @@ async function main(): Promise<void> {
       threads: { type: 'string' },
       only: { type: 'string' },
       'no-failures': { type: 'boolean', default: false },
+      'no-healthy': { type: 'boolean', default: false },
+      scenarios: { type: 'string' },
+      sweep: { type: 'string' },
       'slow-delay': { type: 'string' },
       quick: { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
@@ -87,6 +106,9 @@ async function main(): Promise<void> {
       threads: Math.max(1, Math.round(positiveNumber(values.threads, 1, 'threads'))),
       only: values.only === undefined ? [] : values.only.split(',').map((id) => id.trim()),
       skipFailures: values['no-failures'],
+      skipHealthy: values['no-healthy'],
+      scenarios: scenarioList(values.scenarios),
+      sweep: values.sweep === undefined ? [] : values.sweep.split(',').map((name) => name.trim()),
       slowDelayMs: positiveNumber(values['slow-delay'], 200, 'slow-delay'),
       profile: values.profile,
       ...(values.baseline === undefined ? {} : { baseline: values.baseline }),

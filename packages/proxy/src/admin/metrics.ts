@@ -89,6 +89,12 @@ export class ProxyMetrics implements RequestMetrics {
       pools,
       (target, candidates) => (candidates.has(target) ? 1 : 0),
     );
+    this.#targetGauge(
+      'breakwater_target_concurrency_limit',
+      'The adaptive concurrency limit of each upstream target that has one (adaptiveConcurrency).',
+      pools,
+      (target) => target.limiter?.limit,
+    );
     this.adoptTargets();
   }
 
@@ -122,7 +128,8 @@ export class ProxyMetrics implements RequestMetrics {
     name: string,
     help: string,
     pools: () => Iterable<UpstreamPool>,
-    read: (target: Target, candidates: ReadonlySet<Target>) => number,
+    /** `undefined`: the target has no such value; no sample for it. */
+    read: (target: Target, candidates: ReadonlySet<Target>) => number | undefined,
   ): void {
     new Gauge({
       name,
@@ -135,7 +142,8 @@ export class ProxyMetrics implements RequestMetrics {
           // One selection per upstream and scrape: the same eligibility the balancer reads.
           const candidates = new Set(pool.selection().candidates);
           for (const target of pool.targets) {
-            this.set({ upstream: pool.name, target: target.id }, read(target, candidates));
+            const value = read(target, candidates);
+            if (value !== undefined) this.set({ upstream: pool.name, target: target.id }, value);
           }
         }
       },

@@ -52,6 +52,13 @@ export interface UpstreamsView {
       breaker: { state: string; retryAfter: number };
       /** Times outlier detection ejected the target. */
       ejections: number;
+      /**
+       * What a latency-aware balancer (peak-ewma) believes the target's latency is, in ms;
+       * absent with other balancers, `null` before it has any.
+       */
+      latency?: number | null;
+      /** With `adaptiveConcurrency`: the target's current limit and the requests holding it. */
+      concurrency?: { limit: number; inFlight: number };
       /** The latest active health check, or `null` before the first (or without checks). */
       lastCheck: {
         at: string;
@@ -146,11 +153,21 @@ export function upstreamsView(pools: Iterable<UpstreamPool>): UpstreamsView {
           retryAfter: Math.ceil(target.breaker?.retryAfter ?? 0),
         },
         ejections: target.ejections,
+        ...(pool.balancer.latency === undefined
+          ? {}
+          : { latency: roundedMs(pool.balancer.latency(target)) }),
+        ...(target.limiter === undefined
+          ? {}
+          : { concurrency: { limit: target.limiter.limit, inFlight: target.limiter.inFlight } }),
         lastCheck: checkView(target.checker?.lastCheck),
       })),
     });
   }
   return { upstreams };
+}
+
+function roundedMs(ms: number | undefined): number | null {
+  return ms === undefined ? null : Math.round(ms * 1000) / 1000;
 }
 
 function checkView(

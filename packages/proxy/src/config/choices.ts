@@ -11,7 +11,8 @@ export type BalanceKind =
   | 'least-connections'
   | 'least-request'
   | 'random'
-  | 'consistent-hash';
+  | 'consistent-hash'
+  | 'peak-ewma';
 
 /** Every {@link BalanceKind}, for config schemas and error messages. */
 export const balanceKinds: readonly BalanceKind[] = [
@@ -21,6 +22,7 @@ export const balanceKinds: readonly BalanceKind[] = [
   'least-request',
   'random',
   'consistent-hash',
+  'peak-ewma',
 ];
 
 /** Which attempt results count against a target. */

@@ -3,6 +3,7 @@
  * an error, never silently ignored. Durations arrive as `250ms` / `5s` / `1m` or milliseconds and
  * leave as milliseconds; listen addresses leave parsed.
  */
+import { AdaptiveConcurrencyPolicy, InvalidOptionError } from 'breakwater';
 import { z } from 'zod';
 import { parseByteSize } from './byte-size.ts';
 import { type BalanceKind, balanceKinds, type FailOn, failOnValues } from './choices.ts';
@@ -366,6 +367,67 @@ const retryOn = z
 
 const METHOD = 'expected an HTTP method in upper case, such as GET';
 
+const ADAPTIVE = 'expected a mapping such as { algorithm: gradient, maxLimit: 200 }';
+const aNumber = (message: string) => z.number({ error: expected(message) });
+
+/**
+ * Per-target adaptive concurrency: the core's `adaptiveConcurrency` options, durations in the
+ * config's units. The core checks how they fit together (bounds, one algorithm's settings given
+ * to the other), so the rules live in one place; its complaint is reported at its path.
+ */
+const adaptiveConcurrency = z
+  .strictObject(
+    {
+      algorithm: z
+        .enum(['gradient', 'aimd'], { error: expected('expected gradient or aimd') })
+        .optional(),
+      initialLimit: positiveInt.optional(),
+      minLimit: positiveInt.optional(),
+      maxLimit: positiveInt.optional(),
+      smoothing: fraction
+        .refine((share) => share > 0, 'expected a share greater than 0')
+        .optional(),
+      window: positiveDuration.optional(),
+      minSamples: positiveInt.optional(),
+      gradient: z
+        .strictObject(
+          {
+            tolerance: aNumber('expected a number >= 1')
+              .min(1, 'expected a number >= 1')
+              .optional(),
+            longWindow: positiveInt.optional(),
+            queueSize: aNumber('expected a number >= 0')
+              .min(0, 'expected a number >= 0')
+              .optional(),
+          },
+          { error: expected('expected a mapping such as { tolerance: 1.5, queueSize: 4 }') },
+        )
+        .optional(),
+      aimd: z
+        .strictObject(
+          {
+            backoffRatio: aNumber('expected a number in (0, 1)')
+              .gt(0, 'expected a number in (0, 1)')
+              .lt(1, 'expected a number in (0, 1)')
+              .optional(),
+            latencyThreshold: positiveDuration.optional(),
+            increase: aNumber('expected a number > 0').gt(0, 'expected a number > 0').optional(),
+          },
+          { error: expected('expected a mapping such as { latencyThreshold: 250ms }') },
+        )
+        .optional(),
+    },
+    { error: expected(ADAPTIVE) },
+  )
+  .superRefine((options, ctx) => {
+    try {
+      new AdaptiveConcurrencyPolicy(options);
+    } catch (error) {
+      if (!(error instanceof InvalidOptionError)) throw error;
+      ctx.addIssue({ code: 'custom', path: error.option.split('.'), message: error.message });
+    }
+  });
+
 const retry = falseOr(
   z.strictObject(
     {
@@ -431,6 +493,8 @@ const upstream = z.strictObject(
       .enum(balanceKinds as [BalanceKind, ...BalanceKind[]], { error: expected(BALANCE) })
       .default(defaults.upstream.balance),
     hashOn: hashOn.optional(),
+    /** Only with balance: peak-ewma: the time constant of its latency average. */
+    decay: positiveDuration.optional(),
     targets: z
       .array(target, { error: expected('expected a list of targets') })
       .min(1, 'expected at least one target'),
@@ -439,6 +503,7 @@ const upstream = z.strictObject(
     outlierDetection: outlierDetection.default(defaults.outlierDetection),
     retry: retry.default(defaults.retry),
     panicThreshold: percent.default(defaults.upstream.panicThreshold),
+    adaptiveConcurrency: adaptiveConcurrency.optional(),
   },
   { error: expected('expected an upstream mapping with targets') },
 );
@@ -531,6 +596,8 @@ export type UpstreamConfig = ProxyConfig['upstreams'][string];
 export type HealthCheckConfig = NonNullable<UpstreamConfig['healthCheck']>;
 /** An upstream's `outlierDetection` block (`false` when turned off). */
 export type OutlierDetectionConfig = UpstreamConfig['outlierDetection'];
+/** An upstream's `adaptiveConcurrency` block. */
+export type AdaptiveConcurrencyConfig = NonNullable<UpstreamConfig['adaptiveConcurrency']>;
 /** An upstream's `retry` block (`false` when turned off). */
 export type RetryConfig = UpstreamConfig['retry'];
 /** One route of a {@link ProxyConfig}. */

@@ -21,7 +21,8 @@ export type ProxyErrorCode =
   | 'METHOD_NOT_ALLOWED'
   | 'EXPECTATION_FAILED'
   | 'LOOP_DETECTED'
-  | 'SHUTTING_DOWN';
+  | 'SHUTTING_DOWN'
+  | 'OVERLOADED';
 
 /** The HTTP status each code is answered with. */
 export const statusOf: Readonly<Record<ProxyErrorCode, number>> = {
@@ -42,6 +43,7 @@ export const statusOf: Readonly<Record<ProxyErrorCode, number>> = {
   // RFC 5842 §7.2: the request came back to a proxy that had already forwarded it.
   LOOP_DETECTED: 508,
   SHUTTING_DOWN: 503,
+  OVERLOADED: 503,
 };
 
 /**

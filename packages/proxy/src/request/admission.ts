@@ -108,6 +108,24 @@ export function noEligibleTarget(pool: UpstreamPool): Refusal {
 }
 
 /**
+ * The answer when every eligible target of an upstream is at its adaptive concurrency limit:
+ * 503 `OVERLOADED`, at once and without queueing. Retry-After is 1 s: slots free as soon as
+ * requests finish, milliseconds away, and a second is the shortest whole wait.
+ *
+ * @example
+ * overloaded(pool).code; // 'OVERLOADED'
+ */
+export function overloaded(pool: UpstreamPool): Refusal {
+  return refusal(
+    'OVERLOADED',
+    `Every eligible target of upstream ${pool.name} is at its concurrency limit`,
+    pool.name,
+    false,
+    { 'retry-after': '1' },
+  );
+}
+
+/**
  * A Retry-After value in whole seconds for a wait in milliseconds: rounded up, at least 1.
  *
  * @example

@@ -14,10 +14,10 @@ import type { BalancedRequest } from '../upstream/balancers/balancer.ts';
 import { classifyAttempt } from '../upstream/outlier.ts';
 import type { Selection } from '../upstream/selection.ts';
 import type { Target } from '../upstream/target.ts';
-import type { Admission, UpstreamPool } from '../upstream/upstream-pool.ts';
+import { type Admission, OVERLOADED, type UpstreamPool } from '../upstream/upstream-pool.ts';
 import { loggedStatus } from './access-log.ts';
 import type { Admitted } from './admission.ts';
-import { noEligibleTarget } from './admission.ts';
+import { noEligibleTarget, overloaded, type Refusal } from './admission.ts';
 import { Attempt, type AttemptOwner } from './attempt.ts';
 import { type AttemptFailure, ClientAbortedError, classifyError } from './attempt-failure.ts';
 import type { RequestHost } from './host.ts';
@@ -141,15 +141,17 @@ export class Exchange implements AttemptOwner {
     const selection = this.#selection;
     this.#selection = undefined;
     const admission = this.#pool.admit(this.#request, this.#tried, selection);
-    if (admission === undefined) {
+    if (admission === undefined || admission === OVERLOADED) {
+      // After a failed attempt, its failure is the answer: it says more than "busy elsewhere".
       if (failure !== undefined) this.#answerFailure(failure);
+      else if (admission === OVERLOADED) this.#answerOverloaded();
       else this.#answerNoTarget();
       return;
     }
     this.#dispatch(admission);
   }
 
-  #dispatch({ target, permit }: Admission): void {
+  #dispatch({ target, permit, concurrency }: Admission): void {
     const req = this.#req;
     const headers = requestHeadersForUpstream(req.headers, {
       remoteAddress: req.socket.remoteAddress,
@@ -163,7 +165,10 @@ export class Exchange implements AttemptOwner {
     this.#lastTarget = target;
     target.activeRequests++;
     const attempt = new Attempt(this, target, permit, this.#attempts);
-    if (this.#host.attemptsObserved) attempt.startedAt = performance.now();
+    attempt.concurrency = concurrency;
+    if (this.#host.attemptsObserved || this.#pool.timesAttempts) {
+      attempt.startedAt = performance.now();
+    }
     this.#current = attempt;
     // retry.perTryTimeout is undici's headers timeout for this dispatch (a timer undici arms
     // anyway), so an attempt costs no timer of its own; it fails with UND_ERR_HEADERS_TIMEOUT,
@@ -197,6 +202,10 @@ export class Exchange implements AttemptOwner {
   ): void {
     if (attempt !== this.#current) return;
     attempt.status = statusCode;
+    if (attempt.startedAt !== 0) {
+      attempt.answeredAfter = performance.now() - attempt.startedAt;
+      this.#pool.attemptAnswered(attempt.target, attempt.answeredAfter);
+    }
     const result: AttemptResult = { kind: 'response', status: statusCode };
     this.#settlePermit(attempt, result);
     const retry = this.#pool.retry;
@@ -314,12 +323,15 @@ export class Exchange implements AttemptOwner {
     // for a retry that lands on the same target (the only one left) or follows other failures.
     if (failure?.outcome === 'connect-error') {
       const admission = this.#pool.admit(this.#request, this.#tried);
-      if (admission !== undefined && !this.#tried.has(admission.target)) {
+      if (typeof admission === 'object' && !this.#tried.has(admission.target)) {
         this.#dispatch(admission);
         return;
       }
-      // The same target again: give back its permit (a half-open trial slot) and wait.
-      admission?.permit?.ignore();
+      // The same target again: give back its permits (a half-open trial slot) and wait.
+      if (typeof admission === 'object') {
+        admission.permit?.ignore();
+        admission.concurrency?.ignore();
+      }
     }
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = undefined;
@@ -339,8 +351,15 @@ export class Exchange implements AttemptOwner {
     this.#finish(failure.outcome, 0, failure.code);
   }
 
+  #answerOverloaded(): void {
+    this.#answerRefusal(overloaded(this.#pool));
+  }
+
   #answerNoTarget(): void {
-    const refused = noEligibleTarget(this.#pool);
+    this.#answerRefusal(noEligibleTarget(this.#pool));
+  }
+
+  #answerRefusal(refused: Refusal): void {
     const headers = refused.headers;
     if (headers !== undefined && !this.#res.headersSent) {
       for (const name in headers) this.#res.setHeader(name, headers[name]!);
@@ -388,6 +407,20 @@ export class Exchange implements AttemptOwner {
     this.#settlePermit(attempt, resultOf(outcome, attempt.status));
     const target = attempt.target;
     target.activeRequests--;
+    // A timeout is an answer too, as slow as they come; a refused or reset connection says
+    // nothing about latency (outlier detection deals with those).
+    if (outcome === 'timeout' && attempt.startedAt !== 0) {
+      this.#pool.attemptAnswered(target, performance.now() - attempt.startedAt);
+    }
+    const concurrency = attempt.concurrency;
+    if (concurrency !== undefined) {
+      attempt.concurrency = undefined;
+      // The slot is held until the attempt ends (the target is busy until its body is sent);
+      // the latency sample is the time to response headers. A timeout is the overload signal.
+      if (attempt.answeredAfter >= 0) concurrency.complete(attempt.answeredAfter);
+      else if (outcome === 'timeout') concurrency.drop();
+      else concurrency.ignore();
+    }
     const host = this.#host;
     if (!host.attemptsObserved) return;
     host.reportAttempt(

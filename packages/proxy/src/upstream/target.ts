@@ -2,7 +2,7 @@
  * One upstream server. The forwarder, balancers, health checker and outlier detection all look
  * at the same object, so a change of health is seen by the next pick without copying state.
  */
-import type { Permit } from 'breakwater';
+import type { AdaptiveConcurrencyPolicy, Permit } from 'breakwater';
 import { Pool } from 'undici';
 import type { BalancedTarget } from './balancers/balancer.ts';
 import type { ActiveHealthChecker } from './health/active-checker.ts';
@@ -59,6 +59,11 @@ export class Target implements BalancedTarget {
   drained = false;
   /** The outlier-detection breaker for this target; `undefined` when detection is off. */
   breaker: TargetBreaker | undefined = undefined;
+  /**
+   * The target's adaptive concurrency limit (`adaptiveConcurrency` in its upstream's config);
+   * `undefined` when there is none. Replaced when the upstream's config changes.
+   */
+  limiter: AdaptiveConcurrencyPolicy | undefined = undefined;
   /** How many times outlier detection ejected this target (its breaker opened). */
   ejections = 0;
   /** The active health checker probing this target, when `healthCheck` is configured. */

@@ -3,10 +3,11 @@
  * upstream-wide health rules: which targets may take a request (active health, outlier
  * ejections capped by `maxEjectedPercent`, panic mode), breaker admission, and the retry policy.
  */
-import type { Clock, Permit } from 'breakwater';
+import { adaptiveConcurrency, type Clock, type ConcurrencyPermit, type Permit } from 'breakwater';
 import { pino } from 'pino';
 import type { BalanceKind, FailOn } from '../config/choices.ts';
 import type {
+  AdaptiveConcurrencyConfig,
   HealthCheckConfig,
   OutlierDetectionConfig,
   RetryConfig,
@@ -35,9 +36,12 @@ export interface UpstreamHealthConfig {
  */
 export type UpstreamPoolConfig = Pick<
   UpstreamConfig,
-  'balance' | 'hashOn' | 'targets' | 'timeouts'
+  'balance' | 'hashOn' | 'decay' | 'targets' | 'timeouts'
 > &
-  UpstreamHealthConfig;
+  UpstreamHealthConfig & {
+    /** A concurrency limit per target that adapts to its latency; absent: none. */
+    readonly adaptiveConcurrency?: AdaptiveConcurrencyConfig | undefined;
+  };
 
 /** Where an upstream's breakers, checkers and retry budget get time and logs. */
 export interface UpstreamPoolContext {
@@ -59,7 +63,15 @@ export interface Admission {
    * sent without one: readmitted over `maxEjectedPercent`, or in panic mode.
    */
   readonly permit: Permit | undefined;
+  /** The target's concurrency permit; `undefined` when it has no `adaptiveConcurrency` limit. */
+  readonly concurrency?: ConcurrencyPermit | undefined;
 }
+
+/**
+ * What {@link UpstreamPool.admit} answers when eligible targets exist but every one it tried is
+ * at its adaptive concurrency limit.
+ */
+export const OVERLOADED = 'overloaded';
 
 const silentLogger: Logger = pino({ level: 'silent' });
 
@@ -93,6 +105,11 @@ export class UpstreamPool {
   readonly healthCheckInterval: number | undefined;
   /** The retry rules and budget; `undefined` when retries are off. */
   readonly retry: ProxyRetryPolicy | undefined;
+  /**
+   * Whether attempts to this upstream must be timed: a balancer or a concurrency limit learns
+   * from their latency. (Attempt listeners time them anyway.)
+   */
+  readonly timesAttempts: boolean;
   // Reused while no target changes eligibility, so a pick allocates nothing.
   #selection: CachedSelection<Target> | undefined;
 
@@ -108,6 +125,8 @@ export class UpstreamPool {
     this.balance = balance;
     this.balancer = balancer;
     this.targets = targets;
+    this.timesAttempts =
+      balancer.observe !== undefined || targets.some((target) => target.limiter !== undefined);
     const outlier = health.outlierDetection;
     this.failOn = outlier ? outlier.failOn : [];
     // Without outlier detection no breaker is attached by config; one attached by hand is honoured.
@@ -135,9 +154,23 @@ export class UpstreamPool {
       const target =
         context.reuse?.(entry.url) ?? new Target(entry.url, entry.weight, config.timeouts);
       attachTargetHealth(target, name, config, { clock: context.clock, logger });
+      const limits = config.adaptiveConcurrency;
+      target.limiter =
+        limits === undefined
+          ? undefined
+          : adaptiveConcurrency({
+              ...limits,
+              name: `${name} ${target.id}`,
+              ...(context.clock ? { clock: context.clock } : {}),
+            });
       return target;
     });
-    const balancer = createBalancer<Target>({ balance: config.balance, hashOn: config.hashOn });
+    const balancer = createBalancer<Target>({
+      balance: config.balance,
+      hashOn: config.hashOn,
+      decay: config.decay,
+      clock: context.clock,
+    });
     return new UpstreamPool(name, config.balance, balancer, targets, config, context.clock);
   }
 
@@ -153,7 +186,10 @@ export class UpstreamPool {
    * to {@link admit} and {@link pick}.
    */
   selection(): Selection<Target> {
-    const selection = selectTargets(this.targets, this, this.#selection);
+    const previous = this.#selection;
+    const selection = selectTargets(this.targets, this, previous);
+    if (previous !== undefined && selection !== previous)
+      this.#readmitted(previous.key, selection.key);
     this.#selection = selection;
     return selection;
   }
@@ -161,6 +197,26 @@ export class UpstreamPool {
   /** The eligible targets (see {@link selection}). */
   eligible(): readonly Target[] {
     return this.selection().eligible;
+  }
+
+  /**
+   * Tells a balancer that learns from traffic which targets came back into rotation (after an
+   * ejection or a failed health check), so they start afresh rather than with what they earned
+   * before leaving. Runs only when eligibility changed, and only for up to 31 targets (beyond,
+   * the old estimate simply decays).
+   */
+  #readmitted(previous: number, key: number): void {
+    const forget = this.balancer.forget;
+    if (forget === undefined || previous === -1 || key === -1) return;
+    const back = key & ~previous;
+    for (let i = 0; back >>> i !== 0; i++) {
+      if ((back >>> i) & 1) forget.call(this.balancer, this.targets[i]!);
+    }
+  }
+
+  /** An attempt to `target` got its answer (headers, or a timeout) after `latency` ms. */
+  attemptAnswered(target: Target, latency: number): void {
+    this.balancer.observe?.(target, latency);
   }
 
   /** Whether so few targets are eligible that panic mode balances over all of them. */
@@ -187,36 +243,47 @@ export class UpstreamPool {
   }
 
   /**
-   * Chooses a target for one attempt and takes its breaker permit. A target whose breaker refuses
-   * (its one half-open trial is already running) is set aside and the balancer picks again among
-   * the rest, so this ends after at most one pick per candidate. Targets in `tried` are avoided
-   * while any other candidate exists. `undefined` when no target may take the request.
-   * `selection` is the one worked out for this request; by default it is worked out now.
+   * Chooses a target for one attempt and takes its concurrency and breaker permits. A target at
+   * its concurrency limit, or whose breaker refuses (its one half-open trial is already running),
+   * is set aside and the balancer picks again among the rest, so this ends after at most one pick
+   * per candidate. Targets in `tried` are avoided while any other candidate exists. `undefined`
+   * when no target may take the request; {@link OVERLOADED} when some could but were at their
+   * concurrency limit. `selection` is the one worked out for this request; by default it is
+   * worked out now.
    */
   admit(
     request: BalancedRequest,
     tried?: ReadonlySet<Target>,
     selection: Selection<Target> = this.selection(),
-  ): Admission | undefined {
+  ): Admission | typeof OVERLOADED | undefined {
     const panic = selection.panic;
     let candidates = selection.candidates;
     if (tried !== undefined && tried.size > 0) {
       const untried = candidates.filter((target) => !tried.has(target));
       if (untried.length > 0) candidates = untried;
     }
+    let atLimit = false;
     while (candidates.length > 0) {
       const target = this.balancer.pick(candidates, request);
-      if (target === undefined) return undefined;
+      if (target === undefined) break;
+      const limiter = target.limiter;
+      const concurrency = limiter?.tryAcquire();
+      if (limiter !== undefined && concurrency === undefined) {
+        atLimit = true;
+        candidates = candidates.filter((candidate) => candidate !== target);
+        continue;
+      }
       const breaker = target.breaker;
-      if (breaker === undefined) return { target, permit: undefined };
+      if (breaker === undefined) return { target, permit: undefined, concurrency };
       const permit = breaker.tryAcquire();
-      if (permit !== undefined) return { target, permit };
+      if (permit !== undefined) return { target, permit, concurrency };
       // An open breaker among the candidates is an ejection the cap did not honour (or panic):
       // the target takes traffic, unjudged until its breaker goes half-open.
-      if (panic || breaker.state === 'open') return { target, permit: undefined };
+      if (panic || breaker.state === 'open') return { target, permit: undefined, concurrency };
+      concurrency?.ignore();
       candidates = candidates.filter((candidate) => candidate !== target);
     }
-    return undefined;
+    return atLimit ? OVERLOADED : undefined;
   }
 
   /**

@@ -81,7 +81,7 @@ describe('planReload', () => {
   });
 
   test('names changed upstream settings such as the balancer', () => {
-    const next = BASE.replace('  web:\n', '    balance: least-request\n  web:\n');
+    const next = BASE.replace('  web:\n', '    balance: peak-ewma\n  web:\n');
     const api = planTo(next).upstreams[0];
     assert.equal(api?.change, 'changed');
     assert.deepEqual(api?.settingsChanged, ['balance']);

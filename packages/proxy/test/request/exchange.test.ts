@@ -11,12 +11,14 @@ import {
 import { httpRequest } from '../support/proxy-harness.ts';
 import { until } from '../support/servers.ts';
 
+/** Round robin unless `upstreamExtra` names a balancer: these tests know which target is first. */
 function yaml(targets: readonly string[], upstreamExtra = ''): string {
+  const balance = upstreamExtra.includes('balance:') ? '' : '    balance: round-robin\n';
   return `
 listen: 127.0.0.1:0
 upstreams:
   app:
-    targets:
+${balance}    targets:
 ${targets.map((url) => `      - url: ${url}`).join('\n')}
 ${upstreamExtra}
 routes: [ { upstream: app } ]
