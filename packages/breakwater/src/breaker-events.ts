@@ -24,7 +24,10 @@ export type IgnoredReason = 'caller-abort' | 'marked' | 'permit' | 'stale';
  * ```
  */
 export interface BreakerEvents {
-  /** Tripped or re-opened; `attempt` is the backoff step, `openDuration` the chosen wait in ms. */
+  /**
+   * Tripped, re-opened or forced open; `attempt` is the backoff step, `openDuration` the chosen
+   * wait in ms (`Infinity` when forced open: until reset).
+   */
   open: { readonly attempt: number; readonly openDuration: number };
   'half-open': undefined;
   close: undefined;

@@ -4,13 +4,12 @@
  * leave as milliseconds; listen addresses leave parsed.
  */
 import { z } from 'zod';
-import { type BalanceKind, balanceKinds } from '../balancers/create.ts';
-import { type FailOn, failOnValues } from '../health/outlier.ts';
-import { parseStatusRanges, type StatusRange } from '../health/status-ranges.ts';
 import { parseByteSize } from './byte-size.ts';
+import { type BalanceKind, balanceKinds, type FailOn, failOnValues } from './choices.ts';
 import { parseDuration } from './duration.ts';
 import { type ListenAddress, parseListenAddress } from './listen-address.ts';
 import { parsePercent } from './percent.ts';
+import { parseStatusRanges, type StatusRange } from './status-ranges.ts';
 
 /**
  * A zod error callback that says what was expected and what was found, or that the key is
