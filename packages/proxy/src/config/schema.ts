@@ -4,9 +4,9 @@
  * leave as milliseconds; listen addresses leave parsed.
  */
 import { z } from 'zod';
-import { parseByteSize } from './byte-size.ts';
+import { MAX_BODY_SIZE, MAX_BUFFER_SIZE, MAX_HEADER_SIZE, parseByteSize } from './byte-size.ts';
 import { type BalanceKind, balanceKinds, type FailOn, failOnValues } from './choices.ts';
-import { parseDuration } from './duration.ts';
+import { MAX_DURATION_MS, parseDuration } from './duration.ts';
 import { type ListenAddress, parseListenAddress } from './listen-address.ts';
 import { parsePercent } from './percent.ts';
 import { parseStatusRanges, type StatusRange } from './status-ranges.ts';
@@ -32,12 +32,20 @@ function describeInput(input: unknown): string {
 
 const DURATION = 'expected a duration like 250ms, 5s, 1m or a number of milliseconds';
 
+// The one duration type of the config: every duration key uses it (or `positiveDuration`).
 const duration = z
   .union([z.number(), z.string()], { error: expected(DURATION) })
   .transform((value, ctx) => {
     const ms = parseDuration(value);
     if (ms === undefined) {
       ctx.addIssue({ code: 'custom', message: `${DURATION}, received ${describeInput(value)}` });
+      return z.NEVER;
+    }
+    if (ms > MAX_DURATION_MS) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected at most ${MAX_DURATION_MS} ms (about 24.8 days, the longest a timer can wait), received ${describeInput(value)}`,
+      });
       return z.NEVER;
     }
     return ms;
@@ -76,11 +84,6 @@ const listen = z.unknown().transform((value, ctx): ListenAddress[] => {
   });
   return addresses;
 });
-
-const byteSize = z
-  .number({ error: expected('expected a number of bytes') })
-  .int('expected a whole number of bytes')
-  .positive('expected a number of bytes greater than 0');
 
 const URL_EXPECTED = 'expected an http:// URL such as http://127.0.0.1:8001';
 
@@ -201,16 +204,40 @@ const fraction = z
 
 const SIZE = 'expected a size like 64kb, 1mb or a number of bytes';
 
-const size = z
-  .union([z.number(), z.string()], { error: expected(SIZE) })
-  .transform((value, ctx) => {
+/** `1mb` for 1 MiB: a maximum as an operator would write it. */
+function sizeText(bytes: number): string {
+  for (const [unit, factor] of [
+    ['tb', 1024 ** 4],
+    ['gb', 1024 ** 3],
+    ['mb', 1024 ** 2],
+    ['kb', 1024],
+  ] as const) {
+    if (bytes % factor === 0) return `${bytes / factor}${unit}`;
+  }
+  return `${bytes} bytes`;
+}
+
+/** The one size type of the config: every size key uses it, each with its own maximum. */
+function size(max: number) {
+  return z.union([z.number(), z.string()], { error: expected(SIZE) }).transform((value, ctx) => {
     const bytes = parseByteSize(value);
     if (bytes === undefined) {
       ctx.addIssue({ code: 'custom', message: `${SIZE}, received ${describeInput(value)}` });
       return z.NEVER;
     }
+    if (bytes > max) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected at most ${sizeText(max)} (${max} bytes), received ${describeInput(value)}`,
+      });
+      return z.NEVER;
+    }
     return bytes;
   });
+}
+
+const positiveSize = (max: number) =>
+  size(max).refine((bytes) => bytes > 0, 'expected a size greater than 0');
 
 const STATUS_RANGES = 'expected statuses like 200-399 or a list such as [200, 300-399]';
 
@@ -434,7 +461,7 @@ const retry = falseOr(
           },
         )
         .default({ ratio: 0.2, minPerSecond: 10 }),
-      replayBodyUpTo: size.default(defaultRetry.replayBodyUpTo),
+      replayBodyUpTo: size(MAX_BUFFER_SIZE).default(defaultRetry.replayBodyUpTo),
     },
     { error: expected('expected false or a mapping with attempts, on, methods…') },
   ),
@@ -496,8 +523,8 @@ const admin = z.strictObject(
 
 const limits = z.strictObject(
   {
-    maxHeaderSize: byteSize.default(16_384),
-    maxBodySize: byteSize.optional(),
+    maxHeaderSize: positiveSize(MAX_HEADER_SIZE).default(16_384),
+    maxBodySize: positiveSize(MAX_BODY_SIZE).optional(),
     headersTimeout: positiveDuration.default(10_000),
     requestTimeout: positiveDuration.default(120_000),
     keepAliveTimeout: positiveDuration.default(5_000),
