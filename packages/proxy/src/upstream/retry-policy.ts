@@ -43,13 +43,17 @@ export interface RetryPolicyOptions {
 
 /** What the forwarder knows when an attempt has failed. */
 export interface RetryQuestion {
+  /** Only requests that may have reached a target need a retryable method. */
   readonly method: string;
   /** The 1-based number of the attempt that just ended. */
   readonly attempt: number;
   readonly result: AttemptResult;
   /** Whether any byte of the response has been sent to the client. */
   readonly responseStarted: boolean;
-  /** Whether the request body can be sent again (no body, or fully buffered). */
+  /**
+   * Whether the request body can be sent again (no body, or fully buffered). A body that was
+   * never sent (connect error) can be sent once more whatever this says.
+   */
   readonly bodyReplayable: boolean;
 }
 
@@ -175,10 +179,15 @@ export class ProxyRetryPolicy {
    */
   decide(question: RetryQuestion): RetryVerdict {
     if (question.attempt >= this.attempts) return 'exhausted';
-    if (!this.#methods.has(question.method)) return 'method';
+    // A connect error means the request provably never reached the target: nothing was written,
+    // body included (undici writes only on a connected socket and leaves the body stream unread).
+    // Sending it elsewhere cannot repeat a side effect, so the method and body rules, which guard
+    // against exactly that, do not apply (nginx's `proxy_next_upstream error` does the same).
+    const neverReached = question.result.kind === 'connect-error';
+    if (!neverReached && !this.#methods.has(question.method)) return 'method';
     if (!this.retriesResult(question.result)) return 'condition';
     if (question.responseStarted) return 'response-started';
-    if (!question.bodyReplayable) return 'body';
+    if (!neverReached && !question.bodyReplayable) return 'body';
     if (this.#budget !== undefined && !this.#budget.tryAcquireRetry()) return 'budget';
     return 'retry';
   }
