@@ -86,6 +86,7 @@ export async function startProxy(
   const forwarder = new Forwarder({
     router: new Router(config.routes, upstreams),
     preserveHost: config.preserveHost,
+    underscoresInHeaders: config.underscoresInHeaders,
     maxBodySize: config.limits.maxBodySize,
     logger,
     accessLog: config.log.access,

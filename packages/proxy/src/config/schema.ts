@@ -5,7 +5,14 @@
  */
 import { z } from 'zod';
 import { MAX_BODY_SIZE, MAX_BUFFER_SIZE, MAX_HEADER_SIZE, parseByteSize } from './byte-size.ts';
-import { type BalanceKind, balanceKinds, type FailOn, failOnValues } from './choices.ts';
+import {
+  type BalanceKind,
+  balanceKinds,
+  type FailOn,
+  failOnValues,
+  type UnderscoreRule,
+  underscoreRules,
+} from './choices.ts';
 import { MAX_DURATION_MS, parseDuration } from './duration.ts';
 import { type ListenAddress, parseListenAddress } from './listen-address.ts';
 import { parsePercent } from './percent.ts';
@@ -561,6 +568,11 @@ export const configSchema = z.strictObject({
     .array(route, { error: expected('expected a list of routes') })
     .min(1, 'expected at least one route'),
   preserveHost: z.boolean({ error: expected('expected true or false') }).default(true),
+  underscoresInHeaders: z
+    .enum(underscoreRules as [UnderscoreRule, ...UnderscoreRule[]], {
+      error: expected(`expected one of ${underscoreRules.join(', ')}`),
+    })
+    .default('drop'),
   shutdownTimeout: duration.default(10_000),
   limits: limits.default({
     maxHeaderSize: 16_384,

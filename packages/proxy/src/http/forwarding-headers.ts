@@ -22,6 +22,8 @@ export interface ForwardContext {
   readonly requestId: string;
   /** Keep Connection: upgrade and Upgrade (for a WebSocket hand-off). */
   readonly upgrade: boolean;
+  /** Leave out fields whose names contain `_` (`underscoresInHeaders: drop`, see header-names.ts). */
+  readonly dropUnderscoreNames: boolean;
 }
 
 /**
@@ -29,7 +31,8 @@ export interface ForwardContext {
  *
  * @example
  * requestHeadersForUpstream(req.headers, {
- *   remoteAddress: '10.0.0.7', protocol: 'http', hostOverride: undefined, requestId: 'r1', upgrade: false,
+ *   remoteAddress: '10.0.0.7', protocol: 'http', hostOverride: undefined, requestId: 'r1',
+ *   upgrade: false, dropUnderscoreNames: true,
  * });
  */
 export function requestHeadersForUpstream(
@@ -41,6 +44,7 @@ export function requestHeadersForUpstream(
   for (const name in incoming) {
     const value = incoming[name];
     if (value === undefined || isHopByHop(name)) continue;
+    if (context.dropUnderscoreNames && name.includes('_')) continue;
     switch (name) {
       case 'http2-settings':
       // 100-continue was already answered by node:http; undici rejects the header.

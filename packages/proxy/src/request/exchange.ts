@@ -161,6 +161,7 @@ export class Exchange {
       hostOverride: this.#forwarder.options.preserveHost ? undefined : target.host,
       requestId: this.#requestId,
       upgrade: false,
+      dropUnderscoreNames: this.#forwarder.options.underscoresInHeaders === 'drop',
     });
     this.#attempts++;
     this.#lastTarget = target;

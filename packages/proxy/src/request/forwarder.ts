@@ -6,8 +6,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { ProxyMetrics } from '../admin/metrics.ts';
+import type { UnderscoreRule } from '../config/choices.ts';
+import { headerNameProblem } from '../http/header-names.ts';
 import { type ProxyErrorCode, sendError, statusOf } from '../http/proxy-error.ts';
-import { framingProblem, hostProblem } from '../http/request-framing.ts';
+import { framingProblem, hostProblem, versionProblem } from '../http/request-framing.ts';
 import { requestIdOf } from '../http/request-id.ts';
 import { toOriginFormRequest } from '../http/request-target.ts';
 import type { Logger } from '../logger.ts';
@@ -24,6 +26,8 @@ export interface ForwarderOptions {
   readonly router: Router;
   /** Keep the client's Host header (default) or send the target's. */
   readonly preserveHost: boolean;
+  /** Request headers whose names contain `_`: dropped, forwarded or refused (400). */
+  readonly underscoresInHeaders: UnderscoreRule;
   /** Largest request body accepted, in bytes; `undefined` for no limit. */
   readonly maxBodySize: number | undefined;
   readonly logger: Logger;
@@ -48,7 +52,10 @@ export type AttemptListener = (
  * Handles proxied HTTP requests. One per proxy; `handle` is the `request` listener.
  *
  * @example
- * const forwarder = new Forwarder({ router, preserveHost: true, maxBodySize: undefined, logger, accessLog: true, metrics });
+ * const forwarder = new Forwarder({
+ *   router, preserveHost: true, underscoresInHeaders: 'drop', maxBodySize: undefined, logger,
+ *   accessLog: true, metrics,
+ * });
  * http.createServer(forwarder.handle);
  */
 export class Forwarder {
@@ -88,7 +95,10 @@ export class Forwarder {
     const requestId = requestIdOf(req);
     if (this.closing) res.shouldKeepAlive = false;
 
-    const framing = framingProblem(headers);
+    const framing =
+      framingProblem(headers) ??
+      versionProblem(req) ??
+      headerNameProblem(req.rawHeaders, this.options.underscoresInHeaders);
     if (framing !== undefined) {
       this.reject(
         req,

@@ -152,6 +152,7 @@ export class UpgradeTunnels {
       hostOverride: forwarder.options.preserveHost ? undefined : target.host,
       requestId,
       upgrade: true,
+      dropUnderscoreNames: forwarder.options.underscoresInHeaders === 'drop',
     });
     target.activeRequests++;
     let settled = false;

@@ -13,6 +13,7 @@ const context = {
   hostOverride: undefined,
   requestId: 'req-1',
   upgrade: false,
+  dropUnderscoreNames: true,
 };
 
 describe('requestHeadersForUpstream', () => {
@@ -186,4 +187,13 @@ describe('headers through a running proxy', () => {
       assert.doesNotMatch(String(seen().connection ?? ''), /upgrade/i);
     });
   });
+});
+
+test('leaves out header names with underscores when told to, and keeps them otherwise', () => {
+  const incoming = { host: 'a', x_user: '7', 'x-user': '8' };
+  const dropped = requestHeadersForUpstream(incoming, context);
+  assert.equal(dropped.x_user, undefined);
+  assert.equal(dropped['x-user'], '8');
+  const kept = requestHeadersForUpstream(incoming, { ...context, dropUnderscoreNames: false });
+  assert.equal(kept.x_user, '7');
 });
