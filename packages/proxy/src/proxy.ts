@@ -8,9 +8,11 @@ import type { AddressInfo } from 'node:net';
 import type { Clock } from 'breakwater';
 import { ProxyMetrics } from './admin/metrics.ts';
 import { createAdminServer } from './admin/server.ts';
+import { type BoundAddress, boundAddresses } from './config/bound-addresses.ts';
 import type { ConfigEnv } from './config/load-config.ts';
 import type { ProxyConfig } from './config/schema.ts';
 import { clientErrorListener } from './http/client-error.ts';
+import { ListenError } from './listen-error.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { upstreamLifecycle } from './reload/lifecycle.ts';
 import { ConfigReloader, type ReloadResult } from './reload/reload.ts';
@@ -66,7 +68,8 @@ export interface RunningProxy {
 }
 
 /**
- * Starts a proxy. Listening errors (port in use…) reject after undoing what was started.
+ * Starts a proxy. Listening errors (port in use…) reject with a {@link ListenError} naming the
+ * config path and address, after undoing what was started.
  *
  * @example
  * const proxy = await startProxy(loadConfig(text, process.env));
@@ -116,7 +119,8 @@ export async function startProxy(
   };
 
   try {
-    for (const address of config.listen) {
+    const bound = boundAddresses(config);
+    for (let index = 0; index < config.listen.length; index++) {
       const server = createServer(
         {
           maxHeaderSize: limits.maxHeaderSize,
@@ -141,8 +145,7 @@ export async function startProxy(
       server.on('checkExpectation', forwarder.handleExpectation);
       server.on('connect', tunnels.refuseConnect);
       servers.push(server);
-      server.listen(address.port, address.host);
-      await once(server, 'listening');
+      await listen(server, bound[index]!);
     }
     if (config.admin !== undefined) {
       admin = createAdminServer({
@@ -152,8 +155,7 @@ export async function startProxy(
         metrics,
         logger,
       });
-      admin.listen(config.admin.listen.port, config.admin.listen.host);
-      await once(admin, 'listening');
+      await listen(admin, bound[bound.length - 1]!);
     }
   } catch (error) {
     await stopAll();
@@ -242,4 +244,14 @@ function formatAddress(address: AddressInfo): string {
   return address.family === 'IPv6'
     ? `[${address.address}]:${address.port}`
     : `${address.address}:${address.port}`;
+}
+
+/** Binds `server` to `bound`; a failure becomes a {@link ListenError} naming the config path. */
+async function listen(server: Server, bound: BoundAddress): Promise<void> {
+  server.listen(bound.address.port, bound.address.host);
+  try {
+    await once(server, 'listening');
+  } catch (error) {
+    throw new ListenError(bound, error);
+  }
 }
