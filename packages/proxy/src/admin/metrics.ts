@@ -76,11 +76,51 @@ export class ProxyMetrics {
       pools,
       (target) => target.activeRequests,
     );
+    this.#limitMetrics(pools);
     this.#targetGauge(
       'breakwater_target_healthy',
       'Whether each upstream target is eligible for traffic (1) or not (0).',
       pools,
       (target) => (target.eligible ? 1 : 0),
+    );
+  }
+
+  /** Upstream thresholds (`limits`): what they turned away, and how close the upstream is. */
+  #limitMetrics(pools: () => Iterable<UpstreamPool>): void {
+    new Counter({
+      name: 'breakwater_upstream_overloads_total',
+      help: 'Requests answered 503 OVERLOADED (maxRequests, maxPending) or retries not made (maxRetries), by upstream and limit.',
+      labelNames: ['upstream', 'limit'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const pool of pools()) {
+          for (const [limit, count] of Object.entries(pool.overloads)) {
+            if (count > 0) this.inc({ upstream: pool.name, limit }, count);
+          }
+        }
+      },
+    });
+    const upstreamGauge = (name: string, help: string, read: (pool: UpstreamPool) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['upstream'],
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const pool of pools()) this.set({ upstream: pool.name }, read(pool));
+        },
+      });
+    upstreamGauge(
+      'breakwater_upstream_pending_requests',
+      'Requests waiting for a connection (beyond limits.maxConnections on their target).',
+      (pool) => pool.pending,
+    );
+    upstreamGauge(
+      'breakwater_upstream_retries_in_flight',
+      'Retries in flight, against limits.maxRetries.',
+      (pool) => pool.retriesInFlight,
     );
   }
 

@@ -475,6 +475,47 @@ const retry = falseOr(
   'expected false or a mapping with attempts, on, methods…',
 );
 
+/** Largest value of a count limit: more in flight than this is not a limit but a typo. */
+const MAX_COUNT_LIMIT = 1_000_000;
+
+function countLimit(min: 0 | 1) {
+  const what = min === 0 ? 'a whole number from 0' : 'a positive whole number';
+  return z
+    .number({ error: expected(`expected ${what}`) })
+    .int(`expected ${what}`)
+    .min(min, `expected ${what}`)
+    .max(MAX_COUNT_LIMIT, `expected at most ${MAX_COUNT_LIMIT}`);
+}
+
+/**
+ * Default upstream thresholds, as Envoy's cluster circuit breakers and HAProxy's `maxconn`: large
+ * enough not to bind a healthy upstream, small enough that a stalled one cannot take every
+ * socket and all the memory. Beyond them a request goes to another target or gets 503
+ * OVERLOADED (a retry is not made).
+ */
+export const defaultUpstreamLimits = {
+  maxConnections: 256,
+  maxPending: 1024,
+  maxRequests: 1024,
+  maxRetries: 64,
+};
+
+const upstreamLimits = z.strictObject(
+  {
+    // Per target: undici's pool opens at most this many connections to one target.
+    maxConnections: countLimit(1).default(defaultUpstreamLimits.maxConnections),
+    // Per upstream: requests waiting for a connection when every target's are busy.
+    maxPending: countLimit(0).default(defaultUpstreamLimits.maxPending),
+    // Per upstream: requests in flight to its targets.
+    maxRequests: countLimit(1).default(defaultUpstreamLimits.maxRequests),
+    // Per upstream: retries in flight.
+    maxRetries: countLimit(0).default(defaultUpstreamLimits.maxRetries),
+  },
+  {
+    error: expected('expected a mapping with maxConnections, maxPending, maxRequests, maxRetries'),
+  },
+);
+
 const BALANCE = `expected one of ${balanceKinds.join(', ')}`;
 
 const upstream = z.strictObject(
@@ -491,6 +532,7 @@ const upstream = z.strictObject(
     outlierDetection: outlierDetection.default(defaultOutlierDetection),
     retry: retry.default(defaultRetry),
     panicThreshold: percent.default(0),
+    limits: upstreamLimits.default(defaultUpstreamLimits),
   },
   { error: expected('expected an upstream mapping with targets') },
 );
@@ -591,6 +633,8 @@ export type UpstreamConfig = ProxyConfig['upstreams'][string];
 export type HealthCheckConfig = NonNullable<UpstreamConfig['healthCheck']>;
 /** An upstream's `outlierDetection` block (`false` when turned off). */
 export type OutlierDetectionConfig = UpstreamConfig['outlierDetection'];
+/** An upstream's `limits` block: connection, pending, request and retry thresholds. */
+export type UpstreamLimitsConfig = UpstreamConfig['limits'];
 /** An upstream's `retry` block (`false` when turned off). */
 export type RetryConfig = UpstreamConfig['retry'];
 /** One route of a {@link ProxyConfig}. */

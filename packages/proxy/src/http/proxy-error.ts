@@ -20,7 +20,8 @@ export type ProxyErrorCode =
   | 'NOT_FOUND'
   | 'METHOD_NOT_ALLOWED'
   | 'EXPECTATION_FAILED'
-  | 'SHUTTING_DOWN';
+  | 'SHUTTING_DOWN'
+  | 'OVERLOADED';
 
 /** The HTTP status each code is answered with. */
 export const statusOf: Readonly<Record<ProxyErrorCode, number>> = {
@@ -39,6 +40,7 @@ export const statusOf: Readonly<Record<ProxyErrorCode, number>> = {
   METHOD_NOT_ALLOWED: 405,
   EXPECTATION_FAILED: 417,
   SHUTTING_DOWN: 503,
+  OVERLOADED: 503,
 };
 
 /**

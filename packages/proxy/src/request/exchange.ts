@@ -14,7 +14,7 @@ import { type AttemptResult, attemptResults } from '../upstream/attempt-result.t
 import type { BalancedRequest } from '../upstream/balancers/balancer.ts';
 import { classifyAttempt } from '../upstream/outlier.ts';
 import type { Target } from '../upstream/target.ts';
-import type { Admission, UpstreamPool } from '../upstream/upstream-pool.ts';
+import type { Admission, OverloadLimit, UpstreamPool } from '../upstream/upstream-pool.ts';
 import {
   type AttemptFailure,
   type AttemptOutcome,
@@ -144,7 +144,16 @@ export class Exchange {
       this.#finish('aborted', 0, undefined);
       return;
     }
-    const admission = this.#pool.admit(this.#request, this.#tried);
+    const pool = this.#pool;
+    const overload = pool.overload();
+    if (overload !== undefined) {
+      pool.overloads[overload]++;
+      // A retry turned away leaves the failure that caused it as the answer.
+      if (failure !== undefined) this.#answerFailure(failure);
+      else this.#answerOverloaded(overload);
+      return;
+    }
+    const admission = pool.admit(this.#request, this.#tried);
     if (admission === undefined) {
       if (failure !== undefined) this.#answerFailure(failure);
       else this.#answerNoTarget();
@@ -167,6 +176,7 @@ export class Exchange {
     this.#lastTarget = target;
     target.activeRequests++;
     const attempt = new Attempt(this, target, permit, this.#attempts);
+    if (attempt.number > 1) this.#pool.retriesInFlight++;
     if (this.#forwarder.attemptsObserved) attempt.startedAt = performance.now();
     this.#current = attempt;
     // retry.perTryTimeout is undici's headers timeout for this dispatch (a timer undici arms
@@ -205,10 +215,7 @@ export class Exchange {
     this.#settlePermit(attempt, result);
     const retry = this.#pool.retry;
     // retriesResult first: decide() spends retry budget, which a plain 200 must not.
-    if (
-      retry?.retriesResult(result) === true &&
-      retry.decide(this.#question(attempt, result)) === 'retry'
-    ) {
+    if (retry?.retriesResult(result) === true && this.#shouldRetry(attempt, result)) {
       // The body is read and dropped so the connection stays reusable; the retry follows its end.
       attempt.discarding = true;
       return;
@@ -287,8 +294,7 @@ export class Exchange {
     }
     const result = resultOf(failure.outcome, 0);
     this.#settlePermit(attempt, result);
-    const retry = this.#pool.retry;
-    if (retry !== undefined && retry.decide(this.#question(attempt, result)) === 'retry') {
+    if (this.#shouldRetry(attempt, result)) {
       this.#endAttempt(attempt, failure.outcome);
       this.#retryAfterBackoff(attempt, failure);
       return;
@@ -297,13 +303,24 @@ export class Exchange {
   }
 
   #question(attempt: Attempt, result: AttemptResult) {
+    const pool = this.#pool;
     return {
       method: this.#method,
       attempt: attempt.number,
       result,
       responseStarted: this.#res.headersSent,
       bodyReplayable: this.#body === null || Buffer.isBuffer(this.#body),
+      retriesAtLimit: pool.retriesInFlight >= pool.limits.maxRetries,
     };
+  }
+
+  /** Asks the retry policy; a retry refused by `limits.maxRetries` is counted as an overload. */
+  #shouldRetry(attempt: Attempt, result: AttemptResult): boolean {
+    const retry = this.#pool.retry;
+    if (retry === undefined) return false;
+    const verdict = retry.decide(this.#question(attempt, result));
+    if (verdict === 'max-retries') this.#pool.overloads.maxRetries++;
+    return verdict === 'retry';
   }
 
   #retryAfterBackoff(attempt: Attempt, failure: AttemptFailure | undefined): void {
@@ -341,6 +358,19 @@ export class Exchange {
       this.#body !== null && !Buffer.isBuffer(this.#body),
     );
     this.#finish(failure.outcome, 0, failure.code);
+  }
+
+  #answerOverloaded(limit: OverloadLimit): void {
+    // Capacity frees within moments, not on a breaker's schedule: ask for the shortest wait.
+    if (!this.#res.headersSent) this.#res.setHeader('retry-after', 1);
+    sendError(
+      this.#res,
+      'OVERLOADED',
+      `Upstream ${this.#pool.name} is at limits.${limit} (${this.#pool.limits[limit]})`,
+      this.#requestId,
+      this.#body !== null && !Buffer.isBuffer(this.#body),
+    );
+    this.#finish('rejected', 0, 'OVERLOADED');
   }
 
   #answerNoTarget(): void {
@@ -388,6 +418,7 @@ export class Exchange {
     this.#settlePermit(attempt, resultOf(outcome, attempt.status));
     const target = attempt.target;
     target.activeRequests--;
+    if (attempt.number > 1) this.#pool.retriesInFlight--;
     const forwarder = this.#forwarder;
     if (!forwarder.attemptsObserved) return;
     forwarder.reportAttempt(

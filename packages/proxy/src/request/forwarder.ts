@@ -167,6 +167,22 @@ export class Forwarder {
       );
       return;
     }
+    const overload = pool.overload();
+    if (overload !== undefined) {
+      // At a threshold (limits.maxRequests, maxPending): refuse before reading any body.
+      pool.overloads[overload]++;
+      res.setHeader('retry-after', 1);
+      this.reject(
+        req,
+        res,
+        'OVERLOADED',
+        `Upstream ${pool.name} is at limits.${overload} (${pool.limits[overload]})`,
+        requestId,
+        start,
+        pool.name,
+      );
+      return;
+    }
     const maxBodySize = this.options.maxBodySize;
     let body: Readable | null = null;
     const contentLength = headers['content-length'];

@@ -55,12 +55,15 @@ export interface RetryQuestion {
    * never sent (connect error) can be sent once more whatever this says.
    */
   readonly bodyReplayable: boolean;
+  /** Whether the upstream already has `limits.maxRetries` retries in flight. */
+  readonly retriesAtLimit?: boolean;
 }
 
 /**
  * `'retry'`, or why not: `'exhausted'` (no attempts left), `'method'` (not a retryable method),
  * `'condition'` (not a listed result), `'response-started'`, `'body'` (the body was streamed and
- * cannot be replayed), `'budget'` (the retry budget is spent).
+ * cannot be replayed), `'max-retries'` (the upstream's concurrent retries are at
+ * `limits.maxRetries`), `'budget'` (the retry budget is spent).
  */
 export type RetryVerdict =
   | 'retry'
@@ -69,6 +72,7 @@ export type RetryVerdict =
   | 'condition'
   | 'response-started'
   | 'body'
+  | 'max-retries'
   | 'budget';
 
 const ERROR_KINDS = new Set(['connect-error', 'reset', 'timeout']);
@@ -188,6 +192,7 @@ export class ProxyRetryPolicy {
     if (!this.retriesResult(question.result)) return 'condition';
     if (question.responseStarted) return 'response-started';
     if (!neverReached && !question.bodyReplayable) return 'body';
+    if (question.retriesAtLimit === true) return 'max-retries';
     if (this.#budget !== undefined && !this.#budget.tryAcquireRetry()) return 'budget';
     return 'retry';
   }

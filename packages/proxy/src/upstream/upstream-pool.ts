@@ -6,11 +6,13 @@
 import type { Clock, Permit } from 'breakwater';
 import { pino } from 'pino';
 import type { BalanceKind, FailOn } from '../config/choices.ts';
-import type {
-  HealthCheckConfig,
-  OutlierDetectionConfig,
-  RetryConfig,
-  UpstreamConfig,
+import {
+  defaultUpstreamLimits,
+  type HealthCheckConfig,
+  type OutlierDetectionConfig,
+  type RetryConfig,
+  type UpstreamConfig,
+  type UpstreamLimitsConfig,
 } from '../config/schema.ts';
 import type { Logger } from '../logger.ts';
 import type { BalancedRequest, Balancer } from './balancers/balancer.ts';
@@ -28,7 +30,12 @@ export interface UpstreamHealthConfig {
   readonly retry?: RetryConfig | undefined;
   /** Percent (0–100); below this share of eligible targets, balance over all of them. */
   readonly panicThreshold?: number | undefined;
+  /** Connection, pending, request and retry thresholds; the defaults when left out. */
+  readonly limits?: UpstreamLimitsConfig | undefined;
 }
+
+/** The upstream threshold that turned a request (or a retry) away. */
+export type OverloadLimit = 'maxRequests' | 'maxPending' | 'maxRetries';
 
 /**
  * The settings {@link UpstreamPool.fromConfig} reads: an `UpstreamConfig` from the config layer
@@ -95,6 +102,16 @@ export class UpstreamPool {
   readonly healthCheckInterval: number | undefined;
   /** The retry rules and budget; `undefined` when retries are off. */
   readonly retry: ProxyRetryPolicy | undefined;
+  /** Connection, pending, request and retry thresholds (Envoy's cluster circuit breakers). */
+  readonly limits: UpstreamLimitsConfig;
+  /** Retries in flight now, against `limits.maxRetries`; kept by the exchange. */
+  retriesInFlight = 0;
+  /** Requests turned away (or retries not made) since the start, by the limit reached. */
+  readonly overloads: Record<OverloadLimit, number> = {
+    maxRequests: 0,
+    maxPending: 0,
+    maxRetries: 0,
+  };
   // Reused while no target changes eligibility, so a pick allocates nothing.
   #eligible: Target[] = [];
   #eligibleKey = -1;
@@ -117,6 +134,7 @@ export class UpstreamPool {
     this.maxEjectedPercent = outlier ? outlier.maxEjectedPercent : 100;
     this.panicThreshold = health.panicThreshold ?? 0;
     this.healthCheckInterval = health.healthCheck?.interval;
+    this.limits = health.limits ?? defaultUpstreamLimits;
     const retry = health.retry;
     this.retry =
       retry && retry.attempts > 1
@@ -145,7 +163,13 @@ export class UpstreamPool {
     const logger = context.logger ?? silentLogger;
     const targets = config.targets.map((entry) => {
       const target =
-        context.reuse?.(entry.url) ?? new Target(entry.url, entry.weight, config.timeouts);
+        context.reuse?.(entry.url) ??
+        new Target(
+          entry.url,
+          entry.weight,
+          config.timeouts,
+          config.limits?.maxConnections ?? defaultUpstreamLimits.maxConnections,
+        );
       attachTargetHealth(target, name, config, { clock: context.clock, logger });
       return target;
     });
@@ -200,6 +224,41 @@ export class UpstreamPool {
     );
   }
 
+  /** Requests in flight to the upstream's targets. */
+  get inFlight(): number {
+    let count = 0;
+    for (const target of this.targets) count += target.activeRequests;
+    return count;
+  }
+
+  /** Requests waiting for a connection: beyond `maxConnections` on their target. */
+  get pending(): number {
+    let count = 0;
+    for (const target of this.targets) {
+      count += Math.max(0, target.activeRequests - target.maxConnections);
+    }
+    return count;
+  }
+
+  /**
+   * Which threshold refuses a new request now, or `undefined`: `maxRequests` in flight, or
+   * `maxPending` requests already waiting while every candidate's connections are busy (a
+   * target with a free connection would take the request without waiting). Counted in
+   * {@link overloads} by the caller that turns the request away.
+   *
+   * @example
+   * const limit = pool.overload();
+   * if (limit !== undefined) return reply(503, 'OVERLOADED');
+   */
+  overload(): OverloadLimit | undefined {
+    const limits = this.limits;
+    if (this.inFlight >= limits.maxRequests) return 'maxRequests';
+    if (this.pending >= limits.maxPending && this.candidates().every((t) => t.saturated)) {
+      return 'maxPending';
+    }
+    return undefined;
+  }
+
   /**
    * Picks a target without taking a breaker permit (for upgrade tunnels, whose outcome the
    * breaker does not judge), or `undefined` when none is eligible.
@@ -224,6 +283,12 @@ export class UpstreamPool {
     if (tried !== undefined && tried.size > 0) {
       const untried = candidates.filter((target) => !tried.has(target));
       if (untried.length > 0) candidates = untried;
+    }
+    // A target whose connections are all busy would make the request wait (maxConnections):
+    // another one with a free connection takes it instead, as HAProxy's maxconn does.
+    if (candidates.some((target) => target.saturated)) {
+      const free = candidates.filter((target) => !target.saturated);
+      if (free.length > 0) candidates = free;
     }
     while (candidates.length > 0) {
       const target = this.balancer.pick(candidates, request);
