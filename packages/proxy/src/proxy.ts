@@ -17,6 +17,7 @@ import { createLogger, type Logger } from './logger.ts';
 import { upstreamLifecycle } from './reload/lifecycle.ts';
 import { ConfigReloader, type ReloadResult } from './reload/reload.ts';
 import { Forwarder } from './request/forwarder.ts';
+import { SlowReaders } from './request/slow-readers.ts';
 import { UpgradeTunnels } from './request/upgrade.ts';
 import { Router } from './upstream/router.ts';
 import { UpstreamPool } from './upstream/upstream-pool.ts';
@@ -86,11 +87,18 @@ export async function startProxy(
     upstreams.set(name, UpstreamPool.fromConfig(name, upstream, { clock: options.clock, logger }));
   }
   const metrics = new ProxyMetrics(() => upstreams.values());
+  const slowReaders = new SlowReaders({
+    minResponseRate: config.limits.minResponseRate,
+    sendTimeout: config.limits.sendTimeout,
+  });
+  metrics.countSlowReaders(slowReaders);
   const forwarder = new Forwarder({
     router: new Router(config.routes, upstreams),
     preserveHost: config.preserveHost,
     underscoresInHeaders: config.underscoresInHeaders,
     maxBodySize: config.limits.maxBodySize,
+    responseBuffer: config.limits.responseBuffer,
+    slowReaders,
     logger,
     accessLog: config.log.access,
     metrics,
@@ -206,6 +214,7 @@ export async function startProxy(
           'shutdown timeout; dropping in-flight requests',
         );
       tunnels.closeAll();
+      slowReaders.close();
       for (const server of servers) server.closeAllConnections();
       await Promise.all(serversClosed);
       await Promise.all(

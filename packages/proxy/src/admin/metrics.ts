@@ -5,6 +5,7 @@
  * the bookkeeping of a request. Per-target gauges are read from the targets at scrape time too.
  */
 import { Counter, Gauge, type Metric, Registry } from 'prom-client';
+import type { SlowReaders } from '../request/slow-readers.ts';
 import type { Target } from '../upstream/target.ts';
 import type { UpstreamPool } from '../upstream/upstream-pool.ts';
 
@@ -83,6 +84,22 @@ export class ProxyMetrics {
       pools,
       (target) => (target.eligible ? 1 : 0),
     );
+  }
+
+  /** Counts the clients `slowReaders` cut off, by reason (`min-rate`, `send-timeout`). */
+  countSlowReaders(slowReaders: SlowReaders): void {
+    new Counter({
+      name: 'breakwater_slow_clients_cut_total',
+      help: 'Client connections closed for reading responses too slowly (limits.minResponseRate, limits.sendTimeout), by reason.',
+      labelNames: ['reason'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [reason, count] of Object.entries(slowReaders.cut)) {
+          if (count > 0) this.inc({ reason }, count);
+        }
+      },
+    });
   }
 
   /** Upstream thresholds (`limits`): what they turned away, and how close the upstream is. */

@@ -570,8 +570,31 @@ const admin = z.strictObject(
   { error: expected('expected a mapping with listen and token') },
 );
 
+const minResponseRate = falseOr(
+  z.strictObject(
+    {
+      bytesPerSecond: positiveInt.default(240),
+      gracePeriod: positiveDuration.default(5_000),
+    },
+    {
+      error: expected(
+        'expected false or a mapping such as { bytesPerSecond: 240, gracePeriod: 5s }',
+      ),
+    },
+  ),
+  'expected false or a mapping such as { bytesPerSecond: 240, gracePeriod: 5s }',
+);
+
 const limits = z.strictObject(
   {
+    // Kestrel's MinResponseDataRate: a client reading slower than this (after the grace period,
+    // while data waits for it) is cut off.
+    minResponseRate: minResponseRate.default({ bytesPerSecond: 240, gracePeriod: 5_000 }),
+    // nginx's send_timeout: longest time a client may take no byte while data waits for it.
+    sendTimeout: positiveDuration.default(60_000),
+    // Response bytes read ahead of a slow client: a response that fits is read off the upstream
+    // connection at once, so the connection goes back to the pool whatever the client's pace.
+    responseBuffer: size(MAX_BUFFER_SIZE).default(65_536),
     maxHeaderSize: positiveSize(MAX_HEADER_SIZE).default(16_384),
     maxBodySize: positiveSize(MAX_BODY_SIZE).optional(),
     headersTimeout: positiveDuration.default(10_000),
@@ -617,6 +640,9 @@ export const configSchema = z.strictObject({
     .default('drop'),
   shutdownTimeout: duration.default(10_000),
   limits: limits.default({
+    minResponseRate: { bytesPerSecond: 240, gracePeriod: 5_000 },
+    sendTimeout: 60_000,
+    responseBuffer: 65_536,
     maxHeaderSize: 16_384,
     headersTimeout: 10_000,
     requestTimeout: 120_000,

@@ -1,7 +1,8 @@
 /**
  * One forwarded request: one or more attempts, each an undici dispatch to one target, with
- * response headers, data and end written straight to the client's `ServerResponse` (backpressure
- * both ways, no buffering of responses). A failed attempt is retried on another target when the
+ * response headers, data and end written straight to the client's `ServerResponse`. Up to
+ * `limits.responseBuffer` bytes are held for a client that is behind before the upstream is
+ * paused (backpressure), and a client below `limits.minResponseRate` is cut off. A failed attempt is retried on another target when the
  * upstream's retry policy allows it and nothing has reached the client yet.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -241,10 +242,17 @@ export class Exchange {
       if (attempt.discarded > MAX_DISCARDED_BYTES) attempt.abort(new Error('discarded enough'));
       return;
     }
-    if (!this.#res.write(chunk)) {
-      controller.pause();
-      this.#onDrain ??= () => this.#current?.resume();
-      this.#res.once('drain', this.#onDrain);
+    const res = this.#res;
+    if (!res.write(chunk)) {
+      const options = this.#forwarder.options;
+      options.slowReaders.watch(res);
+      // Up to responseBuffer bytes wait here for a slow client while the upstream goes on
+      // sending, so a response that fits leaves the upstream connection free at once.
+      if (res.writableLength > options.responseBuffer) {
+        controller.pause();
+        this.#onDrain ??= () => this.#current?.resume();
+        res.once('drain', this.#onDrain);
+      }
     }
   }
 

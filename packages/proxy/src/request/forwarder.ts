@@ -20,6 +20,7 @@ import type { UpstreamPool } from '../upstream/upstream-pool.ts';
 import type { AttemptOutcome } from './attempt-outcome.ts';
 import { BodyLimit } from './body-limit.ts';
 import { Exchange } from './exchange.ts';
+import type { SlowReaders } from './slow-readers.ts';
 
 /** Settings the forwarder reads on every request. */
 export interface ForwarderOptions {
@@ -30,6 +31,10 @@ export interface ForwarderOptions {
   readonly underscoresInHeaders: UnderscoreRule;
   /** Largest request body accepted, in bytes; `undefined` for no limit. */
   readonly maxBodySize: number | undefined;
+  /** Response bytes held for a client that is behind before the upstream is paused. */
+  readonly responseBuffer: number;
+  /** Cuts off clients that read too slowly; told of every response whose client is behind. */
+  readonly slowReaders: SlowReaders;
   readonly logger: Logger;
   /** Write an access-log line per request. */
   readonly accessLog: boolean;
@@ -53,8 +58,8 @@ export type AttemptListener = (
  *
  * @example
  * const forwarder = new Forwarder({
- *   router, preserveHost: true, underscoresInHeaders: 'drop', maxBodySize: undefined, logger,
- *   accessLog: true, metrics,
+ *   router, preserveHost: true, underscoresInHeaders: 'drop', maxBodySize: undefined,
+ *   responseBuffer: 65_536, slowReaders, logger, accessLog: true, metrics,
  * });
  * http.createServer(forwarder.handle);
  */
