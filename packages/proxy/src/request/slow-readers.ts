@@ -3,8 +3,8 @@
  * off, as Kestrel's `MinResponseDataRate` and nginx's `send_timeout` do: otherwise each one holds
  * a response buffer, a socket and, while the response streams, an upstream connection, for as
  * long as it likes. A client is watched only while the proxy has data waiting for it (a write
- * returned false); it must then take at least `bytesPerSecond` on average once `gracePeriod` has
- * passed, and never go `sendTimeout` without taking a byte. One shared timer checks every watched
+ * returned false); it must then take at least `bytesPerSecond` on average over every
+ * `gracePeriod`-long window, and never go `sendTimeout` without taking a byte. One shared timer checks every watched
  * response; none runs while no client is behind.
  */
 import type { ServerResponse } from 'node:http';
@@ -30,8 +30,9 @@ export type SlowReaderCut = 'min-rate' | 'send-timeout';
 
 interface Watched {
   readonly res: ServerResponse;
-  readonly since: number;
-  readonly startSent: number;
+  /** Start of the current measuring window, and the bytes sent by then. */
+  windowStart: number;
+  windowStartSent: number;
   lastSent: number;
   lastProgressAt: number;
   readonly stop: () => void;
@@ -82,8 +83,8 @@ export class SlowReaders {
     const startSent = sent(res);
     this.#watched.set(res, {
       res,
-      since: now,
-      startSent,
+      windowStart: now,
+      windowStartSent: startSent,
       lastSent: startSent,
       lastProgressAt: now,
       stop,
@@ -118,10 +119,15 @@ export class SlowReaders {
       let reason: SlowReaderCut | undefined;
       if (now - watched.lastProgressAt >= sendTimeout) reason = 'send-timeout';
       else if (minResponseRate !== false) {
-        const elapsed = now - watched.since;
+        // Measured over windows of one grace period each, not from the start: the kernel takes a
+        // burst into its send buffer when the client falls behind, and that burst must not pay
+        // for minutes of trickling afterwards.
+        const elapsed = now - watched.windowStart;
         if (elapsed >= minResponseRate.gracePeriod) {
-          const rate = ((bytes - watched.startSent) * 1000) / elapsed;
+          const rate = ((bytes - watched.windowStartSent) * 1000) / elapsed;
           if (rate < minResponseRate.bytesPerSecond) reason = 'min-rate';
+          watched.windowStart = now;
+          watched.windowStartSent = bytes;
         }
       }
       if (reason === undefined) continue;

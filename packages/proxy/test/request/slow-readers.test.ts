@@ -105,6 +105,28 @@ describe('slow readers', () => {
     }
   });
 
+  test('a client that trickles (a little every 100 ms) after a fast start is still cut off', async () => {
+    const { server, outcomes } = await bigUpstream(64 * MiB);
+    const proxy = await startTestProxy(
+      yaml(
+        server.url,
+        '{ minResponseRate: { bytesPerSecond: 100000, gracePeriod: 300ms }, sendTimeout: 1m }',
+      ),
+    );
+    const socket = await pausedClient(proxy.port);
+    // Reads 1 KB every 100 ms: about 10 KB/s, a tenth of the minimum rate.
+    const trickle = setInterval(() => socket.read(1024), 100);
+    try {
+      await waitFor(() => outcomes.length > 0, 10_000, 'the upstream response to end');
+      assert.deepEqual(outcomes, ['aborted']);
+    } finally {
+      clearInterval(trickle);
+      socket.destroy();
+      await proxy.close();
+      await server.close();
+    }
+  });
+
   test('sendTimeout cuts a client that takes no byte at all, with the rate check off', async () => {
     const { server, outcomes } = await bigUpstream(64 * MiB);
     const proxy = await startTestProxy(
