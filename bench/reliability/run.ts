@@ -58,7 +58,8 @@ function slowClientTable(results: readonly AttackResult[]): string {
       'probe errors',
       'upstream conns (peak)',
       'proxy RSS start → peak',
-      'attackers connected: peak / at end (closed)',
+      'proxy fds peak / at end',
+      'attackers connected: peak / at end (closed), as slowhttptest sees it',
     ],
     results.map((r) => [
       r.attack,
@@ -69,6 +70,7 @@ function slowClientTable(results: readonly AttackResult[]): string {
       `${r.probe.errors} / ${r.probe.sent}`,
       formatCount(r.upstreamConnectionsPeak),
       `${megabytes(r.rssStartBytes)} → ${megabytes(r.rssPeakBytes)}`,
+      r.descriptors === undefined ? 'n/a' : `${r.descriptors.peak} / ${r.descriptors.atEnd}`,
       r.attackers === undefined
         ? '–'
         : `${r.attackers.peak} / ${r.attackers.atEnd} (${r.attackers.closed})`,

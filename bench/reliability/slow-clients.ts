@@ -12,7 +12,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { which } from '../lib/machine.ts';
 import { type ProcessGroup, residentBytes } from '../lib/processes.ts';
 import { type ProbeResult, startProbe } from './probe.ts';
-import { startProxyProcess, startTargets } from './processes-under-test.ts';
+import { openDescriptors, startProxyProcess, startTargets } from './processes-under-test.ts';
 
 /** Printed when slowhttptest is missing. */
 export const SLOWHTTPTEST_MISSING =
@@ -41,6 +41,8 @@ export interface AttackResult {
   readonly upstreamConnectionsPeak: number;
   readonly rssStartBytes: number | undefined;
   readonly rssPeakBytes: number | undefined;
+  /** Open file descriptors of the proxy (client and upstream sockets): most, and at the end. */
+  readonly descriptors: { peak: number; atEnd: number } | undefined;
   /** From slowhttptest's CSV: attackers connected at most, at the end, and closed in all. */
   readonly attackers: { peak: number; atEnd: number; closed: number } | undefined;
 }
@@ -113,9 +115,16 @@ async function runOne(
     const rssStartBytes = residentBytes(proxy.process.pid);
     let rssPeakBytes = rssStartBytes;
     let upstreamConnectionsPeak = 0;
+    let descriptorsPeak = 0;
+    let descriptorsAtEnd = 0;
     const probe = startProbe(`${proxy.url}/hello`);
     const sampler = setInterval(async () => {
       const rss = residentBytes(proxy.process.pid);
+      const fds = openDescriptors(proxy.process.pid);
+      if (fds !== undefined) {
+        descriptorsAtEnd = fds;
+        descriptorsPeak = Math.max(descriptorsPeak, fds);
+      }
       if (rss !== undefined && (rssPeakBytes === undefined || rss > rssPeakBytes))
         rssPeakBytes = rss;
       const stats = await target!.stats();
@@ -148,6 +157,8 @@ async function runOne(
       upstreamConnectionsPeak,
       rssStartBytes,
       rssPeakBytes,
+      descriptors:
+        descriptorsPeak === 0 ? undefined : { peak: descriptorsPeak, atEnd: descriptorsAtEnd },
       attackers,
     };
   } finally {

@@ -134,8 +134,11 @@ export class SlowReaders {
       watched.stop();
       this.cut[reason]++;
       this.#options.onCut?.(reason);
-      // Destroying the response closes the socket; the exchange sees the client gone and
-      // aborts its upstream attempt, which frees the connection.
+      // A reset, not a close: a close would leave the kernel trickling its send buffer to the
+      // client for minutes; a reset drops it at once. The exchange then sees the client gone and
+      // aborts its upstream attempt, which frees the upstream connection.
+      const socket = watched.res.socket;
+      if (socket !== null && !socket.destroyed) socket.resetAndDestroy();
       watched.res.destroy();
     }
   }
