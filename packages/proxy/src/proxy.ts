@@ -97,6 +97,7 @@ export async function startProxy(
     preserveHost: config.preserveHost,
     underscoresInHeaders: config.underscoresInHeaders,
     maxBodySize: config.limits.maxBodySize,
+    requestBuffer: config.limits.requestBuffer,
     responseBuffer: config.limits.responseBuffer,
     slowReaders,
     logger,

@@ -595,6 +595,9 @@ const limits = z.strictObject(
     // Response bytes read ahead of a slow client: a response that fits is read off the upstream
     // connection at once, so the connection goes back to the pool whatever the client's pace.
     responseBuffer: size(MAX_BUFFER_SIZE).default(65_536),
+    // nginx's request buffering: bodies up to this size are read whole before a target is
+    // chosen, so a slow sender holds no upstream connection; larger bodies stream.
+    requestBuffer: size(MAX_BUFFER_SIZE).default(65_536),
     maxHeaderSize: positiveSize(MAX_HEADER_SIZE).default(16_384),
     maxBodySize: positiveSize(MAX_BODY_SIZE).optional(),
     headersTimeout: positiveDuration.default(10_000),
@@ -643,6 +646,7 @@ export const configSchema = z.strictObject({
     minResponseRate: { bytesPerSecond: 240, gracePeriod: 5_000 },
     sendTimeout: 60_000,
     responseBuffer: 65_536,
+    requestBuffer: 65_536,
     maxHeaderSize: 16_384,
     headersTimeout: 10_000,
     requestTimeout: 120_000,

@@ -77,9 +77,10 @@ export class Exchange {
   }
 
   /**
-   * Starts the exchange. A body that may have to be sent again (retryable method) is read ahead
-   * up to `retry.replayBodyUpTo`; a larger one (declared, or found so while reading a chunked
-   * body) is streamed, and a streamed body is never retried.
+   * Starts the exchange. A body up to `limits.requestBuffer`, or one that may have to be sent
+   * again (retryable method) up to `retry.replayBodyUpTo`, is read ahead before a target is
+   * chosen; a larger one (declared, or found so while reading a chunked body) is streamed, and a
+   * streamed body is never retried once sent.
    */
   start(): void {
     this.#res.on('close', this.#onClientClose);
@@ -87,13 +88,21 @@ export class Exchange {
     retry?.recordRequest();
     const body = this.#body;
     const length = this.#req.headers['content-length'];
+    // Bodies up to limits.requestBuffer are read before a target is chosen (nginx's request
+    // buffering), so a slow sender holds no upstream connection; a retryable one up to
+    // replayBodyUpTo too, so it can be sent again. A larger body streams.
+    // Only a declared length is buffered for that: a chunked body of unknown size may come from
+    // a client that waits for the upstream before sending more, and must keep streaming.
+    const replay = retry?.retriesMethod(this.#method) === true ? retry.replayBodyUpTo : 0;
+    const requestBuffer = length === undefined ? 0 : this.#forwarder.options.requestBuffer;
+    const limit = Math.max(replay, requestBuffer);
     if (
       body !== null &&
       !Buffer.isBuffer(body) &&
-      retry?.retriesMethod(this.#method) === true &&
-      (length === undefined || Number(length) <= retry.replayBodyUpTo)
+      limit > 0 &&
+      (length === undefined || Number(length) <= limit)
     ) {
-      this.#readAhead(body, retry.replayBodyUpTo);
+      this.#readAhead(body, limit);
       return;
     }
     this.#next();

@@ -31,6 +31,8 @@ export interface ForwarderOptions {
   readonly underscoresInHeaders: UnderscoreRule;
   /** Largest request body accepted, in bytes; `undefined` for no limit. */
   readonly maxBodySize: number | undefined;
+  /** Request bodies up to this size are read whole before a target is chosen. */
+  readonly requestBuffer: number;
   /** Response bytes held for a client that is behind before the upstream is paused. */
   readonly responseBuffer: number;
   /** Cuts off clients that read too slowly; told of every response whose client is behind. */
@@ -59,7 +61,7 @@ export type AttemptListener = (
  * @example
  * const forwarder = new Forwarder({
  *   router, preserveHost: true, underscoresInHeaders: 'drop', maxBodySize: undefined,
- *   responseBuffer: 65_536, slowReaders, logger, accessLog: true, metrics,
+ *   requestBuffer: 65_536, responseBuffer: 65_536, slowReaders, logger, accessLog: true, metrics,
  * });
  * http.createServer(forwarder.handle);
  */

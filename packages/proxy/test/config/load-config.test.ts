@@ -59,6 +59,7 @@ describe('loadConfig', () => {
       minResponseRate: { bytesPerSecond: 240, gracePeriod: 5000 },
       sendTimeout: 60000,
       responseBuffer: 65536,
+      requestBuffer: 65536,
     });
     assert.deepEqual(api.limits, {
       maxConnections: 256,

@@ -164,14 +164,15 @@ describe('retries', () => {
     }
   });
 
-  test('streams a PUT body larger than replayBodyUpTo and then does not retry it', async () => {
+  test('streams a PUT body larger than replayBodyUpTo and requestBuffer and then does not retry it', async () => {
     const breaking = await restartableServer((req) => req.socket.destroy());
     const other = await restartableServer((_req, res) => res.end('other'));
     const proxy = await startClockedProxy(
       yaml([breaking.url, other.url], '    retry: { replayBodyUpTo: 1kb }'),
     );
     try {
-      const response = await httpRequest(proxy.url, { method: 'PUT', body: 'y'.repeat(4096) });
+      // 100 KB: past replayBodyUpTo (1 KB) and limits.requestBuffer (64 KB), so it streams.
+      const response = await httpRequest(proxy.url, { method: 'PUT', body: 'y'.repeat(100_000) });
       assert.equal(response.status, 502);
       assert.equal(other.hits(), 0);
     } finally {

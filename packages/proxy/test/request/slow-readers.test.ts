@@ -170,3 +170,38 @@ describe('slow readers', () => {
     }
   });
 });
+
+describe('slow senders', () => {
+  test('a body within limits.requestBuffer is read before a target is chosen: no upstream connection while it trickles', async () => {
+    let connections = 0;
+    const upstream = await startServer((req, res) => {
+      let length = 0;
+      req.on('data', (chunk: Buffer) => {
+        length += chunk.length;
+      });
+      req.on('end', () => res.end(`got ${length}`));
+    });
+    upstream.server.on('connection', () => connections++);
+    const proxy = await startTestProxy(yaml(upstream.url, '{ requestBuffer: 64kb }'));
+    const socket = connect(proxy.port, '127.0.0.1');
+    try {
+      await once(socket, 'connect');
+      socket.write(
+        'POST /form HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\nConnection: close\r\n\r\nhello',
+      );
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(connections, 0, 'no upstream connection while the body is incomplete');
+      let answer = '';
+      socket.on('data', (chunk: Buffer) => {
+        answer += chunk.toString();
+      });
+      socket.write('world');
+      await waitFor(() => answer.endsWith('got 10'), 5_000, 'the answer');
+      assert.equal(connections, 1);
+    } finally {
+      socket.destroy();
+      await proxy.close();
+      await upstream.close();
+    }
+  });
+});
