@@ -25,6 +25,7 @@ export type {
   UpstreamConfig,
 } from './config/schema.ts';
 export type { ProxyErrorCode } from './http/proxy-error.ts';
+export { ListenError } from './listen-error.ts';
 export type { Logger } from './logger.ts';
 export { type RunningProxy, type StartProxyOptions, startProxy } from './proxy.ts';
 export type { ReloadWarning } from './reload/plan.ts';

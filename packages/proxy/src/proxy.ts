@@ -11,14 +11,17 @@ import { DashboardAssets } from './admin/dashboard-assets.ts';
 import { DashboardFeed, describeReload } from './admin/dashboard-feed.ts';
 import { ProxyMetrics } from './admin/metrics.ts';
 import { createAdminServer } from './admin/server.ts';
+import { type BoundAddress, boundAddresses } from './config/bound-addresses.ts';
 import type { ConfigEnv } from './config/load-config.ts';
 import type { ProxyConfig } from './config/schema.ts';
 import { clientErrorListener } from './http/client-error.ts';
 import { viaEntry } from './http/forwarding-headers.ts';
+import { ListenError } from './listen-error.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { upstreamLifecycle } from './reload/lifecycle.ts';
 import { ConfigReloader, type ReloadResult } from './reload/reload.ts';
 import { Forwarder } from './request/forwarder.ts';
+import { SlowReaders } from './request/slow-readers.ts';
 import { UpgradeTunnels } from './request/upgrade.ts';
 import { Router, RouteTable } from './upstream/router.ts';
 import { UpstreamPool } from './upstream/upstream-pool.ts';
@@ -70,7 +73,8 @@ export interface RunningProxy {
 }
 
 /**
- * Starts a proxy. Listening errors (port in use…) reject after undoing what was started.
+ * Starts a proxy. Listening errors (port in use…) reject with a {@link ListenError} naming the
+ * config path and address, after undoing what was started.
  *
  * @example
  * const proxy = await startProxy(loadConfig(text, process.env));
@@ -88,12 +92,21 @@ export async function startProxy(
   }
   const metrics = new ProxyMetrics(() => upstreams.values());
   const routes = new RouteTable(new Router(config.routes, upstreams));
+  const slowReaders = new SlowReaders({
+    minResponseRate: config.limits.minResponseRate,
+    sendTimeout: config.limits.sendTimeout,
+  });
+  metrics.countSlowReaders(slowReaders);
   const forwarder = new Forwarder({
     routes,
     // Unique per proxy, so a request that comes back to this proxy is recognised as a loop.
     via: viaEntry(randomBytes(4).toString('hex')),
     preserveHost: config.preserveHost,
+    underscoresInHeaders: config.underscoresInHeaders,
     maxBodySize: config.limits.maxBodySize,
+    requestBuffer: config.limits.requestBuffer,
+    responseBuffer: config.limits.responseBuffer,
+    slowReaders,
     logger,
     accessLog: config.log.access,
     metrics,
@@ -143,7 +156,8 @@ export async function startProxy(
   };
 
   try {
-    for (const address of config.listen) {
+    const bound = boundAddresses(config);
+    for (let index = 0; index < config.listen.length; index++) {
       const server = createServer(
         {
           maxHeaderSize: limits.maxHeaderSize,
@@ -168,8 +182,7 @@ export async function startProxy(
       server.on('checkExpectation', forwarder.handleExpectation);
       server.on('connect', tunnels.refuseConnect);
       servers.push(server);
-      server.listen(address.port, address.host);
-      await once(server, 'listening');
+      await listen(server, bound[index]!);
     }
     if (config.admin !== undefined) {
       admin = createAdminServer({
@@ -180,8 +193,7 @@ export async function startProxy(
         logger,
         dashboard,
       });
-      admin.listen(config.admin.listen.port, config.admin.listen.host);
-      await once(admin, 'listening');
+      await listen(admin, bound[bound.length - 1]!);
     }
   } catch (error) {
     await stopAll();
@@ -233,6 +245,7 @@ export async function startProxy(
           'shutdown timeout; dropping in-flight requests',
         );
       tunnels.closeAll();
+      slowReaders.close();
       for (const server of servers) server.closeAllConnections();
       await Promise.all(serversClosed);
       await Promise.all(
@@ -272,4 +285,14 @@ function formatAddress(address: AddressInfo): string {
   return address.family === 'IPv6'
     ? `[${address.address}]:${address.port}`
     : `${address.address}:${address.port}`;
+}
+
+/** Binds `server` to `bound`; a failure becomes a {@link ListenError} naming the config path. */
+async function listen(server: Server, bound: BoundAddress): Promise<void> {
+  server.listen(bound.address.port, bound.address.host);
+  try {
+    await once(server, 'listening');
+  } catch (error) {
+    throw new ListenError(bound, error);
+  }
 }

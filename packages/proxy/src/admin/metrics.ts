@@ -8,6 +8,7 @@ import { type Instrumentation, instrument } from '@breakwater/prometheus';
 import { CircuitBreaker } from 'breakwater';
 import { Counter, Gauge, type Metric, Registry } from 'prom-client';
 import type { RequestMetrics } from '../request/access-log.ts';
+import type { SlowReaders } from '../request/slow-readers.ts';
 import type { Target } from '../upstream/target.ts';
 import type { UpstreamPool } from '../upstream/upstream-pool.ts';
 
@@ -83,6 +84,7 @@ export class ProxyMetrics implements RequestMetrics {
       pools,
       (target) => target.activeRequests,
     );
+    this.#limitMetrics(pools);
     this.#targetGauge(
       'breakwater_target_healthy',
       'Whether each upstream target is eligible for traffic (1) or not (0), as the balancer sees it.',
@@ -121,6 +123,61 @@ export class ProxyMetrics implements RequestMetrics {
       instrumentation.dispose();
       this.#breakers.delete(breaker);
     }
+  }
+
+  /** Counts the clients `slowReaders` cut off, by reason (`min-rate`, `send-timeout`). */
+  countSlowReaders(slowReaders: SlowReaders): void {
+    new Counter({
+      name: 'breakwater_slow_clients_cut_total',
+      help: 'Client connections closed for reading responses too slowly (limits.minResponseRate, limits.sendTimeout), by reason.',
+      labelNames: ['reason'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [reason, count] of Object.entries(slowReaders.cut)) {
+          if (count > 0) this.inc({ reason }, count);
+        }
+      },
+    });
+  }
+
+  /** Upstream thresholds (`limits`): what they turned away, and how close the upstream is. */
+  #limitMetrics(pools: () => Iterable<UpstreamPool>): void {
+    new Counter({
+      name: 'breakwater_upstream_overloads_total',
+      help: 'Requests answered 503 OVERLOADED (maxRequests, maxPending) or retries not made (maxRetries), by upstream and limit.',
+      labelNames: ['upstream', 'limit'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const pool of pools()) {
+          for (const [limit, count] of Object.entries(pool.overloads)) {
+            if (count > 0) this.inc({ upstream: pool.name, limit }, count);
+          }
+        }
+      },
+    });
+    const upstreamGauge = (name: string, help: string, read: (pool: UpstreamPool) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['upstream'],
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const pool of pools()) this.set({ upstream: pool.name }, read(pool));
+        },
+      });
+    upstreamGauge(
+      'breakwater_upstream_pending_requests',
+      'Requests waiting for a connection (beyond limits.maxConnections on their target).',
+      (pool) => pool.pending,
+    );
+    upstreamGauge(
+      'breakwater_upstream_retries_in_flight',
+      'Retries in flight, against limits.maxRetries.',
+      (pool) => pool.retriesInFlight,
+    );
   }
 
   /** A per-target gauge read from the targets at scrape time: nothing to update per request. */

@@ -36,6 +36,14 @@ export interface UpstreamsView {
   upstreams: {
     name: string;
     balance: string;
+    /** Thresholds (`limits`); `maxConnections` is per target, the rest per upstream. */
+    limits: { maxConnections: number; maxPending: number; maxRequests: number; maxRetries: number };
+    /** Requests in flight, waiting for a connection, and retries in flight, now. */
+    inFlight: number;
+    pending: number;
+    retriesInFlight: number;
+    /** Requests turned away (or retries not made) since the start, by limit. */
+    overloads: { maxRequests: number; maxPending: number; maxRetries: number };
     targets: {
       url: string;
       weight: number;
@@ -141,6 +149,11 @@ export function upstreamsView(pools: Iterable<UpstreamPool>): UpstreamsView {
     upstreams.push({
       name: pool.name,
       balance: pool.balance,
+      limits: { ...pool.limits },
+      inFlight: pool.inFlight,
+      pending: pool.pending,
+      retriesInFlight: pool.retriesInFlight,
+      overloads: { ...pool.overloads },
       targets: pool.targets.map((target) => ({
         url: target.id,
         weight: target.weight,

@@ -3,7 +3,7 @@
  * the rest of the proxy only ever sees complete, validated settings and restates none of these.
  * Durations are in milliseconds, sizes in bytes, percentages 0–100.
  */
-import type { BalanceKind, FailOn } from './choices.ts';
+import type { BalanceKind, FailOn, UnderscoreRule } from './choices.ts';
 
 /** A condition worth a retry: an error kind, or a response status. */
 export type RetryOn = 'connect-error' | 'reset' | 'timeout' | number;
@@ -13,7 +13,15 @@ export const defaults = {
   preserveHost: true,
   shutdownTimeout: 10_000,
   admin: { listen: { host: '127.0.0.1', port: 9901 } },
+  /** Request header names with `_`: dropped, as nginx's `underscores_in_headers off` does. */
+  underscoresInHeaders: 'drop' as UnderscoreRule,
   limits: {
+    /** Kestrel's MinResponseDataRate: a client reading slower than this is cut off. */
+    minResponseRate: { bytesPerSecond: 240, gracePeriod: 5_000 },
+    /** nginx's send_timeout. */
+    sendTimeout: 60_000,
+    responseBuffer: 65_536,
+    requestBuffer: 65_536,
     maxHeaderSize: 16_384,
     headersTimeout: 10_000,
     requestTimeout: 120_000,
@@ -32,6 +40,8 @@ export const defaults = {
     /** Percent; 0 turns panic mode off. */
     panicThreshold: 0,
   },
+  /** Envoy's cluster circuit breakers, HAProxy's maxconn: per target and per upstream. */
+  upstreamLimits: { maxConnections: 256, maxPending: 1024, maxRequests: 1024, maxRetries: 64 },
   target: { weight: 1 },
   timeouts: { connect: 5_000, response: 30_000, idle: 4_000 },
   healthCheck: {

@@ -10,6 +10,7 @@ import { defaults } from './defaults.ts';
 import { parseDuration } from './duration.ts';
 import { expandEnv } from './expand-env.ts';
 import { isLoopbackHost, parseListenAddress } from './listen-address.ts';
+import { listenConflicts } from './listen-conflicts.ts';
 import { configSchema, type ProxyConfig } from './schema.ts';
 
 /** The environment variables a config may refer to. */
@@ -152,6 +153,7 @@ function crossFieldIssues(raw: unknown): ConfigIssue[] {
       message: `must not exceed limits.requestTimeout (${requestTimeout} ms)`,
     });
   }
+  issues.push(...listenConflicts(root?.listen, root?.admin));
   const admin = root?.admin === undefined ? undefined : asRecord(root.admin);
   if (admin !== undefined && admin.token === undefined) {
     const listen = typeof admin.listen === 'string' ? parseListenAddress(admin.listen) : undefined;

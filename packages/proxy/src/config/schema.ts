@@ -5,10 +5,17 @@
  */
 import { AdaptiveConcurrencyPolicy, InvalidOptionError } from 'breakwater';
 import { z } from 'zod';
-import { parseByteSize } from './byte-size.ts';
-import { type BalanceKind, balanceKinds, type FailOn, failOnValues } from './choices.ts';
+import { MAX_BODY_SIZE, MAX_BUFFER_SIZE, MAX_HEADER_SIZE, parseByteSize } from './byte-size.ts';
+import {
+  type BalanceKind,
+  balanceKinds,
+  type FailOn,
+  failOnValues,
+  type UnderscoreRule,
+  underscoreRules,
+} from './choices.ts';
 import { defaults, type RetryOn } from './defaults.ts';
-import { parseDuration } from './duration.ts';
+import { MAX_DURATION_MS, parseDuration } from './duration.ts';
 import { type ListenAddress, parseListenAddress } from './listen-address.ts';
 import { parsePercent } from './percent.ts';
 import { parseStatusRanges, type StatusRange } from './status-ranges.ts';
@@ -34,12 +41,20 @@ function describeInput(input: unknown): string {
 
 const DURATION = 'expected a duration like 250ms, 5s, 1m or a number of milliseconds';
 
+// The one duration type of the config: every duration key uses it (or `positiveDuration`).
 const duration = z
   .union([z.number(), z.string()], { error: expected(DURATION) })
   .transform((value, ctx) => {
     const ms = parseDuration(value);
     if (ms === undefined) {
       ctx.addIssue({ code: 'custom', message: `${DURATION}, received ${describeInput(value)}` });
+      return z.NEVER;
+    }
+    if (ms > MAX_DURATION_MS) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected at most ${MAX_DURATION_MS} ms (about 24.8 days, the longest a timer can wait), received ${describeInput(value)}`,
+      });
       return z.NEVER;
     }
     return ms;
@@ -78,11 +93,6 @@ const listen = z.unknown().transform((value, ctx): ListenAddress[] => {
   });
   return addresses;
 });
-
-const byteSize = z
-  .number({ error: expected('expected a number of bytes') })
-  .int('expected a whole number of bytes')
-  .positive('expected a number of bytes greater than 0');
 
 const URL_EXPECTED = 'expected an http:// URL such as http://127.0.0.1:8001';
 
@@ -203,16 +213,40 @@ const fraction = z
 
 const SIZE = 'expected a size like 64kb, 1mb or a number of bytes';
 
-const size = z
-  .union([z.number(), z.string()], { error: expected(SIZE) })
-  .transform((value, ctx) => {
+/** `1mb` for 1 MiB: a maximum as an operator would write it. */
+function sizeText(bytes: number): string {
+  for (const [unit, factor] of [
+    ['tb', 1024 ** 4],
+    ['gb', 1024 ** 3],
+    ['mb', 1024 ** 2],
+    ['kb', 1024],
+  ] as const) {
+    if (bytes % factor === 0) return `${bytes / factor}${unit}`;
+  }
+  return `${bytes} bytes`;
+}
+
+/** The one size type of the config: every size key uses it, each with its own maximum. */
+function size(max: number) {
+  return z.union([z.number(), z.string()], { error: expected(SIZE) }).transform((value, ctx) => {
     const bytes = parseByteSize(value);
     if (bytes === undefined) {
       ctx.addIssue({ code: 'custom', message: `${SIZE}, received ${describeInput(value)}` });
       return z.NEVER;
     }
+    if (bytes > max) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected at most ${sizeText(max)} (${max} bytes), received ${describeInput(value)}`,
+      });
+      return z.NEVER;
+    }
     return bytes;
   });
+}
+
+const positiveSize = (max: number) =>
+  size(max).refine((bytes) => bytes > 0, 'expected a size greater than 0');
 
 const STATUS_RANGES = 'expected statuses like 200-399 or a list such as [200, 300-399]';
 
@@ -478,11 +512,39 @@ const retry = falseOr(
           },
         )
         .default(defaults.retry.budget),
-      replayBodyUpTo: size.default(defaults.retry.replayBodyUpTo),
+      replayBodyUpTo: size(MAX_BUFFER_SIZE).default(defaults.retry.replayBodyUpTo),
     },
     { error: expected('expected false or a mapping with attempts, on, methods…') },
   ),
   'expected false or a mapping with attempts, on, methods…',
+);
+
+/** Largest value of a count limit: more in flight than this is not a limit but a typo. */
+const MAX_COUNT_LIMIT = 1_000_000;
+
+function countLimit(min: 0 | 1) {
+  const what = min === 0 ? 'a whole number from 0' : 'a positive whole number';
+  return z
+    .number({ error: expected(`expected ${what}`) })
+    .int(`expected ${what}`)
+    .min(min, `expected ${what}`)
+    .max(MAX_COUNT_LIMIT, `expected at most ${MAX_COUNT_LIMIT}`);
+}
+
+const upstreamLimits = z.strictObject(
+  {
+    // Per target: undici's pool opens at most this many connections to one target.
+    maxConnections: countLimit(1).default(defaults.upstreamLimits.maxConnections),
+    // Per upstream: requests waiting for a connection when every target's are busy.
+    maxPending: countLimit(0).default(defaults.upstreamLimits.maxPending),
+    // Per upstream: requests in flight to its targets.
+    maxRequests: countLimit(1).default(defaults.upstreamLimits.maxRequests),
+    // Per upstream: retries in flight.
+    maxRetries: countLimit(0).default(defaults.upstreamLimits.maxRetries),
+  },
+  {
+    error: expected('expected a mapping with maxConnections, maxPending, maxRequests, maxRetries'),
+  },
 );
 
 const BALANCE = `expected one of ${balanceKinds.join(', ')}`;
@@ -504,6 +566,7 @@ const upstream = z.strictObject(
     retry: retry.default(defaults.retry),
     panicThreshold: percent.default(defaults.upstream.panicThreshold),
     adaptiveConcurrency: adaptiveConcurrency.optional(),
+    limits: upstreamLimits.default(defaults.upstreamLimits),
   },
   { error: expected('expected an upstream mapping with targets') },
 );
@@ -541,10 +604,36 @@ const admin = z.strictObject(
   { error: expected('expected a mapping with listen and token') },
 );
 
+const minResponseRate = falseOr(
+  z.strictObject(
+    {
+      bytesPerSecond: positiveInt.default(defaults.limits.minResponseRate.bytesPerSecond),
+      gracePeriod: positiveDuration.default(defaults.limits.minResponseRate.gracePeriod),
+    },
+    {
+      error: expected(
+        'expected false or a mapping such as { bytesPerSecond: 240, gracePeriod: 5s }',
+      ),
+    },
+  ),
+  'expected false or a mapping such as { bytesPerSecond: 240, gracePeriod: 5s }',
+);
+
 const limits = z.strictObject(
   {
-    maxHeaderSize: byteSize.default(defaults.limits.maxHeaderSize),
-    maxBodySize: byteSize.optional(),
+    // Kestrel's MinResponseDataRate: a client reading slower than this (after the grace period,
+    // while data waits for it) is cut off.
+    minResponseRate: minResponseRate.default(defaults.limits.minResponseRate),
+    // nginx's send_timeout: longest time a client may take no byte while data waits for it.
+    sendTimeout: positiveDuration.default(defaults.limits.sendTimeout),
+    // Response bytes read ahead of a slow client: a response that fits is read off the upstream
+    // connection at once, so the connection goes back to the pool whatever the client's pace.
+    responseBuffer: size(MAX_BUFFER_SIZE).default(defaults.limits.responseBuffer),
+    // nginx's request buffering: bodies up to this size are read whole before a target is
+    // chosen, so a slow sender holds no upstream connection; larger bodies stream.
+    requestBuffer: size(MAX_BUFFER_SIZE).default(defaults.limits.requestBuffer),
+    maxHeaderSize: positiveSize(MAX_HEADER_SIZE).default(defaults.limits.maxHeaderSize),
+    maxBodySize: positiveSize(MAX_BODY_SIZE).optional(),
     headersTimeout: positiveDuration.default(defaults.limits.headersTimeout),
     requestTimeout: positiveDuration.default(defaults.limits.requestTimeout),
     keepAliveTimeout: positiveDuration.default(defaults.limits.keepAliveTimeout),
@@ -583,6 +672,11 @@ export const configSchema = z.strictObject({
   preserveHost: z
     .boolean({ error: expected('expected true or false') })
     .default(defaults.preserveHost),
+  underscoresInHeaders: z
+    .enum(underscoreRules as [UnderscoreRule, ...UnderscoreRule[]], {
+      error: expected(`expected one of ${underscoreRules.join(', ')}`),
+    })
+    .default(defaults.underscoresInHeaders),
   shutdownTimeout: duration.default(defaults.shutdownTimeout),
   limits: limits.default(defaults.limits),
   log: log.default(defaults.log),
@@ -598,6 +692,8 @@ export type HealthCheckConfig = NonNullable<UpstreamConfig['healthCheck']>;
 export type OutlierDetectionConfig = UpstreamConfig['outlierDetection'];
 /** An upstream's `adaptiveConcurrency` block. */
 export type AdaptiveConcurrencyConfig = NonNullable<UpstreamConfig['adaptiveConcurrency']>;
+/** An upstream's `limits` block: connection, pending, request and retry thresholds. */
+export type UpstreamLimitsConfig = UpstreamConfig['limits'];
 /** An upstream's `retry` block (`false` when turned off). */
 export type RetryConfig = UpstreamConfig['retry'];
 /** One route of a {@link ProxyConfig}. */

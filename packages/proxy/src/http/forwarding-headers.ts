@@ -46,6 +46,8 @@ export interface ForwardContext {
   readonly upgrade: boolean;
   /** This proxy's Via entry ({@link viaEntry}). */
   readonly via: string;
+  /** Leave out fields whose names contain `_` (`underscoresInHeaders: drop`, see header-names.ts). */
+  readonly dropUnderscoreNames: boolean;
 }
 
 /**
@@ -54,7 +56,7 @@ export interface ForwardContext {
  * @example
  * requestHeadersForUpstream(req.headers, {
  *   remoteAddress: '10.0.0.7', protocol: 'http', hostOverride: undefined, requestId: 'r1',
- *   upgrade: false, via: viaEntry('5f3a9c01'),
+ *   upgrade: false, via: viaEntry('5f3a9c01'), dropUnderscoreNames: true,
  * });
  */
 export function requestHeadersForUpstream(
@@ -66,6 +68,7 @@ export function requestHeadersForUpstream(
   for (const name in incoming) {
     const value = incoming[name];
     if (value === undefined || isHopByHop(name)) continue;
+    if (context.dropUnderscoreNames && name.includes('_')) continue;
     switch (name) {
       case 'http2-settings':
       // 100-continue was already answered by node:http; undici rejects the header.

@@ -252,8 +252,11 @@ export class ConfigReloader {
       const config = next.upstreams[upstream.name] as UpstreamConfig;
       const entry = config.targets.find((candidate) => candidate.url === target.id);
       if (entry !== undefined) target.weight = entry.weight;
-      if (upstream.settingsChanged.includes('timeouts')) {
-        this.#track(target.replacePool(config.timeouts), target);
+      if (
+        upstream.settingsChanged.includes('timeouts') ||
+        target.maxConnections !== config.limits.maxConnections
+      ) {
+        this.#track(target.replacePool(config.timeouts, config.limits.maxConnections), target);
       }
       const before = previous.upstreams[upstream.name];
       if (upstream.settingsChanged.length > 0 && before !== undefined) {

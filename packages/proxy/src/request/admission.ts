@@ -15,7 +15,7 @@ import type { BalancedRequest } from '../upstream/balancers/balancer.ts';
 import type { RouteTable } from '../upstream/router.ts';
 import type { Selection } from '../upstream/selection.ts';
 import type { Target } from '../upstream/target.ts';
-import type { UpstreamPool } from '../upstream/upstream-pool.ts';
+import type { OverloadLimit, UpstreamPool } from '../upstream/upstream-pool.ts';
 
 /** The `Allow` value of the proxy's 405 answers: it forwards every method but TRACE and CONNECT. */
 export const ALLOWED_METHODS = 'GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH';
@@ -85,6 +85,12 @@ export function admitRequest(
   const selection = pool.selection();
   // Nothing to try: answer before reading any body.
   if (selection.candidates.length === 0) return noEligibleTarget(pool);
+  const overload = pool.overload();
+  if (overload !== undefined) {
+    // At a threshold (limits.maxRequests, maxPending): refuse before reading any body.
+    pool.overloads[overload]++;
+    return atLimit(pool, overload);
+  }
   return { refused: false, pool, path, request: new RequestView(req, path), selection };
 }
 
@@ -119,6 +125,24 @@ export function overloaded(pool: UpstreamPool): Refusal {
   return refusal(
     'OVERLOADED',
     `Every eligible target of upstream ${pool.name} is at its concurrency limit`,
+    pool.name,
+    false,
+    { 'retry-after': '1' },
+  );
+}
+
+/**
+ * The answer when an upstream is at one of its `limits` (`maxRequests`, `maxPending`): 503
+ * `OVERLOADED` with Retry-After 1 s, since capacity frees within moments, not on a breaker's
+ * schedule.
+ *
+ * @example
+ * atLimit(pool, 'maxRequests').message; // 'Upstream api is at limits.maxRequests (1024)'
+ */
+export function atLimit(pool: UpstreamPool, limit: OverloadLimit): Refusal {
+  return refusal(
+    'OVERLOADED',
+    `Upstream ${pool.name} is at limits.${limit} (${pool.limits[limit]})`,
     pool.name,
     false,
     { 'retry-after': '1' },

@@ -14,10 +14,15 @@ import type { BalancedRequest } from '../upstream/balancers/balancer.ts';
 import { classifyAttempt } from '../upstream/outlier.ts';
 import type { Selection } from '../upstream/selection.ts';
 import type { Target } from '../upstream/target.ts';
-import { type Admission, OVERLOADED, type UpstreamPool } from '../upstream/upstream-pool.ts';
+import {
+  type Admission,
+  OVERLOADED,
+  type OverloadLimit,
+  type UpstreamPool,
+} from '../upstream/upstream-pool.ts';
 import { loggedStatus } from './access-log.ts';
 import type { Admitted } from './admission.ts';
-import { noEligibleTarget, overloaded, type Refusal } from './admission.ts';
+import { atLimit, noEligibleTarget, overloaded, type Refusal } from './admission.ts';
 import { Attempt, type AttemptOwner } from './attempt.ts';
 import { type AttemptFailure, ClientAbortedError, classifyError } from './attempt-failure.ts';
 import type { RequestHost } from './host.ts';
@@ -85,9 +90,10 @@ export class Exchange implements AttemptOwner {
   }
 
   /**
-   * Starts the exchange. A body that may have to be sent again (retryable method) is read ahead
-   * up to `retry.replayBodyUpTo`; a larger one (declared, or found so while reading a chunked
-   * body) is streamed, and a streamed body is never retried.
+   * Starts the exchange. A body up to `limits.requestBuffer`, or one that may have to be sent
+   * again (retryable method) up to `retry.replayBodyUpTo`, is read ahead before a target is
+   * chosen; a larger one (declared, or found so while reading a chunked body) is streamed, and a
+   * streamed body is never retried once sent.
    */
   start(): void {
     this.#res.on('close', this.#onClientClose);
@@ -95,13 +101,21 @@ export class Exchange implements AttemptOwner {
     retry?.recordRequest();
     const body = this.#body;
     const length = this.#req.headers['content-length'];
+    // Bodies up to limits.requestBuffer are read before a target is chosen (nginx's request
+    // buffering), so a slow sender holds no upstream connection; a retryable one up to
+    // replayBodyUpTo too, so it can be sent again. A larger body streams.
+    // Only a declared length is buffered for that: a chunked body of unknown size may come from
+    // a client that waits for the upstream before sending more, and must keep streaming.
+    const replay = retry?.retriesMethod(this.#method) === true ? retry.replayBodyUpTo : 0;
+    const requestBuffer = length === undefined ? 0 : this.#host.requestBuffer;
+    const limit = Math.max(replay, requestBuffer);
     if (
       body !== null &&
       !Buffer.isBuffer(body) &&
-      retry?.retriesMethod(this.#method) === true &&
-      (length === undefined || Number(length) <= retry.replayBodyUpTo)
+      limit > 0 &&
+      (length === undefined || Number(length) <= limit)
     ) {
-      this.#readAhead(body, retry.replayBodyUpTo);
+      this.#readAhead(body, limit);
       return;
     }
     this.#next();
@@ -138,9 +152,18 @@ export class Exchange implements AttemptOwner {
       this.#finish('aborted', 0, undefined);
       return;
     }
+    const pool = this.#pool;
+    const overload = pool.overload();
+    if (overload !== undefined) {
+      pool.overloads[overload]++;
+      // A retry turned away leaves the failure that caused it as the answer.
+      if (failure !== undefined) this.#answerFailure(failure);
+      else this.#answerAtLimit(overload);
+      return;
+    }
     const selection = this.#selection;
     this.#selection = undefined;
-    const admission = this.#pool.admit(this.#request, this.#tried, selection);
+    const admission = pool.admit(this.#request, this.#tried, selection);
     if (admission === undefined || admission === OVERLOADED) {
       // After a failed attempt, its failure is the answer: it says more than "busy elsewhere".
       if (failure !== undefined) this.#answerFailure(failure);
@@ -160,12 +183,14 @@ export class Exchange implements AttemptOwner {
       requestId: this.#requestId,
       upgrade: false,
       via: this.#host.via,
+      dropUnderscoreNames: this.#host.underscoresInHeaders === 'drop',
     });
     this.#attempts++;
     this.#lastTarget = target;
     target.activeRequests++;
     const attempt = new Attempt(this, target, permit, this.#attempts);
     attempt.concurrency = concurrency;
+    if (attempt.number > 1) this.#pool.retriesInFlight++;
     if (this.#host.attemptsObserved || this.#pool.timesAttempts) {
       attempt.startedAt = performance.now();
     }
@@ -210,10 +235,7 @@ export class Exchange implements AttemptOwner {
     this.#settlePermit(attempt, result);
     const retry = this.#pool.retry;
     // retriesResult first: decide() spends retry budget, which a plain 200 must not.
-    if (
-      retry?.retriesResult(result) === true &&
-      retry.decide(this.#question(attempt, result)) === 'retry'
-    ) {
+    if (retry?.retriesResult(result) === true && this.#shouldRetry(attempt, result)) {
       // The body is read and dropped so the connection stays reusable; the retry follows its end.
       attempt.discarding = true;
       return;
@@ -239,10 +261,17 @@ export class Exchange implements AttemptOwner {
       if (attempt.discarded > MAX_DISCARDED_BYTES) attempt.abort(new Error('discarded enough'));
       return;
     }
-    if (!this.#res.write(chunk)) {
-      controller.pause();
-      this.#onDrain ??= () => this.#current?.resume();
-      this.#res.once('drain', this.#onDrain);
+    const res = this.#res;
+    if (!res.write(chunk)) {
+      const host = this.#host;
+      host.slowReaders.watch(res);
+      // Up to responseBuffer bytes wait here for a slow client while the upstream goes on
+      // sending, so a response that fits leaves the upstream connection free at once.
+      if (res.writableLength > host.responseBuffer) {
+        controller.pause();
+        this.#onDrain ??= () => this.#current?.resume();
+        res.once('drain', this.#onDrain);
+      }
     }
   }
 
@@ -292,8 +321,7 @@ export class Exchange implements AttemptOwner {
     }
     const result = resultOf(failure.outcome, 0);
     this.#settlePermit(attempt, result, failure);
-    const retry = this.#pool.retry;
-    if (retry !== undefined && retry.decide(this.#question(attempt, result)) === 'retry') {
+    if (this.#shouldRetry(attempt, result)) {
       this.#endAttempt(attempt, failure.outcome);
       this.#retryAfterBackoff(attempt, failure);
       return;
@@ -301,8 +329,19 @@ export class Exchange implements AttemptOwner {
     this.#answerFailure(failure);
   }
 
+  /** Asks the retry policy; a retry refused by `limits.maxRetries` is counted as an overload. */
+  #shouldRetry(attempt: Attempt, result: AttemptResult): boolean {
+    const retry = this.#pool.retry;
+    if (retry === undefined) return false;
+    const verdict = retry.decide(this.#question(attempt, result));
+    if (verdict === 'max-retries') this.#pool.overloads.maxRetries++;
+    return verdict === 'retry';
+  }
+
   #question(attempt: Attempt, result: AttemptResult) {
+    const pool = this.#pool;
     return {
+      retriesAtLimit: pool.retriesInFlight >= pool.limits.maxRetries,
       method: this.#method,
       attempt: attempt.number,
       result,
@@ -355,6 +394,10 @@ export class Exchange implements AttemptOwner {
     this.#answerRefusal(overloaded(this.#pool));
   }
 
+  #answerAtLimit(limit: OverloadLimit): void {
+    this.#answerRefusal(atLimit(this.#pool, limit));
+  }
+
   #answerNoTarget(): void {
     this.#answerRefusal(noEligibleTarget(this.#pool));
   }
@@ -404,6 +447,7 @@ export class Exchange implements AttemptOwner {
   #endAttempt(attempt: Attempt, outcome: AttemptOutcome): void {
     if (attempt.ended) return;
     attempt.ended = true;
+    if (attempt.number > 1) this.#pool.retriesInFlight--;
     this.#settlePermit(attempt, resultOf(outcome, attempt.status));
     const target = attempt.target;
     target.activeRequests--;

@@ -5,8 +5,10 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
+import type { UnderscoreRule } from '../config/choices.ts';
+import { headerNameProblem } from '../http/header-names.ts';
 import { type ProxyErrorCode, sendError, statusOf } from '../http/proxy-error.ts';
-import { framingProblem } from '../http/request-framing.ts';
+import { framingProblem, versionProblem } from '../http/request-framing.ts';
 import { requestIdOf } from '../http/request-id.ts';
 import type { Logger } from '../logger.ts';
 import type { AttemptOutcome } from '../upstream/attempt-result.ts';
@@ -18,6 +20,7 @@ import { admitRequest, type Refusal, refusal } from './admission.ts';
 import { Exchange } from './exchange.ts';
 import type { AttemptListener, RequestHost } from './host.ts';
 import { limitBody } from './request-body.ts';
+import type { SlowReaders } from './slow-readers.ts';
 
 /** Settings the forwarder reads on every request. */
 export interface ForwarderOptions {
@@ -27,8 +30,16 @@ export interface ForwarderOptions {
   readonly preserveHost: boolean;
   /** This proxy's Via entry, unique per proxy so that a request loop is recognised. */
   readonly via: string;
+  /** Request headers whose names contain `_`: dropped, forwarded or refused (400). */
+  readonly underscoresInHeaders: UnderscoreRule;
   /** Largest request body accepted, in bytes; `undefined` for no limit. */
   readonly maxBodySize: number | undefined;
+  /** Request bodies up to this size are read whole before a target is chosen. */
+  readonly requestBuffer: number;
+  /** Response bytes held for a client that is behind before the upstream is paused. */
+  readonly responseBuffer: number;
+  /** Cuts off clients that read too slowly; told of every response whose client is behind. */
+  readonly slowReaders: SlowReaders;
   readonly logger: Logger;
   /** Write an access-log line per request. */
   readonly accessLog: boolean;
@@ -39,14 +50,22 @@ export interface ForwarderOptions {
  * Handles proxied HTTP requests. One per proxy; `handle` is the `request` listener.
  *
  * @example
- * const forwarder = new Forwarder({ routes, preserveHost: true, via: viaEntry('5f3a9c01'), maxBodySize: undefined, logger, accessLog: true, metrics });
+ * const forwarder = new Forwarder({
+ *   routes, preserveHost: true, via: viaEntry('5f3a9c01'), underscoresInHeaders: 'drop',
+ *   maxBodySize: undefined, requestBuffer: 65_536, responseBuffer: 65_536, slowReaders, logger,
+ *   accessLog: true, metrics,
+ * });
  * http.createServer(forwarder.handle);
  */
 export class Forwarder implements RequestHost {
   readonly routes: RouteTable;
   readonly preserveHost: boolean;
   readonly via: string;
+  readonly underscoresInHeaders: UnderscoreRule;
   readonly maxBodySize: number | undefined;
+  readonly requestBuffer: number;
+  readonly responseBuffer: number;
+  readonly slowReaders: SlowReaders;
   readonly logger: Logger;
   readonly accessLog: AccessLog;
   /** Exchanges in flight (forwarded and not finished). */
@@ -62,7 +81,11 @@ export class Forwarder implements RequestHost {
     this.routes = options.routes;
     this.preserveHost = options.preserveHost;
     this.via = options.via;
+    this.underscoresInHeaders = options.underscoresInHeaders;
     this.maxBodySize = options.maxBodySize;
+    this.requestBuffer = options.requestBuffer;
+    this.responseBuffer = options.responseBuffer;
+    this.slowReaders = options.slowReaders;
     this.logger = options.logger;
     this.accessLog = new AccessLog(options.logger, options.metrics, options.accessLog);
   }
@@ -86,7 +109,10 @@ export class Forwarder implements RequestHost {
     const requestId = requestIdOf(req);
     if (this.closing) res.shouldKeepAlive = false;
 
-    const framing = framingProblem(headers);
+    const framing =
+      framingProblem(headers) ??
+      versionProblem(req) ??
+      headerNameProblem(req.rawHeaders, this.underscoresInHeaders);
     if (framing !== undefined) {
       const refused = refusal('BAD_REQUEST', `Rejected request framing: ${framing}`, '', true);
       this.#refuse(req, res, refused, requestId, start);

@@ -106,6 +106,7 @@ export class UpgradeTunnels {
       requestId,
       upgrade: true,
       via: host.via,
+      dropUnderscoreNames: host.underscoresInHeaders === 'drop',
     });
     target.activeRequests++;
     let settled = false;

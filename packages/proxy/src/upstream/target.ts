@@ -4,6 +4,7 @@
  */
 import type { AdaptiveConcurrencyPolicy, Permit } from 'breakwater';
 import { Pool } from 'undici';
+import { defaults } from '../config/defaults.ts';
 import type { BalancedTarget } from './balancers/balancer.ts';
 import type { ActiveHealthChecker } from './health/active-checker.ts';
 
@@ -71,14 +72,27 @@ export class Target implements BalancedTarget {
   /** Connections to the target; replaced (not mutated) when a reload changes the timeouts. */
   pool: Pool;
   timeouts: TargetTimeouts;
+  /** Most connections open to the target at once (`limits.maxConnections`); more requests wait. */
+  maxConnections: number;
 
-  constructor(url: string, weight: number, timeouts: TargetTimeouts) {
+  constructor(
+    url: string,
+    weight: number,
+    timeouts: TargetTimeouts,
+    maxConnections = defaults.upstreamLimits.maxConnections,
+  ) {
     this.id = url;
     this.timeouts = timeouts;
+    this.maxConnections = maxConnections;
     this.url = new URL(url);
     this.weight = weight;
     this.host = this.url.host;
-    this.pool = connectionPool(this.url, timeouts);
+    this.pool = connectionPool(this.url, timeouts, maxConnections);
+  }
+
+  /** Whether a request sent now would wait for a connection: all `maxConnections` are busy. */
+  get saturated(): boolean {
+    return this.activeRequests >= this.maxConnections;
   }
 
   /**
@@ -86,10 +100,11 @@ export class Target implements BalancedTarget {
    * everything else: health, breaker, drained flag, counters. Requests in flight finish on the
    * old pool; the returned promise resolves once it has closed.
    */
-  replacePool(timeouts: TargetTimeouts): Promise<void> {
+  replacePool(timeouts: TargetTimeouts, maxConnections = this.maxConnections): Promise<void> {
     const previous = this.pool;
     this.timeouts = timeouts;
-    this.pool = connectionPool(this.url, timeouts);
+    this.maxConnections = maxConnections;
+    this.pool = connectionPool(this.url, timeouts, maxConnections);
     return previous.close();
   }
 
@@ -106,8 +121,9 @@ export class Target implements BalancedTarget {
   }
 }
 
-function connectionPool(url: URL, timeouts: TargetTimeouts): Pool {
+function connectionPool(url: URL, timeouts: TargetTimeouts, maxConnections: number): Pool {
   return new Pool(url.origin, {
+    connections: maxConnections,
     connectTimeout: timeouts.connect,
     headersTimeout: timeouts.response,
     // The response timeout bounds waiting for headers; a slow but live body stream is the

@@ -6,12 +6,14 @@
 import { adaptiveConcurrency, type Clock, type ConcurrencyPermit, type Permit } from 'breakwater';
 import { pino } from 'pino';
 import type { BalanceKind, FailOn } from '../config/choices.ts';
+import { defaults } from '../config/defaults.ts';
 import type {
   AdaptiveConcurrencyConfig,
   HealthCheckConfig,
   OutlierDetectionConfig,
   RetryConfig,
   UpstreamConfig,
+  UpstreamLimitsConfig,
 } from '../config/schema.ts';
 import type { Logger } from '../logger.ts';
 import type { BalancedRequest, Balancer } from './balancers/balancer.ts';
@@ -28,7 +30,12 @@ export interface UpstreamHealthConfig {
   readonly retry?: RetryConfig | undefined;
   /** Percent (0–100); below this share of eligible targets, balance over all of them. */
   readonly panicThreshold?: number | undefined;
+  /** Connection, pending, request and retry thresholds; the defaults when left out. */
+  readonly limits?: UpstreamLimitsConfig | undefined;
 }
+
+/** The upstream threshold that turned a request (or a retry) away. */
+export type OverloadLimit = 'maxRequests' | 'maxPending' | 'maxRetries';
 
 /**
  * The settings {@link UpstreamPool.fromConfig} reads: an `UpstreamConfig` from the config layer
@@ -110,6 +117,16 @@ export class UpstreamPool {
    * from their latency. (Attempt listeners time them anyway.)
    */
   readonly timesAttempts: boolean;
+  /** Connection, pending, request and retry thresholds (Envoy's cluster circuit breakers). */
+  readonly limits: UpstreamLimitsConfig;
+  /** Retries in flight now, against `limits.maxRetries`; kept by the exchange. */
+  retriesInFlight = 0;
+  /** Requests turned away (or retries not made) since the start, by the limit reached. */
+  readonly overloads: Record<OverloadLimit, number> = {
+    maxRequests: 0,
+    maxPending: 0,
+    maxRetries: 0,
+  };
   // Reused while no target changes eligibility, so a pick allocates nothing.
   #selection: CachedSelection<Target> | undefined;
 
@@ -133,6 +150,7 @@ export class UpstreamPool {
     this.maxEjectedPercent = outlier ? outlier.maxEjectedPercent : 100;
     this.panicThreshold = health.panicThreshold ?? 0;
     this.healthCheckInterval = health.healthCheck?.interval;
+    this.limits = health.limits ?? defaults.upstreamLimits;
     const retry = health.retry;
     this.retry =
       retry && retry.attempts > 1
@@ -152,7 +170,13 @@ export class UpstreamPool {
     const logger = context.logger ?? silentLogger;
     const targets = config.targets.map((entry) => {
       const target =
-        context.reuse?.(entry.url) ?? new Target(entry.url, entry.weight, config.timeouts);
+        context.reuse?.(entry.url) ??
+        new Target(
+          entry.url,
+          entry.weight,
+          config.timeouts,
+          config.limits?.maxConnections ?? defaults.upstreamLimits.maxConnections,
+        );
       attachTargetHealth(target, name, config, { clock: context.clock, logger });
       const limits = config.adaptiveConcurrency;
       target.limiter =
@@ -229,6 +253,41 @@ export class UpstreamPool {
     return this.selection().candidates;
   }
 
+  /** Requests in flight to the upstream's targets. */
+  get inFlight(): number {
+    let count = 0;
+    for (const target of this.targets) count += target.activeRequests;
+    return count;
+  }
+
+  /** Requests waiting for a connection: beyond `maxConnections` on their target. */
+  get pending(): number {
+    let count = 0;
+    for (const target of this.targets) {
+      count += Math.max(0, target.activeRequests - target.maxConnections);
+    }
+    return count;
+  }
+
+  /**
+   * Which threshold refuses a new request now, or `undefined`: `maxRequests` in flight, or
+   * `maxPending` requests already waiting while every candidate's connections are busy (a
+   * target with a free connection would take the request without waiting). Counted in
+   * {@link overloads} by the caller that turns the request away.
+   *
+   * @example
+   * const limit = pool.overload();
+   * if (limit !== undefined) return reply(503, 'OVERLOADED');
+   */
+  overload(): OverloadLimit | undefined {
+    const limits = this.limits;
+    if (this.inFlight >= limits.maxRequests) return 'maxRequests';
+    if (this.pending >= limits.maxPending && this.candidates().every((t) => t.saturated)) {
+      return 'maxPending';
+    }
+    return undefined;
+  }
+
   /**
    * Picks a target without taking a breaker permit (for upgrade tunnels, whose outcome the
    * breaker does not judge), or `undefined` when none is eligible.
@@ -263,6 +322,12 @@ export class UpstreamPool {
       if (untried.length > 0) candidates = untried;
     }
     let atLimit = false;
+    // A target whose connections are all busy would make the request wait (maxConnections):
+    // another one with a free connection takes it instead, as HAProxy's maxconn does.
+    if (candidates.some((target) => target.saturated)) {
+      const free = candidates.filter((target) => !target.saturated);
+      if (free.length > 0) candidates = free;
+    }
     while (candidates.length > 0) {
       const target = this.balancer.pick(candidates, request);
       if (target === undefined) break;

@@ -56,6 +56,16 @@ describe('loadConfig', () => {
       headersTimeout: 10000,
       requestTimeout: 120000,
       keepAliveTimeout: 5000,
+      minResponseRate: { bytesPerSecond: 240, gracePeriod: 5000 },
+      sendTimeout: 60000,
+      responseBuffer: 65536,
+      requestBuffer: 65536,
+    });
+    assert.deepEqual(api.limits, {
+      maxConnections: 256,
+      maxPending: 1024,
+      maxRequests: 1024,
+      maxRetries: 64,
     });
     assert.deepEqual(config.log, { level: 'info', access: true });
   });

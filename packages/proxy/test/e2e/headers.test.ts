@@ -225,3 +225,44 @@ describe('response headers sent to the client', () => {
     assert.equal(response.headers['x-request-id'], 'rid-1');
   });
 });
+
+describe('header names with underscores (underscoresInHeaders, as nginx)', () => {
+  const send = async (setting: string) => {
+    let seen: IncomingHttpHeaders | undefined;
+    const upstream = await startServer((req, res) => {
+      seen = req.headers;
+      res.end('ok');
+    });
+    const proxy = await startTestProxy(
+      proxyYaml([upstream.url], `log:\n  level: silent\n${setting}`),
+    );
+    try {
+      const response = await httpRequest(proxy.url, {
+        headers: { x_user_id: '7', 'x-user-role': 'reader' },
+      });
+      return { status: response.status, seen };
+    } finally {
+      await proxy.close();
+      await upstream.close();
+    }
+  };
+
+  test('drops them by default, forwarding the rest', async () => {
+    const { status, seen } = await send('');
+    assert.equal(status, 200);
+    assert.equal(seen?.x_user_id, undefined);
+    assert.equal(seen?.['x-user-role'], 'reader');
+  });
+
+  test('forwards them with underscoresInHeaders: forward', async () => {
+    const { status, seen } = await send('underscoresInHeaders: forward\n');
+    assert.equal(status, 200);
+    assert.equal(seen?.x_user_id, '7');
+  });
+
+  test('refuses the request with 400 and forwards nothing with underscoresInHeaders: refuse', async () => {
+    const { status, seen } = await send('underscoresInHeaders: refuse\n');
+    assert.equal(status, 400);
+    assert.equal(seen, undefined);
+  });
+});

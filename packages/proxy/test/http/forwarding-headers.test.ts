@@ -19,6 +19,7 @@ const context = {
   requestId: 'req-1',
   upgrade: false,
   via: viaEntry('5f3a9c01'),
+  dropUnderscoreNames: true,
 };
 
 describe('requestHeadersForUpstream', () => {
@@ -205,4 +206,13 @@ describe('headers through a running proxy', () => {
       assert.doesNotMatch(String(seen().connection ?? ''), /upgrade/i);
     });
   });
+});
+
+test('leaves out header names with underscores when told to, and keeps them otherwise', () => {
+  const incoming = { host: 'a', x_user: '7', 'x-user': '8' };
+  const dropped = requestHeadersForUpstream(incoming, context);
+  assert.equal(dropped.x_user, undefined);
+  assert.equal(dropped['x-user'], '8');
+  const kept = requestHeadersForUpstream(incoming, { ...context, dropUnderscoreNames: false });
+  assert.equal(kept.x_user, '7');
 });
