@@ -8,75 +8,18 @@ import { type BalanceKind, balanceKinds } from '../balancers/create.ts';
 import { type FailOn, failOnValues } from '../health/outlier.ts';
 import { parseStatusRanges, type StatusRange } from '../health/status-ranges.ts';
 import { parseByteSize } from './byte-size.ts';
-import { parseDuration } from './duration.ts';
-import { type ListenAddress, parseListenAddress } from './listen-address.ts';
+import { type Cidr, parseCidr } from './cidr.ts';
+import { defaultHttp2, http2Schema } from './http2-schema.ts';
+import { listenSchema } from './listen-schema.ts';
 import { parsePercent } from './percent.ts';
-
-/**
- * A zod error callback that says what was expected and what was found, or that the key is
- * missing.
- */
-function expected(what: string) {
-  return (issue: { input?: unknown }): string =>
-    issue.input === undefined
-      ? `required: ${what}`
-      : `${what}, received ${describeInput(issue.input)}`;
-}
-
-function describeInput(input: unknown): string {
-  if (input === null) return 'null';
-  if (Array.isArray(input)) return 'a list';
-  if (typeof input === 'object') return 'a mapping';
-  if (typeof input === 'string') return JSON.stringify(input);
-  return String(input);
-}
-
-const DURATION = 'expected a duration like 250ms, 5s, 1m or a number of milliseconds';
-
-const duration = z
-  .union([z.number(), z.string()], { error: expected(DURATION) })
-  .transform((value, ctx) => {
-    const ms = parseDuration(value);
-    if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: `${DURATION}, received ${describeInput(value)}` });
-      return z.NEVER;
-    }
-    return ms;
-  });
-
-const positiveDuration = duration.refine((ms) => ms > 0, 'expected a duration greater than 0');
-
-const LISTEN = 'expected "host:port" such as 127.0.0.1:8080';
-
-const listenAddress = z.string({ error: expected(LISTEN) }).transform((text, ctx) => {
-  const parsed = parseListenAddress(text);
-  if (parsed === undefined) {
-    ctx.addIssue({ code: 'custom', message: `${LISTEN}, received ${describeInput(text)}` });
-    return z.NEVER;
-  }
-  return parsed;
-});
-
-// One address or a list of them; an error in a list names its index.
-const listen = z.unknown().transform((value, ctx): ListenAddress[] => {
-  const items: unknown[] = Array.isArray(value) ? value : [value];
-  if (value === undefined || items.length === 0) {
-    ctx.addIssue({ code: 'custom', message: `required: ${LISTEN} or a list of them` });
-    return z.NEVER;
-  }
-  const addresses: ListenAddress[] = [];
-  items.forEach((item, index) => {
-    const parsed = typeof item === 'string' ? parseListenAddress(item) : undefined;
-    if (parsed === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: Array.isArray(value) ? [index] : [],
-        message: `${LISTEN}, received ${describeInput(item)}`,
-      });
-    } else addresses.push(parsed);
-  });
-  return addresses;
-});
+import {
+  describeInput,
+  duration,
+  expected,
+  listenAddress,
+  positiveDuration,
+  positiveInt,
+} from './schema-parts.ts';
 
 const byteSize = z
   .number({ error: expected('expected a number of bytes') })
@@ -113,11 +56,6 @@ const hashOn = z
   .regex(/^(header:[A-Za-z0-9!#$%&'*+.^_`|~-]+|cookie:[^\s;=]+|ip|path)$/, {
     error: expected(HASH_ON),
   });
-
-const positiveInt = z
-  .number({ error: expected('expected a positive whole number') })
-  .int('expected a positive whole number')
-  .positive('expected a positive whole number');
 
 const target = z.strictObject(
   {
@@ -506,6 +444,24 @@ const limits = z.strictObject(
   { error: expected('expected a mapping of limits') },
 );
 
+const CIDR = 'expected an address or range such as 10.0.0.0/8 or fd00::/8';
+
+/**
+ * Peers whose `Forwarded` / `X-Forwarded-*` fields are believed; nobody by default, so a client
+ * cannot choose the address the upstream sees.
+ */
+const trustedProxies = z.array(
+  z.string({ error: expected(CIDR) }).transform((text, ctx): Cidr => {
+    const cidr = parseCidr(text);
+    if (cidr === undefined) {
+      ctx.addIssue({ code: 'custom', message: `${CIDR}, received ${describeInput(text)}` });
+      return z.NEVER;
+    }
+    return cidr;
+  }),
+  { error: expected(`expected a list: ${CIDR}`) },
+);
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const log = z.strictObject(
@@ -520,7 +476,7 @@ const log = z.strictObject(
 
 /** The top-level config schema. Exported for tooling (e.g. JSON Schema generation). */
 export const configSchema = z.strictObject({
-  listen,
+  listen: listenSchema,
   admin: admin.optional(),
   upstreams: z
     .record(
@@ -543,6 +499,8 @@ export const configSchema = z.strictObject({
     keepAliveTimeout: 5_000,
   }),
   log: log.default({ level: 'info', access: true }),
+  trustedProxies: trustedProxies.default([]),
+  http2: http2Schema.default(defaultHttp2),
 });
 
 /** The validated config, with defaults filled in, durations in ms and addresses parsed. */
@@ -555,5 +513,11 @@ export type HealthCheckConfig = NonNullable<UpstreamConfig['healthCheck']>;
 export type OutlierDetectionConfig = UpstreamConfig['outlierDetection'];
 /** An upstream's `retry` block (`false` when turned off). */
 export type RetryConfig = UpstreamConfig['retry'];
+/** One entry of `listen`. */
+export type ListenerConfig = ProxyConfig['listen'][number];
+/** The `tls` block of a listener. */
+export type TlsListenerConfig = NonNullable<ListenerConfig['tls']>;
+/** The `http2` block: the HTTP/2 defences. */
+export type Http2Config = ProxyConfig['http2'];
 /** One route of a {@link ProxyConfig}. */
 export type RouteConfig = ProxyConfig['routes'][number];

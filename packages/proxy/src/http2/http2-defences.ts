@@ -22,41 +22,10 @@
  */
 import { constants, type ServerHttp2Session, type ServerOptions } from 'node:http2';
 import type { Clock } from 'breakwater';
+import type { Http2Config } from '../config/schema.ts';
 
 /** A token bucket: `burst` at once, refilled at `perSecond`. */
-export interface FrameBudget {
-  readonly burst: number;
-  readonly perSecond: number;
-}
-
-/** The `http2` block of the config. */
-export interface Http2Defences {
-  /** Streams a client may have open at once on one connection. */
-  readonly maxConcurrentStreams: number;
-  /** Streams refused for exceeding the above before the connection is closed. */
-  readonly maxRejectedStreams: number;
-  /** RST_STREAM frames a client may send (rapid reset). */
-  readonly streamResets: FrameBudget;
-  /** PING and SETTINGS frames a client may send. */
-  readonly controlFrames: FrameBudget;
-  /** Malformed frames tolerated before the connection is closed. */
-  readonly maxInvalidFrames: number;
-  /** Header fields per request, pseudo-headers included. */
-  readonly maxHeaderPairs: number;
-}
-
-/**
- * The defaults: stricter than Node's where Node's are generous for an edge (1000 resets, 1000
- * invalid frames), and Node's own where they already fit.
- */
-export const defaultHttp2Defences: Http2Defences = {
-  maxConcurrentStreams: 100,
-  maxRejectedStreams: 100,
-  streamResets: { burst: 200, perSecond: 33 },
-  controlFrames: { burst: 100, perSecond: 20 },
-  maxInvalidFrames: 100,
-  maxHeaderPairs: 128,
-};
+export type FrameBudget = Http2Config['controlFrames'];
 
 /**
  * Server options for `http2.createSecureServer` / `http2.createServer` that apply `defences`
@@ -64,13 +33,13 @@ export const defaultHttp2Defences: Http2Defences = {
  *
  * @example
  * const server = http2.createSecureServer({
- *   ...http2ServerOptions(defaultHttp2Defences, { maxHeaderSize: 16_384 }),
+ *   ...http2ServerOptions(config.http2, config.limits),
  *   ...store.serverOptions(),
  *   allowHTTP1: true,
  * });
  */
 export function http2ServerOptions(
-  defences: Http2Defences,
+  defences: Http2Config,
   limits: { readonly maxHeaderSize: number },
 ): ServerOptions {
   return {

@@ -10,12 +10,9 @@ import {
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, test } from 'node:test';
 import { ManualClock } from 'breakwater';
-import {
-  defaultHttp2Defences,
-  guardControlFrames,
-  type Http2Defences,
-  http2ServerOptions,
-} from '../../src/http2/http2-defences.ts';
+import { defaultHttp2 } from '../../src/config/http2-schema.ts';
+import type { Http2Config } from '../../src/config/schema.ts';
+import { guardControlFrames, http2ServerOptions } from '../../src/http2/http2-defences.ts';
 import {
   Flags,
   FrameType,
@@ -36,10 +33,10 @@ afterEach(() => {
  * `release()`.
  */
 async function defendedServer(
-  overrides: Partial<Http2Defences> = {},
+  overrides: Partial<Http2Config> = {},
   options: { hold?: boolean; maxHeaderSize?: number; clock?: ManualClock } = {},
 ) {
-  const defences = { ...defaultHttp2Defences, ...overrides };
+  const defences = { ...defaultHttp2, ...overrides };
   const held: Http2ServerResponse[] = [];
   const server: Http2Server = createServer(
     http2ServerOptions(defences, { maxHeaderSize: options.maxHeaderSize ?? 16_384 }),
@@ -238,7 +235,7 @@ describe('HTTP/2 defences', () => {
   });
 
   test('the options carry every setting from the config', () => {
-    const options = http2ServerOptions(defaultHttp2Defences, { maxHeaderSize: 8_192 });
+    const options = http2ServerOptions(defaultHttp2, { maxHeaderSize: 8_192 });
     assert.deepEqual(options.settings, {
       maxConcurrentStreams: 100,
       maxHeaderListSize: 8_192,
