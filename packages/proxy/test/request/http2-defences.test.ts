@@ -12,7 +12,7 @@ import { afterEach, describe, test } from 'node:test';
 import { ManualClock } from 'breakwater';
 import { defaultHttp2 } from '../../src/config/http2-schema.ts';
 import type { Http2Config } from '../../src/config/schema.ts';
-import { guardControlFrames, http2ServerOptions } from '../../src/http2/http2-defences.ts';
+import { guardControlFrames, http2ServerOptions } from '../../src/request/http2-defences.ts';
 import {
   Flags,
   FrameType,
