@@ -75,6 +75,13 @@ interface Entry {
   lastError?: CertificateError;
 }
 
+const PREPARED = Symbol('prepared');
+
+/** A checked set waiting for {@link CertificateStore.commit}. */
+export interface PreparedCertificates {
+  readonly [PREPARED]: { readonly served: Served; readonly settings: ContextSettings };
+}
+
 /** The served state, replaced as a whole so a handshake sees either all of an update or none. */
 interface Served {
   readonly entries: readonly Entry[];
@@ -195,18 +202,33 @@ export class CertificateStore {
   }
 
   /**
-   * Replaces the whole set (a config reload). Throws a {@link ConfigError} and keeps serving the
-   * old set when any new pair cannot be served.
+   * Reads and checks a new set (a config reload) without serving it yet, so a reload touching
+   * several listeners can check them all before swapping any. Throws a {@link ConfigError} when
+   * any pair cannot be served; nothing changes then.
    */
+  async prepare(
+    certificates: readonly CertificateSource[],
+    settings: ContextSettings = this.#settings,
+  ): Promise<PreparedCertificates> {
+    const served = await loadAll(certificates, settings);
+    return { [PREPARED]: { served, settings } };
+  }
+
+  /** Serves a set from {@link prepare}. */
+  commit(prepared: PreparedCertificates): void {
+    if (this.#closed) return;
+    const { served, settings } = prepared[PREPARED];
+    this.#settings = settings;
+    this.#served = served;
+    this.#announceDefault();
+  }
+
+  /** {@link prepare} then {@link commit}: the old set keeps serving when the new one is bad. */
   async replace(
     certificates: readonly CertificateSource[],
     settings: ContextSettings = this.#settings,
   ): Promise<void> {
-    const served = await loadAll(certificates, settings);
-    if (this.#closed) return;
-    this.#settings = settings;
-    this.#served = served;
-    this.#announceDefault();
+    this.commit(await this.prepare(certificates, settings));
   }
 
   /**

@@ -267,6 +267,18 @@ describe('CertificateStore', () => {
       }
     });
 
+    test('a prepared set is served only once committed', async () => {
+      const r = await rotating();
+      try {
+        const prepared = await r.store.prepare([entry(wild, 0)]);
+        assert.equal((await servedTo(r.port)).cn, 'api.test');
+        r.store.commit(prepared);
+        assert.equal((await servedTo(r.port)).cn, '*.apps.test');
+      } finally {
+        r.close();
+      }
+    });
+
     test('checks only on its clock, and close stops the checks', async () => {
       const r = await rotating();
       assert.equal(r.clock.pendingTimers, 1);
