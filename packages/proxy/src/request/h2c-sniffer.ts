@@ -20,8 +20,9 @@ function prefaceState(head: Buffer): boolean | undefined {
 }
 
 /**
- * Makes `h1` hand connections that open with the HTTP/2 preface to `h2`. Returns a function that
- * closes the HTTP/2 sessions still open (for shutdown; `h1.close()` stops new connections).
+ * Makes `h1` hand connections that open with the HTTP/2 preface to `h2`; `classified` hears
+ * which way each connection went. Returns a function that closes the HTTP/2 sessions still open
+ * (for shutdown; `h1.close()` stops new connections).
  *
  * @example
  * const h1 = http.createServer(options, handle);
@@ -33,6 +34,7 @@ export function acceptH2cPriorKnowledge(
   h1: HttpServer,
   h2: Http2Server,
   headersTimeout: number,
+  classified?: (socket: Socket, protocol: 'h2' | 'http/1.1') => void,
 ): () => void {
   const http1Listeners = h1.listeners('connection') as ((socket: Socket) => void)[];
   h1.removeAllListeners('connection');
@@ -55,6 +57,7 @@ export function acceptH2cPriorKnowledge(
       // the HTTP/2 session reads them out itself, node:http's parser once resumed.
       socket.pause();
       socket.unshift(head);
+      classified?.(socket, state ? 'h2' : 'http/1.1');
       if (state) h2.emit('connection', socket);
       else {
         for (const listener of http1Listeners) listener.call(h1, socket);
