@@ -44,7 +44,7 @@ export function acceptH2cPriorKnowledge(
     session.once('close', () => sessions.delete(session));
   });
   h1.on('connection', (socket: Socket) => {
-    let head = Buffer.alloc(0);
+    let head: Buffer = Buffer.alloc(0);
     const timer = setTimeout(() => socket.destroy(), headersTimeout);
     const onData = (chunk: Buffer): void => {
       head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
