@@ -189,8 +189,11 @@ async function main(): Promise<number> {
   const proxy = await startProxy(loadConfig(config(upstreams)), {
     logger: pino({ level: logLevel }, pino.destination(2)),
   });
-  const target = proxy.upstreams.get('app')?.targets[1];
-  if (target === undefined) throw new Error('the proxy has no second target');
+  const app = proxy.upstreams.get('app');
+  const target = app?.targets[1];
+  if (app === undefined || target === undefined) throw new Error('the proxy has no second target');
+  // Eligible as the balancer sees it (the same answer as the admin API and the metric).
+  const eligible = () => app.eligible().includes(target);
   const proxyUrl = `http://127.0.0.1:${proxy.proxyAddresses[0]?.port}`;
 
   const stats: LoadStats = { sent: 0, ok: 0, failed: 0, failures: new Map() };
@@ -209,7 +212,7 @@ async function main(): Promise<number> {
     );
     const killedAt = performance.now();
     await victim.kill();
-    ejectMs = await timeUntil(() => !target.eligible, killedAt, DOWN_MS);
+    ejectMs = await timeUntil(() => !eligible(), killedAt, DOWN_MS);
     say(
       `        ${victim.name} out of rotation after ${ms(ejectMs)} (breaker ${target.breaker?.state ?? 'none'}, healthy=${target.healthy})`,
     );
@@ -220,7 +223,7 @@ async function main(): Promise<number> {
     const restartedAt = performance.now();
     await victim.start();
     say(`t=${(WARM_UP_MS + DOWN_MS) / 1000}s  restarted ${victim.name} on port ${victim.port}`);
-    readmitMs = await timeUntil(() => target.eligible, restartedAt, RECOVERY_LIMIT_MS);
+    readmitMs = await timeUntil(() => eligible(), restartedAt, RECOVERY_LIMIT_MS);
     recoverMs = await timeUntil(() => victim.served > servedBefore, restartedAt, RECOVERY_LIMIT_MS);
     servedBeforeKill = servedBefore;
     say(

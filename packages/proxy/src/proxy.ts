@@ -6,18 +6,18 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Clock } from 'breakwater';
-import { createAdminServer } from './admin-server.ts';
-import { clientErrorListener } from './client-error.ts';
+import { ProxyMetrics } from './admin/metrics.ts';
+import { createAdminServer } from './admin/server.ts';
 import type { ConfigEnv } from './config/load-config.ts';
 import type { ProxyConfig } from './config/schema.ts';
-import { Forwarder } from './forwarder.ts';
+import { clientErrorListener } from './http/client-error.ts';
 import { createLogger, type Logger } from './logger.ts';
-import { ProxyMetrics } from './metrics.ts';
-import { ConfigReloader, type ReloadResult } from './reload.ts';
-import { Router } from './router.ts';
-import { UpgradeTunnels } from './upgrade-tunnel.ts';
-import { upstreamLifecycle } from './upstream-lifecycle.ts';
-import { UpstreamPool } from './upstream-pool.ts';
+import { upstreamLifecycle } from './reload/lifecycle.ts';
+import { ConfigReloader, type ReloadResult } from './reload/reload.ts';
+import { Forwarder } from './request/forwarder.ts';
+import { UpgradeTunnels } from './request/upgrade.ts';
+import { Router, RouteTable } from './upstream/router.ts';
+import { UpstreamPool } from './upstream/upstream-pool.ts';
 
 /** Options for {@link startProxy}. */
 export interface StartProxyOptions {
@@ -83,8 +83,9 @@ export async function startProxy(
     upstreams.set(name, UpstreamPool.fromConfig(name, upstream, { clock: options.clock, logger }));
   }
   const metrics = new ProxyMetrics(() => upstreams.values());
+  const routes = new RouteTable(new Router(config.routes, upstreams));
   const forwarder = new Forwarder({
-    router: new Router(config.routes, upstreams),
+    routes,
     preserveHost: config.preserveHost,
     maxBodySize: config.limits.maxBodySize,
     logger,
@@ -94,13 +95,13 @@ export async function startProxy(
   const reloader = new ConfigReloader({
     config,
     upstreams,
-    forwarder,
+    routes,
     logger,
     lifecycle: upstreamLifecycle({ clock: options.clock, logger }),
     configFile: options.configFile,
     env: options.env,
   });
-  const tunnels = new UpgradeTunnels(forwarder);
+  const tunnels = new UpgradeTunnels(forwarder, routes);
   const limits = config.limits;
   const onClientError = clientErrorListener(logger, forwarder.answeredSockets);
   const servers: Server[] = [];

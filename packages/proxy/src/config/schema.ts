@@ -4,11 +4,9 @@
  * leave as milliseconds; listen addresses leave parsed.
  */
 import { z } from 'zod';
-import { type BalanceKind, balanceKinds } from '../balancers/create.ts';
-import { type FailOn, failOnValues } from '../health/outlier.ts';
-import { parseStatusRanges, type StatusRange } from '../health/status-ranges.ts';
 import { parseByteSize } from './byte-size.ts';
 import { type Cidr, parseCidr } from './cidr.ts';
+import { type BalanceKind, balanceKinds, type FailOn, failOnValues } from './choices.ts';
 import { defaultHttp2, http2Schema } from './http2-schema.ts';
 import { listenSchema } from './listen-schema.ts';
 import { parsePercent } from './percent.ts';
@@ -20,6 +18,7 @@ import {
   positiveDuration,
   positiveInt,
 } from './schema-parts.ts';
+import { parseStatusRanges, type StatusRange } from './status-ranges.ts';
 
 const byteSize = z
   .number({ error: expected('expected a number of bytes') })

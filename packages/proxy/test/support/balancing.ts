@@ -1,5 +1,5 @@
 /** Shared fixtures for balancer tests. */
-import type { BalancedRequest, BalancedTarget } from '../../src/balancers/balancer.ts';
+import type { BalancedRequest, BalancedTarget } from '../../src/upstream/balancers/balancer.ts';
 
 export interface TestTarget extends BalancedTarget {
   activeRequests: number;

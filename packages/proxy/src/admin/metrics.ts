@@ -1,0 +1,215 @@
+/**
+ * Prometheus metrics. The hot path only adds to plain numbers in a per-upstream tally (request
+ * counts by status class, duration buckets); prom-client reads the tallies at scrape time. Its
+ * own `inc()`/`observe()` hash the label object on every call, which costs more than the rest of
+ * the bookkeeping of a request. Per-target gauges are read from the targets at scrape time too.
+ */
+import { Counter, Gauge, type Metric, Registry } from 'prom-client';
+import type { RequestMetrics } from '../request/access-log.ts';
+import type { Target } from '../upstream/target.ts';
+import type { UpstreamPool } from '../upstream/upstream-pool.ts';
+
+const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+
+const DURATION_NAME = 'breakwater_request_duration_seconds';
+// Upper bounds in seconds; a duration above the last counts in +Inf only.
+const DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** One upstream's counts since the start, added to on the hot path, read at scrape time. */
+interface UpstreamTally {
+  readonly byClass: readonly { upstream: string; status_class: string }[];
+  readonly upstream: { upstream: string };
+  /** Requests per status class, indexed like STATUS_CLASSES. */
+  readonly requests: Float64Array;
+  /** Requests per duration bucket (not cumulative); the last slot is above every bound. */
+  readonly buckets: Float64Array;
+  durationSum: number;
+  durationCount: number;
+}
+
+/**
+ * The proxy's metrics, in a registry of its own (several proxies may share a process in tests).
+ *
+ * @example
+ * const metrics = new ProxyMetrics(() => pools);
+ * metrics.observe('api', 200, 0.012);
+ * await metrics.registry.metrics(); // Prometheus text
+ */
+export class ProxyMetrics implements RequestMetrics {
+  readonly registry = new Registry();
+  readonly #errors: Counter<'upstream' | 'code'>;
+  readonly #retries: Counter<'upstream'>;
+  readonly #tallies = new Map<string, UpstreamTally>();
+
+  constructor(pools: () => Iterable<UpstreamPool>) {
+    const tallies = this.#tallies;
+    new Counter({
+      name: 'breakwater_requests_total',
+      help: 'Requests forwarded, by upstream and response status class (proxy-generated errors included).',
+      labelNames: ['upstream', 'status_class'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const tally of tallies.values()) {
+          for (let i = 0; i < STATUS_CLASSES.length; i++) {
+            const count = tally.requests[i]!;
+            if (count > 0) this.inc(tally.byClass[i]!, count);
+          }
+        }
+      },
+    });
+    this.registry.registerMetric(new DurationHistogram(tallies) as unknown as Metric);
+    this.#errors = new Counter({
+      name: 'breakwater_proxy_errors_total',
+      help: 'Responses the proxy generated itself, by upstream and error code (NO_ROUTE, UPSTREAM_TIMEOUT…).',
+      labelNames: ['upstream', 'code'],
+      registers: [this.registry],
+    });
+    this.#retries = new Counter({
+      name: 'breakwater_retries_total',
+      help: 'Attempts sent again to a target (usually another one) after a failed attempt, by upstream.',
+      labelNames: ['upstream'],
+      registers: [this.registry],
+    });
+    this.#targetGauge(
+      'breakwater_target_active_requests',
+      'Requests in flight to each upstream target.',
+      pools,
+      (target) => target.activeRequests,
+    );
+    this.#targetGauge(
+      'breakwater_target_healthy',
+      'Whether each upstream target is eligible for traffic (1) or not (0), as the balancer sees it.',
+      pools,
+      (target, candidates) => (candidates.has(target) ? 1 : 0),
+    );
+  }
+
+  /** A per-target gauge read from the targets at scrape time: nothing to update per request. */
+  #targetGauge(
+    name: string,
+    help: string,
+    pools: () => Iterable<UpstreamPool>,
+    read: (target: Target, candidates: ReadonlySet<Target>) => number,
+  ): void {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['upstream', 'target'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const pool of pools()) {
+          // One selection per upstream and scrape: the same eligibility the balancer reads.
+          const candidates = new Set(pool.selection().candidates);
+          for (const target of pool.targets) {
+            this.set({ upstream: pool.name, target: target.id }, read(target, candidates));
+          }
+        }
+      },
+    });
+  }
+
+  /** Records one finished request. `upstream` is `''` for requests that matched no route. */
+  observe(upstream: string, status: number, seconds: number): void {
+    const tally = this.#tally(upstream);
+    const classIndex = Math.min(Math.max(Math.floor(status / 100) - 1, 0), 4);
+    tally.requests[classIndex]!++;
+    let bucket = 0;
+    while (bucket < DURATION_BUCKETS.length && seconds > DURATION_BUCKETS[bucket]!) bucket++;
+    tally.buckets[bucket]!++;
+    tally.durationSum += seconds;
+    tally.durationCount++;
+  }
+
+  /** Records one retry (an attempt after the first) of a request to `upstream`. */
+  observeRetry(upstream: string): void {
+    this.#retries.inc(this.#tally(upstream).upstream);
+  }
+
+  #tally(upstream: string): UpstreamTally {
+    let tally = this.#tallies.get(upstream);
+    if (tally === undefined) {
+      tally = {
+        byClass: STATUS_CLASSES.map((statusClass) => ({ upstream, status_class: statusClass })),
+        upstream: { upstream },
+        requests: new Float64Array(STATUS_CLASSES.length),
+        buckets: new Float64Array(DURATION_BUCKETS.length + 1),
+        durationSum: 0,
+        durationCount: 0,
+      };
+      this.#tallies.set(upstream, tally);
+    }
+    return tally;
+  }
+
+  /** Records a response the proxy generated itself (rare, so labels are built on the spot). */
+  observeError(upstream: string, code: string): void {
+    this.#errors.inc({ upstream, code });
+  }
+}
+
+/** A value as prom-client's registry reads it from a metric's `get()`. */
+interface MetricValue {
+  readonly value: number;
+  readonly labels: Record<string, string | number>;
+  readonly metricName: string;
+}
+
+/**
+ * `breakwater_request_duration_seconds`, rendered from the tallies at scrape time in the shape
+ * prom-client's own Histogram gives (cumulative `_bucket` with `le` first, `_sum`, `_count`), so
+ * the exposition is unchanged. The registry reads any object with this shape.
+ */
+class DurationHistogram {
+  readonly name = DURATION_NAME;
+  readonly help = 'Time from request received to response finished, by upstream.';
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  readonly #tallies: ReadonlyMap<string, UpstreamTally>;
+
+  constructor(tallies: ReadonlyMap<string, UpstreamTally>) {
+    this.#tallies = tallies;
+  }
+
+  get(): Promise<{
+    name: string;
+    help: string;
+    type: string;
+    values: MetricValue[];
+    aggregator: string;
+  }> {
+    const values: MetricValue[] = [];
+    for (const [upstream, tally] of this.#tallies) {
+      if (tally.durationCount === 0) continue;
+      let cumulative = 0;
+      for (let i = 0; i < DURATION_BUCKETS.length; i++) {
+        cumulative += tally.buckets[i]!;
+        values.push({
+          labels: { le: DURATION_BUCKETS[i]!, upstream },
+          value: cumulative,
+          metricName: `${DURATION_NAME}_bucket`,
+        });
+      }
+      values.push(
+        {
+          labels: { le: '+Inf', upstream },
+          value: tally.durationCount,
+          metricName: `${DURATION_NAME}_bucket`,
+        },
+        { labels: { upstream }, value: tally.durationSum, metricName: `${DURATION_NAME}_sum` },
+        { labels: { upstream }, value: tally.durationCount, metricName: `${DURATION_NAME}_count` },
+      );
+    }
+    return Promise.resolve({
+      name: this.name,
+      help: this.help,
+      type: this.type,
+      values,
+      aggregator: this.aggregator,
+    });
+  }
+
+  /** `registry.resetMetrics()` resets every metric; the tallies are the proxy's lifetime counts. */
+  reset(): void {}
+}

@@ -1,0 +1,76 @@
+/**
+ * Requests node's HTTP parser refuses (malformed or ambiguous framing, oversized headers, a
+ * request that took too long) never reach the forwarder. They get the same JSON error shape as
+ * everything else and the connection is closed, so nothing ambiguous is ever forwarded.
+ */
+import { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Logger } from '../logger.ts';
+import { type ProxyErrorCode, rawErrorResponse } from './proxy-error.ts';
+
+/**
+ * Builds a `clientError` listener.
+ *
+ * @example
+ * server.on('clientError', clientErrorListener(logger));
+ */
+export function clientErrorListener(
+  logger: Logger,
+  answered: WeakSet<object>,
+): (error: Error, socket: Duplex) => void {
+  return (error, socket) => {
+    const code = 'code' in error ? String(error.code) : '';
+    if (code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    // The parser may fail after the forwarder already answered this connection (it sees the
+    // head first, then the framing error); a second response would corrupt the stream.
+    if (answered.has(socket) || responseStarted(socket)) {
+      logger.debug({ code, reason: error.message }, 'parser error after a response; closing');
+      socket.end();
+      return;
+    }
+    let errorCode: ProxyErrorCode = 'BAD_REQUEST';
+    let message = 'Malformed request';
+    switch (code) {
+      case 'HPE_HEADER_OVERFLOW':
+        errorCode = 'HEADERS_TOO_LARGE';
+        message = 'Request headers exceed limits.maxHeaderSize';
+        break;
+      case 'ERR_HTTP_REQUEST_TIMEOUT':
+        errorCode = 'REQUEST_TIMEOUT';
+        message = 'Request was not received within limits.headersTimeout / limits.requestTimeout';
+        break;
+      case 'HPE_UNEXPECTED_CONTENT_LENGTH':
+      case 'HPE_INVALID_CONTENT_LENGTH':
+      case 'HPE_INVALID_TRANSFER_ENCODING':
+        message = `Rejected request framing (${code})`;
+        break;
+      default:
+        if (code !== '') message = `Malformed request (${code})`;
+    }
+    logger.warn(
+      { code, remoteAddress: socketAddress(socket), reason: error.message },
+      'rejected malformed request',
+    );
+    socket.end(rawErrorResponse(errorCode, message));
+    // A client that never reads or closes must not pin the socket.
+    if (socket instanceof Socket) socket.setTimeout(2_000, () => socket.destroy());
+  };
+}
+
+// node:http keeps the response being written on the socket; if its head went out already, a
+// raw error response would land in the middle of it.
+function responseStarted(socket: Duplex): boolean {
+  const message: unknown = Reflect.get(socket, '_httpMessage');
+  return (
+    typeof message === 'object' && message !== null && Reflect.get(message, 'headersSent') === true
+  );
+}
+
+function socketAddress(socket: Duplex): string | undefined {
+  return 'remoteAddress' in socket && typeof socket.remoteAddress === 'string'
+    ? socket.remoteAddress
+    : undefined;
+}

@@ -1,0 +1,517 @@
+/**
+ * One forwarded request: one or more attempts, each an undici dispatch to one target, with
+ * response headers, data and end written straight to the client's `ServerResponse` (backpressure
+ * both ways, no buffering of responses). A failed attempt is retried on another target when the
+ * upstream's retry policy allows it and nothing has reached the client yet.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { PassThrough, type Readable } from 'node:stream';
+import type { Permit } from 'breakwater';
+import type { Dispatcher } from 'undici';
+import { requestHeadersForUpstream, responseHeadersForClient } from '../http/forwarding-headers.ts';
+import { type ProxyErrorCode, sendError } from '../http/proxy-error.ts';
+import { type AttemptOutcome, type AttemptResult, resultOf } from '../upstream/attempt-result.ts';
+import type { BalancedRequest } from '../upstream/balancers/balancer.ts';
+import { classifyAttempt } from '../upstream/outlier.ts';
+import type { Selection } from '../upstream/selection.ts';
+import type { Target } from '../upstream/target.ts';
+import type { Admission, UpstreamPool } from '../upstream/upstream-pool.ts';
+import { loggedStatus } from './access-log.ts';
+import type { Admitted } from './admission.ts';
+import { noEligibleTarget } from './admission.ts';
+import { type AttemptFailure, ClientAbortedError, classifyError } from './attempt-failure.ts';
+import type { RequestHost } from './host.ts';
+
+// A retried response's body is read and dropped up to this size, then its connection is closed.
+const MAX_DISCARDED_BYTES = 64 * 1024;
+
+/** The client's side of an exchange: its request, the response to write, and its body. */
+export interface ClientRequest {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly requestId: string;
+  /** `performance.now()` when the request arrived. */
+  readonly start: number;
+  /** The body to forward: `null` for none, or the (possibly size-limited) stream. */
+  readonly body: Readable | null;
+}
+
+/**
+ * A request in flight, across its attempts. It depends on a {@link RequestHost}, not on the
+ * forwarder that creates it.
+ *
+ * @example
+ * new Exchange(host, admitted, { req, res, requestId, start, body }).start();
+ */
+export class Exchange {
+  readonly #host: RequestHost;
+  readonly #req: IncomingMessage;
+  readonly #res: ServerResponse;
+  readonly #pool: UpstreamPool;
+  readonly #request: BalancedRequest;
+  readonly #requestId: string;
+  readonly #start: number;
+  readonly #method: string;
+  // A stream is sent once; a Buffer (a body read ahead for replay) can be sent again.
+  #body: Readable | Buffer | null;
+  #current: Attempt | undefined;
+  #attempts = 0;
+  #tried: Set<Target> | undefined;
+  #lastTarget: Target | undefined;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #done = false;
+  #clientGone = false;
+  #onDrain: (() => void) | undefined;
+  // The selection admission worked out, used by the first attempt when it follows at once.
+  #selection: Selection<Target> | undefined;
+
+  constructor(host: RequestHost, admitted: Admitted, client: ClientRequest) {
+    this.#host = host;
+    this.#req = client.req;
+    this.#res = client.res;
+    this.#pool = admitted.pool;
+    this.#request = admitted.request;
+    this.#selection = admitted.selection;
+    this.#requestId = client.requestId;
+    this.#start = client.start;
+    this.#method = client.req.method ?? 'GET';
+    this.#body = client.body;
+  }
+
+  /** Whether the client has gone away. */
+  get clientGone(): boolean {
+    return this.#clientGone;
+  }
+
+  /**
+   * Starts the exchange. A body that may have to be sent again (retryable method) is read ahead
+   * up to `retry.replayBodyUpTo`; a larger one (declared, or found so while reading a chunked
+   * body) is streamed, and a streamed body is never retried.
+   */
+  start(): void {
+    this.#res.on('close', this.#onClientClose);
+    const retry = this.#pool.retry;
+    retry?.recordRequest();
+    const body = this.#body;
+    const length = this.#req.headers['content-length'];
+    if (
+      body !== null &&
+      !Buffer.isBuffer(body) &&
+      retry?.retriesMethod(this.#method) === true &&
+      (length === undefined || Number(length) <= retry.replayBodyUpTo)
+    ) {
+      this.#readAhead(body, retry.replayBodyUpTo);
+      return;
+    }
+    this.#next();
+  }
+
+  #readAhead(source: Readable, limit: number): void {
+    // Reading takes time: the first attempt works out its selection afresh.
+    this.#selection = undefined;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size <= limit) return;
+      // Too large to keep: send what was read, then the rest, as one stream.
+      source.off('data', onData);
+      source.off('end', onEnd);
+      source.pause();
+      const stream = new PassThrough();
+      source.once('error', (error) => stream.destroy(error));
+      for (const part of chunks) stream.write(part);
+      source.pipe(stream);
+      this.#body = stream;
+      this.#next();
+    };
+    const onEnd = () => {
+      if (this.#done) return;
+      this.#body = Buffer.concat(chunks, size);
+      this.#next();
+    };
+    source.on('data', onData);
+    source.once('end', onEnd);
+    source.once('error', (error: unknown) => {
+      if (this.#done || this.#current !== undefined) return;
+      const failure = classifyError(error);
+      if (failure.outcome === 'rejected') {
+        // e.g. a chunked body growing past limits.maxBodySize while being read ahead.
+        sendError(this.#res, failure.code, failure.message, this.#requestId, true);
+        this.#finish('rejected', 0, failure.code);
+      } else {
+        this.#res.destroy();
+        this.#finish('aborted', 0, undefined);
+      }
+    });
+  }
+
+  /** Sends the next attempt to a target the pool admits, or answers when there is none. */
+  #next(failure?: AttemptFailure): void {
+    if (this.#done) return;
+    if (this.#clientGone) {
+      this.#finish('aborted', 0, undefined);
+      return;
+    }
+    const selection = this.#selection;
+    this.#selection = undefined;
+    const admission = this.#pool.admit(this.#request, this.#tried, selection);
+    if (admission === undefined) {
+      if (failure !== undefined) this.#answerFailure(failure);
+      else this.#answerNoTarget();
+      return;
+    }
+    this.#dispatch(admission);
+  }
+
+  #dispatch({ target, permit }: Admission): void {
+    const req = this.#req;
+    const headers = requestHeadersForUpstream(req.headers, {
+      remoteAddress: req.socket.remoteAddress,
+      protocol: 'http',
+      hostOverride: this.#host.preserveHost ? undefined : target.host,
+      requestId: this.#requestId,
+      upgrade: false,
+    });
+    this.#attempts++;
+    this.#lastTarget = target;
+    target.activeRequests++;
+    const attempt = new Attempt(this, target, permit, this.#attempts);
+    if (this.#host.attemptsObserved) attempt.startedAt = performance.now();
+    this.#current = attempt;
+    // retry.perTryTimeout is undici's headers timeout for this dispatch (a timer undici arms
+    // anyway), so an attempt costs no timer of its own; it fails with UND_ERR_HEADERS_TIMEOUT,
+    // classified 'timeout' (504, retried when `on` lists timeout). It runs from the moment the
+    // request is written: connecting is bounded by timeouts.connect.
+    const perTryTimeout = this.#pool.retry?.perTryTimeout;
+    try {
+      target.pool.dispatch(
+        {
+          path: req.url ?? '/',
+          method: this.#method,
+          headers,
+          body: this.#body,
+          headersTimeout:
+            perTryTimeout === undefined ? null : Math.min(perTryTimeout, target.timeouts.response),
+        },
+        attempt,
+      );
+    } catch (error) {
+      // undici validates synchronously (e.g. a header value it refuses).
+      this.attemptFailed(attempt, error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  /** Response headers of `attempt` arrived: relay them, or drop the response for a retry. */
+  responseStarted(
+    attempt: Attempt,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+    statusMessage: string | undefined,
+  ): void {
+    if (attempt !== this.#current) return;
+    attempt.status = statusCode;
+    const result: AttemptResult = { kind: 'response', status: statusCode };
+    this.#settlePermit(attempt, result);
+    const retry = this.#pool.retry;
+    // retriesResult first: decide() spends retry budget, which a plain 200 must not.
+    if (
+      retry?.retriesResult(result) === true &&
+      retry.decide(this.#question(attempt, result)) === 'retry'
+    ) {
+      // The body is read and dropped so the connection stays reusable; the retry follows its end.
+      attempt.discarding = true;
+      return;
+    }
+    const res = this.#res;
+    if (this.#host.closing) res.shouldKeepAlive = false;
+    try {
+      res.writeHead(
+        statusCode,
+        statusMessage || undefined,
+        responseHeadersForClient(headers, this.#requestId),
+      );
+    } catch (error) {
+      attempt.abort(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  responseData(attempt: Attempt, controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (attempt !== this.#current) return;
+    if (attempt.discarding) {
+      attempt.discarded += chunk.length;
+      // Reading a large error body just to keep a connection costs more than a new connection.
+      if (attempt.discarded > MAX_DISCARDED_BYTES) attempt.abort(new Error('discarded enough'));
+      return;
+    }
+    if (!this.#res.write(chunk)) {
+      controller.pause();
+      this.#onDrain ??= () => this.#current?.resume();
+      this.#res.once('drain', this.#onDrain);
+    }
+  }
+
+  responseEnded(attempt: Attempt, trailers: Record<string, string | string[] | undefined>): void {
+    if (attempt !== this.#current) return;
+    if (attempt.discarding) {
+      this.#endAttempt(attempt, 'response');
+      this.#retryAfterBackoff(attempt, undefined);
+      return;
+    }
+    const res = this.#res;
+    // Trailers survive only on a chunked response; node drops them otherwise, as it must.
+    for (const _name in trailers) {
+      if (!res.hasHeader('content-length')) res.addTrailers(trailers as Record<string, string>);
+      break;
+    }
+    res.end();
+    this.#finish('response', attempt.status, undefined);
+  }
+
+  attemptFailed(attempt: Attempt, error: Error): void {
+    if (attempt !== this.#current || this.#done) return;
+    const res = this.#res;
+    const failure = classifyError(this.#clientGone ? new ClientAbortedError() : error);
+    if (failure.outcome === 'aborted' || this.#clientGone) {
+      res.destroy();
+      this.#finish('aborted', attempt.status, undefined);
+      return;
+    }
+    if (attempt.discarding) {
+      // A response being dropped for a retry broke (or was cut short past MAX_DISCARDED_BYTES):
+      // the retry was decided on its status, which stays the answer if no target takes it.
+      const cutShort = attempt.discarded > MAX_DISCARDED_BYTES;
+      this.#endAttempt(attempt, cutShort ? 'response' : failure.outcome);
+      this.#retryAfterBackoff(attempt, undefined);
+      return;
+    }
+    if (attempt.status !== 0 || res.headersSent) {
+      // Headers already went out: the only honest signal left is a broken connection.
+      this.#host.logger.warn(
+        { requestId: this.#requestId, target: attempt.target.id, err: error },
+        'upstream failed mid-response; closing client connection',
+      );
+      res.destroy();
+      this.#finish(failure.outcome, attempt.status, failure.code);
+      return;
+    }
+    const result = resultOf(failure.outcome, 0);
+    this.#settlePermit(attempt, result);
+    const retry = this.#pool.retry;
+    if (retry !== undefined && retry.decide(this.#question(attempt, result)) === 'retry') {
+      this.#endAttempt(attempt, failure.outcome);
+      this.#retryAfterBackoff(attempt, failure);
+      return;
+    }
+    this.#answerFailure(failure);
+  }
+
+  #question(attempt: Attempt, result: AttemptResult) {
+    return {
+      method: this.#method,
+      attempt: attempt.number,
+      result,
+      responseStarted: this.#res.headersSent,
+      bodyReplayable: this.#body === null || Buffer.isBuffer(this.#body),
+    };
+  }
+
+  #retryAfterBackoff(attempt: Attempt, failure: AttemptFailure | undefined): void {
+    const retry = this.#pool.retry;
+    if (retry === undefined) return;
+    this.#tried ??= new Set();
+    this.#tried.add(attempt.target);
+    this.#current = undefined;
+    this.#host.accessLog.metrics.observeRetry(this.#pool.name);
+    // Nothing was sent to a target that refused the connection, and another target is not
+    // made busier by waiting: go there at once, as nginx and HAProxy do. The backoff stays
+    // for a retry that lands on the same target (the only one left) or follows other failures.
+    if (failure?.outcome === 'connect-error') {
+      const admission = this.#pool.admit(this.#request, this.#tried);
+      if (admission !== undefined && !this.#tried.has(admission.target)) {
+        this.#dispatch(admission);
+        return;
+      }
+      // The same target again: give back its permit (a half-open trial slot) and wait.
+      admission?.permit?.ignore();
+    }
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.#next(failure ?? gatewayFailure(attempt.status));
+    }, retry.delay(attempt.number));
+  }
+
+  #answerFailure(failure: AttemptFailure): void {
+    // After a streamed body upload failed, the connection's framing is unknown; don't reuse it.
+    sendError(
+      this.#res,
+      failure.code,
+      failure.message,
+      this.#requestId,
+      this.#body !== null && !Buffer.isBuffer(this.#body),
+    );
+    this.#finish(failure.outcome, 0, failure.code);
+  }
+
+  #answerNoTarget(): void {
+    const refused = noEligibleTarget(this.#pool);
+    const headers = refused.headers;
+    if (headers !== undefined && !this.#res.headersSent) {
+      for (const name in headers) this.#res.setHeader(name, headers[name]!);
+    }
+    sendError(
+      this.#res,
+      refused.code,
+      refused.message,
+      this.#requestId,
+      this.#body !== null && !Buffer.isBuffer(this.#body),
+    );
+    this.#finish('rejected', 0, refused.code);
+  }
+
+  readonly #onClientClose = (): void => {
+    if (this.#done) return;
+    this.#clientGone = true;
+    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    const current = this.#current;
+    // Between attempts (backoff) or still reading the body: nothing upstream to cancel.
+    if (current === undefined) this.#finish('aborted', 0, undefined);
+    // Not started yet by undici: it is aborted from onRequestStart.
+    else current.abort(new ClientAbortedError());
+  };
+
+  /** Settles the attempt's breaker permit once, with how the outcome counts against its target. */
+  #settlePermit(attempt: Attempt, result: AttemptResult): void {
+    const permit = attempt.permit;
+    if (permit === undefined) return;
+    attempt.permit = undefined;
+    const verdict = classifyAttempt(result, this.#pool.failOn);
+    if (verdict === 'success') permit.success();
+    else if (verdict === 'failure') permit.failure();
+    else permit.ignore();
+  }
+
+  /** Ends one attempt: one report per attempt, for breakers, metrics and attempt listeners. */
+  #endAttempt(attempt: Attempt, outcome: AttemptOutcome): void {
+    if (attempt.ended) return;
+    attempt.ended = true;
+    this.#settlePermit(attempt, resultOf(outcome, attempt.status));
+    const target = attempt.target;
+    target.activeRequests--;
+    const host = this.#host;
+    if (!host.attemptsObserved) return;
+    host.reportAttempt(
+      this.#pool,
+      target,
+      outcome,
+      attempt.status,
+      // A listener added while this attempt ran: its start was not timed.
+      attempt.startedAt === 0 ? 0 : performance.now() - attempt.startedAt,
+    );
+  }
+
+  /** Ends the request: access log, metrics, in-flight accounting. */
+  #finish(outcome: AttemptOutcome, upstreamStatus: number, code: ProxyErrorCode | undefined): void {
+    if (this.#done) return;
+    this.#done = true;
+    const current = this.#current;
+    if (current !== undefined) this.#endAttempt(current, outcome);
+    const host = this.#host;
+    try {
+      host.accessLog.record({
+        req: this.#req,
+        status: loggedStatus(outcome, upstreamStatus, code),
+        upstream: this.#pool.name,
+        target: this.#lastTarget?.id,
+        requestId: this.#requestId,
+        start: this.#start,
+        code,
+        retries: Math.max(0, this.#attempts - 1),
+      });
+    } catch (error) {
+      host.logger.error({ err: error, requestId: this.#requestId }, 'access log failed');
+    } finally {
+      // Whatever logging does, shutdown must not wait for an exchange that has ended.
+      host.exchangeFinished();
+    }
+  }
+}
+
+/** One try of an exchange against one target: the undici dispatch handler. */
+class Attempt implements Dispatcher.DispatchHandler {
+  readonly exchange: Exchange;
+  readonly target: Target;
+  /** The breaker permit, until settled. */
+  permit: Permit | undefined;
+  /** 1-based. */
+  readonly number: number;
+  /** When the attempt began (ms, `performance.now()`); 0 when no listener needs its duration. */
+  startedAt = 0;
+  status = 0;
+  /** A retryable status arrived: the body is dropped and the request tried elsewhere. */
+  discarding = false;
+  /** Bytes of a retried response's body dropped so far. */
+  discarded = 0;
+  ended = false;
+  #controller: Dispatcher.DispatchController | undefined;
+
+  constructor(exchange: Exchange, target: Target, permit: Permit | undefined, number: number) {
+    this.exchange = exchange;
+    this.target = target;
+    this.permit = permit;
+    this.number = number;
+  }
+
+  /** Aborts the dispatch; false when undici has not started it yet (nothing to abort). */
+  abort(reason: Error): boolean {
+    if (this.#controller === undefined) return false;
+    this.#controller.abort(reason);
+    return true;
+  }
+
+  resume(): void {
+    this.#controller?.resume();
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    if (this.exchange.clientGone) controller.abort(new ClientAbortedError());
+  }
+
+  onResponseStart(
+    _controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+    statusMessage?: string,
+  ): void {
+    // 1xx interim responses: node:http already answered Expect: 100-continue itself.
+    if (statusCode < 200) return;
+    this.exchange.responseStarted(this, statusCode, headers, statusMessage);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.exchange.responseData(this, controller, chunk);
+  }
+
+  onResponseEnd(
+    _controller: Dispatcher.DispatchController,
+    trailers: Record<string, string | string[] | undefined>,
+  ): void {
+    this.exchange.responseEnded(this, trailers);
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | undefined, error: Error): void {
+    this.exchange.attemptFailed(this, error);
+  }
+}
+
+// What the client gets when a retried status (e.g. 503) was the last word and no target is left.
+function gatewayFailure(status: number): AttemptFailure {
+  return {
+    outcome: 'response',
+    code: status === 504 ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_ERROR',
+    message: `Upstream answered ${status} and no other target could take the retry`,
+  };
+}

@@ -1,0 +1,214 @@
+/**
+ * The proxy's HTTP `request` listeners: framing checks, admission (`admission.ts`), the body
+ * size limit, then an `Exchange` per admitted request. Also what requests in flight need of the
+ * proxy (`RequestHost`): in-flight counting for shutdown, the access log, attempt listeners.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import { type ProxyErrorCode, sendError, statusOf } from '../http/proxy-error.ts';
+import { framingProblem } from '../http/request-framing.ts';
+import { requestIdOf } from '../http/request-id.ts';
+import type { Logger } from '../logger.ts';
+import type { AttemptOutcome } from '../upstream/attempt-result.ts';
+import type { RouteTable } from '../upstream/router.ts';
+import type { Target } from '../upstream/target.ts';
+import type { UpstreamPool } from '../upstream/upstream-pool.ts';
+import { AccessLog, type RequestMetrics } from './access-log.ts';
+import { admitRequest, type Refusal, refusal } from './admission.ts';
+import { BodyLimit } from './body-limit.ts';
+import { Exchange } from './exchange.ts';
+import type { AttemptListener, RequestHost } from './host.ts';
+
+/** Settings the forwarder reads on every request. */
+export interface ForwarderOptions {
+  /** The route table; a config reload swaps its router. */
+  readonly routes: RouteTable;
+  /** Keep the client's Host header (default) or send the target's. */
+  readonly preserveHost: boolean;
+  /** Largest request body accepted, in bytes; `undefined` for no limit. */
+  readonly maxBodySize: number | undefined;
+  readonly logger: Logger;
+  /** Write an access-log line per request. */
+  readonly accessLog: boolean;
+  readonly metrics: RequestMetrics;
+}
+
+/**
+ * Handles proxied HTTP requests. One per proxy; `handle` is the `request` listener.
+ *
+ * @example
+ * const forwarder = new Forwarder({ routes, preserveHost: true, maxBodySize: undefined, logger, accessLog: true, metrics });
+ * http.createServer(forwarder.handle);
+ */
+export class Forwarder implements RequestHost {
+  readonly routes: RouteTable;
+  readonly preserveHost: boolean;
+  readonly maxBodySize: number | undefined;
+  readonly logger: Logger;
+  readonly accessLog: AccessLog;
+  /** Exchanges in flight (forwarded and not finished). */
+  inFlight = 0;
+  /** Once set, responses close their connections so keep-alive clients go away. */
+  closing = false;
+  /** Client sockets already answered with an error and `Connection: close`. */
+  readonly answeredSockets = new WeakSet<object>();
+  readonly #attemptListeners: AttemptListener[] = [];
+  #onIdle: (() => void) | undefined;
+
+  constructor(options: ForwarderOptions) {
+    this.routes = options.routes;
+    this.preserveHost = options.preserveHost;
+    this.maxBodySize = options.maxBodySize;
+    this.logger = options.logger;
+    this.accessLog = new AccessLog(options.logger, options.metrics, options.accessLog);
+  }
+
+  /** Adds a listener for attempt outcomes; returns a function that removes it. */
+  onAttempt(listener: AttemptListener): () => void {
+    this.#attemptListeners.push(listener);
+    return () => {
+      const index = this.#attemptListeners.indexOf(listener);
+      if (index >= 0) this.#attemptListeners.splice(index, 1);
+    };
+  }
+
+  /**
+   * The `request` listener for the proxy's HTTP servers. `expectsContinue` is set by
+   * {@link handleContinue}: `100 Continue` goes out only once the request passed every check.
+   */
+  readonly handle = (req: IncomingMessage, res: ServerResponse, expectsContinue = false): void => {
+    const start = performance.now();
+    const headers = req.headers;
+    const requestId = requestIdOf(req);
+    if (this.closing) res.shouldKeepAlive = false;
+
+    const framing = framingProblem(headers);
+    if (framing !== undefined) {
+      const refused = refusal('BAD_REQUEST', `Rejected request framing: ${framing}`, '', true);
+      this.#refuse(req, res, refused, requestId, start);
+      return;
+    }
+    const admission = admitRequest(req, this.routes);
+    if (admission.refused) {
+      this.#refuse(req, res, admission, requestId, start);
+      return;
+    }
+    const maxBodySize = this.maxBodySize;
+    let body: Readable | null = null;
+    const contentLength = headers['content-length'];
+    if (contentLength !== undefined) {
+      if (maxBodySize !== undefined && Number(contentLength) > maxBodySize) {
+        const tooLarge = refusal(
+          'BODY_TOO_LARGE',
+          `Request body exceeds ${maxBodySize} bytes`,
+          admission.pool.name,
+          true,
+        );
+        this.#refuse(req, res, tooLarge, requestId, start);
+        return;
+      }
+      if (contentLength !== '0') body = req;
+    } else if (headers['transfer-encoding'] !== undefined) {
+      body = maxBodySize === undefined ? req : limitBody(req, maxBodySize);
+    }
+    if (expectsContinue) res.writeContinue();
+    this.inFlight++;
+    new Exchange(this, admission, { req, res, requestId, start, body }).start();
+  };
+
+  /**
+   * The `checkContinue` listener: a request with `Expect: 100-continue` is checked (framing,
+   * route, body size) before the client is invited to send its body, so a request refused
+   * anyway (413…) never uploads it.
+   */
+  readonly handleContinue = (req: IncomingMessage, res: ServerResponse): void => {
+    this.handle(req, res, true);
+  };
+
+  /**
+   * The `checkExpectation` listener: any expectation other than 100-continue cannot be met
+   * (RFC 9110 §10.1.1), answered with the proxy's JSON 417.
+   */
+  readonly handleExpectation = (req: IncomingMessage, res: ServerResponse): void => {
+    const start = performance.now();
+    if (this.closing) res.shouldKeepAlive = false;
+    const refused = refusal(
+      'EXPECTATION_FAILED',
+      `Unsupported expectation ${String(req.headers.expect)}`,
+      '',
+    );
+    this.#refuse(req, res, refused, requestIdOf(req), start);
+  };
+
+  /** Whether any attempt listener is registered: without one, attempts are not timed. */
+  get attemptsObserved(): boolean {
+    return this.#attemptListeners.length > 0;
+  }
+
+  /** Reports an attempt's outcome to every listener. Called once per attempt. */
+  readonly reportAttempt = (
+    pool: UpstreamPool,
+    target: Target,
+    outcome: AttemptOutcome,
+    status: number,
+    durationMs: number,
+  ): void => {
+    const listeners = this.#attemptListeners;
+    for (let i = 0; i < listeners.length; i++) {
+      try {
+        listeners[i]!(pool, target, outcome, status, durationMs);
+      } catch (error) {
+        this.logger.error({ err: error }, 'attempt listener threw');
+      }
+    }
+  };
+
+  /** Called by an exchange when it has finished, successfully or not. */
+  exchangeFinished(): void {
+    this.inFlight--;
+    if (this.inFlight === 0 && this.#onIdle !== undefined) this.#onIdle();
+  }
+
+  /** Resolves once no exchange is in flight. */
+  whenIdle(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#onIdle = () => {
+        this.#onIdle = undefined;
+        resolve();
+      };
+    });
+  }
+
+  #refuse(
+    req: IncomingMessage,
+    res: ServerResponse,
+    refused: Refusal,
+    requestId: string,
+    start: number,
+  ): void {
+    // An unread body left on a keep-alive connection would be parsed as the next request.
+    const hasBody =
+      req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+    const close = refused.close || hasBody;
+    if (close) this.answeredSockets.add(req.socket);
+    const headers = refused.headers;
+    if (headers !== undefined) for (const name in headers) res.setHeader(name, headers[name]!);
+    const code: ProxyErrorCode = refused.code;
+    sendError(res, code, refused.message, requestId, close);
+    this.accessLog.record({
+      req,
+      status: statusOf[code],
+      upstream: refused.upstream,
+      requestId,
+      start,
+      code,
+    });
+  }
+}
+
+function limitBody(req: IncomingMessage, limit: number): Readable {
+  const limited = new BodyLimit(limit);
+  req.on('error', (error) => limited.destroy(error));
+  return req.pipe(limited);
+}

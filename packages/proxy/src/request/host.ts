@@ -1,0 +1,39 @@
+/**
+ * What a request in flight (an `Exchange` or an upgrade tunnel) needs of the proxy around it: a
+ * narrow interface, so the request path depends on these few members and not on the `Forwarder`
+ * that implements them.
+ */
+import type { Logger } from '../logger.ts';
+import type { AttemptOutcome } from '../upstream/attempt-result.ts';
+import type { Target } from '../upstream/target.ts';
+import type { UpstreamPool } from '../upstream/upstream-pool.ts';
+import type { AccessLog } from './access-log.ts';
+
+/**
+ * Called once per attempt with how it ended. `status` is 0 when no response arrived;
+ * `durationMs` is 0 for an attempt that started before the listener was added.
+ */
+export type AttemptListener = (
+  pool: UpstreamPool,
+  target: Target,
+  outcome: AttemptOutcome,
+  status: number,
+  durationMs: number,
+) => void;
+
+/** The proxy as a request in flight sees it. */
+export interface RequestHost {
+  /** Keep the client's Host header (true) or send the target's. */
+  readonly preserveHost: boolean;
+  /** Set during shutdown: responses close their connections so keep-alive clients go away. */
+  readonly closing: boolean;
+  readonly logger: Logger;
+  /** Where finished requests are logged and counted. */
+  readonly accessLog: AccessLog;
+  /** Whether anyone listens to attempts: without a listener, attempts are not timed. */
+  readonly attemptsObserved: boolean;
+  /** Reports one ended attempt to the attempt listeners. */
+  reportAttempt: AttemptListener;
+  /** Called once when a forwarded exchange has ended, successfully or not. */
+  exchangeFinished(): void;
+}

@@ -1,0 +1,234 @@
+/**
+ * Upgrade requests (WebSocket and friends): the handshake goes to a target over a fresh
+ * connection; on 101 the two sockets are piped together and close together. Upgrades are rare
+ * next to plain requests, so this uses node:http rather than the pooled hot path.
+ */
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { requestHeadersForUpstream, responseHeadersForClient } from '../http/forwarding-headers.ts';
+import { type ProxyErrorCode, rawErrorResponse, statusOf } from '../http/proxy-error.ts';
+import { requestIdOf } from '../http/request-id.ts';
+import type { AttemptOutcome } from '../upstream/attempt-result.ts';
+import type { RouteTable } from '../upstream/router.ts';
+import type { Target } from '../upstream/target.ts';
+import type { UpstreamPool } from '../upstream/upstream-pool.ts';
+import { loggedStatus } from './access-log.ts';
+import {
+  ALLOWED_METHODS,
+  admitRequest,
+  noEligibleTarget,
+  type Refusal,
+  refusal,
+} from './admission.ts';
+import { classifyError } from './attempt-failure.ts';
+import type { RequestHost } from './host.ts';
+
+/**
+ * Relays upgrade requests. `tunnels` holds the open client sockets so shutdown can close them.
+ *
+ * @example
+ * const tunnels = new UpgradeTunnels(forwarder, routes);
+ * server.on('upgrade', tunnels.handle);
+ */
+export class UpgradeTunnels {
+  readonly #host: RequestHost;
+  readonly #routes: RouteTable;
+  readonly open = new Set<Duplex>();
+
+  constructor(host: RequestHost, routes: RouteTable) {
+    this.#host = host;
+    this.#routes = routes;
+  }
+
+  /** The `upgrade` listener for the proxy's HTTP servers. */
+  readonly handle = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const start = performance.now();
+    const requestId = requestIdOf(req);
+    socket.on('error', (error) => {
+      this.#host.logger.debug({ requestId, err: error }, 'upgrade client socket error');
+    });
+    // node skips its own Host check for upgrades; the same admission as for plain requests.
+    const admission = admitRequest(req, this.#routes);
+    if (admission.refused) {
+      this.#refuse(req, socket, admission, requestId, start);
+      return;
+    }
+    const { pool, request, selection } = admission;
+    // Tunnels take no breaker permit: the breaker does not judge their outcome.
+    const target = pool.pick(request, selection);
+    if (target === undefined) {
+      this.#refuse(req, socket, noEligibleTarget(pool), requestId, start);
+      return;
+    }
+    this.#connect(req, socket, head, pool, target, requestId, start);
+  };
+
+  /**
+   * The `connect` listener: the proxy is a reverse proxy, so CONNECT (a tunnel to any
+   * host) is refused with a JSON 405 and never tunnelled.
+   */
+  readonly refuseConnect = (req: IncomingMessage, socket: Duplex): void => {
+    const start = performance.now();
+    const requestId = requestIdOf(req);
+    socket.on('error', (error) => {
+      this.#host.logger.debug({ requestId, err: error }, 'CONNECT client socket error');
+    });
+    const refused = refusal('METHOD_NOT_ALLOWED', 'CONNECT is not supported', '', true, {
+      allow: ALLOWED_METHODS,
+    });
+    this.#refuse(req, socket, refused, requestId, start);
+  };
+
+  /** Destroys every open tunnel. */
+  closeAll(): void {
+    for (const socket of this.open) socket.destroy();
+    this.open.clear();
+  }
+
+  #connect(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    pool: UpstreamPool,
+    target: Target,
+    requestId: string,
+    start: number,
+  ): void {
+    const host = this.#host;
+    const headers = requestHeadersForUpstream(req.headers, {
+      remoteAddress: req.socket.remoteAddress,
+      protocol: 'http',
+      hostOverride: host.preserveHost ? undefined : target.host,
+      requestId,
+      upgrade: true,
+    });
+    target.activeRequests++;
+    let settled = false;
+    const settle = (outcome: AttemptOutcome, status: number, code?: ProxyErrorCode) => {
+      if (settled) return;
+      settled = true;
+      target.activeRequests--;
+      host.reportAttempt(pool, target, outcome, status, performance.now() - start);
+      host.accessLog.record({
+        req,
+        status: loggedStatus(outcome, status, code),
+        upstream: pool.name,
+        target: target.id,
+        requestId,
+        start,
+        code,
+      });
+    };
+    const upstream = httpRequest({
+      host: target.url.hostname,
+      port: target.url.port,
+      method: req.method,
+      path: req.url,
+      headers,
+      agent: false,
+      timeout: target.timeouts.response,
+    });
+    upstream.on('timeout', () => {
+      upstream.destroy(
+        Object.assign(new Error('upgrade response timed out'), { code: 'UND_ERR_HEADERS_TIMEOUT' }),
+      );
+    });
+    let clientGone = false;
+    upstream.on('error', (error) => {
+      if (clientGone) {
+        settle('aborted', 0);
+        return;
+      }
+      const failure = classifyError(error);
+      if (!socket.destroyed && socket.writable) {
+        socket.end(rawErrorResponse(failure.code, failure.message, requestId));
+      }
+      settle(failure.outcome, 0, failure.code);
+    });
+    socket.on('close', () => {
+      if (settled) return;
+      clientGone = true;
+      upstream.destroy();
+    });
+    upstream.on('response', (response) => {
+      // The target declined the upgrade: relay its answer and close.
+      socket.write(
+        statusBlock(
+          response.statusCode ?? 502,
+          response.statusMessage,
+          responseHeadersForClient(response.headers, requestId),
+          true,
+        ),
+      );
+      response.pipe(socket);
+      settle('response', response.statusCode ?? 502);
+    });
+    upstream.on('upgrade', (response, upstreamSocket, upstreamHead) => {
+      const headers = responseHeadersForClient(response.headers, requestId);
+      if (response.headers.upgrade !== undefined) {
+        headers.connection = 'Upgrade';
+        headers.upgrade = response.headers.upgrade;
+      }
+      // The handshake timeout must not idle out a quiet WebSocket.
+      upstreamSocket.setTimeout(0);
+      socket.write(statusBlock(101, response.statusMessage, headers, false));
+      if (upstreamHead.length > 0) socket.write(upstreamHead);
+      if (head.length > 0) upstreamSocket.write(head);
+      this.open.add(socket);
+      upstreamSocket.on('error', () => socket.destroy());
+      socket.on('error', () => upstreamSocket.destroy());
+      upstreamSocket.on('close', () => socket.destroy());
+      socket.on('close', () => {
+        this.open.delete(socket);
+        upstreamSocket.destroy();
+      });
+      upstreamSocket.pipe(socket);
+      socket.pipe(upstreamSocket);
+      settle('response', 101);
+    });
+    upstream.end();
+  }
+
+  #refuse(
+    req: IncomingMessage,
+    socket: Duplex,
+    refused: Refusal,
+    requestId: string,
+    start: number,
+  ): void {
+    let extraHeaders = '';
+    const headers = refused.headers;
+    if (headers !== undefined)
+      for (const name in headers) extraHeaders += `${name}: ${headers[name]}\r\n`;
+    const code = refused.code;
+    socket.end(rawErrorResponse(code, refused.message, requestId, extraHeaders));
+    // A client that never reads or closes must not pin the socket.
+    if (socket instanceof Socket) socket.setTimeout(2_000, () => socket.destroy());
+    this.#host.accessLog.record({
+      req,
+      status: statusOf[code],
+      upstream: refused.upstream,
+      requestId,
+      start,
+      code,
+    });
+  }
+}
+
+function statusBlock(
+  status: number,
+  message: string | undefined,
+  headers: Record<string, string | string[]>,
+  close: boolean,
+): string {
+  let text = `HTTP/1.1 ${status} ${message ?? ''}\r\n`;
+  for (const name in headers) {
+    if (close && name === 'connection') continue;
+    const value = headers[name]!;
+    if (Array.isArray(value)) for (const item of value) text += `${name}: ${item}\r\n`;
+    else text += `${name}: ${value}\r\n`;
+  }
+  if (close) text += 'connection: close\r\n';
+  return `${text}\r\n`;
+}

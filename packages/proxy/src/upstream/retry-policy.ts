@@ -1,0 +1,198 @@
+/**
+ * The proxy's per-request retry decision: whether a failed attempt may be tried again on another
+ * target, and after how long. The forwarder owns the loop; this owns the rules.
+ */
+import {
+  type Backoff,
+  type Clock,
+  fullJitter,
+  InvalidOptionError,
+  RetryBudget,
+  systemClock,
+} from 'breakwater';
+import type { AttemptResult } from './attempt-result.ts';
+
+/** A condition worth a retry: an error kind, or a response status. */
+export type RetryOn = 'connect-error' | 'reset' | 'timeout' | number;
+
+/** An upstream's `retry` block, durations in ms and sizes in bytes. */
+export interface RetryPolicyOptions {
+  /** Total tries, the first included. 1 disables retries. */
+  readonly attempts: number;
+  /** Conditions that are retried; statuses as numbers (or numeric strings, from YAML). */
+  readonly on: readonly (RetryOn | `${number}`)[];
+  /** Methods that may be retried; upper case. Non-idempotent methods only when listed. */
+  readonly methods: readonly string[];
+  /**
+   * Each attempt's own timeout, for the forwarder: from the request written to the response
+   * headers (undici's per-request headers timeout; connecting is bounded by the connect timeout).
+   */
+  readonly perTryTimeout?: number | undefined;
+  /** Delay between tries: exponential from `initial` to `max`, fully jittered. */
+  readonly backoff: { readonly initial: number; readonly max: number };
+  /** Retries at most `ratio` of requests, plus `minPerSecond`, over `window` ms (default 10 s). */
+  readonly budget?:
+    | { readonly ratio: number; readonly minPerSecond: number; readonly window?: number }
+    | undefined;
+  /** Request bodies up to this many bytes are buffered so they can be sent again. */
+  readonly replayBodyUpTo: number;
+  readonly clock?: Clock;
+  /** Source of randomness in [0, 1) for the jitter. Default: `Math.random`. */
+  readonly random?: () => number;
+}
+
+/** What the forwarder knows when an attempt has failed. */
+export interface RetryQuestion {
+  readonly method: string;
+  /** The 1-based number of the attempt that just ended. */
+  readonly attempt: number;
+  readonly result: AttemptResult;
+  /** Whether any byte of the response has been sent to the client. */
+  readonly responseStarted: boolean;
+  /** Whether the request body can be sent again (no body, or fully buffered). */
+  readonly bodyReplayable: boolean;
+}
+
+/**
+ * `'retry'`, or why not: `'exhausted'` (no attempts left), `'method'` (not a retryable method),
+ * `'condition'` (not a listed result), `'response-started'`, `'body'` (the body was streamed and
+ * cannot be replayed), `'budget'` (the retry budget is spent).
+ */
+export type RetryVerdict =
+  | 'retry'
+  | 'exhausted'
+  | 'method'
+  | 'condition'
+  | 'response-started'
+  | 'body'
+  | 'budget';
+
+const ERROR_KINDS = new Set(['connect-error', 'reset', 'timeout']);
+
+/**
+ * One per upstream: it holds the upstream's retry budget, shared by all its requests.
+ *
+ * Checks run cheapest first and the budget last, because asking the budget spends it: a retry
+ * refused for another reason must not use up budget.
+ *
+ * @example
+ * ```ts
+ * const retries = new ProxyRetryPolicy({
+ *   attempts: 3, on: ['connect-error', 'reset', 502, 503, 504],
+ *   methods: ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'], perTryTimeout: 2_000,
+ *   backoff: { initial: 25, max: 250 }, budget: { ratio: 0.2, minPerSecond: 10 },
+ *   replayBodyUpTo: 65_536,
+ * });
+ * retries.recordRequest();
+ * // after attempt n failed:
+ * if (retries.shouldRetry({ method, attempt: n, result, responseStarted, bodyReplayable })) {
+ *   await sleep(clock, retries.delay(n));
+ * }
+ * ```
+ */
+export class ProxyRetryPolicy {
+  /** Total tries, the first included. */
+  readonly attempts: number;
+  /** Each attempt's own timeout in ms, if configured. */
+  readonly perTryTimeout: number | undefined;
+  /** Bodies up to this many bytes are worth buffering for a replay. */
+  readonly replayBodyUpTo: number;
+  readonly #methods: ReadonlySet<string>;
+  readonly #errors: ReadonlySet<string>;
+  readonly #statuses: ReadonlySet<number>;
+  readonly #backoff: Backoff;
+  readonly #budget: RetryBudget | undefined;
+
+  constructor(options: RetryPolicyOptions) {
+    if (!Number.isInteger(options.attempts) || options.attempts < 1) {
+      throw new InvalidOptionError('retry.attempts', 'an integer >= 1', options.attempts);
+    }
+    this.attempts = options.attempts;
+    this.perTryTimeout = options.perTryTimeout;
+    this.replayBodyUpTo = options.replayBodyUpTo;
+    this.#methods = new Set(options.methods.map((method) => method.toUpperCase()));
+    const errors = new Set<string>();
+    const statuses = new Set<number>();
+    for (const [index, entry] of options.on.entries()) {
+      const status =
+        typeof entry === 'number' ? entry : /^\d{3}$/.test(entry) ? Number(entry) : NaN;
+      if (Number.isInteger(status) && status >= 100 && status <= 599) statuses.add(status);
+      else if (typeof entry === 'string' && ERROR_KINDS.has(entry)) errors.add(entry);
+      else {
+        throw new InvalidOptionError(
+          `retry.on[${index}]`,
+          'connect-error, reset, timeout or an HTTP status',
+          entry,
+        );
+      }
+    }
+    this.#errors = errors;
+    this.#statuses = statuses;
+    this.#backoff = fullJitter({
+      initial: options.backoff.initial,
+      max: options.backoff.max,
+      ...(options.random ? { random: options.random } : {}),
+    });
+    this.#budget =
+      options.budget === undefined
+        ? undefined
+        : new RetryBudget({
+            ratio: options.budget.ratio,
+            minPerSecond: options.budget.minPerSecond,
+            ...(options.budget.window !== undefined ? { window: options.budget.window } : {}),
+            clock: options.clock ?? systemClock,
+          });
+  }
+
+  /**
+   * Whether requests with this method may ever be retried, so the forwarder knows whether to
+   * buffer the body up to {@link replayBodyUpTo} before sending.
+   */
+  retriesMethod(method: string): boolean {
+    return this.attempts > 1 && this.#methods.has(method);
+  }
+
+  /** Counts a client request toward the budget; call once per request, before its first try. */
+  recordRequest(): void {
+    this.#budget?.recordRequest();
+  }
+
+  /** Whether a result is one of the listed retry conditions. */
+  retriesResult(result: AttemptResult): boolean {
+    return result.kind === 'response'
+      ? this.#statuses.has(result.status)
+      : this.#errors.has(result.kind);
+  }
+
+  /**
+   * Decides about a retry and says why not. A `'retry'` verdict has spent one unit of budget.
+   *
+   * @example
+   * ```ts
+   * const verdict = retries.decide(question);
+   * if (verdict !== 'retry') metrics.retriesDenied.inc({ reason: verdict });
+   * ```
+   */
+  decide(question: RetryQuestion): RetryVerdict {
+    if (question.attempt >= this.attempts) return 'exhausted';
+    if (!this.#methods.has(question.method)) return 'method';
+    if (!this.retriesResult(question.result)) return 'condition';
+    if (question.responseStarted) return 'response-started';
+    if (!question.bodyReplayable) return 'body';
+    if (this.#budget !== undefined && !this.#budget.tryAcquireRetry()) return 'budget';
+    return 'retry';
+  }
+
+  /** True when {@link decide} says `'retry'` (and one unit of budget is spent). */
+  shouldRetry(question: RetryQuestion): boolean {
+    return this.decide(question) === 'retry';
+  }
+
+  /**
+   * How long to wait before the try after attempt `attempt` (1-based): a random delay up to
+   * `initial × 2^(attempt-1)`, capped at `max` (AWS's full jitter, which Envoy uses too).
+   */
+  delay(attempt: number): number {
+    return this.#backoff.delay(Math.max(0, attempt - 1), 0);
+  }
+}

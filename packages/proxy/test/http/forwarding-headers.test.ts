@@ -1,0 +1,189 @@
+import assert from 'node:assert/strict';
+import type { IncomingHttpHeaders } from 'node:http';
+import { describe, test } from 'node:test';
+import {
+  requestHeadersForUpstream,
+  responseHeadersForClient,
+} from '../../src/http/forwarding-headers.ts';
+import { httpRequest, proxyYaml, startServer, startTestProxy } from '../support/proxy-harness.ts';
+
+const context = {
+  remoteAddress: '10.0.0.7',
+  protocol: 'http',
+  hostOverride: undefined,
+  requestId: 'req-1',
+  upgrade: false,
+};
+
+describe('requestHeadersForUpstream', () => {
+  test('drops hop-by-hop headers and every header Connection names', () => {
+    const out = requestHeadersForUpstream(
+      {
+        host: 'example.com',
+        connection: 'keep-alive, X-Secret-Hop',
+        'keep-alive': 'timeout=5',
+        'proxy-connection': 'keep-alive',
+        'transfer-encoding': 'chunked',
+        upgrade: 'h2c',
+        trailer: 'x-checksum',
+        te: 'gzip',
+        'x-secret-hop': 'drop me',
+        'x-kept': 'yes',
+      },
+      context,
+    );
+    for (const name of [
+      'connection',
+      'keep-alive',
+      'proxy-connection',
+      'transfer-encoding',
+      'upgrade',
+      'trailer',
+      'te',
+      'x-secret-hop',
+    ]) {
+      assert.equal(out[name], undefined, name);
+    }
+    assert.equal(out['x-kept'], 'yes');
+  });
+
+  test('keeps TE only as "trailers"', () => {
+    assert.equal(requestHeadersForUpstream({ te: 'trailers, deflate' }, context).te, 'trailers');
+  });
+
+  test('appends the client to X-Forwarded-For and this hop to Via', () => {
+    const out = requestHeadersForUpstream(
+      { host: 'a.test', 'x-forwarded-for': '1.1.1.1', via: '1.0 edge' },
+      context,
+    );
+    assert.equal(out['x-forwarded-for'], '1.1.1.1, 10.0.0.7');
+    assert.equal(out.via, '1.0 edge, 1.1 breakwater');
+    assert.equal(out['x-forwarded-proto'], 'http');
+    assert.equal(out['x-forwarded-host'], 'a.test');
+    assert.equal(out['x-request-id'], 'req-1');
+  });
+
+  test('sends the target host when preserveHost is off', () => {
+    const out = requestHeadersForUpstream(
+      { host: 'a.test' },
+      { ...context, hostOverride: '127.0.0.1:9000' },
+    );
+    assert.equal(out.host, '127.0.0.1:9000');
+    assert.equal(out['x-forwarded-host'], 'a.test');
+  });
+});
+
+describe('responseHeadersForClient', () => {
+  test('drops hop-by-hop response headers and adds Via and the request id', () => {
+    const out = responseHeadersForClient(
+      {
+        connection: 'x-internal',
+        'x-internal': '1',
+        'keep-alive': 'timeout=5',
+        'transfer-encoding': 'chunked',
+        'set-cookie': ['a=1', 'b=2'],
+      },
+      'req-2',
+    );
+    assert.deepEqual(out, {
+      'set-cookie': ['a=1', 'b=2'],
+      via: '1.1 breakwater',
+      'x-request-id': 'req-2',
+    });
+  });
+});
+
+describe('headers through a running proxy', () => {
+  async function withEcho(
+    extraConfig: string,
+    run: (proxyUrl: string, seen: () => IncomingHttpHeaders) => Promise<void>,
+  ): Promise<void> {
+    let last: IncomingHttpHeaders = {};
+    const upstream = await startServer((req, res) => {
+      last = req.headers;
+      res.writeHead(200, {
+        connection: 'x-upstream-hop',
+        'x-upstream-hop': 'secret',
+        'x-visible': 'yes',
+      });
+      res.end('ok');
+    });
+    const proxy = await startTestProxy(proxyYaml([upstream.url], extraConfig));
+    try {
+      await run(proxy.url, () => last);
+    } finally {
+      await proxy.close();
+      await upstream.close();
+    }
+  }
+
+  test('rewrites request and response headers end to end', async () => {
+    await withEcho('', async (url, seen) => {
+      const response = await httpRequest(`${url}/`, {
+        headers: {
+          host: 'shop.example',
+          connection: 'x-hop',
+          'x-hop': '1',
+          'x-forwarded-for': '203.0.113.9',
+          'x-request-id': 'client-chosen-id',
+        },
+      });
+      const upstreamSaw = seen();
+      assert.equal(upstreamSaw.host, 'shop.example');
+      assert.equal(upstreamSaw['x-hop'], undefined);
+      assert.equal(upstreamSaw['x-forwarded-for'], '203.0.113.9, 127.0.0.1');
+      assert.equal(upstreamSaw['x-forwarded-host'], 'shop.example');
+      assert.equal(upstreamSaw.via, '1.1 breakwater');
+      assert.equal(upstreamSaw['x-request-id'], 'client-chosen-id');
+      assert.equal(response.headers['x-request-id'], 'client-chosen-id');
+      assert.equal(response.headers['x-upstream-hop'], undefined);
+      assert.equal(response.headers['x-visible'], 'yes');
+      assert.equal(response.headers.via, '1.1 breakwater');
+    });
+  });
+
+  test('generates a request id when the client sends none and logs it', async () => {
+    let proxyLogs: Record<string, unknown>[] = [];
+    const upstream = await startServer((req, res) => res.end(String(req.headers['x-request-id'])));
+    const proxy = await startTestProxy(proxyYaml([upstream.url]));
+    proxyLogs = proxy.logs.lines;
+    try {
+      const response = await httpRequest(`${proxy.url}/id`);
+      const id = response.headers['x-request-id'];
+      assert.equal(typeof id, 'string');
+      assert.equal(response.body, id);
+      const access = proxyLogs.find((line) => line.msg === 'request');
+      assert.equal(access?.requestId, id);
+      assert.equal(access?.status, 200);
+      assert.equal(access?.target, upstream.url);
+      assert.equal(access?.path, '/id');
+      assert.equal(typeof access?.durationMs, 'number');
+    } finally {
+      await proxy.close();
+      await upstream.close();
+    }
+  });
+
+  test('sends the target host:port as Host with preserveHost: false', async () => {
+    await withEcho('preserveHost: false', async (url, seen) => {
+      await httpRequest(`${url}/`, { headers: { host: 'shop.example' } });
+      assert.match(seen().host ?? '', /^127\.0\.0\.1:\d+$/);
+    });
+  });
+
+  test('never passes an h2c upgrade upstream', async () => {
+    await withEcho('', async (url, seen) => {
+      const response = await httpRequest(`${url}/`, {
+        headers: {
+          connection: 'Upgrade, HTTP2-Settings',
+          upgrade: 'h2c',
+          'http2-settings': 'AAMAAABkAAQAAP__',
+        },
+      });
+      assert.equal(response.status, 200);
+      assert.equal(seen().upgrade, undefined);
+      assert.equal(seen()['http2-settings'], undefined);
+      assert.doesNotMatch(String(seen().connection ?? ''), /upgrade/i);
+    });
+  });
+});
