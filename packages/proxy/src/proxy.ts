@@ -3,18 +3,21 @@
  * listener, and graceful shutdown.
  */
 import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Clock } from 'breakwater';
+import { type Clock, systemClock } from 'breakwater';
+import { registerListenerMetrics } from './admin/listener-metrics.ts';
 import { ProxyMetrics } from './admin/metrics.ts';
 import { createAdminServer } from './admin/server.ts';
 import type { ConfigEnv } from './config/load-config.ts';
 import type { ProxyConfig } from './config/schema.ts';
 import { clientErrorListener } from './http/client-error.ts';
+import { TrustedProxies } from './http/trusted-proxies.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { upstreamLifecycle } from './reload/lifecycle.ts';
 import { ConfigReloader, type ReloadResult } from './reload/reload.ts';
 import { Forwarder } from './request/forwarder.ts';
+import { createListener, type Listener, type ListenerContext } from './request/listeners.ts';
 import { UpgradeTunnels } from './request/upgrade.ts';
 import { Router, RouteTable } from './upstream/router.ts';
 import { UpstreamPool } from './upstream/upstream-pool.ts';
@@ -43,6 +46,8 @@ export interface RunningProxy {
   readonly adminAddress: AddressInfo | undefined;
   /** Upstreams by name. */
   readonly upstreams: ReadonlyMap<string, UpstreamPool>;
+  /** The listeners, in config order: certificates, protocols and connection counts. */
+  readonly listeners: readonly Listener[];
   readonly forwarder: Forwarder;
   readonly metrics: ProxyMetrics;
   readonly logger: Logger;
@@ -88,6 +93,8 @@ export async function startProxy(
     routes,
     preserveHost: config.preserveHost,
     maxBodySize: config.limits.maxBodySize,
+    maxHeaderSize: config.limits.maxHeaderSize,
+    trustedProxies: new TrustedProxies(config.trustedProxies),
     logger,
     accessLog: config.log.access,
     metrics,
@@ -102,52 +109,64 @@ export async function startProxy(
     env: options.env,
   });
   const tunnels = new UpgradeTunnels(forwarder, routes);
-  const limits = config.limits;
   const onClientError = clientErrorListener(logger, forwarder.answeredSockets);
-  const servers: Server[] = [];
+  const listeners: Listener[] = [];
   let admin: Server | undefined;
+  registerListenerMetrics(metrics.registry, () => listeners, Date.now);
 
   const stopAll = async (): Promise<void> => {
-    for (const server of servers) server.close();
-    for (const server of servers) server.closeAllConnections();
+    for (const listener of listeners) {
+      listener.stopWatching();
+      listener.server.close();
+      listener.closeAll();
+    }
     admin?.close();
     admin?.closeAllConnections();
     await Promise.all([...upstreams.values()].map((pool) => pool.destroy()));
   };
 
+  const context: ListenerContext = {
+    limits: config.limits,
+    http2: config.http2,
+    clock: options.clock ?? systemClock,
+    logger,
+    handlers: {
+      request: forwarder.handle,
+      checkContinue: forwarder.handleContinue,
+      checkExpectation: forwarder.handleExpectation,
+      upgrade: tunnels.handle,
+      connect: tunnels.refuseConnect,
+      clientError: onClientError,
+    },
+    // The first TLS listener, once bound (port 0 in tests is known only then).
+    httpsPort: () => {
+      const tls = listeners.find((listener) => listener.kind === 'https');
+      return (tls?.server.address() as AddressInfo | null)?.port;
+    },
+  };
+
   try {
-    for (const address of config.listen) {
-      const server = createServer(
-        {
-          maxHeaderSize: limits.maxHeaderSize,
-          headersTimeout: limits.headersTimeout,
-          requestTimeout: limits.requestTimeout,
-          keepAliveTimeout: limits.keepAliveTimeout,
-          // node checks header/request timeouts on this interval (30 s by default), which would
-          // let a slowloris client hold a socket far past headersTimeout.
-          connectionsCheckingInterval: Math.max(250, Math.min(2_000, limits.headersTimeout / 2)),
-          // h2c is never passed upstream: such a request is forwarded as plain HTTP/1.1 with the
-          // Upgrade header stripped.
-          shouldUpgradeCallback: (req) => !isH2c(req.headers.upgrade),
-          // The forwarder refuses a missing Host itself, with the proxy's JSON error.
-          requireHostHeader: false,
-        },
-        forwarder.handle,
-      );
-      server.on('upgrade', tunnels.handle);
-      server.on('clientError', onClientError);
-      // Checks run before 100 Continue goes out; other expectations get a JSON 417.
-      server.on('checkContinue', forwarder.handleContinue);
-      server.on('checkExpectation', forwarder.handleExpectation);
-      server.on('connect', tunnels.refuseConnect);
-      servers.push(server);
-      server.listen(address.port, address.host);
-      await once(server, 'listening');
+    // TLS listeners first, so a redirecting listener knows the HTTPS port before it serves.
+    const order = [...config.listen.keys()].sort(
+      (a, b) =>
+        Number(config.listen[b]!.tls !== undefined) - Number(config.listen[a]!.tls !== undefined),
+    );
+    const bound = new Map<number, Listener>();
+    for (const index of order) {
+      const entry = config.listen[index]!;
+      const listener = await createListener(entry, context);
+      listeners.push(listener);
+      bound.set(index, listener);
+      listener.server.listen(entry.port, entry.host);
+      await once(listener.server, 'listening');
     }
+    // Back in config order, for proxyAddresses and the admin API.
+    listeners.splice(0, listeners.length, ...[...config.listen.keys()].map((i) => bound.get(i)!));
     if (config.admin !== undefined) {
       admin = createAdminServer({
         token: config.admin.token,
         pools: () => upstreams.values(),
+        listeners: () => listeners,
         reload: () => reloader.reloadFile(),
         metrics,
         logger,
@@ -165,10 +184,10 @@ export async function startProxy(
 
   // After listening, a server error (e.g. EMFILE on accept) is logged, never a crash.
   const onServerError = (error: Error) => logger.error({ err: error }, 'listener error');
-  for (const server of servers) server.on('error', onServerError);
+  for (const listener of listeners) listener.server.on('error', onServerError);
   admin?.on('error', onServerError);
 
-  const proxyAddresses = servers.map((server) => server.address() as AddressInfo);
+  const proxyAddresses = listeners.map((listener) => listener.server.address() as AddressInfo);
   const adminAddress = admin === undefined ? undefined : (admin.address() as AddressInfo);
   logger.info(
     {
@@ -186,10 +205,13 @@ export async function startProxy(
       forwarder.closing = true;
       // No reload may start now; this also waits for removed targets' pools to close.
       const reloadsStopped = reloader.stop();
-      const serversClosed = servers.map(
-        (server) => new Promise<void>((resolve) => server.close(() => resolve())),
+      const serversClosed = listeners.map(
+        (listener) => new Promise<void>((resolve) => listener.server.close(() => resolve())),
       );
-      for (const server of servers) server.closeIdleConnections();
+      for (const listener of listeners) {
+        listener.stopWatching();
+        listener.closeIdle();
+      }
       let timer: NodeJS.Timeout | undefined;
       const timedOut = await Promise.race([
         forwarder.whenIdle().then(() => false),
@@ -204,7 +226,7 @@ export async function startProxy(
           'shutdown timeout; dropping in-flight requests',
         );
       tunnels.closeAll();
-      for (const server of servers) server.closeAllConnections();
+      for (const listener of listeners) listener.closeAll();
       await Promise.all(serversClosed);
       await Promise.all(
         [...upstreams.values()].map((pool) => (timedOut ? pool.destroy() : pool.close())),
@@ -225,6 +247,7 @@ export async function startProxy(
     proxyAddresses,
     adminAddress,
     upstreams,
+    listeners,
     forwarder,
     metrics,
     logger,
@@ -232,10 +255,6 @@ export async function startProxy(
     reloadFile: () => reloader.reloadFile(),
     close,
   };
-}
-
-function isH2c(upgrade: string | undefined): boolean {
-  return upgrade?.toLowerCase().includes('h2c') === true;
 }
 
 function formatAddress(address: AddressInfo): string {

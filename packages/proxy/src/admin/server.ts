@@ -1,5 +1,5 @@
 /**
- * The admin listener: JSON view of upstreams, liveness, Prometheus metrics. Separate port,
+ * The admin listener: JSON view of upstreams and listeners, liveness, Prometheus metrics. Separate port,
  * loopback by default; with a token every endpoint except /healthz needs
  * `Authorization: Bearer <token>`.
  */
@@ -8,16 +8,20 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { sendError } from '../http/proxy-error.ts';
 import type { Logger } from '../logger.ts';
 import type { ReloadResult } from '../reload/reload.ts';
+import type { Listener } from '../request/listeners.ts';
 import type { HealthCheckResult } from '../upstream/health/active-checker.ts';
 import type { Target } from '../upstream/target.ts';
 import type { UpstreamPool } from '../upstream/upstream-pool.ts';
 import { handleAdminAction } from './actions.ts';
+import { listenersView } from './listeners-view.ts';
 import type { ProxyMetrics } from './metrics.ts';
 
 /** What the admin API needs from the running proxy. */
 export interface AdminContext {
   readonly token: string | undefined;
   readonly pools: () => Iterable<UpstreamPool>;
+  /** The proxy's listeners (`GET /api/listeners`); none when absent. */
+  readonly listeners?: (() => Iterable<Listener>) | undefined;
   readonly metrics: ProxyMetrics;
   readonly logger: Logger;
   /** Re-reads and applies the config file (`POST /api/reload`); absent when it cannot. */
@@ -87,6 +91,9 @@ export function createAdminServer(context: AdminContext): Server {
     switch (path) {
       case '/api/upstreams':
         sendJson(res, 200, upstreamsView(context.pools()));
+        return;
+      case '/api/listeners':
+        sendJson(res, 200, { listeners: listenersView(context.listeners?.() ?? [], Date.now()) });
         return;
       case '/metrics':
         context.metrics.registry.metrics().then(

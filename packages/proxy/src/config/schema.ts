@@ -5,8 +5,8 @@
  */
 import { z } from 'zod';
 import { parseByteSize } from './byte-size.ts';
-import { type Cidr, parseCidr } from './cidr.ts';
 import { type BalanceKind, balanceKinds, type FailOn, failOnValues } from './choices.ts';
+import { type Cidr, parseCidr } from './cidr.ts';
 import { defaultHttp2, http2Schema } from './http2-schema.ts';
 import { listenSchema } from './listen-schema.ts';
 import { parsePercent } from './percent.ts';

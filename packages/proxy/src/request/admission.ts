@@ -5,8 +5,9 @@
  * handed on, so eligibility is computed once per request), or a {@link Refusal} that the
  * listener writes in its own way (a `ServerResponse` or a raw socket).
  */
-import type { IncomingMessage } from 'node:http';
+
 import type { Socket } from 'node:net';
+import type { ProxiedRequest } from '../http/client-message.ts';
 import type { ProxyErrorCode } from '../http/proxy-error.ts';
 import { hostProblem } from '../http/request-framing.ts';
 import { toOriginFormRequest } from '../http/request-target.ts';
@@ -52,7 +53,7 @@ export interface Admitted {
  * if (admission.refused) answer(admission.code, admission.message);
  * else forward(admission.pool, admission.selection);
  */
-export function admitRequest(req: IncomingMessage, routes: RouteTable): Admitted | Refusal {
+export function admitRequest(req: ProxiedRequest, routes: RouteTable): Admitted | Refusal {
   const hostIssue = hostProblem(req);
   if (hostIssue !== undefined) return refusal('BAD_REQUEST', hostIssue, '', true);
   if (req.method === 'TRACE') {
@@ -119,10 +120,10 @@ export function refusal(
 class RequestView implements BalancedRequest {
   readonly method: string;
   readonly path: string;
-  readonly headers: IncomingMessage['headers'];
-  readonly #req: IncomingMessage;
+  readonly headers: ProxiedRequest['headers'];
+  readonly #req: ProxiedRequest;
 
-  constructor(req: IncomingMessage, path: string) {
+  constructor(req: ProxiedRequest, path: string) {
     this.method = req.method ?? 'GET';
     this.path = path;
     this.headers = req.headers;

@@ -4,10 +4,17 @@
  * both ways, no buffering of responses). A failed attempt is retried on another target when the
  * upstream's retry policy allows it and nothing has reached the client yet.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { PassThrough, type Readable } from 'node:stream';
+
+import { PassThrough, type Readable, type Writable } from 'node:stream';
 import type { Permit } from 'breakwater';
 import type { Dispatcher } from 'undici';
+import {
+  closeAfter,
+  isEncrypted,
+  isHttp2Response,
+  type ProxiedRequest,
+  type ProxiedResponse,
+} from '../http/client-message.ts';
 import { requestHeadersForUpstream, responseHeadersForClient } from '../http/forwarding-headers.ts';
 import { type ProxyErrorCode, sendError } from '../http/proxy-error.ts';
 import { type AttemptOutcome, type AttemptResult, resultOf } from '../upstream/attempt-result.ts';
@@ -27,8 +34,8 @@ const MAX_DISCARDED_BYTES = 64 * 1024;
 
 /** The client's side of an exchange: its request, the response to write, and its body. */
 export interface ClientRequest {
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
+  readonly req: ProxiedRequest;
+  readonly res: ProxiedResponse;
   readonly requestId: string;
   /** `performance.now()` when the request arrived. */
   readonly start: number;
@@ -45,8 +52,8 @@ export interface ClientRequest {
  */
 export class Exchange {
   readonly #host: RequestHost;
-  readonly #req: IncomingMessage;
-  readonly #res: ServerResponse;
+  readonly #req: ProxiedRequest;
+  readonly #res: ProxiedResponse;
   readonly #pool: UpstreamPool;
   readonly #request: BalancedRequest;
   readonly #requestId: string;
@@ -169,7 +176,8 @@ export class Exchange {
     const req = this.#req;
     const headers = requestHeadersForUpstream(req.headers, {
       remoteAddress: req.socket.remoteAddress,
-      protocol: 'http',
+      protocol: isEncrypted(req) ? 'https' : 'http',
+      trusted: this.#host.trustedProxies.trusts(req.socket.remoteAddress),
       hostOverride: this.#host.preserveHost ? undefined : target.host,
       requestId: this.#requestId,
       upgrade: false,
@@ -225,13 +233,12 @@ export class Exchange {
       return;
     }
     const res = this.#res;
-    if (this.#host.closing) res.shouldKeepAlive = false;
+    if (this.#host.closing) closeAfter(res);
     try {
-      res.writeHead(
-        statusCode,
-        statusMessage || undefined,
-        responseHeadersForClient(headers, this.#requestId),
-      );
+      const out = responseHeadersForClient(headers, this.#requestId);
+      // HTTP/2 has no reason phrase (RFC 9113 §8.3.2).
+      if (isHttp2Response(res)) res.writeHead(statusCode, out);
+      else res.writeHead(statusCode, statusMessage || undefined, out);
     } catch (error) {
       attempt.abort(error instanceof Error ? error : new Error(String(error)));
     }
@@ -245,7 +252,8 @@ export class Exchange {
       if (attempt.discarded > MAX_DISCARDED_BYTES) attempt.abort(new Error('discarded enough'));
       return;
     }
-    if (!this.#res.write(chunk)) {
+    const out: Writable = this.#res;
+    if (!out.write(chunk)) {
       controller.pause();
       this.#onDrain ??= () => this.#current?.resume();
       this.#res.once('drain', this.#onDrain);

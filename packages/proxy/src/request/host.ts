@@ -3,6 +3,7 @@
  * narrow interface, so the request path depends on these few members and not on the `Forwarder`
  * that implements them.
  */
+import type { TrustedProxies } from '../http/trusted-proxies.ts';
 import type { Logger } from '../logger.ts';
 import type { AttemptOutcome } from '../upstream/attempt-result.ts';
 import type { Target } from '../upstream/target.ts';
@@ -25,6 +26,8 @@ export type AttemptListener = (
 export interface RequestHost {
   /** Keep the client's Host header (true) or send the target's. */
   readonly preserveHost: boolean;
+  /** Peers whose X-Forwarded-* and Forwarded fields are believed. */
+  readonly trustedProxies: TrustedProxies;
   /** Set during shutdown: responses close their connections so keep-alive clients go away. */
   readonly closing: boolean;
   readonly logger: Logger;
