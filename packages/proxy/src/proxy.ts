@@ -5,16 +5,19 @@
 import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { isDeepStrictEqual } from 'node:util';
 import { type Clock, systemClock } from 'breakwater';
 import { registerListenerMetrics } from './admin/listener-metrics.ts';
 import { ProxyMetrics } from './admin/metrics.ts';
 import { createAdminServer } from './admin/server.ts';
+import { ConfigError, type ConfigIssue } from './config/config-error.ts';
 import type { ConfigEnv } from './config/load-config.ts';
 import type { ProxyConfig } from './config/schema.ts';
 import { clientErrorListener } from './http/client-error.ts';
 import { TrustedProxies } from './http/trusted-proxies.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { upstreamLifecycle } from './reload/lifecycle.ts';
+import { listenShape } from './reload/plan.ts';
 import { ConfigReloader, type ReloadResult } from './reload/reload.ts';
 import { Forwarder } from './request/forwarder.ts';
 import { createListener, type Listener, type ListenerContext } from './request/listeners.ts';
@@ -99,6 +102,7 @@ export async function startProxy(
     accessLog: config.log.access,
     metrics,
   });
+  const listeners: Listener[] = [];
   const reloader = new ConfigReloader({
     config,
     upstreams,
@@ -107,10 +111,10 @@ export async function startProxy(
     lifecycle: upstreamLifecycle({ clock: options.clock, logger }),
     configFile: options.configFile,
     env: options.env,
+    certificates: (next) => prepareCertificates(listeners, next),
   });
   const tunnels = new UpgradeTunnels(forwarder, routes);
   const onClientError = clientErrorListener(logger, forwarder.answeredSockets);
-  const listeners: Listener[] = [];
   let admin: Server | undefined;
   registerListenerMetrics(metrics.registry, () => listeners, Date.now);
 
@@ -254,6 +258,44 @@ export async function startProxy(
     reload: (nextConfig) => reloader.reload(nextConfig),
     reloadFile: () => reloader.reloadFile(),
     close,
+  };
+}
+
+/**
+ * A reload's certificates: every TLS listener's pairs read and checked again (from `next` when
+ * the listeners are the same, else the running entries, which need a restart to change), all
+ * before any is served. Resolves with the swap; throws a `ConfigError` naming every bad pair.
+ */
+async function prepareCertificates(
+  listeners: readonly Listener[],
+  next: ProxyConfig,
+): Promise<() => void> {
+  const same = isDeepStrictEqual(
+    listenShape(listeners.map((listener) => listener.entry)),
+    listenShape(next.listen),
+  );
+  const issues: ConfigIssue[] = [];
+  const swaps: (() => void)[] = [];
+  for (const [index, listener] of listeners.entries()) {
+    const store = listener.certificates;
+    const entry = same ? next.listen[index]! : listener.entry;
+    if (store === undefined || entry.tls === undefined) continue;
+    try {
+      const prepared = await store.prepare(entry.tls.certificates, {
+        minVersion: entry.tls.minVersion,
+      });
+      swaps.push(() => {
+        store.commit(prepared);
+        listener.entry = entry;
+      });
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      issues.push(...error.issues);
+    }
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
+  return () => {
+    for (const swap of swaps) swap();
   };
 }
 

@@ -75,7 +75,8 @@ export interface ListenerStats {
 
 /** A bound listener. */
 export interface Listener {
-  readonly entry: ListenerEntry;
+  /** Its config entry; a reload that changes only certificates updates it. */
+  entry: ListenerEntry;
   readonly server: NetServer;
   /** `https`, `http` or `redirect`. */
   readonly kind: 'https' | 'http' | 'redirect';

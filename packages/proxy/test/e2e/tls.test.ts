@@ -295,3 +295,70 @@ log:
     });
   });
 });
+
+describe('HTTPS certificates on config reload', () => {
+  const inTempDir = useTempDir('breakwater-tls-reload-');
+  let ca: TestCa;
+  let upstream: TestServer;
+  let proxy: TestProxy;
+  let port: number;
+  const yaml = (cert: string, key: string) => `
+listen:
+  - address: 127.0.0.1:0
+    tls:
+      certificates: [{ cert: ${cert}, key: ${key} }]
+      checkInterval: false
+upstreams:
+  app:
+    targets: [{ url: ${upstream.url} }]
+routes:
+  - upstream: app
+log:
+  level: silent
+`;
+  const fingerprint = async () =>
+    (await get(port, { servername: 'api.test', ca: ca.pem })).fingerprint;
+
+  before(async () => {
+    ca = await createTestCa(inTempDir('.'));
+    const api = await ca.issue('api', { names: ['api.test'] });
+    upstream = await startServer((_req, res) => res.end('ok'));
+    proxy = await startTestProxy(yaml(api.cert, api.key));
+    port = proxy.port;
+  });
+  after(async () => {
+    await proxy.close();
+    await upstream.close();
+  });
+
+  test('a reload naming new certificate files serves them at once', async () => {
+    const before = await fingerprint();
+    const next = await ca.issue('api-next', { names: ['api.test'] });
+    const result = await proxy.reload(loadConfig(yaml(next.cert, next.key)));
+    assert.equal(result.status, 'applied');
+    assert.ok(result.status === 'applied' && result.liveChanges.includes('listen.tls'));
+    assert.notEqual(await fingerprint(), before);
+  });
+
+  test('a reload re-reads certificate files that changed in place', async () => {
+    const before = await fingerprint();
+    const files = await ca.issue('api-next', { names: ['api.test'] }); // same paths, new contents
+    const result = await proxy.reload(loadConfig(yaml(files.cert, files.key)));
+    assert.equal(result.status, 'unchanged');
+    assert.notEqual(await fingerprint(), before);
+  });
+
+  test('a reload with a bad key is rejected with its path and the old certificate stays', async () => {
+    const before = await fingerprint();
+    const current = inTempDir('api-next.pem');
+    const stray = await ca.strayKey('stray-reload');
+    const result = await proxy.reload(loadConfig(yaml(current, stray)));
+    assert.equal(result.status, 'rejected');
+    assert.ok(result.status === 'rejected');
+    assert.deepEqual(
+      result.error.issues.map((issue) => issue.path),
+      ['listen[0].tls.certificates[0].key'],
+    );
+    assert.equal(await fingerprint(), before);
+  });
+});
