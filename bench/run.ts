@@ -8,7 +8,7 @@
  *
  * Proxy options: --duration 5 --warmup 1 --rounds 2 --connections 50 --threads 1
  * --only breakwater,minimal --no-failures --slow-delay 200 --profile (V8 CPU profiles of the Node
- * proxies into bench/results/profiles/).
+ * proxies into bench/results/profiles/) --baseline DIR (another checkout's proxy side by side).
  * Core options: --quick (shorter sampling, for a smoke run).
  *
  * The core suite runs in a child process with --expose-gc so heap deltas are measured after a
@@ -69,6 +69,7 @@ async function main(): Promise<void> {
       'slow-delay': { type: 'string' },
       quick: { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
+      baseline: { type: 'string' },
     },
   });
   const suite = positionals[0] ?? 'all';
@@ -90,6 +91,7 @@ async function main(): Promise<void> {
       skipFailures: values['no-failures'],
       slowDelayMs: positiveNumber(values['slow-delay'], 200, 'slow-delay'),
       profile: values.profile,
+      ...(values.baseline === undefined ? {} : { baseline: values.baseline }),
     });
     process.stdout.write(`\n${result.markdown}\n`);
     sections.push(result.markdown);

@@ -4,9 +4,11 @@
  * than as a difference between proxies; then the same load while one of three targets refuses
  * connections or answers slowly.
  */
+
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import {
   describeMachine,
   type MachineInfo,
@@ -41,6 +43,7 @@ import {
 } from './load.ts';
 import {
   breakwater,
+  breakwaterBaseline,
   breakwaterFeatures,
   breakwaterSlowCalls,
   fastifyProxy,
@@ -73,6 +76,8 @@ export interface ProxySuiteOptions {
   readonly slowDelayMs: number;
   /** Write a V8 CPU profile of every Node proxy to bench/results/profiles/ (slows them down). */
   readonly profile: boolean;
+  /** Another checkout whose proxy runs beside this one's, as `breakwater-baseline`. */
+  readonly baseline?: string;
 }
 
 /** One measured run. */
@@ -129,6 +134,27 @@ const failureSubjects: readonly ProxySubject[] = [
   nginxProxy,
   haproxy,
 ];
+
+/** The subjects with the baseline checkout's proxy right after ours, when one is given. */
+function withBaseline(
+  subjects: readonly ProxySubject[],
+  baseline: string | undefined,
+): ProxySubject[] {
+  if (baseline === undefined) return [...subjects];
+  const root = resolve(baseline);
+  let revision = basename(root);
+  try {
+    revision = execFileSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], {
+      encoding: 'utf8',
+    }).trim();
+  } catch {
+    // Not a git checkout: the folder's name labels the row.
+  }
+  const index = subjects.indexOf(breakwater);
+  const result = [...subjects];
+  result.splice(index + 1, 0, breakwaterBaseline(root, `Breakwater baseline (${revision})`));
+  return result;
+}
 
 function log(message: string): void {
   process.stderr.write(`${message}\n`);
@@ -237,7 +263,7 @@ export async function runProxySuite(options: ProxySuiteOptions): Promise<ProxySu
     }
 
     const healthy = await runHealthy(
-      selected(allSubjects),
+      selected(withBaseline(allSubjects, options.baseline)),
       upstream.origins,
       group,
       directory,

@@ -131,7 +131,6 @@ export const haproxy: ProxySubject = {
 };
 
 const exampleConfigPath = join(repositoryRoot, 'examples', 'breakwater.yaml');
-const cliPath = join(repositoryRoot, 'packages', 'proxy', 'src', 'cli.ts');
 
 type YamlMap = Record<string, unknown>;
 
@@ -277,14 +276,15 @@ function breakwaterSubject(
   label: string,
   upstreamOverrides: YamlMap,
   scenarios?: readonly ('refuse' | 'slow')[],
+  root: string = repositoryRoot,
 ): ProxySubject {
+  const cliPath = join(root, 'packages', 'proxy', 'src', 'cli.ts');
   return {
     id,
     label,
     upstreamOverrides,
     ...(scenarios ? { scenarios } : {}),
-    unavailable: () =>
-      existsSync(cliPath) ? undefined : 'packages/proxy/src/cli.ts does not exist yet',
+    unavailable: () => (existsSync(cliPath) ? undefined : `${cliPath} does not exist`),
     async start(context) {
       const { config } = breakwaterBenchConfig(context, upstreamOverrides);
       const configPath = join(context.directory, `${id}.yaml`);
@@ -301,12 +301,21 @@ function breakwaterSubject(
           configPath,
         ],
         join(context.directory, `${id}.log`),
-        { cwd: repositoryRoot },
+        { cwd: root },
       );
       await waitForPort(started, context.port, 30_000);
       return started;
     },
   };
+}
+
+/**
+ * The same proxy from another checkout (with its own `node_modules`), configured the same way:
+ * `--baseline DIR` runs it beside this checkout's in one run, so a refactor shows before and after
+ * under the same load and noise.
+ */
+export function breakwaterBaseline(root: string, label: string): ProxySubject {
+  return breakwaterSubject('breakwater-baseline', label, {}, undefined, root);
 }
 
 /** @breakwater/proxy, started through its CLI, single process, configured as the example. */

@@ -3,6 +3,7 @@
  * event has a listener.
  */
 import type { BreakerState } from './breaker-states.ts';
+import type { TripReason } from './trip-reason.ts';
 
 /**
  * Why an outcome was recorded as neither success nor failure.
@@ -24,10 +25,18 @@ export type IgnoredReason = 'caller-abort' | 'marked' | 'permit' | 'stale';
  * ```
  */
 export interface BreakerEvents {
-  /** Tripped or re-opened; `attempt` is the backoff step, `openDuration` the chosen wait in ms. */
-  open: { readonly attempt: number; readonly openDuration: number };
+  /**
+   * Tripped, re-opened or forced open; `attempt` is the backoff step, `openDuration` the chosen
+   * wait in ms (`Infinity` when forced open: until reset), `reason` why (see {@link TripReason}).
+   */
+  open: {
+    readonly attempt: number;
+    readonly openDuration: number;
+    readonly reason: TripReason;
+  };
   'half-open': undefined;
-  close: undefined;
+  /** `reason`: `'1 half-open trial succeeded'`, `'3 half-open trials succeeded'` or `'reset'`. */
+  close: { readonly reason: string };
   /** A call was turned away without running. */
   rejected: { readonly state: BreakerState; readonly retryAfter: number };
   /** Durations are NaN for calls admitted before the first success/failure listener subscribed. */

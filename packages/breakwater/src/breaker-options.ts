@@ -15,6 +15,7 @@ import {
 import { type Clock, systemClock } from './clock.ts';
 import { InvalidOptionError } from './errors.ts';
 import { type FailurePolicy, isFailurePolicy } from './failure-policy.ts';
+import { MAX_TIMER_DELAY } from './internal.ts';
 import { consecutiveFailures } from './policies/consecutive.ts';
 
 /**
@@ -162,14 +163,11 @@ function checkClock(value: unknown): Clock {
   return clock as Clock;
 }
 
-/** Longest timer a runtime keeps; a longer one fires at once, timing every call out. */
-const MAX_CALL_TIMEOUT = 2 ** 31 - 1;
-
 function checkCallTimeout(value: unknown): number | undefined {
   if (value === undefined) return undefined;
   const ms = checkPositive('callTimeout', value);
-  if (ms > MAX_CALL_TIMEOUT) {
-    throw new InvalidOptionError('callTimeout', `a number of ms <= ${MAX_CALL_TIMEOUT}`, ms);
+  if (ms > MAX_TIMER_DELAY) {
+    throw new InvalidOptionError('callTimeout', `a number of ms <= ${MAX_TIMER_DELAY}`, ms);
   }
   return ms;
 }

@@ -3,9 +3,19 @@
  * dashboard. Times are relative ("open for 4 200 ms more"), because clock readings of one process
  * mean nothing in another.
  */
-import type { BreakerState } from './breaker-states.ts';
+import type {
+  AnyState,
+  BreakerState,
+  Closed,
+  Disabled,
+  ForcedOpen,
+  HalfOpen,
+  Open,
+} from './breaker-states.ts';
 import { InvalidOptionError } from './errors.ts';
 import type { PolicyStats } from './failure-policy.ts';
+import { MAX_TIMER_DELAY } from './internal.ts';
+import { checkTripReason, type TripReason } from './trip-reason.ts';
 
 /**
  * Lifetime counters of a breaker.
@@ -51,6 +61,73 @@ export interface BreakerSnapshot {
   readonly totals: BreakerTotals;
   /** The failure policy's own summary, when it offers one. Not restored. */
   readonly policy: PolicyStats | null;
+  /**
+   * Why the breaker opened, while it is open, half-open or forced open; null otherwise. Restored
+   * (a snapshot without one restores a breaker whose reason says so).
+   */
+  readonly reason: TripReason | null;
+}
+
+/** What a breaker holds that its snapshot records. */
+export interface SnapshotSource {
+  readonly name: string | undefined;
+  readonly state: AnyState;
+  readonly openAttempt: number;
+  readonly lastOpenDuration: number;
+  readonly totals: BreakerTotals;
+  readonly policy: PolicyStats | null;
+  readonly reason: TripReason | null;
+}
+
+/** The snapshot of a breaker whose state is up to date as of `now`. */
+export function takeSnapshot(source: SnapshotSource, now: number): BreakerSnapshot {
+  const state = source.state;
+  return {
+    version: 1,
+    name: source.name ?? null,
+    state: state.name,
+    openAttempt: source.openAttempt,
+    lastOpenDuration: source.lastOpenDuration,
+    remainingOpenMs: state.name === 'open' ? state.retryAfter(now) : 0,
+    halfOpenSuccesses: state.name === 'half-open' ? state.successes : 0,
+    totals: source.totals,
+    policy: source.policy,
+    reason: source.reason,
+  };
+}
+
+/** The states a breaker builds, for {@link restoredState}. */
+export interface StateFactory {
+  readonly closed: Closed;
+  open(until: number): Open;
+  halfOpen(successes: number): HalfOpen;
+  forcedOpen(): ForcedOpen;
+  disabled(): Disabled;
+}
+
+/**
+ * The state a breaker restored from `snapshot` starts in at `now`. An open breaker whose wait has
+ * run out starts half-open; the policy's window is not restored (it starts empty).
+ */
+export function restoredState(
+  snapshot: BreakerSnapshot,
+  now: number,
+  states: StateFactory,
+): AnyState {
+  switch (snapshot.state) {
+    case 'closed':
+      return states.closed;
+    case 'open':
+      return snapshot.remainingOpenMs > 0
+        ? states.open(now + Math.min(snapshot.remainingOpenMs, MAX_TIMER_DELAY))
+        : states.halfOpen(0);
+    case 'half-open':
+      return states.halfOpen(snapshot.halfOpenSuccesses);
+    case 'forced-open':
+      return states.forcedOpen();
+    case 'disabled':
+      return states.disabled();
+  }
 }
 
 const STATES: readonly BreakerState[] = ['closed', 'open', 'half-open', 'forced-open', 'disabled'];
@@ -78,6 +155,8 @@ export function checkSnapshot(value: unknown): BreakerSnapshot {
   for (const key of ['successes', 'failures', 'rejections', 'ignored', 'timeouts']) {
     count(`initialState.totals.${key}`, (totals as Record<string, unknown>)[key]);
   }
+  // Absent in snapshots taken before reasons existed: same version, nothing else changed.
+  if (s.reason !== undefined && s.reason !== null) checkTripReason('initialState.reason', s.reason);
   return value as BreakerSnapshot;
 }
 

@@ -1,7 +1,8 @@
 /**
  * The states of a circuit breaker, one object each (after go-circuitbreaker's `state.go`): each
- * decides whether it admits a call and what an outcome does to it, and asks its breaker for a
- * transition when one is due. The breaker owns the generation rule, events and counters.
+ * decides whether it admits a call, what an outcome does to it and which move time alone makes
+ * (open → half-open, a half-open trial expiring), and asks its breaker for a transition when one
+ * is due. The breaker owns the generation rule, events and counters.
  */
 import type { FailurePolicy } from './failure-policy.ts';
 
@@ -20,6 +21,8 @@ export interface Machine {
   readonly policy: FailurePolicy;
   /** Closed → open, with the first open duration. Transitions read the clock themselves. */
   trip(): void;
+  /** Open → half-open, once the open duration has passed. */
+  halfOpen(): void;
   /** Half-open → open, with the next, usually longer, open duration. */
   reopen(): void;
   /** Half-open → closed. */
@@ -46,12 +49,21 @@ export interface StateBehaviour {
   readonly records: boolean;
   /** Admits a call (returning its slot) or returns {@link REJECTED}. */
   admit(now: number): number;
-  /** Milliseconds until a call would be admitted. */
+  /** Milliseconds until a call would be admitted; `Infinity` when only a reset will do. */
   retryAfter(now: number): number;
+  /**
+   * Makes the move that time alone makes by `now`, if one is due, and returns true when it asked
+   * the breaker for a transition (the new state may have a move due too). The breaker asks on
+   * every read instead of setting a timer, so an idle breaker holds none.
+   */
+  advance(now: number): boolean;
   onSuccess(now: number, durationMs: number, slot: number): void;
   onFailure(now: number, durationMs: number, slot: number): void;
   onIgnored(slot: number): void;
 }
+
+/** Every state a breaker can be in; `name` tells them apart. */
+export type AnyState = Closed | Open | HalfOpen | ForcedOpen | Disabled;
 
 /** Calls run; the policy watches their outcomes. */
 export class Closed implements StateBehaviour {
@@ -69,6 +81,10 @@ export class Closed implements StateBehaviour {
 
   retryAfter(): number {
     return 0;
+  }
+
+  advance(): boolean {
+    return false;
   }
 
   onSuccess(now: number, durationMs: number): void {
@@ -89,10 +105,12 @@ export class Closed implements StateBehaviour {
 export class Open implements StateBehaviour {
   readonly name = 'open';
   readonly records = true;
+  readonly #machine: Machine;
   /** Clock reading at which the breaker turns half-open. */
   readonly until: number;
 
-  constructor(until: number) {
+  constructor(machine: Machine, until: number) {
+    this.#machine = machine;
     this.until = until;
   }
 
@@ -102,6 +120,12 @@ export class Open implements StateBehaviour {
 
   retryAfter(now: number): number {
     return Math.max(0, this.until - now);
+  }
+
+  advance(now: number): boolean {
+    if (now < this.until) return false;
+    this.#machine.halfOpen();
+    return true;
   }
 
   // Nothing admitted in this state: outcomes of earlier states are dropped by the generation rule.
@@ -147,11 +171,10 @@ export class HalfOpen implements StateBehaviour {
   }
 
   /**
-   * When the oldest unsettled trial outlived `maxDuration` (a leaked permit), or undefined if none
-   * has by `now`. The breaker asks on every read instead of setting a timer, so an idle breaker
-   * holds none, and dates the failure to the expiry, not to whenever someone looked.
+   * Reopens when the oldest unsettled trial outlived `maxDuration` (a leaked permit), dating the
+   * failure to the expiry, not to whenever someone looked.
    */
-  expiredAt(now: number): number | undefined {
+  advance(now: number): boolean {
     const starts = this.#trialStarts;
     let oldest = Number.POSITIVE_INFINITY;
     for (let i = 0; i < starts.length; i++) {
@@ -159,7 +182,9 @@ export class HalfOpen implements StateBehaviour {
       if (start < oldest) oldest = start; // NaN (a free slot) never compares below
     }
     const expiry = oldest + this.#maxDuration;
-    return expiry <= now ? expiry : undefined;
+    if (expiry > now) return false;
+    this.#machine.trialExpired(expiry);
+    return true;
   }
 
   retryAfter(): number {
@@ -184,22 +209,21 @@ export class HalfOpen implements StateBehaviour {
   }
 }
 
-/** Rejects every call until reset. `hint` is the retry-after it reports, since none is known. */
+/** Rejects every call until reset: its retry-after is `Infinity`, since no wait will do. */
 export class ForcedOpen implements StateBehaviour {
   readonly name = 'forced-open';
   readonly records = true;
-  readonly #hint: number;
-
-  constructor(hint: number) {
-    this.#hint = hint;
-  }
 
   admit(): number {
     return REJECTED;
   }
 
   retryAfter(): number {
-    return this.#hint;
+    return Number.POSITIVE_INFINITY;
+  }
+
+  advance(): boolean {
+    return false;
   }
 
   onSuccess(): void {}
@@ -218,6 +242,10 @@ export class Disabled implements StateBehaviour {
 
   retryAfter(): number {
     return 0;
+  }
+
+  advance(): boolean {
+    return false;
   }
 
   onSuccess(): void {}

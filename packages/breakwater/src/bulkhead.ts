@@ -5,7 +5,8 @@
  */
 import { BulkheadFullError, InvalidOptionError, withoutStack } from './errors.ts';
 import { Emitter, type Unsubscribe } from './events.ts';
-import { type CallContext, type ExecuteOptions, neverAborted, type Work } from './policy.ts';
+import { UNABORTABLE } from './internal.ts';
+import type { ExecuteOptions, Work } from './policy.ts';
 
 /**
  * Options of {@link bulkhead}.
@@ -35,8 +36,6 @@ export interface BulkheadEvents {
   /** A call was turned away: every slot busy and the queue full. */
   rejected: { readonly running: number; readonly queued: number };
 }
-
-const noCallerSignal: CallContext = Object.freeze({ signal: neverAborted });
 
 /**
  * A call waiting for a slot: a node of the queue's doubly linked list (so an aborted call leaves
@@ -181,7 +180,7 @@ export class BulkheadPolicy {
     this.#running++;
     let value: T | PromiseLike<T>;
     try {
-      value = fn(signal === undefined ? noCallerSignal : { signal });
+      value = fn(signal === undefined ? UNABORTABLE : { signal });
     } catch (error) {
       this.#onSettled();
       return Promise.reject(error);

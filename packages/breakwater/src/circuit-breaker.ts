@@ -1,14 +1,21 @@
 /**
  * The circuit breaker: stops calling a dependency that keeps failing, then probes it with a few
  * trial calls before trusting it again. The trip rule is a {@link FailurePolicy}, the states are
- * objects in `breaker-states.ts`; this file admits calls, classifies outcomes, applies the
- * generation rule and emits events.
+ * objects in `breaker-states.ts`, snapshots are made and restored in `breaker-snapshot.ts`; this
+ * file admits calls, classifies outcomes, applies the generation rule and emits events.
  */
 import type { Backoff } from './backoff.ts';
 import type { BreakerEvents, IgnoredReason } from './breaker-events.ts';
 import { type CircuitBreakerOptions, resolveOptions } from './breaker-options.ts';
-import type { BreakerSnapshot, BreakerTotals } from './breaker-snapshot.ts';
 import {
+  type BreakerSnapshot,
+  type BreakerTotals,
+  restoredState,
+  type StateFactory,
+  takeSnapshot,
+} from './breaker-snapshot.ts';
+import {
+  type AnyState,
   type BreakerState,
   Closed,
   Disabled,
@@ -20,10 +27,11 @@ import {
   REJECTED,
   type StateBehaviour,
 } from './breaker-states.ts';
-import type { Clock, TimerHandle } from './clock.ts';
+import type { Clock } from './clock.ts';
 import { CircuitOpenError, TimeoutError, withoutStack } from './errors.ts';
 import { Emitter, type Unsubscribe } from './events.ts';
 import type { FailurePolicy } from './failure-policy.ts';
+import { isThenable, MAX_TIMER_DELAY, UNABORTABLE } from './internal.ts';
 import { MarkedOutcome, type Outcome } from './outcome.ts';
 import {
   type CallContext,
@@ -32,6 +40,8 @@ import {
   type Policy,
   type Work,
 } from './policy.ts';
+import { runTimed, type TimedCallObserver } from './timeout.ts';
+import { describePolicyTrip, FailureRing, frozenReason, type TripReason } from './trip-reason.ts';
 
 export type { BreakerEvents, IgnoredReason } from './breaker-events.ts';
 export type { CircuitBreakerOptions, HalfOpenOptions } from './breaker-options.ts';
@@ -54,10 +64,13 @@ export interface Permit {
   ignore(): void;
 }
 
-/** Open durations beyond this (about 24.8 days) are clamped; it is also the longest timer. */
-const MAX_OPEN_DURATION = 2 ** 31 - 1;
-/** Shared by every call that has no timeout and no caller signal: nothing to allocate. */
-const UNABORTABLE: CallContext = Object.freeze({ signal: neverAborted });
+// What opened the breaker last, for its trip reason; the reason is put into words only when asked.
+const CAUSE_NONE = 0;
+const CAUSE_POLICY = 1;
+const CAUSE_TRIAL_FAILED = 2;
+const CAUSE_TRIAL_EXPIRED = 3;
+const CAUSE_FORCED = 4;
+const CAUSE_RESTORED = 5;
 
 let settlePermit: (
   breaker: CircuitBreaker,
@@ -67,6 +80,8 @@ let settlePermit: (
   outcome: Outcome,
   error: unknown,
 ) => void;
+let guardTimedOut: (breaker: CircuitBreaker, guard: CallGuard, error: TimeoutError) => void;
+let guardCallerAborted: (breaker: CircuitBreaker, guard: CallGuard, reason: unknown) => void;
 
 /**
  * A circuit breaker. Closed, it runs calls and feeds their outcomes to its policy; tripped, it
@@ -96,7 +111,7 @@ export class CircuitBreaker implements Policy {
   readonly #events = new Emitter<BreakerEvents>();
   readonly #machine: Machine;
   readonly #closed: Closed;
-  #current: StateBehaviour;
+  #current: AnyState;
   /** Bumped on every transition; an outcome admitted under another generation is dropped. */
   #generation = 0;
   #openAttempt = 0;
@@ -105,7 +120,7 @@ export class CircuitBreaker implements Policy {
   #failures = 0;
   #rejections = 0;
   #lastRejection: CircuitOpenError | undefined;
-  #lastRejectionBy: StateBehaviour | undefined;
+  #lastRejectionBy: AnyState | undefined;
   #ignored = 0;
   #timeouts = 0;
   readonly #policyNeedsTime: boolean;
@@ -114,10 +129,28 @@ export class CircuitBreaker implements Policy {
   #timed: boolean;
   /** When the call being admitted started (NaN when not timed); set by `#admit`. */
   #admittedAt = 0;
+  /** The last few failures, for the trip reason; written on the failure path only. */
+  readonly #recentFailures = new FailureRing();
+  /** What opened the breaker (a CAUSE_*), when, and its reason once someone asked for it. */
+  #cause = CAUSE_NONE;
+  #trippedAt = 0;
+  #trialSuccesses = 0;
+  #reason: TripReason | undefined;
 
   static {
     settlePermit = (breaker, generation, slot, start, outcome, error) =>
       breaker.#record(generation, slot, start, outcome, error, undefined, 'permit');
+    guardTimedOut = (breaker, guard, error) => breaker.#timedOut(guard, error);
+    guardCallerAborted = (breaker, guard, reason) =>
+      breaker.#record(
+        guard.generation,
+        guard.slot,
+        guard.start,
+        'ignored',
+        reason,
+        undefined,
+        'caller-abort',
+      );
   }
 
   constructor(options: CircuitBreakerOptions = {}) {
@@ -139,7 +172,8 @@ export class CircuitBreaker implements Policy {
     this.#machine = {
       policy: this.#policy,
       trip: () => this.#trip(),
-      reopen: () => this.#reopen(),
+      halfOpen: () => this.#transition(this.#halfOpen(0), 'half-open'),
+      reopen: () => this.#reopen(this.#clock.now(), CAUSE_TRIAL_FAILED),
       close: () => this.#close(),
       trialExpired: (at) => this.#trialExpired(at),
     };
@@ -159,7 +193,10 @@ export class CircuitBreaker implements Policy {
     return this.#current.name;
   }
 
-  /** Milliseconds until a call would be admitted; 0 when one would be now. */
+  /**
+   * Milliseconds until a call would be admitted; 0 when one would be now; `Infinity` when forced
+   * open (only {@link reset} admits calls again).
+   */
   get retryAfter(): number {
     const now = this.#clock.now();
     this.#refresh(now);
@@ -258,14 +295,18 @@ export class CircuitBreaker implements Policy {
     return new BreakerPermit(this, this.#generation, slot, start);
   }
 
-  /** Opens the breaker until {@link reset}: every call is rejected. */
+  /**
+   * Opens the breaker until {@link reset}: every call is rejected, and {@link retryAfter} is
+   * `Infinity`. Emits `open` (with an `openDuration` of `Infinity`) and `state`.
+   */
   forceOpen(): void {
-    const hint = this.#nextOpenDuration(0, 0);
-    this.#transition(new ForcedOpen(hint), undefined);
+    this.#opened(CAUSE_FORCED, this.#clock.now());
+    this.#transition(new ForcedOpen(), 'open', Number.POSITIVE_INFINITY);
   }
 
   /** Lets every call through and records nothing, until {@link reset}. */
   disable(): void {
+    this.#forgetTrip();
     this.#transition(new Disabled(), undefined);
   }
 
@@ -275,8 +316,9 @@ export class CircuitBreaker implements Policy {
     this.#openAttempt = 0;
     this.#lastOpenDuration = 0;
     this.#policy.reset(now);
+    this.#forgetTrip();
     // Bump the generation even when already closed: calls admitted before a reset don't count.
-    this.#transition(this.#closed, 'close');
+    this.#transition(this.#closed, 'close', 0, 'reset');
   }
 
   /**
@@ -302,85 +344,128 @@ export class CircuitBreaker implements Policy {
 
   #updateTiming(): void {
     const events = this.#events;
-    this.#timed = this.#policyNeedsDuration || events.has('success') || events.has('failure');
+    // An `open` listener wants the durations of the failures in its trip reason.
+    this.#timed =
+      this.#policyNeedsDuration ||
+      events.has('success') ||
+      events.has('failure') ||
+      events.has('open');
   }
 
   /** The breaker's state as JSON-serialisable data; see {@link BreakerSnapshot}. */
   snapshot(): BreakerSnapshot {
     const now = this.#clock.now();
     this.#refresh(now);
-    const current = this.#current;
-    return {
-      version: 1,
-      name: this.name ?? null,
-      state: current.name,
-      openAttempt: this.#openAttempt,
-      lastOpenDuration: this.#lastOpenDuration,
-      remainingOpenMs: current instanceof Open ? current.retryAfter(now) : 0,
-      halfOpenSuccesses: current instanceof HalfOpen ? current.successes : 0,
-      totals: this.#totals(),
-      policy: this.#policy.stats?.() ?? null,
-    };
-  }
-
-  #totals(): BreakerTotals {
-    return {
-      successes: this.#successes,
-      failures: this.#failures,
-      rejections: this.#rejections,
-      ignored: this.#ignored,
-      timeouts: this.#timeouts,
-    };
+    return takeSnapshot(
+      {
+        name: this.name,
+        state: this.#current,
+        openAttempt: this.#openAttempt,
+        lastOpenDuration: this.#lastOpenDuration,
+        totals: {
+          successes: this.#successes,
+          failures: this.#failures,
+          rejections: this.#rejections,
+          ignored: this.#ignored,
+          timeouts: this.#timeouts,
+        },
+        policy: this.#policy.stats?.() ?? null,
+        reason: this.#tripReason(),
+      },
+      now,
+    );
   }
 
   #restore(snapshot: BreakerSnapshot): void {
-    const now = this.#clock.now();
     this.#openAttempt = snapshot.openAttempt;
     this.#lastOpenDuration = snapshot.lastOpenDuration;
-    this.#successes = snapshot.totals.successes;
-    this.#failures = snapshot.totals.failures;
-    this.#rejections = snapshot.totals.rejections;
-    this.#ignored = snapshot.totals.ignored;
-    this.#timeouts = snapshot.totals.timeouts;
-    switch (snapshot.state) {
-      case 'closed':
-        break;
-      case 'open':
-        this.#current =
-          snapshot.remainingOpenMs > 0
-            ? new Open(now + Math.min(snapshot.remainingOpenMs, MAX_OPEN_DURATION))
-            : this.#halfOpen(0);
-        break;
-      case 'half-open':
-        this.#current = this.#halfOpen(snapshot.halfOpenSuccesses);
-        break;
-      case 'forced-open':
-        this.#current = new ForcedOpen(this.#nextOpenDuration(0, 0));
-        break;
-      case 'disabled':
-        this.#current = new Disabled();
-        break;
+    const totals: BreakerTotals = snapshot.totals;
+    this.#successes = totals.successes;
+    this.#failures = totals.failures;
+    this.#rejections = totals.rejections;
+    this.#ignored = totals.ignored;
+    this.#timeouts = totals.timeouts;
+    const states: StateFactory = {
+      closed: this.#closed,
+      open: (until) => new Open(this.#machine, until),
+      halfOpen: (successes) => this.#halfOpen(successes),
+      forcedOpen: () => new ForcedOpen(),
+      disabled: () => new Disabled(),
+    };
+    const now = this.#clock.now();
+    this.#current = restoredState(snapshot, now, states);
+    const name = this.#current.name;
+    if (name !== 'closed' && name !== 'disabled') {
+      this.#opened(CAUSE_RESTORED, now);
+      this.#reason = frozenReason(
+        snapshot.reason ?? {
+          rule: 'restored',
+          text: 'restored from a snapshot that gave no reason',
+          window: null,
+          recentFailures: [],
+        },
+      );
     }
   }
 
-  /**
-   * Discovers the moves that time alone makes: open → half-open, and a half-open trial expiring
-   * (→ open, as of its expiry, which may itself have ended by now). At most three steps.
-   */
-  #refresh(now: number): void {
-    for (;;) {
-      const current = this.#current;
-      if (current instanceof Open) {
-        if (now < current.until) return;
-        this.#transition(this.#halfOpen(0), 'half-open');
-      } else if (current instanceof HalfOpen) {
-        const expiredAt = current.expiredAt(now);
-        if (expiredAt === undefined) return;
-        this.#trialExpired(expiredAt);
-      } else {
-        return;
+  /** Why the breaker is open (or half-open, or forced open); null when it is not. */
+  #tripReason(): TripReason | null {
+    if (this.#cause === CAUSE_NONE) return null;
+    this.#reason ??= frozenReason(this.#describeTrip());
+    return this.#reason;
+  }
+
+  #describeTrip(): TripReason {
+    const recentFailures = this.#recentFailures.list(this.#trippedAt);
+    const trials = {
+      kind: 'halfOpen',
+      successes: this.#trialSuccesses,
+      successesToClose: this.#successesToClose,
+    };
+    switch (this.#cause) {
+      case CAUSE_TRIAL_FAILED:
+        return {
+          rule: 'halfOpenTrial',
+          text: 'half-open trial failed',
+          window: trials,
+          recentFailures,
+        };
+      case CAUSE_TRIAL_EXPIRED:
+        return {
+          rule: 'halfOpenTrial',
+          text: `half-open trial did not settle within ${this.#maxDuration} ms`,
+          window: trials,
+          recentFailures,
+        };
+      case CAUSE_FORCED:
+        return { rule: 'forced', text: 'forced open by operator', window: null, recentFailures };
+      default: {
+        const described = describePolicyTrip(this.#policy);
+        const window = described.window ?? this.#policy.stats?.() ?? null;
+        return { rule: described.rule, text: described.text, window, recentFailures };
       }
     }
+  }
+
+  /** Notes what opened the breaker at `at`; the reason is put into words when first asked for. */
+  #opened(cause: number, at: number): void {
+    this.#cause = cause;
+    this.#trippedAt = at;
+    this.#reason = undefined;
+  }
+
+  #forgetTrip(): void {
+    this.#cause = CAUSE_NONE;
+    this.#reason = undefined;
+    this.#recentFailures.clear();
+  }
+
+  /**
+   * Makes the moves that time alone makes (open → half-open, a half-open trial expiring → open as
+   * of its expiry, which may itself have ended by now); each state knows its own. At most three.
+   */
+  #refresh(now: number): void {
+    while (this.#current.advance(now));
   }
 
   /** Admits a call, returning its slot or REJECTED, and leaves its start time in #admittedAt. */
@@ -408,7 +493,8 @@ export class CircuitBreaker implements Policy {
   /**
    * The error for a rejected call. Even without a stack, building an Error costs about 0.7 µs,
    * and an outage rejects thousands of calls a millisecond; calls rejected by the same state in
-   * the same whole millisecond of `retryAfter` get the same (identical-looking) error instance.
+   * the same whole millisecond of `retryAfter` get the same (identical-looking) error instance,
+   * frozen. To add to it, wrap it: `new AppError('payments down', { cause: error })`.
    */
   #rejection(now: number): CircuitOpenError {
     const retryAfter = Math.max(0, Math.ceil(this.#countRejection(now)));
@@ -420,7 +506,8 @@ export class CircuitBreaker implements Policy {
     ) {
       return cached;
     }
-    const error = withoutStack(() => new CircuitOpenError(retryAfter, this.name));
+    // Frozen, since it is shared: one caller must not change (or annotate) another's error.
+    const error = Object.freeze(withoutStack(() => new CircuitOpenError(retryAfter, this.name)));
     this.#lastRejection = error;
     this.#lastRejectionBy = this.#current;
     return error;
@@ -484,10 +571,14 @@ export class CircuitBreaker implements Policy {
       if (events.has('ignored')) events.emit('ignored', { reason: 'stale', error });
       return;
     }
-    const state = this.#current;
+    const state: StateBehaviour = this.#current;
     if (!state.records) return;
+    // A failure is always dated, for the trip reason; the success path reads no clock it needn't.
     const now =
-      !Number.isNaN(start) || state !== this.#closed || this.#policyNeedsTime
+      !Number.isNaN(start) ||
+      state !== this.#closed ||
+      this.#policyNeedsTime ||
+      outcome !== 'success'
         ? this.#clock.now()
         : Number.NaN;
     const durationMs = now - start;
@@ -498,6 +589,8 @@ export class CircuitBreaker implements Policy {
     } else if (outcome === 'failure') {
       this.#failures++;
       if (events.has('failure')) events.emit('failure', { durationMs, error, result });
+      // `error` is undefined for a returned value judged a failure, and for a bare permit.failure().
+      this.#recentFailures.add(now, durationMs, error, error === undefined && reason !== 'permit');
       state.onFailure(now, durationMs, slot);
     } else {
       this.#ignored++;
@@ -506,6 +599,10 @@ export class CircuitBreaker implements Policy {
     }
   }
 
+  /**
+   * A call with a caller signal or a `callTimeout`: the timeout policy's timed call runs it, and
+   * tells this breaker when time ran out (a failure) or the caller aborted (ignored).
+   */
   #executeGuarded<T>(
     fn: Work<T>,
     callerSignal: AbortSignal | undefined,
@@ -513,100 +610,77 @@ export class CircuitBreaker implements Policy {
     slot: number,
     start: number,
   ): Promise<T> {
-    const clock = this.#clock;
-    const timeout = this.#callTimeout;
-    // The caller's signal serves as is unless a timeout must abort the work too.
-    const controller = timeout === undefined ? undefined : new AbortController();
-    const signal = controller ? controller.signal : (callerSignal ?? neverAborted);
-    return new Promise<T>((resolve, reject) => {
-      let timer: TimerHandle | undefined;
-      let settled = false;
-      // Whichever comes first (result, timeout, caller abort) settles; the others find `settled`.
-      const finish = (): boolean => {
-        if (settled) return false;
-        settled = true;
-        if (timer !== undefined) clock.clearTimeout(timer);
-        callerSignal?.removeEventListener('abort', onAbort);
-        return true;
-      };
-      const onAbort = () => {
-        if (!finish()) return;
-        const reason: unknown = callerSignal?.reason;
-        this.#record(generation, slot, start, 'ignored', reason, undefined, 'caller-abort');
-        controller?.abort(reason);
-        reject(reason);
-      };
-      callerSignal?.addEventListener('abort', onAbort, { once: true });
-      if (timeout !== undefined) {
-        timer = clock.setTimeout(() => {
-          if (!finish()) return;
-          const error = new TimeoutError(timeout);
-          // Like failures, timeouts count only when recorded: not stale, not disabled.
-          if (generation === this.#generation && this.#current.records) {
-            this.#timeouts++;
-            if (this.#events.has('timeout')) this.#events.emit('timeout', { timeout });
-          }
-          this.#record(generation, slot, start, 'failure', error, undefined, undefined);
-          controller?.abort(error);
-          reject(error);
-        }, timeout);
-      }
-      let result: T | PromiseLike<T>;
-      try {
-        result = fn({ signal });
-      } catch (error) {
-        if (finish()) reject(this.#settleError(generation, slot, start, error));
-        return;
-      }
-      Promise.resolve(result).then(
-        (value) => {
-          if (!finish()) return;
-          this.#settleResult(generation, slot, start, value);
-          resolve(value);
-        },
-        (error: unknown) => {
-          if (finish()) reject(this.#settleError(generation, slot, start, error));
-        },
-      );
-    });
+    const guard = new CallGuard(this, generation, slot, start);
+    return runTimed(fn, callerSignal, this.#clock, this.#callTimeout, guard).then(
+      (value) => {
+        if (!guard.ended) this.#settleResult(generation, slot, start, value);
+        return value;
+      },
+      (error: unknown) => {
+        throw guard.ended ? error : this.#settleError(generation, slot, start, error);
+      },
+    );
+  }
+
+  /** The timed call of `guard` ran out of time. */
+  #timedOut(guard: CallGuard, error: TimeoutError): void {
+    // Like failures, timeouts count only when recorded: not stale, not disabled.
+    if (guard.generation === this.#generation && this.#current.records) {
+      this.#timeouts++;
+      if (this.#events.has('timeout')) this.#events.emit('timeout', { timeout: error.timeout });
+    }
+    this.#record(guard.generation, guard.slot, guard.start, 'failure', error, undefined, undefined);
   }
 
   #nextOpenDuration(attempt: number, previous: number): number {
     const delay = this.#openDuration.delay(attempt, previous);
     // A custom backoff returning NaN or a negative number must not wedge the breaker open.
-    return delay > 0 ? Math.min(delay, MAX_OPEN_DURATION) : 0;
+    return delay > 0 ? Math.min(delay, MAX_TIMER_DELAY) : 0;
   }
 
-  #open(at: number): void {
+  #open(at: number, cause: number): void {
     const openDuration = this.#nextOpenDuration(this.#openAttempt, this.#lastOpenDuration);
     this.#lastOpenDuration = openDuration;
-    this.#transition(new Open(at + openDuration), 'open', openDuration);
+    this.#opened(cause, at);
+    this.#transition(new Open(this.#machine, at + openDuration), 'open', openDuration);
   }
 
   #trip(): void {
     this.#openAttempt = 0;
-    this.#open(this.#clock.now());
+    this.#open(this.#clock.now(), CAUSE_POLICY);
   }
 
-  #reopen(at = this.#clock.now()): void {
+  #reopen(at: number, cause: number): void {
+    const current = this.#current;
+    this.#trialSuccesses = current.name === 'half-open' ? current.successes : 0;
     this.#openAttempt++;
-    this.#open(at);
+    this.#open(at, cause);
   }
 
   #close(): void {
     this.#openAttempt = 0;
     this.#lastOpenDuration = 0;
     this.#policy.reset(this.#clock.now());
-    this.#transition(this.#closed, 'close');
+    this.#forgetTrip();
+    const n = this.#successesToClose;
+    this.#transition(
+      this.#closed,
+      'close',
+      0,
+      `${n} half-open trial${n === 1 ? '' : 's'} succeeded`,
+    );
   }
 
   #trialExpired(at: number): void {
     this.#failures++;
+    const maxDuration = this.#maxDuration;
     if (this.#events.has('failure')) {
-      const error = new TimeoutError(this.#maxDuration);
-      this.#events.emit('failure', { durationMs: this.#maxDuration, error, result: undefined });
+      const error = new TimeoutError(maxDuration);
+      this.#events.emit('failure', { durationMs: maxDuration, error, result: undefined });
     }
-    this.#reopen(at);
+    const message = `half-open trial did not settle within ${maxDuration} ms`;
+    this.#recentFailures.addLabelled(at, maxDuration, 'ERR_TIMEOUT', message);
+    this.#reopen(at, CAUSE_TRIAL_EXPIRED);
   }
 
   #halfOpen(successes: number): HalfOpen {
@@ -620,9 +694,10 @@ export class CircuitBreaker implements Policy {
   }
 
   #transition(
-    next: StateBehaviour,
+    next: AnyState,
     event: 'open' | 'half-open' | 'close' | undefined,
     openDuration = 0,
+    closeReason = '',
   ): void {
     const from = this.#current.name;
     this.#current = next;
@@ -631,7 +706,12 @@ export class CircuitBreaker implements Policy {
     if (from === next.name) return;
     const events = this.#events;
     if (event === 'open') {
-      if (events.has('open')) events.emit('open', { attempt: this.#openAttempt, openDuration });
+      if (events.has('open')) {
+        const reason = this.#tripReason()!;
+        events.emit('open', { attempt: this.#openAttempt, openDuration, reason });
+      }
+    } else if (event === 'close') {
+      if (events.has('close')) events.emit('close', { reason: closeReason });
     } else if (event !== undefined) {
       events.emit(event, undefined);
     }
@@ -672,10 +752,32 @@ class BreakerPermit implements Permit {
   }
 }
 
-function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
-  return (
-    (typeof value === 'object' || typeof value === 'function') &&
-    value !== null &&
-    typeof (value as PromiseLike<T>).then === 'function'
-  );
+/**
+ * One guarded call's admission, told by the timed call when it ended before its work did; after
+ * that the work's own outcome is not recorded.
+ */
+class CallGuard implements TimedCallObserver {
+  readonly #breaker: CircuitBreaker;
+  readonly generation: number;
+  readonly slot: number;
+  readonly start: number;
+  /** True once the call timed out or its caller aborted. */
+  ended = false;
+
+  constructor(breaker: CircuitBreaker, generation: number, slot: number, start: number) {
+    this.#breaker = breaker;
+    this.generation = generation;
+    this.slot = slot;
+    this.start = start;
+  }
+
+  timedOut(error: TimeoutError): void {
+    this.ended = true;
+    guardTimedOut(this.#breaker, this, error);
+  }
+
+  callerAborted(reason: unknown): void {
+    this.ended = true;
+    guardCallerAborted(this.#breaker, this, reason);
+  }
 }

@@ -9,6 +9,7 @@
  * clock.advance(1_000); // the breaker now reports 'half-open'
  * ```
  */
+import { MAX_TIMER_DELAY } from './internal.ts';
 
 /**
  * An opaque handle returned by {@link Clock.setTimeout}.
@@ -39,9 +40,6 @@ export interface Clock {
   /** Cancels a timer; cancelling a fired or cancelled timer does nothing. */
   clearTimeout(handle: TimerHandle): void;
 }
-
-/** Node's timers hold a signed 32-bit delay and fire a longer one after 1 ms instead. */
-const MAX_TIMER_DELAY = 2 ** 31 - 1;
 
 /**
  * The real clock: `performance.now()` and the runtime's timers. Delays beyond about 24.8 days are

@@ -63,7 +63,8 @@ export function withoutStack<E extends Error>(build: () => E): E {
 export class CircuitOpenError extends BreakwaterError {
   /**
    * Whole milliseconds until the breaker will admit a trial call (rounded up, so waiting this
-   * long is always enough); 0 when it would admit one now.
+   * long is always enough); 0 when it would admit one now; `Infinity` when it was forced open
+   * and admits nothing until reset (leave `Retry-After` out then).
    */
   readonly retryAfter: number;
   /** The breaker's name, when it has one. */
@@ -71,11 +72,10 @@ export class CircuitOpenError extends BreakwaterError {
 
   constructor(retryAfter: number, breaker?: string) {
     const wait = Math.max(0, Math.ceil(retryAfter));
+    const until = wait === Number.POSITIVE_INFINITY ? ' until reset' : `; retry after ${wait} ms`;
     super(
       'ERR_CIRCUIT_OPEN',
-      breaker === undefined
-        ? `Circuit is open; retry after ${wait} ms`
-        : `Circuit "${breaker}" is open; retry after ${wait} ms`,
+      breaker === undefined ? `Circuit is open${until}` : `Circuit "${breaker}" is open${until}`,
     );
     this.retryAfter = wait;
     this.breaker = breaker;

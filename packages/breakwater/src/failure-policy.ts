@@ -1,7 +1,8 @@
 /**
  * The trip rule, kept apart from the state machine: a breaker hands every counted outcome of its
  * closed state to a {@link FailurePolicy} and opens when the policy says so. A new rule is a new
- * object with these three methods; the state machine never changes.
+ * object with these three methods (and, optionally, words for why it tripped); the state machine
+ * never changes.
  */
 
 /**
@@ -14,6 +15,28 @@
  */
 export interface PolicyStats {
   readonly [key: string]: number | string | readonly PolicyStats[];
+}
+
+/**
+ * What a failure policy says about its own trip, from {@link FailurePolicy.describeTrip}.
+ *
+ * @example
+ * ```ts
+ * const policy: FailurePolicy = {
+ *   recordSuccess: () => false,
+ *   recordFailure: (_now, durationMs) => durationMs > 5_000,
+ *   reset: () => {},
+ *   describeTrip: () => ({ rule: 'slowFailure', text: 'a failure took longer than 5 s' }),
+ * };
+ * ```
+ */
+export interface TripDescription {
+  /** A short, stable name of the rule, e.g. `'failureRate'`. */
+  readonly rule: string;
+  /** The rule in words and numbers, as of the trip. */
+  readonly text: string;
+  /** The counts the rule looked at; the policy's `stats()` when left out. */
+  readonly window?: PolicyStats;
 }
 
 /**
@@ -61,6 +84,13 @@ export interface FailurePolicy {
   reset(now: number): void;
   /** A cheap summary of the current window. */
   stats?(): PolicyStats;
+  /**
+   * Why the policy asked to trip, in words and numbers, for the breaker's trip reason. Called
+   * only after `recordSuccess` or `recordFailure` returned true and before the next `reset`,
+   * and only when someone asks for the reason; the window is as it was at the trip. A policy
+   * without it gets a generic reason (`rule: 'custom'`).
+   */
+  describeTrip?(): TripDescription;
   /** A fresh policy with the same settings and an empty window. */
   clone?(): FailurePolicy;
 }

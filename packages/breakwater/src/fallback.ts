@@ -4,8 +4,9 @@
  */
 import { InvalidOptionError } from './errors.ts';
 import { Emitter, type Unsubscribe } from './events.ts';
+import { UNABORTABLE } from './internal.ts';
 import { unwrapOutcome } from './outcome.ts';
-import { type CallContext, type ExecuteOptions, neverAborted, type Work } from './policy.ts';
+import type { ExecuteOptions, Work } from './policy.ts';
 import { judge } from './predicate.ts';
 
 /**
@@ -59,8 +60,6 @@ export interface FallbackEvents {
  */
 export type FallbackValue<R> = R | ((failure: unknown) => R | PromiseLike<R>);
 
-const noCallerSignal: CallContext = Object.freeze({ signal: neverAborted });
-
 /**
  * A policy that settles with a substitute when the work fails. The substitute is computed at most
  * once per call, and only for a handled failure; the caller's own abort is never handled (the
@@ -110,7 +109,7 @@ export class FallbackPolicy<R> {
     const signal = options?.signal;
     let result: T;
     try {
-      result = await fn(signal === undefined ? noCallerSignal : { signal });
+      result = await fn(signal === undefined ? UNABORTABLE : { signal });
     } catch (thrown) {
       if (signal?.aborted) throw thrown;
       // The substitute answers for the error itself, not an ignore()/markAsSuccess() wrapper.

@@ -44,6 +44,7 @@ export {
   isFailurePolicy,
   type PolicyInputs,
   type PolicyStats,
+  type TripDescription,
 } from './failure-policy.ts';
 export {
   type FallbackEvents,
@@ -75,6 +76,7 @@ export {
 export { type RetryEvents, type RetryOptions, RetryPolicy, retry } from './retry.ts';
 export { RetryBudget, type RetryBudgetOptions } from './retry-budget.ts';
 export { type TimeoutEvents, type TimeoutOptions, TimeoutPolicy, timeout } from './timeout.ts';
+export type { RecentFailure, TripReason } from './trip-reason.ts';
 export {
   CountWindow,
   type OutcomeWindow,

@@ -6,8 +6,9 @@ import { BulkheadPolicy } from './bulkhead.ts';
 import { CircuitBreaker } from './circuit-breaker.ts';
 import { InvalidOptionError } from './errors.ts';
 import type { FallbackPolicy } from './fallback.ts';
+import { UNABORTABLE } from './internal.ts';
 import { unwrapOutcome } from './outcome.ts';
-import { type CallContext, type ExecuteOptions, neverAborted, type Work } from './policy.ts';
+import type { CallContext, ExecuteOptions, Work } from './policy.ts';
 import { RetryPolicy } from './retry.ts';
 import { TimeoutPolicy } from './timeout.ts';
 
@@ -61,8 +62,6 @@ class Layer {
     return this.#policy.execute((context: CallContext) => inner.execute(fn, context), options);
   }
 }
-
-const noCallerSignal: CallContext = Object.freeze({ signal: neverAborted });
 
 /**
  * Policies composed outer to inner. `R` is what fallbacks in it may answer instead of the work's
@@ -122,7 +121,7 @@ export class Pipeline<R = never> {
     const signal = options?.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
     try {
-      return Promise.resolve(fn(signal === undefined ? noCallerSignal : { signal })).catch(
+      return Promise.resolve(fn(signal === undefined ? UNABORTABLE : { signal })).catch(
         rethrowUnwrapped,
       );
     } catch (error) {

@@ -6,8 +6,9 @@ import { type Backoff, equalJitter, toBackoff } from './backoff.ts';
 import { type Clock, sleep, systemClock } from './clock.ts';
 import { CircuitOpenError, InvalidOptionError } from './errors.ts';
 import { Emitter, type Unsubscribe } from './events.ts';
+import { MAX_TIMER_DELAY, UNABORTABLE } from './internal.ts';
 import { unwrapOutcome } from './outcome.ts';
-import { type CallContext, type ExecuteOptions, neverAborted, type Work } from './policy.ts';
+import type { ExecuteOptions, Work } from './policy.ts';
 import { judge } from './predicate.ts';
 import type { RetryBudget } from './retry-budget.ts';
 
@@ -71,8 +72,6 @@ export interface RetryEvents {
     readonly result: unknown;
   };
 }
-
-const noCallerSignal: CallContext = Object.freeze({ signal: neverAborted });
 
 /**
  * A policy that retries failed attempts. Every attempt gets the caller's signal; an abort stops
@@ -140,7 +139,7 @@ export class RetryPolicy {
   async execute<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T> {
     const signal = options?.signal;
     if (signal?.aborted) throw signal.reason;
-    const context = signal === undefined ? noCallerSignal : { signal };
+    const context = signal === undefined ? UNABORTABLE : { signal };
     this.#budget?.recordRequest();
     let previousDelay = 0;
     for (let attempt = 1; ; attempt++) {
@@ -196,7 +195,7 @@ export class RetryPolicy {
 
 /** Keeps a custom backoff's NaN, negative or huge delay from firing a timer at once or never. */
 function waitFor(delay: number): number {
-  return delay > 0 ? Math.min(delay, 2_147_483_647) : 0;
+  return delay > 0 ? Math.min(delay, MAX_TIMER_DELAY) : 0;
 }
 
 function predicate<A>(option: string, value: ((arg: A) => boolean) | undefined) {

@@ -6,6 +6,7 @@
 import { type Clock, systemClock, type TimerHandle } from './clock.ts';
 import { InvalidOptionError, TimeoutError } from './errors.ts';
 import { Emitter, type Unsubscribe } from './events.ts';
+import { isThenable, MAX_TIMER_DELAY } from './internal.ts';
 import { type ExecuteOptions, neverAborted, type Work } from './policy.ts';
 
 /**
@@ -35,9 +36,6 @@ export interface TimeoutEvents {
   timeout: { readonly timeout: number };
 }
 
-/** Node's timers take at most a signed 32-bit delay; beyond it they fire at once. */
-const maxDelay = 2_147_483_647;
-
 /**
  * A policy that bounds each call to `ms` milliseconds.
  *
@@ -56,10 +54,16 @@ export class TimeoutPolicy {
   readonly timeout: number;
   readonly #clock: Clock;
   readonly #events = new Emitter<TimeoutEvents>();
+  readonly #observer: TimedCallObserver = {
+    timedOut: () => {
+      if (this.#events.has('timeout')) this.#events.emit('timeout', { timeout: this.timeout });
+    },
+    callerAborted: () => {},
+  };
 
   constructor(ms: number, options: TimeoutOptions = {}) {
-    if (typeof ms !== 'number' || !(ms > 0) || ms > maxDelay) {
-      throw new InvalidOptionError('ms', `a number of ms > 0 and <= ${maxDelay}`, ms);
+    if (typeof ms !== 'number' || !(ms > 0) || ms > MAX_TIMER_DELAY) {
+      throw new InvalidOptionError('ms', `a number of ms > 0 and <= ${MAX_TIMER_DELAY}`, ms);
     }
     if (typeof options !== 'object' || options === null) {
       throw new InvalidOptionError('options', 'an object', options);
@@ -86,35 +90,61 @@ export class TimeoutPolicy {
     if (given?.aborted) return Promise.reject(given.reason);
     // The shared never-aborting signal needs no listener.
     const caller = given === neverAborted ? undefined : given;
-    const call = new TimedCall(caller, this.#clock);
-    let value: T | PromiseLike<T>;
-    try {
-      value = fn(call);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    // Synchronous work is already done: nothing to time, abort or listen to.
-    if (!isThenable(value)) return Promise.resolve(value);
-    return new Promise<T>((resolve, reject) => {
-      call.rejectCall = reject;
-      if (caller?.aborted) {
-        call.fail(caller.reason);
-        return;
-      }
-      call.timer = this.#clock.setTimeout(() => {
-        if (call.fail(new TimeoutError(this.timeout)) && this.#events.has('timeout')) {
-          this.#events.emit('timeout', { timeout: this.timeout });
-        }
-      }, this.timeout);
-      caller?.addEventListener('abort', call);
-      // Promise.resolve adopts a foreign thenable safely (its then may throw) and returns a native
-      // promise as is.
-      Promise.resolve(value).then(
-        (result) => call.settle() && resolve(result),
-        (error: unknown) => call.settle() && reject(error),
-      );
-    });
+    return runTimed(fn, caller, this.#clock, this.timeout, this.#observer);
   }
+}
+
+/**
+ * How a timed call ended before its work did. Internal: the timeout policy emits its event, a
+ * breaker with `callTimeout` counts a failure or ignores a caller's abort.
+ */
+export interface TimedCallObserver {
+  /** Time ran out: the work's signal is aborted with `error` and the call rejects with it next. */
+  timedOut(error: TimeoutError): void;
+  /** The caller's signal aborted: the work's signal is aborted and the call rejects with `reason`. */
+  callerAborted(reason: unknown): void;
+}
+
+/**
+ * Runs `fn` bounded by `ms` (not at all when undefined) and by the caller's signal; the one timed
+ * call of the library, shared by {@link TimeoutPolicy} and a breaker's `callTimeout`. Rejects with
+ * a {@link TimeoutError} when time runs out, with the caller's abort reason when the caller aborts
+ * (telling `observer` first), and otherwise settles as `fn` does. The caller checked that its
+ * signal had not aborted yet.
+ */
+export function runTimed<T>(
+  fn: Work<T>,
+  caller: AbortSignal | undefined,
+  clock: Clock,
+  ms: number | undefined,
+  observer: TimedCallObserver | undefined,
+): Promise<T> {
+  const call = new TimedCall(caller, clock, ms, observer);
+  let value: T | PromiseLike<T>;
+  try {
+    value = fn(call);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  // Synchronous work is already done: nothing to time, abort or listen to.
+  if (!isThenable(value)) return Promise.resolve(value);
+  return new Promise<T>((resolve, reject) => {
+    call.rejectCall = reject;
+    if (caller?.aborted) {
+      call.fail(caller.reason, false);
+      return;
+    }
+    if (ms !== undefined) {
+      call.timer = clock.setTimeout(() => call.fail(new TimeoutError(ms), true), ms);
+    }
+    caller?.addEventListener('abort', call);
+    // Promise.resolve adopts a foreign thenable safely (its then may throw) and returns a native
+    // promise as is.
+    Promise.resolve(value).then(
+      (result) => call.settle() && resolve(result),
+      (error: unknown) => call.settle() && reject(error),
+    );
+  });
 }
 
 /**
@@ -132,13 +162,24 @@ class TimedCall {
   #reason: unknown;
   readonly #caller: AbortSignal | undefined;
   readonly #clock: Clock;
+  readonly #ms: number | undefined;
+  readonly #observer: TimedCallObserver | undefined;
 
-  constructor(caller: AbortSignal | undefined, clock: Clock) {
+  constructor(
+    caller: AbortSignal | undefined,
+    clock: Clock,
+    ms: number | undefined,
+    observer: TimedCallObserver | undefined,
+  ) {
     this.#caller = caller;
     this.#clock = clock;
+    this.#ms = ms;
+    this.#observer = observer;
   }
 
   get signal(): AbortSignal {
+    // Without a time limit only the caller can abort: its own signal serves as is.
+    if (this.#ms === undefined && this.#caller !== undefined) return this.#caller;
     if (this.#controller === undefined) {
       this.#controller = new AbortController();
       // Work that reads its signal only after the timeout must still see it aborted.
@@ -149,17 +190,21 @@ class TimedCall {
 
   /** The caller's signal aborted: pass its reason on to the work and reject with it. */
   handleEvent(): void {
-    this.fail(this.#caller?.reason);
+    this.fail(this.#caller?.reason, false);
   }
 
-  /** Aborts the work with `reason` and rejects with it, unless the call already settled. */
-  fail(reason: unknown): boolean {
-    if (!this.settle()) return false;
+  /**
+   * Aborts the work with `reason` (a {@link TimeoutError} when `timedOut`, else the caller's) and
+   * rejects with it, unless the call already settled.
+   */
+  fail(reason: unknown, timedOut: boolean): void {
+    if (!this.settle()) return;
     this.#failed = true;
     this.#reason = reason;
+    if (timedOut) this.#observer?.timedOut(reason as TimeoutError);
+    else this.#observer?.callerAborted(reason);
     this.#controller?.abort(reason);
     this.rejectCall?.(reason);
-    return true;
   }
 
   /** Marks the call settled and drops its timer and listener; false if it already was. */
@@ -170,14 +215,6 @@ class TimedCall {
     this.#caller?.removeEventListener('abort', this);
     return true;
   }
-}
-
-function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as PromiseLike<T>).then === 'function'
-  );
 }
 
 /**

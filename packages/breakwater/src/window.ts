@@ -147,6 +147,11 @@ export class TimeWindow implements OutcomeWindow {
     return `${this.#duration} ms`;
   }
 
+  /** How far back the window reaches, in ms. */
+  get duration(): number {
+    return this.#duration;
+  }
+
   get capacity(): number {
     return Number.POSITIVE_INFINITY;
   }

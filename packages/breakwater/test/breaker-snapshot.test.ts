@@ -53,6 +53,16 @@ describe('BreakerSnapshot', () => {
         halfOpenSuccesses: 0,
         totals: { successes: 1, failures: 2, rejections: 1, ignored: 0, timeouts: 0 },
         policy: null,
+        reason: {
+          rule: 'halfOpenTrial',
+          text: 'half-open trial failed',
+          window: { kind: 'halfOpen', successes: 0, successesToClose: 1 },
+          recentFailures: [
+            // Closed-state calls of a count-only policy are not timed; a trial always is.
+            { msBeforeTrip: 1_000, error: 'Error', message: 'boom', durationMs: null },
+            { msBeforeTrip: 0, error: 'Error', message: 'boom', durationMs: 0 },
+          ],
+        },
       },
     );
 
@@ -119,6 +129,51 @@ describe('BreakerSnapshot', () => {
       initialState: roundTrip(breaker.snapshot()),
     });
     assert.equal(disabled.state, 'disabled');
+  });
+
+  it('carries why an open breaker opened, and initialState restores it', () => {
+    const clock = new ManualClock();
+    const breaker = new CircuitBreaker({ clock, policy: consecutiveFailures(1), name: 'stock' });
+    assert.equal(breaker.snapshot().reason, null, 'a closed breaker has no reason');
+    failOnce(breaker);
+    const saved = roundTrip(breaker.snapshot());
+    assert.equal(saved.reason?.text, '1 consecutive failure');
+    assert.deepEqual(saved.reason?.recentFailures, [
+      { msBeforeTrip: 0, error: 'Error', message: 'boom', durationMs: null },
+    ]);
+
+    const restored = new CircuitBreaker({ clock: new ManualClock(), initialState: saved });
+    assert.deepEqual(roundTrip(restored.snapshot()).reason, saved.reason);
+    clock.advance(30_000);
+    breaker.executeSync(() => 'ok');
+    assert.equal(breaker.snapshot().reason, null, 'closing forgets the reason');
+  });
+
+  it('restores an open breaker saved without a reason with one that says so', () => {
+    const clock = new ManualClock();
+    const breaker = new CircuitBreaker({ clock, policy: consecutiveFailures(1) });
+    failOnce(breaker);
+    const { reason: _, ...older } = roundTrip(breaker.snapshot());
+    const restored = new CircuitBreaker({ clock, initialState: older as BreakerSnapshot });
+    assert.equal(restored.state, 'open');
+    assert.equal(restored.snapshot().reason?.rule, 'restored');
+  });
+
+  it('refuses a malformed reason in initialState, naming the field', () => {
+    const clock = new ManualClock();
+    const breaker = new CircuitBreaker({ clock, policy: consecutiveFailures(1) });
+    failOnce(breaker);
+    const saved = roundTrip(breaker.snapshot());
+    const bad = {
+      ...saved,
+      reason: { ...saved.reason, recentFailures: [{ msBeforeTrip: -1 }] },
+    } as unknown as BreakerSnapshot;
+    assert.throws(
+      () => new CircuitBreaker({ initialState: bad }),
+      (error) =>
+        error instanceof InvalidOptionError &&
+        error.option === 'initialState.reason.recentFailures[0].msBeforeTrip',
+    );
   });
 
   it('includes the policy’s stats', () => {

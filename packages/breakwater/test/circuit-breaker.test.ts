@@ -665,14 +665,21 @@ describe('CircuitBreaker: manual control', () => {
   it('forceOpen() rejects every call until reset(), however much time passes', async () => {
     const { clock, breaker } = setup({ openDuration: 2_000 });
     const states = record(breaker, 'state');
+    const opens = record(breaker, 'open');
     breaker.forceOpen();
     assert.equal(breaker.state, 'forced-open');
     clock.advance(1_000_000);
     assert.equal(breaker.state, 'forced-open');
+    assert.equal(breaker.retryAfter, Number.POSITIVE_INFINITY, 'no wait will do: until reset');
     await assert.rejects(
       breaker.execute(() => 'x'),
-      (error) => error instanceof CircuitOpenError && error.retryAfter === 2_000,
+      (error) =>
+        error instanceof CircuitOpenError &&
+        error.retryAfter === Number.POSITIVE_INFINITY &&
+        /until reset/.test(error.message),
     );
+    assert.equal(opens.length, 1, 'forceOpen() emits open as well as state');
+    assert.equal(opens[0]?.openDuration, Number.POSITIVE_INFINITY);
     breaker.reset();
     assert.equal(breaker.state, 'closed');
     assert.equal(await breaker.execute(() => 'x'), 'x');
@@ -918,5 +925,24 @@ describe('rejection errors', () => {
     assert.notEqual(later, first);
     assert.equal(first.retryAfter, 1_000, 'an error already handed out never changes');
     assert.equal(later.retryAfter, 999);
+  });
+
+  it('freezes a shared error, so no caller can change it for another', async () => {
+    const clock = new ManualClock();
+    const breaker = new CircuitBreaker({ clock, policy: consecutiveFailures(1), name: 'pay' });
+    await assert.rejects(breaker.execute(() => Promise.reject(new Error('down'))));
+    const first = await breaker.execute(() => 'never').catch((error: unknown) => error);
+    assert.ok(first instanceof CircuitOpenError);
+    assert.ok(Object.isFrozen(first));
+    assert.throws(() => {
+      (first as { retryAfter: number }).retryAfter = 0;
+    }, TypeError);
+    assert.throws(() => {
+      (first as unknown as { status: number }).status = 500;
+    }, TypeError);
+    const second = await breaker.execute(() => 'never').catch((error: unknown) => error);
+    assert.equal(second, first);
+    assert.equal((second as CircuitOpenError).retryAfter, 30_000);
+    assert.equal((second as { status?: number }).status, undefined);
   });
 });

@@ -210,9 +210,11 @@ export class RouteGuard {
     const breaker = this.breakers.get(name);
     const permit = breaker.tryAcquire();
     if (permit === undefined) {
+      const wait = breaker.retryAfter;
       respond(
         503,
-        { 'retry-after': String(retryAfterSeconds(breaker.retryAfter)) },
+        // A breaker forced open waits for an operator (Infinity): no time to promise.
+        Number.isFinite(wait) ? { 'retry-after': String(retryAfterSeconds(wait)) } : {},
         errorBody(
           'ERR_CIRCUIT_OPEN',
           `Service unavailable: route "${name}" is failing; try again later`,

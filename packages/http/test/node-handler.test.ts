@@ -102,6 +102,17 @@ describe('protectHandler', () => {
     assert.equal(calls, 3);
   });
 
+  it('answers 503 without Retry-After while the breaker is forced open', async () => {
+    const handler = protectHandler(() => {}, { name: '/forced' });
+    const origin = await serve({ '/forced': handler });
+    handler.breaker.forceOpen();
+    const response = await fetch(`${origin}/forced`);
+    assert.equal(response.status, 503);
+    assert.equal(response.headers.get('retry-after'), null, 'no wait is known until reset');
+    const body = (await response.json()) as { error: { code: string } };
+    assert.equal(body.error.code, 'ERR_CIRCUIT_OPEN');
+  });
+
   it('answers 504 when the handler misses its timeout, and aborts its signal', async () => {
     const clock = new ManualClock();
     let reason: unknown;

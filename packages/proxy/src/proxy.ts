@@ -2,6 +2,7 @@
  * Starting and stopping a proxy from a validated config: listeners, upstream pools, the admin
  * listener, and graceful shutdown.
  */
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,6 +15,7 @@ import { ConfigError, type ConfigIssue } from './config/config-error.ts';
 import type { ConfigEnv } from './config/load-config.ts';
 import type { ProxyConfig } from './config/schema.ts';
 import { clientErrorListener } from './http/client-error.ts';
+import { viaEntry } from './http/forwarding-headers.ts';
 import { TrustedProxies } from './http/trusted-proxies.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { upstreamLifecycle } from './reload/lifecycle.ts';
@@ -94,6 +96,8 @@ export async function startProxy(
   const routes = new RouteTable(new Router(config.routes, upstreams));
   const forwarder = new Forwarder({
     routes,
+    // Unique per proxy, so a request that comes back to this proxy is recognised as a loop.
+    via: viaEntry(randomBytes(4).toString('hex')),
     preserveHost: config.preserveHost,
     maxBodySize: config.limits.maxBodySize,
     maxHeaderSize: config.limits.maxHeaderSize,

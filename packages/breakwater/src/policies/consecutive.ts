@@ -1,5 +1,5 @@
 import { checkInteger } from '../check-option.ts';
-import type { FailurePolicy, PolicyStats } from '../failure-policy.ts';
+import type { FailurePolicy, PolicyStats, TripDescription } from '../failure-policy.ts';
 
 class ConsecutiveFailures implements FailurePolicy {
   readonly uses = 'nothing';
@@ -25,6 +25,11 @@ class ConsecutiveFailures implements FailurePolicy {
 
   stats(): PolicyStats {
     return { kind: 'consecutiveFailures', threshold: this.#threshold, failures: this.#failures };
+  }
+
+  describeTrip(): TripDescription {
+    const n = this.#failures;
+    return { rule: 'consecutiveFailures', text: `${n} consecutive failure${n === 1 ? '' : 's'}` };
   }
 
   clone(): ConsecutiveFailures {

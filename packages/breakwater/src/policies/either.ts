@@ -4,13 +4,17 @@ import {
   isFailurePolicy,
   type PolicyInputs,
   type PolicyStats,
+  type TripDescription,
 } from '../failure-policy.ts';
+import { describePolicyTrip } from '../trip-reason.ts';
 
 const INPUTS: readonly PolicyInputs[] = ['nothing', 'time', 'duration'];
 
 class Either implements FailurePolicy {
   readonly uses: PolicyInputs;
   readonly #policies: readonly FailurePolicy[];
+  /** The policy that asked to trip first at the last trip, for the trip reason. */
+  #fired: FailurePolicy | undefined;
 
   constructor(policies: readonly FailurePolicy[]) {
     this.#policies = policies;
@@ -26,18 +30,38 @@ class Either implements FailurePolicy {
   // Every policy sees every outcome, even after one has asked to trip, so their windows agree.
   recordSuccess(now: number, durationMs: number): boolean {
     let trip = false;
-    for (const policy of this.#policies) if (policy.recordSuccess(now, durationMs)) trip = true;
+    for (const policy of this.#policies) {
+      if (policy.recordSuccess(now, durationMs) && !trip) {
+        trip = true;
+        this.#fired = policy;
+      }
+    }
     return trip;
   }
 
   recordFailure(now: number, durationMs: number): boolean {
     let trip = false;
-    for (const policy of this.#policies) if (policy.recordFailure(now, durationMs)) trip = true;
+    for (const policy of this.#policies) {
+      if (policy.recordFailure(now, durationMs) && !trip) {
+        trip = true;
+        this.#fired = policy;
+      }
+    }
     return trip;
   }
 
   reset(now: number): void {
+    this.#fired = undefined;
     for (const policy of this.#policies) policy.reset(now);
+  }
+
+  /** The reason of the policy that fired, under its own rule name, with its own window. */
+  describeTrip(): TripDescription {
+    const fired = this.#fired;
+    if (fired === undefined) return { rule: 'either', text: 'no policy of either(…) has tripped' };
+    const described = describePolicyTrip(fired);
+    const window = described.window ?? fired.stats?.();
+    return window === undefined ? described : { ...described, window };
   }
 
   stats(): PolicyStats {

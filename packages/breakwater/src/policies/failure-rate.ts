@@ -1,6 +1,12 @@
 import { checkInteger, checkObject, checkRate } from '../check-option.ts';
 import { InvalidOptionError } from '../errors.ts';
-import type { FailurePolicy, PolicyInputs, PolicyStats } from '../failure-policy.ts';
+import type {
+  FailurePolicy,
+  PolicyInputs,
+  PolicyStats,
+  TripDescription,
+} from '../failure-policy.ts';
+import { overWindow, percent } from '../trip-reason.ts';
 import { createWindow, type OutcomeWindow, type WindowOptions } from '../window.ts';
 
 /**
@@ -52,6 +58,16 @@ class FailureRate implements FailurePolicy {
   stats(): PolicyStats {
     const { calls, failures, size } = this.#window;
     return { kind: 'failureRate', threshold: this.#threshold, window: size, calls, failures };
+  }
+
+  describeTrip(): TripDescription {
+    const { calls, failures } = this.#window;
+    const rate = percent(failures / calls);
+    const over = overWindow(this.#window, calls);
+    return {
+      rule: 'failureRate',
+      text: `failure rate ${rate} ≥ ${percent(this.#threshold)} ${over}`,
+    };
   }
 
   clone(): FailureRate {

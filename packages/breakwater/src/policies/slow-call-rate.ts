@@ -1,5 +1,6 @@
 import { checkNumber, checkObject, checkRate } from '../check-option.ts';
-import type { FailurePolicy, PolicyStats } from '../failure-policy.ts';
+import type { FailurePolicy, PolicyStats, TripDescription } from '../failure-policy.ts';
+import { overWindow, percent, span } from '../trip-reason.ts';
 import { createWindow, type OutcomeWindow, type WindowOptions } from '../window.ts';
 import { minimumCallsFor } from './failure-rate.ts';
 
@@ -56,6 +57,16 @@ class SlowCallRate implements FailurePolicy {
   stats(): PolicyStats {
     const { calls, slowCalls, size } = this.#window;
     return { kind: 'slowCallRate', threshold: this.#threshold, window: size, calls, slowCalls };
+  }
+
+  describeTrip(): TripDescription {
+    const { calls, slowCalls } = this.#window;
+    const rate = percent(slowCalls / calls);
+    const over = overWindow(this.#window, calls);
+    return {
+      rule: 'slowCallRate',
+      text: `slow-call rate ${rate} ≥ ${percent(this.#threshold)} ${over} (slow: over ${span(this.#slowerThan)})`,
+    };
   }
 
   clone(): SlowCallRate {

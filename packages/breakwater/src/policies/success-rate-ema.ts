@@ -1,5 +1,6 @@
 import { checkInteger, checkObject, checkRate } from '../check-option.ts';
-import type { FailurePolicy, PolicyStats } from '../failure-policy.ts';
+import type { FailurePolicy, PolicyStats, TripDescription } from '../failure-policy.ts';
+import { percent } from '../trip-reason.ts';
 
 /**
  * Options of {@link successRateEma}.
@@ -55,6 +56,13 @@ class SuccessRateEma implements FailurePolicy {
       minimumRate: this.#minimumRate,
       rate: this.#rate,
       calls: this.#calls,
+    };
+  }
+
+  describeTrip(): TripDescription {
+    return {
+      rule: 'successRateEma',
+      text: `success-rate EMA ${percent(this.#rate)} < ${percent(this.#minimumRate)} over about the last ${this.#window} calls`,
     };
   }
 

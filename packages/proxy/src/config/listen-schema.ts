@@ -5,6 +5,7 @@
  * of another certificate found later, at start or at rotation, is reported where it was written.
  */
 import { z } from 'zod';
+import { defaults } from './defaults.ts';
 import type { ListenAddress } from './listen-address.ts';
 import {
   describeInput,
@@ -31,18 +32,20 @@ const tls = z.strictObject(
       .min(1, 'expected at least one certificate'),
     minVersion: z
       .enum(TLS_VERSIONS, { error: expected(`expected ${TLS_VERSIONS.join(' or ')}`) })
-      .default('TLSv1.2'),
+      .default(defaults.tls.minVersion),
     alpn: z
       .array(z.enum(ALPN_PROTOCOLS, { error: expected('expected h2 or http/1.1') }), {
         error: expected('expected a list such as [h2, http/1.1]'),
       })
       .min(1, 'expected at least one protocol')
       .refine((list) => new Set(list).size === list.length, 'expected each protocol once')
-      .default(['h2', 'http/1.1']),
+      .default(defaults.tls.alpn),
     /** How often the certificate files are checked for a renewal; `false` never. */
-    checkInterval: z.union([z.literal(false), positiveDuration]).default(5_000),
+    checkInterval: z
+      .union([z.literal(false), positiveDuration])
+      .default(defaults.tls.checkInterval),
     /** A client that has not finished the TLS handshake by then is disconnected. */
-    handshakeTimeout: positiveDuration.default(10_000),
+    handshakeTimeout: positiveDuration.default(defaults.tls.handshakeTimeout),
   },
   { error: expected('expected a mapping with certificates') },
 );

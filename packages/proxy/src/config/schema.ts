@@ -7,7 +7,8 @@ import { z } from 'zod';
 import { parseByteSize } from './byte-size.ts';
 import { type BalanceKind, balanceKinds, type FailOn, failOnValues } from './choices.ts';
 import { type Cidr, parseCidr } from './cidr.ts';
-import { defaultHttp2, http2Schema } from './http2-schema.ts';
+import { defaults, type RetryOn } from './defaults.ts';
+import { http2Schema } from './http2-schema.ts';
 import { listenSchema } from './listen-schema.ts';
 import { parsePercent } from './percent.ts';
 import {
@@ -59,7 +60,7 @@ const hashOn = z
 const target = z.strictObject(
   {
     url: httpUrl,
-    weight: positiveInt.default(1),
+    weight: positiveInt.default(defaults.target.weight),
   },
   { error: expected('expected a target mapping such as { url: http://127.0.0.1:8001 }') },
 );
@@ -68,14 +69,14 @@ const upstreamTimeouts = z.strictObject(
   {
     // Values under ~1 s are accepted but are not exact: see the description.
     connect: positiveDuration
-      .default(5_000)
+      .default(defaults.timeouts.connect)
       .describe(
         'How long connecting to a target may take before the attempt fails (502). undici checks ' +
           'connect timeouts on a coarse timer (about 0.5 s ticks), so a value under ~1 s ' +
           'fires after about 1 s.',
       ),
-    response: positiveDuration.default(30_000),
-    idle: positiveDuration.default(4_000),
+    response: positiveDuration.default(defaults.timeouts.response),
+    idle: positiveDuration.default(defaults.timeouts.idle),
   },
   { error: expected('expected a mapping with connect, response, idle') },
 );
@@ -174,17 +175,19 @@ const statusRanges = z
  */
 const healthCheckFields = z.strictObject(
   {
-    type: z.enum(['http', 'tcp'], { error: expected('expected http or tcp') }).default('http'),
+    type: z
+      .enum(['http', 'tcp'], { error: expected('expected http or tcp') })
+      .default(defaults.healthCheck.type),
     path: z
       .string({ error: expected('expected a path starting with /') })
       .startsWith('/', 'expected a path starting with /')
-      .default('/healthz'),
-    expectStatus: statusRanges.default([[200, 399]]),
-    interval: positiveDuration.default(5_000),
-    jitter: fraction.default(0.1),
-    timeout: positiveDuration.default(1_000),
-    healthyThreshold: positiveInt.default(2),
-    unhealthyThreshold: positiveInt.default(3),
+      .default(defaults.healthCheck.path),
+    expectStatus: statusRanges.default(defaults.healthCheck.expectStatus),
+    interval: positiveDuration.default(defaults.healthCheck.interval),
+    jitter: fraction.default(defaults.healthCheck.jitter),
+    timeout: positiveDuration.default(defaults.healthCheck.timeout),
+    healthyThreshold: positiveInt.default(defaults.healthCheck.healthyThreshold),
+    unhealthyThreshold: positiveInt.default(defaults.healthCheck.unhealthyThreshold),
   },
   { error: expected('expected a mapping such as { type: http, path: /healthz }') },
 );
@@ -212,8 +215,8 @@ const POLICY =
 
 const ratePolicyFields = {
   threshold: fraction.refine((share) => share > 0, 'expected a share greater than 0'),
-  minimumCalls: positiveInt.default(20),
-  window: positiveDuration.default(10_000),
+  minimumCalls: positiveInt.default(defaults.ratePolicy.minimumCalls),
+  window: positiveDuration.default(defaults.ratePolicy.window),
 };
 
 const outlierPolicy = z
@@ -257,39 +260,30 @@ const outlierPolicy = z
 
 const FAIL_ON = `expected a list of ${failOnValues.join(', ')}`;
 
-/**
- * Default outlier detection, on unless `outlierDetection: false`: like Envoy's default
- * consecutive-5xx detection, a target that fails 5 times in a row (refused, timed out or 5xx) is
- * ejected for 30 s, doubling on each re-ejection up to 5 min, at most half the upstream at once.
- */
-export const defaultOutlierDetection = {
-  policy: { consecutiveFailures: 5 },
-  failOn: ['connect-error', 'timeout', '5xx'] as FailOn[],
-  ejection: { base: 30_000, max: 300_000 },
-  maxEjectedPercent: 50,
-};
-
 const outlierDetection = falseOr(
   z.strictObject(
     {
-      policy: outlierPolicy.default({ consecutiveFailures: 5 }),
+      policy: outlierPolicy.default(defaults.outlierDetection.policy),
       failOn: z
         .array(z.enum(failOnValues as [FailOn, ...FailOn[]], { error: expected(FAIL_ON) }), {
           error: expected(FAIL_ON),
         })
         .min(1, FAIL_ON)
-        .default(['connect-error', 'timeout', '5xx']),
+        .default(defaults.outlierDetection.failOn),
       ejection: z
         .strictObject(
-          { base: positiveDuration.default(30_000), max: positiveDuration.default(300_000) },
+          {
+            base: positiveDuration.default(defaults.outlierDetection.ejection.base),
+            max: positiveDuration.default(defaults.outlierDetection.ejection.max),
+          },
           { error: expected('expected a mapping such as { base: 30s, max: 5m }') },
         )
         .refine((ejection) => ejection.max >= ejection.base, {
           message: 'max must not be shorter than base',
           path: ['max'],
         })
-        .default({ base: 30_000, max: 300_000 }),
-      maxEjectedPercent: percent.default(50),
+        .default(defaults.outlierDetection.ejection),
+      maxEjectedPercent: percent.default(defaults.outlierDetection.maxEjectedPercent),
     },
     { error: expected('expected false or a mapping with policy, failOn, ejection') },
   ),
@@ -300,7 +294,7 @@ const RETRY_ON = 'expected connect-error, reset, timeout or an HTTP status such 
 
 const retryOn = z
   .union([z.number(), z.string()], { error: expected(RETRY_ON) })
-  .transform((value, ctx): 'connect-error' | 'reset' | 'timeout' | number => {
+  .transform((value, ctx): RetryOn => {
     if (value === 'connect-error' || value === 'reset' || value === 'timeout') return value;
     const status = typeof value === 'number' ? value : /^\d{3}$/.test(value) ? Number(value) : NaN;
     if (Number.isInteger(status) && status >= 100 && status <= 599) return status;
@@ -310,42 +304,30 @@ const retryOn = z
 
 const METHOD = 'expected an HTTP method in upper case, such as GET';
 
-/**
- * Default retry, on unless `retry: false`: nginx's `proxy_next_upstream error` for idempotent
- * methods — one more try on another target when the connection failed or broke. Timeouts and
- * 5xx are not retried by default (that would add load to an upstream that is already slow or
- * failing); list them in `on` to opt in.
- */
-export const defaultRetry = {
-  attempts: 2,
-  on: ['connect-error', 'reset'] as ('connect-error' | 'reset' | 'timeout' | number)[],
-  methods: ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'],
-  backoff: { initial: 25, max: 250 },
-  budget: { ratio: 0.2, minPerSecond: 10 } as { ratio: number; minPerSecond: number } | false,
-  replayBodyUpTo: 65_536,
-};
-
 const retry = falseOr(
   z.strictObject(
     {
-      attempts: positiveInt.default(defaultRetry.attempts),
+      attempts: positiveInt.default(defaults.retry.attempts),
       on: z
         .array(retryOn, { error: expected(`expected a list: ${RETRY_ON}`) })
-        .default(defaultRetry.on),
+        .default(defaults.retry.on),
       methods: z
         .array(z.string().regex(/^[A-Z]+$/, METHOD), { error: expected(`a list: ${METHOD}`) })
-        .default(defaultRetry.methods),
+        .default(defaults.retry.methods),
       perTryTimeout: positiveDuration.optional(),
       backoff: z
         .strictObject(
-          { initial: duration.default(25), max: duration.default(250) },
+          {
+            initial: duration.default(defaults.retry.backoff.initial),
+            max: duration.default(defaults.retry.backoff.max),
+          },
           { error: expected('expected a mapping such as { initial: 25ms, max: 250ms }') },
         )
         .refine((backoff) => backoff.max >= backoff.initial, {
           message: 'max must not be shorter than initial',
           path: ['max'],
         })
-        .default(defaultRetry.backoff),
+        .default(defaults.retry.backoff),
       budget: z
         .union(
           [
@@ -358,7 +340,7 @@ const retry = falseOr(
                 minPerSecond: z
                   .number({ error: expected('expected a number of retries per second') })
                   .min(0, 'expected a number from 0 upward')
-                  .default(10),
+                  .default(defaults.retry.budget.minPerSecond),
               },
               {
                 error: expected(
@@ -371,8 +353,8 @@ const retry = falseOr(
             error: expected('expected false or a mapping such as { ratio: 0.2, minPerSecond: 10 }'),
           },
         )
-        .default({ ratio: 0.2, minPerSecond: 10 }),
-      replayBodyUpTo: size.default(defaultRetry.replayBodyUpTo),
+        .default(defaults.retry.budget),
+      replayBodyUpTo: size.default(defaults.retry.replayBodyUpTo),
     },
     { error: expected('expected false or a mapping with attempts, on, methods…') },
   ),
@@ -385,16 +367,16 @@ const upstream = z.strictObject(
   {
     balance: z
       .enum(balanceKinds as [BalanceKind, ...BalanceKind[]], { error: expected(BALANCE) })
-      .default('round-robin'),
+      .default(defaults.upstream.balance),
     hashOn: hashOn.optional(),
     targets: z
       .array(target, { error: expected('expected a list of targets') })
       .min(1, 'expected at least one target'),
-    timeouts: upstreamTimeouts.default({ connect: 5_000, response: 30_000, idle: 4_000 }),
+    timeouts: upstreamTimeouts.default(defaults.timeouts),
     healthCheck: healthCheck.optional(),
-    outlierDetection: outlierDetection.default(defaultOutlierDetection),
-    retry: retry.default(defaultRetry),
-    panicThreshold: percent.default(0),
+    outlierDetection: outlierDetection.default(defaults.outlierDetection),
+    retry: retry.default(defaults.retry),
+    panicThreshold: percent.default(defaults.upstream.panicThreshold),
   },
   { error: expected('expected an upstream mapping with targets') },
 );
@@ -423,7 +405,7 @@ const route = z.strictObject(
 
 const admin = z.strictObject(
   {
-    listen: listenAddress.default({ host: '127.0.0.1', port: 9901 }),
+    listen: listenAddress.default(defaults.admin.listen),
     token: z
       .string({ error: expected('expected a string') })
       .min(1, 'expected a non-empty token')
@@ -434,11 +416,11 @@ const admin = z.strictObject(
 
 const limits = z.strictObject(
   {
-    maxHeaderSize: byteSize.default(16_384),
+    maxHeaderSize: byteSize.default(defaults.limits.maxHeaderSize),
     maxBodySize: byteSize.optional(),
-    headersTimeout: positiveDuration.default(10_000),
-    requestTimeout: positiveDuration.default(120_000),
-    keepAliveTimeout: positiveDuration.default(5_000),
+    headersTimeout: positiveDuration.default(defaults.limits.headersTimeout),
+    requestTimeout: positiveDuration.default(defaults.limits.requestTimeout),
+    keepAliveTimeout: positiveDuration.default(defaults.limits.keepAliveTimeout),
   },
   { error: expected('expected a mapping of limits') },
 );
@@ -467,8 +449,8 @@ const log = z.strictObject(
   {
     level: z
       .enum(LOG_LEVELS, { error: expected(`expected one of ${LOG_LEVELS.join(', ')}`) })
-      .default('info'),
-    access: z.boolean({ error: expected('expected true or false') }).default(true),
+      .default(defaults.log.level),
+    access: z.boolean({ error: expected('expected true or false') }).default(defaults.log.access),
   },
   { error: expected('expected a mapping with level and access') },
 );
@@ -489,17 +471,14 @@ export const configSchema = z.strictObject({
   routes: z
     .array(route, { error: expected('expected a list of routes') })
     .min(1, 'expected at least one route'),
-  preserveHost: z.boolean({ error: expected('expected true or false') }).default(true),
-  shutdownTimeout: duration.default(10_000),
-  limits: limits.default({
-    maxHeaderSize: 16_384,
-    headersTimeout: 10_000,
-    requestTimeout: 120_000,
-    keepAliveTimeout: 5_000,
-  }),
-  log: log.default({ level: 'info', access: true }),
-  trustedProxies: trustedProxies.default([]),
-  http2: http2Schema.default(defaultHttp2),
+  preserveHost: z
+    .boolean({ error: expected('expected true or false') })
+    .default(defaults.preserveHost),
+  shutdownTimeout: duration.default(defaults.shutdownTimeout),
+  limits: limits.default(defaults.limits),
+  log: log.default(defaults.log),
+  trustedProxies: trustedProxies.default(defaults.trustedProxies),
+  http2: http2Schema.default(defaults.http2),
 });
 
 /** The validated config, with defaults filled in, durations in ms and addresses parsed. */

@@ -13,8 +13,30 @@ import { forwardedElement } from './forwarded.ts';
 /** Header values as undici and node:http accept them. */
 export type HeaderMap = Record<string, string | string[]>;
 
-/** This proxy's entry in Via (RFC 9110 §7.6.3). */
-export const VIA = '1.1 breakwater';
+/**
+ * A proxy's entry in Via (RFC 9110 §7.6.3): `1.1 breakwater (<instance>)`. The instance id
+ * tells this proxy's entry from another Breakwater's, so a request that comes back to the proxy
+ * that already forwarded it is recognised (see {@link viaIncludes}).
+ *
+ * @example
+ * viaEntry('5f3a9c01'); // '1.1 breakwater (5f3a9c01)'
+ */
+export function viaEntry(instance: string): string {
+  return `1.1 breakwater (${instance})`;
+}
+
+/**
+ * Whether a Via header (one field or several) already lists `entry`: the request has passed
+ * through this proxy before, so forwarding it again would loop.
+ *
+ * @example
+ * viaIncludes('1.1 edge, 1.1 breakwater (5f3a9c01)', '1.1 breakwater (5f3a9c01)'); // true
+ */
+export function viaIncludes(via: string | undefined, entry: string): boolean {
+  if (via === undefined || !via.includes(entry)) return false;
+  for (const part of via.split(',')) if (part.trim() === entry) return true;
+  return false;
+}
 
 /** What a forwarded request says about where it came from. */
 export interface ForwardContext {
@@ -29,6 +51,8 @@ export interface ForwardContext {
   readonly requestId: string;
   /** Keep Connection: upgrade and Upgrade (for a WebSocket hand-off). */
   readonly upgrade: boolean;
+  /** This proxy's Via entry ({@link viaEntry}). */
+  readonly via: string;
 }
 
 /**
@@ -36,7 +60,8 @@ export interface ForwardContext {
  *
  * @example
  * requestHeadersForUpstream(req.headers, {
- *   remoteAddress: '10.0.0.7', protocol: 'https', trusted: false, hostOverride: undefined, requestId: 'r1', upgrade: false,
+ *   remoteAddress: '10.0.0.7', protocol: 'https', trusted: false, hostOverride: undefined,
+ *   requestId: 'r1', upgrade: false, via: viaEntry('5f3a9c01'),
  * });
  */
 export function requestHeadersForUpstream(
@@ -91,7 +116,7 @@ export function requestHeadersForUpstream(
     out.forwarded = trusted ? `${priorForwarded}, ${hop}` : hop;
   }
   const priorVia = incoming.via;
-  out.via = priorVia === undefined ? VIA : `${priorVia}, ${VIA}`;
+  out.via = priorVia === undefined ? context.via : `${priorVia}, ${context.via}`;
   out['x-request-id'] = context.requestId;
   if (context.upgrade && incoming.upgrade !== undefined) {
     out.connection = 'upgrade';
@@ -104,12 +129,13 @@ export function requestHeadersForUpstream(
  * Filters an upstream response's headers for the client and adds Via and X-Request-Id.
  *
  * @example
- * responseHeadersForClient({ 'content-type': 'text/plain', connection: 'close' }, 'r1');
- * // { 'content-type': 'text/plain', via: '1.1 breakwater', 'x-request-id': 'r1' }
+ * responseHeadersForClient({ 'content-type': 'text/plain', connection: 'close' }, 'r1', ownVia);
+ * // { 'content-type': 'text/plain', via: '1.1 breakwater (…)', 'x-request-id': 'r1' }
  */
 export function responseHeadersForClient(
   incoming: Record<string, string | string[] | undefined>,
   requestId: string,
+  ownVia: string,
 ): HeaderMap {
   const out: HeaderMap = {};
   const connection = incoming.connection;
@@ -128,7 +154,7 @@ export function responseHeadersForClient(
     if (named?.includes(name)) continue;
     out[name] = value;
   }
-  out.via = via === undefined ? VIA : `${Array.isArray(via) ? via.join(', ') : via}, ${VIA}`;
+  out.via = via === undefined ? ownVia : `${Array.isArray(via) ? via.join(', ') : via}, ${ownVia}`;
   out['x-request-id'] = requestId;
   return out;
 }

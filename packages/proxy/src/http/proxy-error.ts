@@ -20,6 +20,7 @@ export type ProxyErrorCode =
   | 'NOT_FOUND'
   | 'METHOD_NOT_ALLOWED'
   | 'EXPECTATION_FAILED'
+  | 'LOOP_DETECTED'
   | 'SHUTTING_DOWN';
 
 /** The HTTP status each code is answered with. */
@@ -38,6 +39,8 @@ export const statusOf: Readonly<Record<ProxyErrorCode, number>> = {
   NOT_FOUND: 404,
   METHOD_NOT_ALLOWED: 405,
   EXPECTATION_FAILED: 417,
+  // RFC 5842 §7.2: the request came back to a proxy that had already forwarded it.
+  LOOP_DETECTED: 508,
   SHUTTING_DOWN: 503,
 };
 
@@ -138,6 +141,8 @@ function reasonPhrase(status: number): string {
       return 'Service Unavailable';
     case 504:
       return 'Gateway Timeout';
+    case 508:
+      return 'Loop Detected';
     default:
       return 'Error';
   }

@@ -1,6 +1,6 @@
 /**
  * Admission, shared by plain requests and upgrades: is the request forwardable at all (one Host,
- * not TRACE, an origin-form target), which upstream its route names, and does that upstream
+ * not already forwarded by this proxy, not TRACE, an origin-form target), which upstream its route names, and does that upstream
  * have a target to try. The answer is the upstream with its selection (worked out once here and
  * handed on, so eligibility is computed once per request), or a {@link Refusal} that the
  * listener writes in its own way (a `ServerResponse` or a raw socket).
@@ -8,6 +8,7 @@
 
 import type { Socket } from 'node:net';
 import type { ProxiedRequest } from '../http/client-message.ts';
+import { viaIncludes } from '../http/forwarding-headers.ts';
 import type { ProxyErrorCode } from '../http/proxy-error.ts';
 import { hostProblem } from '../http/request-framing.ts';
 import { toOriginFormRequest } from '../http/request-target.ts';
@@ -49,13 +50,26 @@ export interface Admitted {
  * Admits a request or says why not.
  *
  * @example
- * const admission = admitRequest(req, routes);
+ * const admission = admitRequest(req, routes, host.via);
  * if (admission.refused) answer(admission.code, admission.message);
  * else forward(admission.pool, admission.selection);
  */
-export function admitRequest(req: ProxiedRequest, routes: RouteTable): Admitted | Refusal {
+export function admitRequest(
+  req: ProxiedRequest,
+  routes: RouteTable,
+  via: string,
+): Admitted | Refusal {
   const hostIssue = hostProblem(req);
   if (hostIssue !== undefined) return refusal('BAD_REQUEST', hostIssue, '', true);
+  // This proxy forwarded the request already (it is its own target, directly or through other
+  // proxies): forwarding it again would loop until a header limit stops it.
+  if (viaIncludes(req.headers.via, via)) {
+    return refusal(
+      'LOOP_DETECTED',
+      `Request loop: it already passed through this proxy (${via})`,
+      '',
+    );
+  }
   if (req.method === 'TRACE') {
     // Like nginx: TRACE would echo the request, including what this proxy adds, to anyone.
     return refusal('METHOD_NOT_ALLOWED', 'TRACE is not forwarded', '', false, {

@@ -181,6 +181,7 @@ export class Exchange {
       hostOverride: this.#host.preserveHost ? undefined : target.host,
       requestId: this.#requestId,
       upgrade: false,
+      via: this.#host.via,
     });
     this.#attempts++;
     this.#lastTarget = target;
@@ -235,7 +236,7 @@ export class Exchange {
     const res = this.#res;
     if (this.#host.closing) closeAfter(res);
     try {
-      const out = responseHeadersForClient(headers, this.#requestId);
+      const out = responseHeadersForClient(headers, this.#requestId, this.#host.via);
       // HTTP/2 has no reason phrase (RFC 9113 §8.3.2).
       if (isHttp2Response(res)) res.writeHead(statusCode, out);
       else res.writeHead(statusCode, statusMessage || undefined, out);

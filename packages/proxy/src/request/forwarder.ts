@@ -33,6 +33,8 @@ export interface ForwarderOptions {
   readonly routes: RouteTable;
   /** Keep the client's Host header (default) or send the target's. */
   readonly preserveHost: boolean;
+  /** This proxy's Via entry, unique per proxy so that a request loop is recognised. */
+  readonly via: string;
   /** Largest request body accepted, in bytes; `undefined` for no limit. */
   readonly maxBodySize: number | undefined;
   /** Largest request head; node:http enforces it for HTTP/1.1, the forwarder for HTTP/2. */
@@ -49,12 +51,13 @@ export interface ForwarderOptions {
  * Handles proxied HTTP requests. One per proxy; `handle` is the `request` listener.
  *
  * @example
- * const forwarder = new Forwarder({ routes, preserveHost: true, maxBodySize: undefined, maxHeaderSize: 16_384, logger, accessLog: true, metrics });
+ * const forwarder = new Forwarder({ routes, preserveHost: true, via: viaEntry('5f3a9c01'), maxBodySize: undefined, maxHeaderSize: 16_384, logger, accessLog: true, metrics });
  * http.createServer(forwarder.handle);
  */
 export class Forwarder implements RequestHost {
   readonly routes: RouteTable;
   readonly preserveHost: boolean;
+  readonly via: string;
   readonly maxBodySize: number | undefined;
   readonly maxHeaderSize: number;
   readonly trustedProxies: TrustedProxies;
@@ -72,6 +75,7 @@ export class Forwarder implements RequestHost {
   constructor(options: ForwarderOptions) {
     this.routes = options.routes;
     this.preserveHost = options.preserveHost;
+    this.via = options.via;
     this.maxBodySize = options.maxBodySize;
     this.maxHeaderSize = options.maxHeaderSize;
     this.trustedProxies = options.trustedProxies ?? new TrustedProxies([]);
@@ -112,7 +116,7 @@ export class Forwarder implements RequestHost {
       this.#refuse(req, res, refused, requestId, start);
       return;
     }
-    const admission = admitRequest(req, this.routes);
+    const admission = admitRequest(req, this.routes, this.via);
     if (admission.refused) {
       this.#refuse(req, res, admission, requestId, start);
       return;

@@ -28,6 +28,8 @@ export interface RequestHost {
   readonly preserveHost: boolean;
   /** Peers whose X-Forwarded-* and Forwarded fields are believed. */
   readonly trustedProxies: TrustedProxies;
+  /** This proxy's Via entry (`http/forwarding-headers.ts` viaEntry), unique per proxy. */
+  readonly via: string;
   /** Set during shutdown: responses close their connections so keep-alive clients go away. */
   readonly closing: boolean;
   readonly logger: Logger;

@@ -50,7 +50,7 @@ export class UpgradeTunnels {
       this.#host.logger.debug({ requestId, err: error }, 'upgrade client socket error');
     });
     // node skips its own Host check for upgrades; the same admission as for plain requests.
-    const admission = admitRequest(req, this.#routes);
+    const admission = admitRequest(req, this.#routes, this.#host.via);
     if (admission.refused) {
       this.#refuse(req, socket, admission, requestId, start);
       return;
@@ -104,6 +104,7 @@ export class UpgradeTunnels {
       hostOverride: host.preserveHost ? undefined : target.host,
       requestId,
       upgrade: true,
+      via: host.via,
     });
     target.activeRequests++;
     let settled = false;
@@ -129,7 +130,25 @@ export class UpgradeTunnels {
       path: req.url,
       headers,
       agent: false,
-      timeout: target.timeouts.response,
+    });
+    const timeouts = target.timeouts;
+    upstream.on('socket', (connection) => {
+      // Connecting is bounded by timeouts.connect, as for plain requests; waiting for the
+      // handshake's answer (and a refusal's body) by timeouts.response once connected.
+      const connected = () => {
+        clearTimeout(connectTimer);
+        upstream.setTimeout(timeouts.response);
+      };
+      const connectTimer = setTimeout(() => {
+        upstream.destroy(
+          Object.assign(new Error('upgrade connect timed out'), {
+            code: 'UND_ERR_CONNECT_TIMEOUT',
+          }),
+        );
+      }, timeouts.connect);
+      if (connection.connecting) connection.once('connect', connected);
+      else connected();
+      connection.once('close', () => clearTimeout(connectTimer));
     });
     upstream.on('timeout', () => {
       upstream.destroy(
@@ -148,18 +167,26 @@ export class UpgradeTunnels {
       }
       settle(failure.outcome, 0, failure.code);
     });
+    let tunnelled = false;
     socket.on('close', () => {
-      if (settled) return;
+      if (tunnelled) return;
       clientGone = true;
+      // Before an answer, and also while a refusal's body is still being relayed: the target
+      // must not keep streaming to a client that has gone.
       upstream.destroy();
     });
     upstream.on('response', (response) => {
+      // A refusal cut short (by either side) ends the client's connection; never unhandled.
+      response.on('error', () => socket.destroy());
+      // Nothing the client sends now is forwarded; reading it is how its leaving is noticed.
+      socket.resume();
+      socket.once('end', () => socket.destroy());
       // The target declined the upgrade: relay its answer and close.
       socket.write(
         statusBlock(
           response.statusCode ?? 502,
           response.statusMessage,
-          responseHeadersForClient(response.headers, requestId),
+          responseHeadersForClient(response.headers, requestId, host.via),
           true,
         ),
       );
@@ -167,7 +194,8 @@ export class UpgradeTunnels {
       settle('response', response.statusCode ?? 502);
     });
     upstream.on('upgrade', (response, upstreamSocket, upstreamHead) => {
-      const headers = responseHeadersForClient(response.headers, requestId);
+      tunnelled = true;
+      const headers = responseHeadersForClient(response.headers, requestId, host.via);
       if (response.headers.upgrade !== undefined) {
         headers.connection = 'Upgrade';
         headers.upgrade = response.headers.upgrade;

@@ -11,54 +11,21 @@ import {
   exponential,
   type FailurePolicy,
   failureRate,
-  InvalidOptionError,
   slowCallRate,
 } from 'breakwater';
 import type { FailOn } from '../config/choices.ts';
+import type { OutlierDetectionConfig } from '../config/schema.ts';
 import type { AttemptResult, AttemptVerdict } from './attempt-result.ts';
+
+/** An upstream's `outlierDetection` block as the schema validated it (durations in ms). */
+export type OutlierDetectionOptions = Exclude<OutlierDetectionConfig, false>;
 
 /**
  * The trip rule, as configured: one or more of the three rules (durations in ms). With several,
- * the target is ejected when any of them trips (the core's `either`).
- *
- * @example
- * ```ts
- * const policy: OutlierPolicy = {
- *   consecutiveFailures: 5,
- *   slowCallRate: { threshold: 0.5, slowerThan: 1_000, minimumCalls: 20, window: 10_000 },
- * };
- * ```
+ * the target is ejected when any of them trips (the core's `either`). The schema guarantees at
+ * least one.
  */
-export interface OutlierPolicy {
-  readonly consecutiveFailures?: number | undefined;
-  readonly failureRate?:
-    | {
-        readonly threshold: number;
-        readonly minimumCalls: number;
-        readonly window: number;
-      }
-    | undefined;
-  readonly slowCallRate?:
-    | {
-        readonly threshold: number;
-        readonly slowerThan: number;
-        readonly minimumCalls: number;
-        readonly window: number;
-      }
-    | undefined;
-}
-
-const POLICY_KEYS = ['consecutiveFailures', 'failureRate', 'slowCallRate'];
-
-/** An upstream's `outlierDetection` block, durations already parsed to ms. */
-export interface OutlierDetectionOptions {
-  readonly policy: OutlierPolicy;
-  readonly failOn: readonly FailOn[];
-  /** First ejection lasts `base` ms; each failed trial doubles it, up to `max`. */
-  readonly ejection: { readonly base: number; readonly max: number };
-  /** Percent (0–100) of an upstream's targets that may be ejected at once. */
-  readonly maxEjectedPercent: number;
-}
+export type OutlierPolicy = OutlierDetectionOptions['policy'];
 
 // A rate window is cut into this many slices: fine enough that old outcomes leave smoothly.
 const WINDOW_BUCKETS = 10;
@@ -93,14 +60,6 @@ export function createOutlierBreaker(
 }
 
 function policyOf(policy: OutlierPolicy): FailurePolicy {
-  const unknown = Object.keys(policy).filter((key) => !POLICY_KEYS.includes(key));
-  if (unknown.length > 0) {
-    throw new InvalidOptionError(
-      'outlierDetection.policy',
-      'only consecutiveFailures, failureRate, slowCallRate',
-      unknown.join(', '),
-    );
-  }
   const rules: FailurePolicy[] = [];
   if (policy.consecutiveFailures !== undefined) {
     rules.push(consecutiveFailures(policy.consecutiveFailures));
@@ -124,13 +83,6 @@ function policyOf(policy: OutlierPolicy): FailurePolicy {
         minimumCalls,
         window: { duration: window, buckets: WINDOW_BUCKETS },
       }),
-    );
-  }
-  if (rules.length === 0) {
-    throw new InvalidOptionError(
-      'outlierDetection.policy',
-      'at least one of consecutiveFailures, failureRate, slowCallRate',
-      'none',
     );
   }
   return rules.length === 1 ? rules[0]! : either(...rules);

@@ -2,40 +2,23 @@
  * The proxy's per-request retry decision: whether a failed attempt may be tried again on another
  * target, and after how long. The forwarder owns the loop; this owns the rules.
  */
-import {
-  type Backoff,
-  type Clock,
-  fullJitter,
-  InvalidOptionError,
-  RetryBudget,
-  systemClock,
-} from 'breakwater';
+import { type Backoff, type Clock, fullJitter, RetryBudget, systemClock } from 'breakwater';
+import type { RetryConfig } from '../config/schema.ts';
 import type { AttemptResult } from './attempt-result.ts';
 
-/** A condition worth a retry: an error kind, or a response status. */
-export type RetryOn = 'connect-error' | 'reset' | 'timeout' | number;
-
-/** An upstream's `retry` block, durations in ms and sizes in bytes. */
-export interface RetryPolicyOptions {
-  /** Total tries, the first included. 1 disables retries. */
-  readonly attempts: number;
-  /** Conditions that are retried; statuses as numbers (or numeric strings, from YAML). */
-  readonly on: readonly (RetryOn | `${number}`)[];
-  /** Methods that may be retried; upper case. Non-idempotent methods only when listed. */
-  readonly methods: readonly string[];
+/**
+ * An upstream's `retry` block as the schema validated it (durations in ms, sizes in bytes,
+ * `on` parsed to error kinds and status numbers), plus where time and randomness come from.
+ */
+export interface RetryPolicyOptions extends Omit<Exclude<RetryConfig, false>, 'budget'> {
   /**
-   * Each attempt's own timeout, for the forwarder: from the request written to the response
-   * headers (undici's per-request headers timeout; connecting is bounded by the connect timeout).
+   * Retries at most `ratio` of requests, plus `minPerSecond`, over `window` ms (default 10 s);
+   * `false` or absent: no budget.
    */
-  readonly perTryTimeout?: number | undefined;
-  /** Delay between tries: exponential from `initial` to `max`, fully jittered. */
-  readonly backoff: { readonly initial: number; readonly max: number };
-  /** Retries at most `ratio` of requests, plus `minPerSecond`, over `window` ms (default 10 s). */
   readonly budget?:
+    | false
     | { readonly ratio: number; readonly minPerSecond: number; readonly window?: number }
     | undefined;
-  /** Request bodies up to this many bytes are buffered so they can be sent again. */
-  readonly replayBodyUpTo: number;
   readonly clock?: Clock;
   /** Source of randomness in [0, 1) for the jitter. Default: `Math.random`. */
   readonly random?: () => number;
@@ -66,8 +49,6 @@ export type RetryVerdict =
   | 'response-started'
   | 'body'
   | 'budget';
-
-const ERROR_KINDS = new Set(['connect-error', 'reset', 'timeout']);
 
 /**
  * One per upstream: it holds the upstream's retry budget, shared by all its requests.
@@ -104,27 +85,15 @@ export class ProxyRetryPolicy {
   readonly #budget: RetryBudget | undefined;
 
   constructor(options: RetryPolicyOptions) {
-    if (!Number.isInteger(options.attempts) || options.attempts < 1) {
-      throw new InvalidOptionError('retry.attempts', 'an integer >= 1', options.attempts);
-    }
     this.attempts = options.attempts;
     this.perTryTimeout = options.perTryTimeout;
     this.replayBodyUpTo = options.replayBodyUpTo;
-    this.#methods = new Set(options.methods.map((method) => method.toUpperCase()));
+    this.#methods = new Set(options.methods);
     const errors = new Set<string>();
     const statuses = new Set<number>();
-    for (const [index, entry] of options.on.entries()) {
-      const status =
-        typeof entry === 'number' ? entry : /^\d{3}$/.test(entry) ? Number(entry) : NaN;
-      if (Number.isInteger(status) && status >= 100 && status <= 599) statuses.add(status);
-      else if (typeof entry === 'string' && ERROR_KINDS.has(entry)) errors.add(entry);
-      else {
-        throw new InvalidOptionError(
-          `retry.on[${index}]`,
-          'connect-error, reset, timeout or an HTTP status',
-          entry,
-        );
-      }
+    for (const entry of options.on) {
+      if (typeof entry === 'number') statuses.add(entry);
+      else errors.add(entry);
     }
     this.#errors = errors;
     this.#statuses = statuses;
@@ -134,7 +103,7 @@ export class ProxyRetryPolicy {
       ...(options.random ? { random: options.random } : {}),
     });
     this.#budget =
-      options.budget === undefined
+      options.budget === undefined || options.budget === false
         ? undefined
         : new RetryBudget({
             ratio: options.budget.ratio,

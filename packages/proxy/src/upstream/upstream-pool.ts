@@ -117,16 +117,7 @@ export class UpstreamPool {
     const retry = health.retry;
     this.retry =
       retry && retry.attempts > 1
-        ? new ProxyRetryPolicy({
-            attempts: retry.attempts,
-            on: retry.on,
-            methods: retry.methods,
-            perTryTimeout: retry.perTryTimeout,
-            backoff: retry.backoff,
-            budget: retry.budget === false ? undefined : retry.budget,
-            replayBodyUpTo: retry.replayBodyUpTo,
-            ...(clock ? { clock } : {}),
-          })
+        ? new ProxyRetryPolicy(clock ? { ...retry, clock } : retry)
         : undefined;
   }
 

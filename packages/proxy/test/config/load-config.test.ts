@@ -187,7 +187,7 @@ describe('health and failover keys', () => {
       maxEjectedPercent: 50
     retry:
       attempts: 3
-      on: [connect-error, reset, 502, 503, 504]
+      on: [connect-error, reset, 502, '503', 504]
       methods: [GET, HEAD, OPTIONS, PUT, DELETE, POST]
       perTryTimeout: 2s
       backoff: { initial: 25ms, max: 250ms }

@@ -4,8 +4,13 @@ import { describe, test } from 'node:test';
 import {
   requestHeadersForUpstream,
   responseHeadersForClient,
+  viaEntry,
+  viaIncludes,
 } from '../../src/http/forwarding-headers.ts';
 import { httpRequest, proxyYaml, startServer, startTestProxy } from '../support/proxy-harness.ts';
+
+// A running proxy's Via entry: `1.1 breakwater (<instance id>)`.
+const OWN_VIA = /^1\.1 breakwater \([0-9a-f]{8}\)$/;
 
 const context = {
   remoteAddress: '10.0.0.7',
@@ -14,6 +19,7 @@ const context = {
   hostOverride: undefined,
   requestId: 'req-1',
   upgrade: false,
+  via: viaEntry('5f3a9c01'),
 };
 
 describe('requestHeadersForUpstream', () => {
@@ -68,7 +74,7 @@ describe('requestHeadersForUpstream', () => {
     assert.equal(out['x-forwarded-proto'], 'https');
     assert.equal(out['x-forwarded-host'], 'public.test');
     assert.equal(out.forwarded, 'for=1.1.1.1;proto=https, for=10.0.0.7;proto=http;host=a.test');
-    assert.equal(out.via, '1.0 edge, 1.1 breakwater');
+    assert.equal(out.via, '1.0 edge, 1.1 breakwater (5f3a9c01)');
     assert.equal(out['x-request-id'], 'req-1');
   });
 
@@ -117,6 +123,18 @@ describe('requestHeadersForUpstream', () => {
   });
 });
 
+describe('Via', () => {
+  test('names the proxy instance, so its own entry is told from another Breakwater', () => {
+    assert.equal(viaEntry('5f3a9c01'), '1.1 breakwater (5f3a9c01)');
+    const own = viaEntry('5f3a9c01');
+    assert.equal(viaIncludes(undefined, own), false);
+    assert.equal(viaIncludes('1.1 breakwater (0000aaaa)', own), false);
+    assert.equal(viaIncludes('1.1 breakwater (5f3a9c011)', own), false);
+    assert.equal(viaIncludes('1.0 edge,1.1 breakwater (5f3a9c01)', own), true);
+    assert.equal(viaIncludes(`1.1 breakwater (0000aaaa), ${own}, 1.1 other`, own), true);
+  });
+});
+
 describe('responseHeadersForClient', () => {
   test('drops hop-by-hop response headers and adds Via and the request id', () => {
     const out = responseHeadersForClient(
@@ -128,10 +146,11 @@ describe('responseHeadersForClient', () => {
         'set-cookie': ['a=1', 'b=2'],
       },
       'req-2',
+      viaEntry('5f3a9c01'),
     );
     assert.deepEqual(out, {
       'set-cookie': ['a=1', 'b=2'],
-      via: '1.1 breakwater',
+      via: '1.1 breakwater (5f3a9c01)',
       'x-request-id': 'req-2',
     });
   });
@@ -177,12 +196,12 @@ describe('headers through a running proxy', () => {
       assert.equal(upstreamSaw['x-hop'], undefined);
       assert.equal(upstreamSaw['x-forwarded-for'], '127.0.0.1', 'an untrusted chain is replaced');
       assert.equal(upstreamSaw['x-forwarded-host'], 'shop.example');
-      assert.equal(upstreamSaw.via, '1.1 breakwater');
+      assert.match(String(upstreamSaw.via), OWN_VIA);
       assert.equal(upstreamSaw['x-request-id'], 'client-chosen-id');
       assert.equal(response.headers['x-request-id'], 'client-chosen-id');
       assert.equal(response.headers['x-upstream-hop'], undefined);
       assert.equal(response.headers['x-visible'], 'yes');
-      assert.equal(response.headers.via, '1.1 breakwater');
+      assert.equal(response.headers.via, upstreamSaw.via, 'one Via entry per proxy, both ways');
     });
   });
 

@@ -10,7 +10,7 @@ import {
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, test } from 'node:test';
 import { ManualClock } from 'breakwater';
-import { defaultHttp2 } from '../../src/config/http2-schema.ts';
+import { defaults } from '../../src/config/defaults.ts';
 import type { Http2Config } from '../../src/config/schema.ts';
 import { guardControlFrames, http2ServerOptions } from '../../src/request/http2-defences.ts';
 import {
@@ -36,7 +36,7 @@ async function defendedServer(
   overrides: Partial<Http2Config> = {},
   options: { hold?: boolean; maxHeaderSize?: number; clock?: ManualClock } = {},
 ) {
-  const defences = { ...defaultHttp2, ...overrides };
+  const defences = { ...defaults.http2, ...overrides };
   const held: Http2ServerResponse[] = [];
   const server: Http2Server = createServer(
     http2ServerOptions(defences, { maxHeaderSize: options.maxHeaderSize ?? 16_384 }),
@@ -235,7 +235,7 @@ describe('HTTP/2 defences', () => {
   });
 
   test('the options carry every setting from the config', () => {
-    const options = http2ServerOptions(defaultHttp2, { maxHeaderSize: 8_192 });
+    const options = http2ServerOptions(defaults.http2, { maxHeaderSize: 8_192 });
     assert.deepEqual(options.settings, {
       maxConcurrentStreams: 100,
       maxHeaderListSize: 8_192,

@@ -1,0 +1,91 @@
+/**
+ * Every default of the config file, in one place. The schema fills them in (`.default(…)`), so
+ * the rest of the proxy only ever sees complete, validated settings and restates none of these.
+ * Durations are in milliseconds, sizes in bytes, percentages 0–100.
+ */
+import type { BalanceKind, FailOn } from './choices.ts';
+
+/** A condition worth a retry: an error kind, or a response status. */
+export type RetryOn = 'connect-error' | 'reset' | 'timeout' | number;
+
+/** The defaults, grouped like the config file. */
+export const defaults = {
+  preserveHost: true,
+  shutdownTimeout: 10_000,
+  admin: { listen: { host: '127.0.0.1', port: 9901 } },
+  limits: {
+    maxHeaderSize: 16_384,
+    headersTimeout: 10_000,
+    requestTimeout: 120_000,
+    keepAliveTimeout: 5_000,
+  },
+  /** Nobody's X-Forwarded-* or Forwarded fields are believed unless listed. */
+  trustedProxies: [] as { address: string; prefix: number; family: 'ipv4' | 'ipv6' }[],
+  /** A TLS listener's settings besides its certificates. */
+  tls: {
+    minVersion: 'TLSv1.2' as 'TLSv1.2' | 'TLSv1.3',
+    alpn: ['h2', 'http/1.1'] as ('h2' | 'http/1.1')[],
+    checkInterval: 5_000,
+    handshakeTimeout: 10_000,
+  },
+  /**
+   * HTTP/2 defences: stricter than Node's where Node's are generous for an edge (1000 resets,
+   * 1000 invalid frames), Node's own where they already fit (100 streams, 128 header fields).
+   */
+  http2: {
+    maxConcurrentStreams: 100,
+    maxRejectedStreams: 100,
+    streamResets: { burst: 200, perSecond: 33 },
+    controlFrames: { burst: 100, perSecond: 20 },
+    maxInvalidFrames: 100,
+    maxHeaderPairs: 128,
+  },
+  log: {
+    level: 'info' as 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent',
+    access: true,
+  },
+  upstream: {
+    balance: 'round-robin' as BalanceKind,
+    /** Percent; 0 turns panic mode off. */
+    panicThreshold: 0,
+  },
+  target: { weight: 1 },
+  timeouts: { connect: 5_000, response: 30_000, idle: 4_000 },
+  healthCheck: {
+    type: 'http' as 'http' | 'tcp',
+    path: '/healthz',
+    expectStatus: [[200, 399]] as [number, number][],
+    interval: 5_000,
+    jitter: 0.1,
+    timeout: 1_000,
+    healthyThreshold: 2,
+    unhealthyThreshold: 3,
+  },
+  /** `failureRate` and `slowCallRate` rules. */
+  ratePolicy: { minimumCalls: 20, window: 10_000 },
+  /**
+   * Outlier detection, on unless `outlierDetection: false`: like Envoy's default consecutive-5xx
+   * detection, a target that fails 5 times in a row (refused, timed out or 5xx) is ejected for
+   * 30 s, doubling on each re-ejection up to 5 min, at most half the upstream at once.
+   */
+  outlierDetection: {
+    policy: { consecutiveFailures: 5 },
+    failOn: ['connect-error', 'timeout', '5xx'] as FailOn[],
+    ejection: { base: 30_000, max: 300_000 },
+    maxEjectedPercent: 50,
+  },
+  /**
+   * Retry, on unless `retry: false`: nginx's `proxy_next_upstream error` for idempotent methods:
+   * one more try on another target when the connection failed or broke. Timeouts and 5xx are not
+   * retried by default (that would add load to an upstream that is already slow or failing);
+   * list them in `on` to opt in.
+   */
+  retry: {
+    attempts: 2,
+    on: ['connect-error', 'reset'] as RetryOn[],
+    methods: ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'],
+    backoff: { initial: 25, max: 250 },
+    budget: { ratio: 0.2, minPerSecond: 10 },
+    replayBodyUpTo: 65_536,
+  },
+};
