@@ -131,6 +131,13 @@ export const listenSchema = z.unknown().transform((value, ctx): ListenerEntry[] 
         message: 'h2c is for plain listeners; a TLS listener offers HTTP/2 through ALPN',
       });
     }
+    if (redirectToHttps && h2c && !tlsBlock) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [...at, 'h2c'],
+        message: 'a listener with redirectToHttps serves no requests; h2c would never be used',
+      });
+    }
     if (tlsBlock && redirectToHttps) {
       ctx.addIssue({
         code: 'custom',

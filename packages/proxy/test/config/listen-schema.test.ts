@@ -126,6 +126,16 @@ listen:
         'listen[0].redirectToHttps: a TLS listener cannot redirect to itself',
       ],
     );
+    assert.deepEqual(
+      issuesOf(`
+listen:
+  - { address: 127.0.0.1:8080, redirectToHttps: true, h2c: true }
+  - { address: 127.0.0.1:8443, tls: { certificates: [{ cert: a.pem, key: a.key }] } }
+`),
+      [
+        'listen[0].h2c: a listener with redirectToHttps serves no requests; h2c would never be used',
+      ],
+    );
     assert.deepEqual(issuesOf('listen: { address: 127.0.0.1:8080, redirectToHttps: true }'), [
       'listen.redirectToHttps: needs a listener with tls to redirect to',
     ]);

@@ -12,6 +12,7 @@ import { Agent, request as httpsRequest } from 'node:https';
 import { connect as connectTcp } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { TLSSocket } from 'node:tls';
+import WebSocketClient, { type ClientOptions, WebSocketServer } from 'ws';
 import { ConfigError } from '../../src/config/config-error.ts';
 import { loadConfig } from '../../src/config/load-config.ts';
 import { startProxy } from '../../src/proxy.ts';
@@ -360,5 +361,59 @@ log:
       ['listen[0].tls.certificates[0].key'],
     );
     assert.equal(await fingerprint(), before);
+  });
+});
+
+describe('WebSocket over an HTTPS listener', () => {
+  const inTempDir = useTempDir('breakwater-wss-');
+  let ca: TestCa;
+  let upstream: TestServer;
+  let wss: WebSocketServer;
+  let proxy: TestProxy;
+  let forwardedProto: string | undefined;
+
+  before(async () => {
+    ca = await createTestCa(inTempDir('.'));
+    const api = await ca.issue('api', { names: ['api.test'] });
+    upstream = await startServer((_req, res) => res.end('plain'));
+    wss = new WebSocketServer({ server: upstream.server });
+    wss.on('connection', (ws, req) => {
+      forwardedProto = String(req.headers['x-forwarded-proto']);
+      ws.on('message', (data) => ws.send(`echo ${data.toString()}`));
+    });
+    proxy = await startTestProxy(`
+listen:
+  - address: 127.0.0.1:0
+    tls:
+      certificates: [{ cert: ${api.cert}, key: ${api.key} }]
+upstreams:
+  app:
+    targets: [{ url: ${upstream.url} }]
+routes:
+  - upstream: app
+log:
+  level: silent
+`);
+  });
+  after(async () => {
+    for (const client of wss.clients) client.terminate();
+    wss.close();
+    await proxy.close();
+    await upstream.close();
+  });
+
+  test('a wss:// client is tunnelled to the upstream over HTTP/1.1', async () => {
+    // ws hands `servername` on to tls.connect (SNI and the name the certificate is checked for).
+    const options: ClientOptions & { servername: string } = { ca: ca.pem, servername: 'api.test' };
+    const client = new WebSocketClient(`wss://127.0.0.1:${proxy.port}/chat`, options);
+    try {
+      await once(client, 'open');
+      client.send('hi');
+      const [message] = (await once(client, 'message')) as [Buffer];
+      assert.equal(message.toString(), 'echo hi');
+      assert.equal(forwardedProto, 'https');
+    } finally {
+      client.terminate();
+    }
   });
 });
