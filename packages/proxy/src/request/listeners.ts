@@ -1,7 +1,7 @@
 /**
- * The proxy's listeners, one per `listen` entry: plain HTTP/1.1; HTTPS with HTTP/2 and HTTP/1.1
- * on one port (ALPN), certificates picked by SNI and followed on disk; or a plain listener that
- * only redirects to HTTPS. Each hands requests to the same handlers, so an HTTP/2 request goes
+ * The proxy's listeners, one per `listen` entry: plain HTTP/1.1 (with HTTP/2 by prior knowledge
+ * beside it when `h2c` is set); HTTPS with HTTP/2 and HTTP/1.1 on one port (ALPN), certificates
+ * picked by SNI and followed on disk; or a plain listener that only redirects to HTTPS. Each hands requests to the same handlers, so an HTTP/2 request goes
  * through the same admission, retries, breakers and errors as an HTTP/1.1 one. A listener also
  * counts what it serves (connections by protocol, TLS versions negotiated) for the admin API and
  * metrics.
@@ -16,8 +16,6 @@ import {
   createServer as createHttp2Server,
   createSecureServer,
   type Http2SecureServer,
-  type Http2ServerRequest,
-  type Http2ServerResponse,
   type ServerHttp2Session,
 } from 'node:http2';
 import { createServer as createHttpsServer } from 'node:https';
@@ -27,6 +25,7 @@ import type { TLSSocket } from 'node:tls';
 import type { Clock } from 'breakwater';
 import type { ListenerEntry } from '../config/listen-schema.ts';
 import type { Http2Config, ProxyConfig } from '../config/schema.ts';
+import type { ProxiedRequest, ProxiedResponse } from '../http/client-message.ts';
 import { httpsLocation } from '../http/https-redirect.ts';
 import { sendError } from '../http/proxy-error.ts';
 import { requestIdOf } from '../http/request-id.ts';
@@ -35,16 +34,11 @@ import { CertificateStore } from '../tls/certificate-store.ts';
 import { acceptH2cPriorKnowledge } from './h2c-sniffer.ts';
 import { guardControlFrames, http2ServerOptions } from './http2-defences.ts';
 
-/** A request as either protocol delivers it. */
-export type ClientRequest = IncomingMessage | Http2ServerRequest;
-/** A response as either protocol takes it. */
-export type ClientResponse = ServerResponse | Http2ServerResponse;
-
 /** What a listener hands its traffic to (the forwarder and the upgrade tunnels). */
 export interface ListenerHandlers {
-  request(req: ClientRequest, res: ClientResponse): void;
-  checkContinue(req: ClientRequest, res: ClientResponse): void;
-  checkExpectation(req: ClientRequest, res: ClientResponse): void;
+  request(req: ProxiedRequest, res: ProxiedResponse): void;
+  checkContinue(req: ProxiedRequest, res: ProxiedResponse): void;
+  checkExpectation(req: ProxiedRequest, res: ProxiedResponse): void;
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   connect(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   clientError(error: Error, socket: Duplex): void;

@@ -7,13 +7,14 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http';
-import { constants } from 'node:http2';
+import { connect, constants } from 'node:http2';
 import { after, before, describe, test } from 'node:test';
 import { createTestCa, type PemFiles, type TestCa } from '../support/certificates.ts';
 import { h2Request, h2Session } from '../support/h2-client.ts';
 import { Flags, FrameType, frame, getRequest, headerBlock, rawH2 } from '../support/h2-frames.ts';
 import {
   closedPort,
+  httpRequest,
   startServer,
   startTestProxy,
   type TestProxy,
@@ -266,5 +267,51 @@ log:
       raw.socket.destroy();
       session.close();
     }
+  });
+});
+
+describe('h2c with prior knowledge on a plain listener', () => {
+  let upstream: TestServer;
+  let proxy: TestProxy;
+
+  before(async () => {
+    upstream = await startServer((req, res) =>
+      res.end(`${req.headers['x-forwarded-proto']} ${req.httpVersion}`),
+    );
+    proxy = await startTestProxy(`
+listen:
+  - { address: 127.0.0.1:0, h2c: true }
+upstreams:
+  app:
+    targets: [{ url: ${upstream.url} }]
+routes:
+  - upstream: app
+log:
+  level: silent
+`);
+  });
+  after(async () => {
+    await proxy.close();
+    await upstream.close();
+  });
+
+  test('an HTTP/2 client with prior knowledge and an HTTP/1.1 client share the port', async () => {
+    const session = connect(`http://127.0.0.1:${proxy.port}`);
+    session.on('error', () => {});
+    try {
+      const stream = session.request({ ':path': '/' });
+      stream.setEncoding('utf8');
+      let body = '';
+      for await (const chunk of stream) body += chunk;
+      assert.equal(body, 'http 1.1', 'forwarded to the upstream as HTTP/1.1');
+    } finally {
+      session.close();
+    }
+    const plain = await httpRequest(`${proxy.url}/`);
+    assert.equal(plain.body, 'http 1.1');
+    const listeners = proxy.listeners[0]!;
+    assert.deepEqual(listeners.protocols, ['http/1.1', 'h2c']);
+    assert.equal(listeners.stats.accepted.get('h2'), 1);
+    assert.equal(listeners.stats.accepted.get('http/1.1'), 1);
   });
 });
