@@ -315,3 +315,71 @@ log:
     assert.equal(listeners.stats.accepted.get('http/1.1'), 1);
   });
 });
+
+describe('HTTP/2 requests under the same limits as HTTP/1.1', () => {
+  const inTempDir = useTempDir('breakwater-h2-limits-');
+  let ca: TestCa;
+  let upstream: TestServer;
+  let proxy: TestProxy;
+  let reached = 0;
+
+  before(async () => {
+    ca = await createTestCa(inTempDir('.'));
+    const api = await ca.issue('api', { names: ['api.test'] });
+    upstream = await startServer((req, res) => {
+      reached++;
+      req.resume();
+      req.on('end', () => res.end('ok'));
+    });
+    proxy = await startTestProxy(`
+listen:
+  - address: 127.0.0.1:0
+    tls:
+      certificates: [{ cert: ${api.cert}, key: ${api.key} }]
+limits:
+  maxBodySize: 1024
+upstreams:
+  app:
+    targets: [{ url: ${upstream.url} }]
+    retry: false
+routes:
+  - upstream: app
+log:
+  level: silent
+`);
+  });
+  after(async () => {
+    await proxy.close();
+    await upstream.close();
+  });
+
+  test('a declared body over limits.maxBodySize gets 413 and never reaches the upstream', async () => {
+    const session = await h2Session(proxy.port, ca.pem);
+    try {
+      const response = await h2Request(
+        session,
+        { ':method': 'POST', ':path': '/', 'content-length': '4096' },
+        Buffer.alloc(4096, 1),
+      );
+      assert.equal(response.status, 413);
+      assert.equal(JSON.parse(response.body.toString()).error.code, 'BODY_TOO_LARGE');
+      assert.equal(reached, 0);
+    } finally {
+      session.close();
+    }
+  });
+
+  test('a streamed body growing past limits.maxBodySize gets 413', async () => {
+    const session = await h2Session(proxy.port, ca.pem);
+    try {
+      const stream = session.request({ ':method': 'POST', ':path': '/' });
+      stream.on('error', () => {});
+      stream.write(Buffer.alloc(512, 1));
+      stream.end(Buffer.alloc(2048, 1));
+      const [headers] = (await once(stream, 'response')) as [Record<string, string>];
+      assert.equal(Number(headers[':status']), 413);
+    } finally {
+      session.close();
+    }
+  });
+});
