@@ -13,10 +13,12 @@ import {
   type ServerResponse,
 } from 'node:http';
 import {
+  constants,
   createServer as createHttp2Server,
   createSecureServer,
   type Http2SecureServer,
   type ServerHttp2Session,
+  type ServerHttp2Stream,
 } from 'node:http2';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Server as NetServer, Socket } from 'node:net';
@@ -340,8 +342,9 @@ function track(stats: ListenerStats, protocol: string, socket: Socket): void {
 }
 
 /**
- * Per HTTP/2 connection: the PING/SETTINGS budget, and an idle connection (no stream open for
- * `keepAliveTimeout`) closed with GOAWAY, as HTTP/1.1 keep-alive connections are.
+ * Per HTTP/2 connection: the PING/SETTINGS budget, `requestTimeout` per request body, and an
+ * idle connection (no stream open for `keepAliveTimeout`) closed with GOAWAY, as HTTP/1.1
+ * keep-alive connections are.
  */
 function defendSession(session: ServerHttp2Session, where: string, context: ListenerContext): void {
   const { logger } = context;
@@ -358,9 +361,23 @@ function defendSession(session: ServerHttp2Session, where: string, context: List
     ),
   );
   let streams = 0;
-  session.on('stream', (stream) => {
+  const requestTimeout = context.limits.requestTimeout;
+  session.on('stream', (stream: ServerHttp2Stream) => {
     streams++;
-    stream.once('close', () => streams--);
+    // limits.requestTimeout, as node:http applies it to HTTP/1.1: the whole request must have
+    // arrived in time, or the stream is cancelled (the exchange sees its client gone).
+    const timer = stream.endAfterHeaders
+      ? undefined
+      : setTimeout(() => {
+          logger.debug({ listener: where, stream: stream.id }, 'HTTP/2 request body too slow');
+          stream.close(constants.NGHTTP2_CANCEL);
+        }, requestTimeout);
+    const received = (): void => clearTimeout(timer);
+    stream.once('end', received);
+    stream.once('close', () => {
+      received();
+      streams--;
+    });
   });
   session.setTimeout(context.limits.keepAliveTimeout, () => {
     if (streams === 0 && !session.closed) session.close();

@@ -338,6 +338,8 @@ listen:
       certificates: [{ cert: ${api.cert}, key: ${api.key} }]
 limits:
   maxBodySize: 1024
+  requestTimeout: 300ms
+  headersTimeout: 200ms
 upstreams:
   app:
     targets: [{ url: ${upstream.url} }]
@@ -378,6 +380,24 @@ log:
       stream.end(Buffer.alloc(2048, 1));
       const [headers] = (await once(stream, 'response')) as [Record<string, string>];
       assert.equal(Number(headers[':status']), 413);
+    } finally {
+      session.close();
+    }
+  });
+
+  test('a request body that stops arriving is cancelled after limits.requestTimeout', async () => {
+    const session = await h2Session(proxy.port, ca.pem);
+    try {
+      const stream = session.request({ ':method': 'POST', ':path': '/' });
+      stream.on('error', () => {});
+      stream.write(Buffer.alloc(100, 1)); // and never ends
+      const started = performance.now();
+      await once(stream, 'close');
+      const waited = performance.now() - started;
+      assert.ok(waited >= 250 && waited < 3_000, `cancelled after ${Math.round(waited)} ms`);
+      assert.equal(stream.rstCode, constants.NGHTTP2_CANCEL);
+      const next = await h2Request(session, { ':path': '/' });
+      assert.equal(next.status, 200, 'the connection serves on');
     } finally {
       session.close();
     }
