@@ -1,7 +1,8 @@
 /**
  * The proxy's layering, checked by `npm run lint:layers` (part of `npm test`). From the bottom:
- * config/ and http/ (pure rules) < upstream/ (targets, selection, balancers, health) < request/
- * (admission, forwarding) < reload/ < admin/ < proxy.ts, cli.ts, index.ts (wiring). A layer may
+ * config/ and http/ (pure rules) < upstream/ (targets, selection, balancers, health) and tls/
+ * (certificates) < request/ (admission, forwarding, listeners) < reload/ < admin/ < proxy.ts,
+ * cli.ts, index.ts (wiring). A layer may
  * import the ones below it, never one above; logger.ts is a leaf anyone may use. There are no
  * import cycles anywhere in the proxy. docs/architecture.md describes the layers.
  */
@@ -24,14 +25,14 @@ module.exports = {
       comment: 'config/ validates the file; it knows nothing of how the proxy uses it.',
       severity: 'error',
       from: { path: layer('config') },
-      to: { path: [layer('http', 'upstream', 'request', 'reload', 'admin'), top] },
+      to: { path: [layer('http', 'upstream', 'tls', 'request', 'reload', 'admin'), top] },
     },
     {
       name: 'http-is-wire-rules-only',
       comment: 'http/ holds pure wire rules; it knows nothing of upstreams or requests in flight.',
       severity: 'error',
       from: { path: layer('http') },
-      to: { path: [layer('upstream', 'request', 'reload', 'admin'), top] },
+      to: { path: [layer('upstream', 'tls', 'request', 'reload', 'admin'), top] },
     },
     {
       name: 'upstream-below-request',
@@ -39,6 +40,13 @@ module.exports = {
       severity: 'error',
       from: { path: layer('upstream') },
       to: { path: [layer('request', 'reload', 'admin'), top] },
+    },
+    {
+      name: 'tls-below-request',
+      comment: 'tls/ holds certificates; listeners in request/ serve them, admin shows them.',
+      severity: 'error',
+      from: { path: layer('tls') },
+      to: { path: [layer('upstream', 'request', 'reload', 'admin'), top] },
     },
     {
       name: 'request-below-reload-and-admin',

@@ -4,6 +4,7 @@
  *   node --conditions=@breakwater/source bench/run.ts all     core + proxy, then rewrite bench/LATEST.md
  *   node --conditions=@breakwater/source bench/run.ts core    breaker and policy costs (mitata)
  *   node --conditions=@breakwater/source bench/run.ts proxy   proxy throughput and behaviour under failure
+ *   node --conditions=@breakwater/source bench/run.ts tls     TLS and HTTP/2 beside nginx (also part of proxy)
  *
  * Proxy options: --duration 5 --warmup 1 --rounds 2 --connections 50 --threads 1
  * --only breakwater,minimal --no-failures --no-healthy --scenarios refuse,slow,overload,balancers
@@ -21,6 +22,7 @@ import { parseArgs } from 'node:util';
 import { machineInfo } from './lib/machine.ts';
 import { benchDirectory, resultsDirectory } from './lib/results.ts';
 import { runProxySuite } from './proxy/proxy-suite.ts';
+import { runTlsSuite } from './proxy/tls-suite.ts';
 
 function positiveNumber(text: string | undefined, fallback: number, name: string): number {
   if (text === undefined) return fallback;
@@ -90,8 +92,8 @@ async function main(): Promise<void> {
     },
   });
   const suite = positionals[0] ?? 'all';
-  if (!['all', 'core', 'proxy'].includes(suite)) {
-    throw new Error(`unknown suite ${JSON.stringify(suite)}: expected all, core or proxy`);
+  if (!['all', 'core', 'proxy', 'tls'].includes(suite)) {
+    throw new Error(`unknown suite ${JSON.stringify(suite)}: expected all, core, proxy or tls`);
   }
   const sections: string[] = [];
   if (suite === 'all' || suite === 'core') {
@@ -112,6 +114,16 @@ async function main(): Promise<void> {
       slowDelayMs: positiveNumber(values['slow-delay'], 200, 'slow-delay'),
       profile: values.profile,
       ...(values.baseline === undefined ? {} : { baseline: values.baseline }),
+    });
+    process.stdout.write(`\n${result.markdown}\n`);
+    sections.push(result.markdown);
+  }
+  if (suite === 'all' || suite === 'proxy' || suite === 'tls') {
+    const result = await runTlsSuite({
+      durationSeconds: positiveNumber(values.duration, 5, 'duration'),
+      warmupSeconds: positiveNumber(values.warmup, 1, 'warmup'),
+      connections: Math.max(1, Math.round(positiveNumber(values.connections, 50, 'connections'))),
+      threads: Math.max(1, Math.round(positiveNumber(values.threads, 1, 'threads'))),
     });
     process.stdout.write(`\n${result.markdown}\n`);
     sections.push(result.markdown);

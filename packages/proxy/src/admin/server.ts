@@ -1,5 +1,5 @@
 /**
- * The admin listener: JSON view of upstreams, liveness, Prometheus metrics and the live
+ * The admin listener: JSON view of upstreams and listeners, liveness, Prometheus metrics and the live
  * dashboard. Separate port, loopback by default; with a token every endpoint except /healthz and
  * the dashboard's three static files needs `Authorization: Bearer <token>`. The files hold no
  * data: the page asks for the token, keeps it in the tab's sessionStorage and sends it in that
@@ -11,18 +11,22 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { sendError } from '../http/proxy-error.ts';
 import type { Logger } from '../logger.ts';
 import type { ReloadResult } from '../reload/reload.ts';
+import type { Listener } from '../request/listeners.ts';
 import type { HealthCheckResult } from '../upstream/health/active-checker.ts';
 import type { Target } from '../upstream/target.ts';
 import type { UpstreamPool } from '../upstream/upstream-pool.ts';
 import { handleAdminAction } from './actions.ts';
 import type { DashboardAssets } from './dashboard-assets.ts';
 import type { DashboardFeed } from './dashboard-feed.ts';
+import { listenersView } from './listeners-view.ts';
 import type { ProxyMetrics } from './metrics.ts';
 
 /** What the admin API needs from the running proxy. */
 export interface AdminContext {
   readonly token: string | undefined;
   readonly pools: () => Iterable<UpstreamPool>;
+  /** The proxy's listeners (`GET /api/listeners`); none when absent. */
+  readonly listeners?: (() => Iterable<Listener>) | undefined;
   readonly metrics: ProxyMetrics;
   readonly logger: Logger;
   /** Re-reads and applies the config file (`POST /api/reload`); absent when it cannot. */
@@ -119,6 +123,9 @@ export function createAdminServer(context: AdminContext): Server {
         } else {
           context.dashboard.feed.stream(res);
         }
+        return;
+      case '/api/listeners':
+        sendJson(res, 200, { listeners: listenersView(context.listeners?.() ?? [], Date.now()) });
         return;
       case '/metrics':
         context.metrics.registry.metrics().then(

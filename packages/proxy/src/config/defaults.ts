@@ -27,6 +27,27 @@ export const defaults = {
     requestTimeout: 120_000,
     keepAliveTimeout: 5_000,
   },
+  /** Nobody's X-Forwarded-* or Forwarded fields are believed unless listed. */
+  trustedProxies: [] as { address: string; prefix: number; family: 'ipv4' | 'ipv6' }[],
+  /** A TLS listener's settings besides its certificates. */
+  tls: {
+    minVersion: 'TLSv1.2' as 'TLSv1.2' | 'TLSv1.3',
+    alpn: ['h2', 'http/1.1'] as ('h2' | 'http/1.1')[],
+    checkInterval: 5_000,
+    handshakeTimeout: 10_000,
+  },
+  /**
+   * HTTP/2 defences: stricter than Node's where Node's are generous for an edge (1000 resets,
+   * 1000 invalid frames), Node's own where they already fit (100 streams, 128 header fields).
+   */
+  http2: {
+    maxConcurrentStreams: 100,
+    maxRejectedStreams: 100,
+    streamResets: { burst: 200, perSecond: 33 },
+    controlFrames: { burst: 100, perSecond: 20 },
+    maxInvalidFrames: 100,
+    maxHeaderPairs: 128,
+  },
   log: {
     level: 'info' as 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent',
     access: true,

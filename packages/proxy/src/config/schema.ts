@@ -14,85 +14,20 @@ import {
   type UnderscoreRule,
   underscoreRules,
 } from './choices.ts';
+import { type Cidr, parseCidr } from './cidr.ts';
 import { defaults, type RetryOn } from './defaults.ts';
-import { MAX_DURATION_MS, parseDuration } from './duration.ts';
-import { type ListenAddress, parseListenAddress } from './listen-address.ts';
+import { http2Schema } from './http2-schema.ts';
+import { listenSchema } from './listen-schema.ts';
 import { parsePercent } from './percent.ts';
+import {
+  describeInput,
+  duration,
+  expected,
+  listenAddress,
+  positiveDuration,
+  positiveInt,
+} from './schema-parts.ts';
 import { parseStatusRanges, type StatusRange } from './status-ranges.ts';
-
-/**
- * A zod error callback that says what was expected and what was found, or that the key is
- * missing.
- */
-function expected(what: string) {
-  return (issue: { input?: unknown }): string =>
-    issue.input === undefined
-      ? `required: ${what}`
-      : `${what}, received ${describeInput(issue.input)}`;
-}
-
-function describeInput(input: unknown): string {
-  if (input === null) return 'null';
-  if (Array.isArray(input)) return 'a list';
-  if (typeof input === 'object') return 'a mapping';
-  if (typeof input === 'string') return JSON.stringify(input);
-  return String(input);
-}
-
-const DURATION = 'expected a duration like 250ms, 5s, 1m or a number of milliseconds';
-
-// The one duration type of the config: every duration key uses it (or `positiveDuration`).
-const duration = z
-  .union([z.number(), z.string()], { error: expected(DURATION) })
-  .transform((value, ctx) => {
-    const ms = parseDuration(value);
-    if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: `${DURATION}, received ${describeInput(value)}` });
-      return z.NEVER;
-    }
-    if (ms > MAX_DURATION_MS) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `expected at most ${MAX_DURATION_MS} ms (about 24.8 days, the longest a timer can wait), received ${describeInput(value)}`,
-      });
-      return z.NEVER;
-    }
-    return ms;
-  });
-
-const positiveDuration = duration.refine((ms) => ms > 0, 'expected a duration greater than 0');
-
-const LISTEN = 'expected "host:port" such as 127.0.0.1:8080';
-
-const listenAddress = z.string({ error: expected(LISTEN) }).transform((text, ctx) => {
-  const parsed = parseListenAddress(text);
-  if (parsed === undefined) {
-    ctx.addIssue({ code: 'custom', message: `${LISTEN}, received ${describeInput(text)}` });
-    return z.NEVER;
-  }
-  return parsed;
-});
-
-// One address or a list of them; an error in a list names its index.
-const listen = z.unknown().transform((value, ctx): ListenAddress[] => {
-  const items: unknown[] = Array.isArray(value) ? value : [value];
-  if (value === undefined || items.length === 0) {
-    ctx.addIssue({ code: 'custom', message: `required: ${LISTEN} or a list of them` });
-    return z.NEVER;
-  }
-  const addresses: ListenAddress[] = [];
-  items.forEach((item, index) => {
-    const parsed = typeof item === 'string' ? parseListenAddress(item) : undefined;
-    if (parsed === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: Array.isArray(value) ? [index] : [],
-        message: `${LISTEN}, received ${describeInput(item)}`,
-      });
-    } else addresses.push(parsed);
-  });
-  return addresses;
-});
 
 const URL_EXPECTED = 'expected an http:// URL such as http://127.0.0.1:8001';
 
@@ -124,11 +59,6 @@ const hashOn = z
   .regex(/^(header:[A-Za-z0-9!#$%&'*+.^_`|~-]+|cookie:[^\s;=]+|ip|path)$/, {
     error: expected(HASH_ON),
   });
-
-const positiveInt = z
-  .number({ error: expected('expected a positive whole number') })
-  .int('expected a positive whole number')
-  .positive('expected a positive whole number');
 
 const target = z.strictObject(
   {
@@ -641,6 +571,24 @@ const limits = z.strictObject(
   { error: expected('expected a mapping of limits') },
 );
 
+const CIDR = 'expected an address or range such as 10.0.0.0/8 or fd00::/8';
+
+/**
+ * Peers whose `Forwarded` / `X-Forwarded-*` fields are believed; nobody by default, so a client
+ * cannot choose the address the upstream sees.
+ */
+const trustedProxies = z.array(
+  z.string({ error: expected(CIDR) }).transform((text, ctx): Cidr => {
+    const cidr = parseCidr(text);
+    if (cidr === undefined) {
+      ctx.addIssue({ code: 'custom', message: `${CIDR}, received ${describeInput(text)}` });
+      return z.NEVER;
+    }
+    return cidr;
+  }),
+  { error: expected(`expected a list: ${CIDR}`) },
+);
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const log = z.strictObject(
@@ -655,7 +603,7 @@ const log = z.strictObject(
 
 /** The top-level config schema. Exported for tooling (e.g. JSON Schema generation). */
 export const configSchema = z.strictObject({
-  listen,
+  listen: listenSchema,
   admin: admin.optional(),
   upstreams: z
     .record(
@@ -680,6 +628,8 @@ export const configSchema = z.strictObject({
   shutdownTimeout: duration.default(defaults.shutdownTimeout),
   limits: limits.default(defaults.limits),
   log: log.default(defaults.log),
+  trustedProxies: trustedProxies.default(defaults.trustedProxies),
+  http2: http2Schema.default(defaults.http2),
 });
 
 /** The validated config, with defaults filled in, durations in ms and addresses parsed. */
@@ -696,5 +646,11 @@ export type AdaptiveConcurrencyConfig = NonNullable<UpstreamConfig['adaptiveConc
 export type UpstreamLimitsConfig = UpstreamConfig['limits'];
 /** An upstream's `retry` block (`false` when turned off). */
 export type RetryConfig = UpstreamConfig['retry'];
+/** One entry of `listen`. */
+export type ListenerConfig = ProxyConfig['listen'][number];
+/** The `tls` block of a listener. */
+export type TlsListenerConfig = NonNullable<ListenerConfig['tls']>;
+/** The `http2` block: the HTTP/2 defences. */
+export type Http2Config = ProxyConfig['http2'];
 /** One route of a {@link ProxyConfig}. */
 export type RouteConfig = ProxyConfig['routes'][number];

@@ -5,8 +5,9 @@
  * handed on, so eligibility is computed once per request), or a {@link Refusal} that the
  * listener writes in its own way (a `ServerResponse` or a raw socket).
  */
-import type { IncomingMessage } from 'node:http';
+
 import type { Socket } from 'node:net';
+import type { ProxiedRequest } from '../http/client-message.ts';
 import { viaIncludes } from '../http/forwarding-headers.ts';
 import type { ProxyErrorCode } from '../http/proxy-error.ts';
 import { hostProblem } from '../http/request-framing.ts';
@@ -54,7 +55,7 @@ export interface Admitted {
  * else forward(admission.pool, admission.selection);
  */
 export function admitRequest(
-  req: IncomingMessage,
+  req: ProxiedRequest,
   routes: RouteTable,
   via: string,
 ): Admitted | Refusal {
@@ -175,10 +176,10 @@ export function refusal(
 class RequestView implements BalancedRequest {
   readonly method: string;
   readonly path: string;
-  readonly headers: IncomingMessage['headers'];
-  readonly #req: IncomingMessage;
+  readonly headers: ProxiedRequest['headers'];
+  readonly #req: ProxiedRequest;
 
-  constructor(req: IncomingMessage, path: string) {
+  constructor(req: ProxiedRequest, path: string) {
     this.method = req.method ?? 'GET';
     this.path = path;
     this.headers = req.headers;

@@ -4,9 +4,15 @@
  * both ways, no buffering of responses). A failed attempt is retried on another target when the
  * upstream's retry policy allows it and nothing has reached the client yet.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import {
+  closeAfter,
+  isEncrypted,
+  isHttp2Response,
+  type ProxiedRequest,
+  type ProxiedResponse,
+} from '../http/client-message.ts';
 import { requestHeadersForUpstream, responseHeadersForClient } from '../http/forwarding-headers.ts';
 import { type ProxyErrorCode, sendError } from '../http/proxy-error.ts';
 import { type AttemptOutcome, type AttemptResult, resultOf } from '../upstream/attempt-result.ts';
@@ -33,8 +39,8 @@ const MAX_DISCARDED_BYTES = 64 * 1024;
 
 /** The client's side of an exchange: its request, the response to write, and its body. */
 export interface ClientRequest {
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
+  readonly req: ProxiedRequest;
+  readonly res: ProxiedResponse;
   readonly requestId: string;
   /** `performance.now()` when the request arrived. */
   readonly start: number;
@@ -51,8 +57,8 @@ export interface ClientRequest {
  */
 export class Exchange implements AttemptOwner {
   readonly #host: RequestHost;
-  readonly #req: IncomingMessage;
-  readonly #res: ServerResponse;
+  readonly #req: ProxiedRequest;
+  readonly #res: ProxiedResponse;
   readonly #pool: UpstreamPool;
   readonly #request: BalancedRequest;
   readonly #requestId: string;
@@ -178,7 +184,8 @@ export class Exchange implements AttemptOwner {
     const req = this.#req;
     const headers = requestHeadersForUpstream(req.headers, {
       remoteAddress: req.socket.remoteAddress,
-      protocol: 'http',
+      protocol: isEncrypted(req) ? 'https' : 'http',
+      trusted: this.#host.trustedProxies.trusts(req.socket.remoteAddress),
       hostOverride: this.#host.preserveHost ? undefined : target.host,
       requestId: this.#requestId,
       upgrade: false,
@@ -241,13 +248,12 @@ export class Exchange implements AttemptOwner {
       return;
     }
     const res = this.#res;
-    if (this.#host.closing) res.shouldKeepAlive = false;
+    if (this.#host.closing) closeAfter(res);
     try {
-      res.writeHead(
-        statusCode,
-        statusMessage || undefined,
-        responseHeadersForClient(headers, this.#requestId, this.#host.via),
-      );
+      const out = responseHeadersForClient(headers, this.#requestId, this.#host.via);
+      // HTTP/2 has no reason phrase (RFC 9113 §8.3.2).
+      if (isHttp2Response(res)) res.writeHead(statusCode, out);
+      else res.writeHead(statusCode, statusMessage || undefined, out);
     } catch (error) {
       attempt.abort(error instanceof Error ? error : new Error(String(error)));
     }
@@ -262,12 +268,15 @@ export class Exchange implements AttemptOwner {
       return;
     }
     const res = this.#res;
-    if (!res.write(chunk)) {
+    const out: Writable = res;
+    if (!out.write(chunk)) {
       const host = this.#host;
-      host.slowReaders.watch(res);
+      // The rate rule cuts a socket: on HTTP/2 that would end every other stream of the
+      // connection, so a slow HTTP/2 reader is held back by flow control alone.
+      if (!isHttp2Response(res)) host.slowReaders.watch(res);
       // Up to responseBuffer bytes wait here for a slow client while the upstream goes on
       // sending, so a response that fits leaves the upstream connection free at once.
-      if (res.writableLength > host.responseBuffer) {
+      if (out.writableLength > host.responseBuffer) {
         controller.pause();
         this.#onDrain ??= () => this.#current?.resume();
         res.once('drain', this.#onDrain);

@@ -3,13 +3,21 @@
  * size limit, then an `Exchange` per admitted request. Also what requests in flight need of the
  * proxy (`RequestHost`): in-flight counting for shutdown, the access log, attempt listeners.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+
 import type { Readable } from 'node:stream';
 import type { UnderscoreRule } from '../config/choices.ts';
+import {
+  closeAfter,
+  isHttp2,
+  type ProxiedRequest,
+  type ProxiedResponse,
+} from '../http/client-message.ts';
 import { headerNameProblem } from '../http/header-names.ts';
+import { adoptAuthority } from '../http/http2-request.ts';
 import { type ProxyErrorCode, sendError, statusOf } from '../http/proxy-error.ts';
 import { framingProblem, versionProblem } from '../http/request-framing.ts';
 import { requestIdOf } from '../http/request-id.ts';
+import { TrustedProxies } from '../http/trusted-proxies.ts';
 import type { Logger } from '../logger.ts';
 import type { AttemptOutcome } from '../upstream/attempt-result.ts';
 import type { RouteTable } from '../upstream/router.ts';
@@ -40,6 +48,10 @@ export interface ForwarderOptions {
   readonly responseBuffer: number;
   /** Cuts off clients that read too slowly; told of every response whose client is behind. */
   readonly slowReaders: SlowReaders;
+  /** Largest request head; node:http enforces it for HTTP/1.1, the forwarder for HTTP/2. */
+  readonly maxHeaderSize: number;
+  /** Peers whose X-Forwarded-* and Forwarded fields are believed; nobody when absent. */
+  readonly trustedProxies?: TrustedProxies;
   readonly logger: Logger;
   /** Write an access-log line per request. */
   readonly accessLog: boolean;
@@ -52,8 +64,8 @@ export interface ForwarderOptions {
  * @example
  * const forwarder = new Forwarder({
  *   routes, preserveHost: true, via: viaEntry('5f3a9c01'), underscoresInHeaders: 'drop',
- *   maxBodySize: undefined, requestBuffer: 65_536, responseBuffer: 65_536, slowReaders, logger,
- *   accessLog: true, metrics,
+ *   maxBodySize: undefined, maxHeaderSize: 16_384, requestBuffer: 65_536, responseBuffer: 65_536,
+ *   slowReaders, logger, accessLog: true, metrics,
  * });
  * http.createServer(forwarder.handle);
  */
@@ -66,6 +78,8 @@ export class Forwarder implements RequestHost {
   readonly requestBuffer: number;
   readonly responseBuffer: number;
   readonly slowReaders: SlowReaders;
+  readonly maxHeaderSize: number;
+  readonly trustedProxies: TrustedProxies;
   readonly logger: Logger;
   readonly accessLog: AccessLog;
   /** Exchanges in flight (forwarded and not finished). */
@@ -86,6 +100,8 @@ export class Forwarder implements RequestHost {
     this.requestBuffer = options.requestBuffer;
     this.responseBuffer = options.responseBuffer;
     this.slowReaders = options.slowReaders;
+    this.maxHeaderSize = options.maxHeaderSize;
+    this.trustedProxies = options.trustedProxies ?? new TrustedProxies([]);
     this.logger = options.logger;
     this.accessLog = new AccessLog(options.logger, options.metrics, options.accessLog);
   }
@@ -103,12 +119,20 @@ export class Forwarder implements RequestHost {
    * The `request` listener for the proxy's HTTP servers. `expectsContinue` is set by
    * {@link handleContinue}: `100 Continue` goes out only once the request passed every check.
    */
-  readonly handle = (req: IncomingMessage, res: ServerResponse, expectsContinue = false): void => {
+  readonly handle = (req: ProxiedRequest, res: ProxiedResponse, expectsContinue = false): void => {
     const start = performance.now();
     const headers = req.headers;
     const requestId = requestIdOf(req);
-    if (this.closing) res.shouldKeepAlive = false;
+    if (this.closing) closeAfter(res);
 
+    const http2 = isHttp2(req);
+    if (http2) {
+      const problem = adoptAuthority(headers, req.rawHeaders, this.maxHeaderSize);
+      if (problem !== undefined) {
+        this.#refuse(req, res, refusal(problem.code, problem.message, ''), requestId, start);
+        return;
+      }
+    }
     const framing =
       framingProblem(headers) ??
       versionProblem(req) ??
@@ -138,7 +162,12 @@ export class Forwarder implements RequestHost {
         return;
       }
       if (contentLength !== '0') body = req;
-    } else if (headers['transfer-encoding'] !== undefined) {
+    } else if (
+      headers['transfer-encoding'] !== undefined ||
+      (http2 && !req.stream.endAfterHeaders)
+    ) {
+      // HTTP/2 frames its body itself (DATA frames up to END_STREAM): with no content-length it
+      // streams like a chunked HTTP/1.1 body, and is sent upstream chunked.
       body = maxBodySize === undefined ? req : limitBody(req, maxBodySize);
     }
     if (expectsContinue) res.writeContinue();
@@ -151,7 +180,7 @@ export class Forwarder implements RequestHost {
    * route, body size) before the client is invited to send its body, so a request refused
    * anyway (413…) never uploads it.
    */
-  readonly handleContinue = (req: IncomingMessage, res: ServerResponse): void => {
+  readonly handleContinue = (req: ProxiedRequest, res: ProxiedResponse): void => {
     this.handle(req, res, true);
   };
 
@@ -159,9 +188,9 @@ export class Forwarder implements RequestHost {
    * The `checkExpectation` listener: any expectation other than 100-continue cannot be met
    * (RFC 9110 §10.1.1), answered with the proxy's JSON 417.
    */
-  readonly handleExpectation = (req: IncomingMessage, res: ServerResponse): void => {
+  readonly handleExpectation = (req: ProxiedRequest, res: ProxiedResponse): void => {
     const start = performance.now();
-    if (this.closing) res.shouldKeepAlive = false;
+    if (this.closing) closeAfter(res);
     const refused = refusal(
       'EXPECTATION_FAILED',
       `Unsupported expectation ${String(req.headers.expect)}`,
@@ -211,8 +240,8 @@ export class Forwarder implements RequestHost {
   }
 
   #refuse(
-    req: IncomingMessage,
-    res: ServerResponse,
+    req: ProxiedRequest,
+    res: ProxiedResponse,
     refused: Refusal,
     requestId: string,
     start: number,
@@ -221,7 +250,7 @@ export class Forwarder implements RequestHost {
     const hasBody =
       req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
     const close = refused.close || hasBody;
-    if (close) this.answeredSockets.add(req.socket);
+    if (close && !isHttp2(req)) this.answeredSockets.add(req.socket);
     const headers = refused.headers;
     if (headers !== undefined) for (const name in headers) res.setHeader(name, headers[name]!);
     const code: ProxyErrorCode = refused.code;

@@ -4,6 +4,7 @@
  * that implements them.
  */
 import type { UnderscoreRule } from '../config/choices.ts';
+import type { TrustedProxies } from '../http/trusted-proxies.ts';
 import type { Logger } from '../logger.ts';
 import type { AttemptOutcome } from '../upstream/attempt-result.ts';
 import type { Target } from '../upstream/target.ts';
@@ -27,6 +28,8 @@ export type AttemptListener = (
 export interface RequestHost {
   /** Keep the client's Host header (true) or send the target's. */
   readonly preserveHost: boolean;
+  /** Peers whose X-Forwarded-* and Forwarded fields are believed. */
+  readonly trustedProxies: TrustedProxies;
   /** This proxy's Via entry (`http/forwarding-headers.ts` viaEntry), unique per proxy. */
   readonly via: string;
   /** Request headers whose names contain `_`: dropped, forwarded or refused (400). */

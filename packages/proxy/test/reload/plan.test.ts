@@ -131,6 +131,23 @@ routes:
     assert.equal(isEmptyPlan(plan), false);
   });
 
+  test('applies changed TLS certificates live and warns about anything else of a TLS listener', () => {
+    const tls = (cert: string, extra = '') =>
+      BASE.replace(
+        'listen: 127.0.0.1:8080',
+        `listen:\n  - address: 127.0.0.1:8443\n    tls: { certificates: [{ cert: ${cert}, key: a.key }]${extra} }`,
+      );
+    const previous = loadConfig(tls('a.pem'));
+    const renewed = planReload(previous, loadConfig(tls('b.pem', ', minVersion: TLSv1.3')));
+    assert.deepEqual(renewed.liveChanges, ['listen.tls']);
+    assert.deepEqual(renewed.warnings, []);
+    const realpn = planReload(previous, loadConfig(tls('a.pem', ', alpn: [http/1.1]')));
+    assert.deepEqual(
+      realpn.warnings.map((warning) => warning.path),
+      ['listen'],
+    );
+  });
+
   test('warns per setting for limits and the admin listener, applies log level and shutdownTimeout', () => {
     const next = `${BASE}
 admin: { listen: 127.0.0.1:9901 }
