@@ -122,7 +122,7 @@ async function startBreakwater(
   const started = group.start(
     'Breakwater',
     process.execPath,
-    ['--conditions=source', cliPath, 'start', '--config', configPath],
+    ['--conditions=@breakwater/source', cliPath, 'start', '--config', configPath],
     join(directory, 'breakwater-tls.log'),
     { cwd: repositoryRoot },
   );

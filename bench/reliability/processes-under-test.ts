@@ -138,7 +138,7 @@ export async function startProxyProcess(
   const started = group.start(
     'proxy',
     process.execPath,
-    ['--conditions=source', proxyCli, 'start', '--config', config],
+    ['--conditions=@breakwater/source', proxyCli, 'start', '--config', config],
     join(directory, 'proxy.log'),
   );
   await waitForPort(started, port);

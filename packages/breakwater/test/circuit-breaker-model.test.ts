@@ -10,7 +10,7 @@
  * and retry-after, and its lifetime totals equal the model's; an outcome of an earlier generation
  * changes nothing but the `ignored` count.
  *
- * `npm test` runs a fixed seed. More runs: `FC_RUNS=5000 npx node --conditions=source --test
+ * `npm test` runs a fixed seed. More runs: `FC_RUNS=5000 npx node --conditions=@breakwater/source --test
  * packages/breakwater/test/circuit-breaker-model.test.ts`; another seed: `FC_SEED=…`.
  */
 import assert from 'node:assert/strict';
