@@ -1,9 +1,9 @@
 /**
  * One command for every benchmark:
  *
- *   node --conditions=source bench/run.ts all     core + proxy, then rewrite bench/LATEST.md
- *   node --conditions=source bench/run.ts core    breaker and policy costs (mitata)
- *   node --conditions=source bench/run.ts proxy   proxy throughput and behaviour under failure
+ *   node --conditions=@breakwater/source bench/run.ts all     core + proxy, then rewrite bench/LATEST.md
+ *   node --conditions=@breakwater/source bench/run.ts core    breaker and policy costs (mitata)
+ *   node --conditions=@breakwater/source bench/run.ts proxy   proxy throughput and behaviour under failure
  *
  * Proxy options: --duration 5 --warmup 1 --rounds 2 --connections 50 --threads 1
  * --only breakwater,minimal --no-failures --slow-delay 200 --profile (V8 CPU profiles of the Node
@@ -32,7 +32,7 @@ function positiveNumber(text: string | undefined, fallback: number, name: string
 
 async function runCore(quick: boolean): Promise<string> {
   const args = [
-    '--conditions=source',
+    '--conditions=@breakwater/source',
     '--expose-gc',
     join(benchDirectory, 'core', 'core-suite.ts'),
   ];

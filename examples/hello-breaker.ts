@@ -2,7 +2,7 @@
  * The seed, done properly: a web server whose `/hello` route answers 500 when its work fails and
  * 503 once the route's breaker has opened — and whose other routes keep their own breakers.
  *
- * Run it:  node --conditions=source examples/hello-breaker.ts   (PORT=8000 by default)
+ * Run it:  node --conditions=@breakwater/source examples/hello-breaker.ts   (PORT=8000 by default)
  *
  *   curl -i 'http://127.0.0.1:8000/hello?name=world'   200 Hello, world!
  *   curl -i 'http://127.0.0.1:8000/hello?name=error'   500 three times, then
@@ -10,7 +10,7 @@
  *   curl -i 'http://127.0.0.1:8000/time'               200: its own breaker, still closed
  */
 import { createServer, type Server } from 'node:http';
-import { protectHandler } from '@breakwater/http';
+import { protectHandler } from '@breakwater/http/node';
 import { type CircuitBreaker, type Clock, consecutiveFailures, systemClock } from 'breakwater';
 
 /** Options of {@link createHelloServer}. */

@@ -2,7 +2,7 @@
  * The core suite: what a breaker and the policies cost per call, beside opossum and cockatiel,
  * and what idle breakers hold. Started by bench/run.ts in a child process with --expose-gc.
  *
- * Usage: node --expose-gc --conditions=source bench/core/core-suite.ts [--quick]
+ * Usage: node --expose-gc --conditions=@breakwater/source bench/core/core-suite.ts [--quick]
  */
 import { describeMachine, type MachineInfo, machineInfo, packageVersion } from '../lib/machine.ts';
 import {
@@ -16,6 +16,7 @@ import { writeResults } from '../lib/results.ts';
 import { type FailureWindowRow, runFailureWindow } from './failure-window.ts';
 import { type IdleRow, runIdleBreakers } from './idle-breakers.ts';
 import { type MicroRow, type MicroSection, runMicro } from './micro.ts';
+import { runSyncBench, type SyncBenchResults } from './sync-bench.ts';
 
 const fills = [100, 10_000] as const;
 const idleCount = 10_000;
@@ -30,6 +31,7 @@ interface CoreResults {
   readonly micro: readonly MicroRow[];
   readonly failureWindow: readonly FailureWindowRow[];
   readonly idle: readonly IdleRow[];
+  readonly sync: SyncBenchResults;
 }
 
 function find(rows: readonly MicroRow[], section: MicroSection, id: string): MicroRow | undefined {
@@ -211,12 +213,70 @@ export function renderCoreMarkdown(results: CoreResults): string {
     ),
   );
   lines.push('');
+  lines.push(...renderSync(results.sync));
+  lines.push('');
   lines.push(
     `Versions: ${Object.entries(results.versions)
       .map(([name, version]) => `${name} ${version ?? 'not installed'}`)
       .join(' · ')}`,
   );
   return lines.join('\n');
+}
+
+/** The sharing section: cost per call with each sync, propagation, outages. */
+function renderSync(sync: SyncBenchResults): string[] {
+  const lines: string[] = [];
+  lines.push('## Sharing breaker state across processes');
+  lines.push('');
+  lines.push(
+    `Closed \`execute\` of a successful async call with each sync attached (mitata, this process, ${sync.cost[0]?.rounds ?? 0} short rounds with every case once per round in rotating order; each case is divided by no sync of the same round and the median ratio kept, so load that comes and goes on a shared machine hits both). The call path never waits for the transport: in \`transitions\` mode it adds one field check, in \`outcomes\` mode an increment. ` +
+      (sync.redis ? '' : 'Redis was unreachable: its rows are missing.'),
+  );
+  lines.push('');
+  lines.push(
+    markdownTable(
+      ['breaker', 'mean (median of rounds)', '÷ no sync (median of rounds)', 'goal ≤ 1.1×'],
+      sync.cost.map((row) => [
+        row.label,
+        formatNanoseconds(row.avgNs),
+        `${row.ratio.toFixed(2)}×`,
+        row.label === 'no sync' ? '—' : verdict(row.ratio <= 1.1),
+      ]),
+    ),
+  );
+  lines.push('');
+  lines.push(
+    'Trip propagation: one instance trips a fresh breaker (5 failures); the delay until each of the 3 others reports it open, on wall clocks of one machine. Trips rotate over the 4 instances.',
+  );
+  lines.push('');
+  lines.push(
+    markdownTable(
+      ['transport', 'samples', 'p50', 'p99', 'max', 'goal (p99)'],
+      sync.propagation.map((row) => {
+        const goal = row.transport.startsWith('Redis') ? 50 : 10;
+        return [
+          row.transport,
+          String(row.samples),
+          `${row.p50Ms.toFixed(2)} ms`,
+          `${row.p99Ms.toFixed(2)} ms`,
+          `${row.maxMs.toFixed(2)} ms`,
+          `< ${goal} ms: ${verdict(row.p99Ms < goal)}`,
+        ];
+      }),
+    ),
+  );
+  lines.push('');
+  lines.push(
+    'One outage of a dependency behind 4 instances (one call per 10 ms each, `consecutiveFailures(5)`, 300 ms open): calls that still reached it once it was down, and half-open trials it received when it came back.',
+  );
+  lines.push('');
+  lines.push(
+    markdownTable(
+      ['sharing', 'doomed calls', 'trials'],
+      sync.outages.map((row) => [row.label, String(row.doomed), String(row.trials)]),
+    ),
+  );
+  return lines;
 }
 
 async function main(): Promise<void> {
@@ -232,7 +292,8 @@ async function main(): Promise<void> {
   const micro = await runMicro(quick, quick ? 1 : 2, log);
   const failureWindow = await runFailureWindow(fills, quick, log);
   const idle = await runIdleBreakers(idleCount, log);
-  const results: CoreResults = { machine, versions, micro, failureWindow, idle };
+  const sync = await runSyncBench(quick, log);
+  const results: CoreResults = { machine, versions, micro, failureWindow, idle, sync };
   const markdown = renderCoreMarkdown(results);
   const jsonPath = writeResults('core', { suite: 'core', ...results }, markdown);
   log(`bench: core results written to ${jsonPath}`);

@@ -5,7 +5,7 @@
  * through async_hooks, which also sees unref'd timers that `process.getActiveResourcesInfo()`
  * does not list.
  *
- * Usage: node --expose-gc --conditions=source bench/core/idle-breakers-child.ts <subject> <count>
+ * Usage: node --expose-gc --conditions=@breakwater/source bench/core/idle-breakers-child.ts <subject> <count>
  * Prints one JSON line.
  */
 import { createHook } from 'node:async_hooks';

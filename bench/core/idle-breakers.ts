@@ -32,7 +32,7 @@ function runChild(subject: string, count: number): Promise<Omit<IdleRow, 'label'
   return new Promise((resolve, reject) => {
     execFile(
       process.execPath,
-      ['--expose-gc', '--conditions=source', script, subject, String(count)],
+      ['--expose-gc', '--conditions=@breakwater/source', script, subject, String(count)],
       { timeout: 60_000 },
       (error, stdout, stderr) => {
         if (error) {

@@ -1,7 +1,7 @@
 /**
  * Runs one core case in a loop for a few seconds, to be profiled:
  *
- *   node --cpu-prof --cpu-prof-dir=bench/results/profiles/core --conditions=source \
+ *   node --cpu-prof --cpu-prof-dir=bench/results/profiles/core --conditions=@breakwater/source \
  *     bench/core/profile-case.ts closed|rejection|failure|timeout|pipeline [seconds]
  *   node bench/profile-summary.ts bench/results/profiles/core/*.cpuprofile
  */

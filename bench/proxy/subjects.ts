@@ -55,7 +55,7 @@ function nodeSubject(id: string, label: string, script: string): ProxySubject {
         label,
         process.execPath,
         [
-          '--conditions=source',
+          '--conditions=@breakwater/source',
           ...(context.nodeFlags ?? []),
           join(benchProxyDirectory, script),
           String(context.port),
@@ -293,7 +293,9 @@ function breakwaterSubject(
         label,
         process.execPath,
         [
-          '--conditions=source',
+          '--conditions=@breakwater/source',
+          // A baseline checkout from before the condition was renamed resolves through `source`.
+          ...(root === repositoryRoot ? [] : ['--conditions=source']),
           ...(context.nodeFlags ?? []),
           cliPath,
           'start',

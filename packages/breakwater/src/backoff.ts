@@ -5,6 +5,7 @@
  *
  * Every delay is finite, non-negative and at most `max`, whatever the attempt number.
  */
+import { checkKnownOptions } from './check-option.ts';
 import { InvalidOptionError } from './errors.ts';
 
 /**
@@ -56,6 +57,7 @@ function resolve(kind: string, options: ExponentialOptions) {
   if (typeof options !== 'object' || options === null) {
     throw new InvalidOptionError(kind, 'an object of options', options);
   }
+  checkKnownOptions(`${kind}.`, options, ['initial', 'max', 'factor', 'random'], kind);
   const initial = check(`${kind}.initial`, options.initial, 0);
   // The default max never undercuts an initial delay the caller chose above it.
   const max = check(`${kind}.max`, options.max ?? Math.max(30_000, initial), initial);

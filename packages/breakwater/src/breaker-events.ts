@@ -37,7 +37,7 @@ export interface BreakerEvents {
   'half-open': undefined;
   /** `reason`: `'1 half-open trial succeeded'`, `'3 half-open trials succeeded'` or `'reset'`. */
   close: { readonly reason: string };
-  /** A call was turned away without running. */
+  /** A call was turned away without running; `retryAfter` is `Infinity` when forced open. */
   rejected: { readonly state: BreakerState; readonly retryAfter: number };
   /** Durations are NaN for calls admitted before the first success/failure listener subscribed. */
   success: { readonly durationMs: number };

@@ -17,6 +17,7 @@ import { InvalidOptionError } from './errors.ts';
 import { type FailurePolicy, isFailurePolicy } from './failure-policy.ts';
 import { MAX_TIMER_DELAY } from './internal.ts';
 import { consecutiveFailures } from './policies/consecutive.ts';
+import type { SyncMode, SyncTransport } from './sync.ts';
 
 /**
  * Options of a half-open breaker's trial phase.
@@ -72,6 +73,14 @@ export interface CircuitBreakerOptions {
   readonly name?: string;
   /** A `snapshot()` to start from. */
   readonly initialState?: BreakerSnapshot;
+  /**
+   * Shares this breaker's state with breakers of the same `name` in other processes:
+   * `clusterSync()` from `breakwater/cluster`, `redisSync()` from `@breakwater/redis`. Calls never
+   * wait for it. Requires `name`.
+   */
+  readonly sync?: SyncTransport;
+  /** What is shared: `'transitions'` (the default) or `'outcomes'` as well. */
+  readonly syncMode?: SyncMode;
 }
 
 const OPTIONS = new Set([
@@ -84,6 +93,8 @@ const OPTIONS = new Set([
   'clock',
   'name',
   'initialState',
+  'sync',
+  'syncMode',
 ]);
 const HALF_OPEN_OPTIONS = new Set(['maxCalls', 'successesToClose', 'maxDuration']);
 type Predicate = ((value: unknown) => boolean) | undefined;
@@ -101,6 +112,8 @@ export interface ResolvedBreakerOptions {
   readonly clock: Clock;
   readonly name: string | undefined;
   readonly initialState: BreakerSnapshot | undefined;
+  readonly sync: SyncTransport | undefined;
+  readonly syncMode: SyncMode;
 }
 
 /** Checks every option (unknown names included) and fills in the defaults. */
@@ -132,7 +145,36 @@ export function resolveOptions(options: unknown): ResolvedBreakerOptions {
     clock: checkClock(o.clock),
     name: o.name,
     initialState: o.initialState === undefined ? undefined : checkSnapshot(o.initialState),
+    sync: checkSync(o.sync, o.name),
+    syncMode: checkSyncMode(o.syncMode),
   };
+}
+
+function checkSync(value: unknown, name: unknown): SyncTransport | undefined {
+  if (value === undefined) return undefined;
+  const sync = value as Partial<SyncTransport> | null;
+  if (
+    typeof sync !== 'object' ||
+    sync === null ||
+    typeof sync.attach !== 'function' ||
+    typeof sync.instanceId !== 'string' ||
+    typeof sync.flushInterval !== 'number'
+  ) {
+    throw new InvalidOptionError('sync', 'a SyncTransport (clusterSync(), redisSync())', value);
+  }
+  if (typeof name !== 'string' || name === '') {
+    // Breakers agree by name: an unnamed one has nothing to share under.
+    throw new InvalidOptionError('name', 'a non-empty name, since sync is set', name);
+  }
+  return sync as SyncTransport;
+}
+
+function checkSyncMode(value: unknown): SyncMode {
+  if (value === undefined) return 'transitions';
+  if (value !== 'transitions' && value !== 'outcomes') {
+    throw new InvalidOptionError('syncMode', "'transitions' | 'outcomes'", value);
+  }
+  return value;
 }
 
 function checkBackoff(value: unknown): Backoff {

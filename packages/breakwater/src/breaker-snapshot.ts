@@ -15,6 +15,7 @@ import type {
 import { InvalidOptionError } from './errors.ts';
 import type { PolicyStats } from './failure-policy.ts';
 import { MAX_TIMER_DELAY } from './internal.ts';
+import type { SyncSnapshot } from './sync.ts';
 import { checkTripReason, type TripReason } from './trip-reason.ts';
 
 /**
@@ -66,6 +67,11 @@ export interface BreakerSnapshot {
    * (a snapshot without one restores a breaker whose reason says so).
    */
   readonly reason: TripReason | null;
+  /**
+   * For a breaker given `sync`: where its state came from (`'local'` or another instance's id),
+   * the epoch and whether the other instances are reachable. Not restored.
+   */
+  readonly sync?: SyncSnapshot;
 }
 
 /** What a breaker holds that its snapshot records. */
@@ -77,6 +83,7 @@ export interface SnapshotSource {
   readonly totals: BreakerTotals;
   readonly policy: PolicyStats | null;
   readonly reason: TripReason | null;
+  readonly sync: SyncSnapshot | undefined;
 }
 
 /** The snapshot of a breaker whose state is up to date as of `now`. */
@@ -93,6 +100,7 @@ export function takeSnapshot(source: SnapshotSource, now: number): BreakerSnapsh
     totals: source.totals,
     policy: source.policy,
     reason: source.reason,
+    ...(source.sync === undefined ? {} : { sync: source.sync }),
   };
 }
 

@@ -21,8 +21,11 @@ export interface Machine {
   readonly policy: FailurePolicy;
   /** Closed → open, with the first open duration. Transitions read the clock themselves. */
   trip(): void;
-  /** Open → half-open, once the open duration has passed. */
-  halfOpen(): void;
+  /**
+   * Open → half-open, once the open duration has passed; false when the breaker must stay open
+   * (a shared breaker whose trial lease another instance holds).
+   */
+  halfOpen(now: number): boolean;
   /** Half-open → open, with the next, usually longer, open duration. */
   reopen(): void;
   /** Half-open → closed. */
@@ -123,9 +126,8 @@ export class Open implements StateBehaviour {
   }
 
   advance(now: number): boolean {
-    if (now < this.until) return false;
-    this.#machine.halfOpen();
-    return true;
+    // A shared breaker stays open until it holds the trial lease of this open period.
+    return now >= this.until && this.#machine.halfOpen(now);
   }
 
   // Nothing admitted in this state: outcomes of earlier states are dropped by the generation rule.

@@ -3,9 +3,10 @@
  * worker or memory the process has. Calls beyond the cap wait in a bounded FIFO queue; beyond the
  * queue they are rejected at once.
  */
+import { checkKnownOptions } from './check-option.ts';
 import { BulkheadFullError, InvalidOptionError, withoutStack } from './errors.ts';
 import { Emitter, type Unsubscribe } from './events.ts';
-import { UNABORTABLE } from './internal.ts';
+import { callContext } from './internal.ts';
 import type { ExecuteOptions, Work } from './policy.ts';
 
 /**
@@ -46,6 +47,7 @@ class QueuedCall {
   next: QueuedCall | undefined;
   readonly fn: Work<unknown>;
   readonly signal: AbortSignal | undefined;
+  readonly attempt: number | undefined;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
   readonly #leave: (call: QueuedCall) => void;
@@ -54,12 +56,14 @@ class QueuedCall {
     leave: (call: QueuedCall) => void,
     fn: Work<unknown>,
     signal: AbortSignal | undefined,
+    attempt: number | undefined,
     resolve: (value: unknown) => void,
     reject: (error: unknown) => void,
   ) {
     this.#leave = leave;
     this.fn = fn;
     this.signal = signal;
+    this.attempt = attempt;
     this.resolve = resolve;
     this.reject = reject;
   }
@@ -99,6 +103,7 @@ export class BulkheadPolicy {
     if (typeof options !== 'object' || options === null) {
       throw new InvalidOptionError('options', 'an object', options);
     }
+    checkKnownOptions('', options, ['maxConcurrent', 'maxQueue'], 'bulkhead');
     if (!Number.isInteger(options.maxConcurrent) || options.maxConcurrent < 1) {
       throw new InvalidOptionError('maxConcurrent', 'an integer >= 1', options.maxConcurrent);
     }
@@ -136,7 +141,7 @@ export class BulkheadPolicy {
   execute<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T> {
     const signal = options?.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
-    if (this.#running < this.maxConcurrent) return this.#run(fn, signal);
+    if (this.#running < this.maxConcurrent) return this.#run(fn, signal, options?.attempt);
     if (this.#queued >= this.maxQueue) {
       if (this.#events.has('rejected')) {
         this.#events.emit('rejected', { running: this.#running, queued: this.#queued });
@@ -150,6 +155,7 @@ export class BulkheadPolicy {
         this.#leave,
         fn,
         signal,
+        options?.attempt,
         resolve as (value: unknown) => void,
         reject,
       );
@@ -176,11 +182,11 @@ export class BulkheadPolicy {
     this.#queued++;
   }
 
-  #run<T>(fn: Work<T>, signal: AbortSignal | undefined): Promise<T> {
+  #run<T>(fn: Work<T>, signal: AbortSignal | undefined, attempt: number | undefined): Promise<T> {
     this.#running++;
     let value: T | PromiseLike<T>;
     try {
-      value = fn(signal === undefined ? UNABORTABLE : { signal });
+      value = fn(callContext(signal, attempt));
     } catch (error) {
       this.#onSettled();
       return Promise.reject(error);
@@ -196,7 +202,7 @@ export class BulkheadPolicy {
     if (next === undefined) return;
     this.#remove(next);
     next.signal?.removeEventListener('abort', next);
-    next.resolve(this.#run(next.fn, next.signal));
+    next.resolve(this.#run(next.fn, next.signal, next.attempt));
   }
 }
 

@@ -80,3 +80,25 @@ export function checkObject(option: string, value: unknown): Record<string, unkn
   }
   return value as Record<string, unknown>;
 }
+
+/**
+ * Refuses option names nobody reads, so a misspelt one (`maxAtempts: 5`) fails at construction
+ * instead of being silently ignored. `prefix` is how the user reaches these options
+ * (`'failureRate.'`); the error names the full path, as every other option check does.
+ */
+export function checkKnownOptions(
+  prefix: string,
+  options: object,
+  known: readonly string[],
+  owner: string,
+): void {
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) {
+      throw new InvalidOptionError(
+        `${prefix}${key}`,
+        `a ${owner} option (${known.join(', ')})`,
+        (options as Record<string, unknown>)[key],
+      );
+    }
+  }
+}

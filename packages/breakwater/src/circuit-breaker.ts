@@ -31,7 +31,7 @@ import type { Clock } from './clock.ts';
 import { CircuitOpenError, TimeoutError, withoutStack } from './errors.ts';
 import { Emitter, type Unsubscribe } from './events.ts';
 import type { FailurePolicy } from './failure-policy.ts';
-import { isThenable, MAX_TIMER_DELAY, UNABORTABLE } from './internal.ts';
+import { callContext, isThenable, MAX_TIMER_DELAY, UNABORTABLE } from './internal.ts';
 import { MarkedOutcome, type Outcome } from './outcome.ts';
 import {
   type CallContext,
@@ -40,6 +40,8 @@ import {
   type Policy,
   type Work,
 } from './policy.ts';
+import type { SharedState } from './sync-agent.ts';
+import { SyncAgent } from './sync-agent.ts';
 import { runTimed, type TimedCallObserver } from './timeout.ts';
 import { describePolicyTrip, FailureRing, frozenReason, type TripReason } from './trip-reason.ts';
 
@@ -71,6 +73,10 @@ const CAUSE_TRIAL_FAILED = 2;
 const CAUSE_TRIAL_EXPIRED = 3;
 const CAUSE_FORCED = 4;
 const CAUSE_RESTORED = 5;
+const CAUSE_REMOTE = 6;
+
+/** The most outcomes of one kind replayed from one message of another instance. */
+const MAX_REPLAY = 10_000;
 
 let settlePermit: (
   breaker: CircuitBreaker,
@@ -136,6 +142,10 @@ export class CircuitBreaker implements Policy {
   #trippedAt = 0;
   #trialSuccesses = 0;
   #reason: TripReason | undefined;
+  /** The link to breakers of the same name elsewhere, when `sync` is set. */
+  #sync: SyncAgent | undefined;
+  /** In `outcomes` mode, the agent that counts closed-state outcomes; otherwise undefined. */
+  #sharedOutcomes: SyncAgent | undefined;
 
   static {
     settlePermit = (breaker, generation, slot, start, outcome, error) =>
@@ -172,7 +182,11 @@ export class CircuitBreaker implements Policy {
     this.#machine = {
       policy: this.#policy,
       trip: () => this.#trip(),
-      halfOpen: () => this.#transition(this.#halfOpen(0), 'half-open'),
+      halfOpen: (now) => {
+        if (this.#sync !== undefined && !this.#sync.trialAllowed(now)) return false;
+        this.#transition(this.#halfOpen(0), 'half-open');
+        return true;
+      },
       reopen: () => this.#reopen(this.#clock.now(), CAUSE_TRIAL_FAILED),
       close: () => this.#close(),
       trialExpired: (at) => this.#trialExpired(at),
@@ -183,6 +197,27 @@ export class CircuitBreaker implements Policy {
     this.name = o.name ?? snapshot?.name ?? undefined;
     if (snapshot) this.#restore(snapshot);
     this.#policy.reset(this.#clock.now());
+    if (o.sync !== undefined && this.name !== undefined) {
+      this.#sync = new SyncAgent({
+        name: this.name,
+        transport: o.sync,
+        mode: o.syncMode,
+        clock: this.#clock,
+        host: {
+          adopt: (state) => this.#adopt(state),
+          replay: (outcome, durationMs, count) => this.#replay(outcome, durationMs, count),
+          current: () => this.#shared(),
+        },
+        readsDuration: this.#policyNeedsDuration,
+        // A lease must run out even when trials never do, or a dead holder would block the fleet.
+        leaseMs: Number.isFinite(this.#maxDuration) ? this.#maxDuration : 60_000,
+      });
+      if (o.syncMode === 'outcomes') {
+        this.#sharedOutcomes = this.#sync;
+        // Shared counts carry durations only when the policy reads them.
+        this.#timed ||= this.#policyNeedsDuration;
+      }
+    }
   }
 
   /** The current state; an open breaker whose open duration has passed reports 'half-open'. */
@@ -223,11 +258,11 @@ export class CircuitBreaker implements Policy {
     if (slot === REJECTED) return Promise.reject(this.#rejection(start));
     const generation = this.#generation;
     if (signal !== undefined || this.#callTimeout !== undefined) {
-      return this.#executeGuarded(fn, signal, generation, slot, start);
+      return this.#executeGuarded(fn, signal, generation, slot, start, options?.attempt);
     }
     let result: T | PromiseLike<T>;
     try {
-      result = fn(UNABORTABLE);
+      result = fn(callContext(undefined, options?.attempt));
     } catch (error) {
       return Promise.reject(this.#settleError(generation, slot, start, error));
     }
@@ -280,7 +315,10 @@ export class CircuitBreaker implements Policy {
    * @example
    * ```ts
    * const permit = breaker.tryAcquire();
-   * if (!permit) return reply(503, { 'retry-after': Math.ceil(breaker.retryAfter / 1000) });
+   * if (!permit) {
+   *   const wait = breaker.retryAfter; // Infinity when forced open: send no Retry-After then
+   *   return reply(503, Number.isFinite(wait) ? { 'retry-after': Math.ceil(wait / 1000) } : {});
+   * }
    * const response = await forward(request);
    * response.status >= 500 ? permit.failure() : permit.success();
    * ```
@@ -319,6 +357,22 @@ export class CircuitBreaker implements Policy {
     this.#forgetTrip();
     // Bump the generation even when already closed: calls admitted before a reset don't count.
     this.#transition(this.#closed, 'close', 0, 'reset');
+    this.#share();
+  }
+
+  /**
+   * Stops sharing state with other instances (a registry calls it when it forgets the breaker);
+   * the breaker goes on alone. Does nothing without `sync`.
+   *
+   * @example
+   * ```ts
+   * breaker.dispose(); // no more messages to or from the other instances
+   * ```
+   */
+  dispose(): void {
+    this.#sync?.detach();
+    this.#sync = undefined;
+    this.#sharedOutcomes = undefined;
   }
 
   /**
@@ -371,6 +425,7 @@ export class CircuitBreaker implements Policy {
         },
         policy: this.#policy.stats?.() ?? null,
         reason: this.#tripReason(),
+        sync: this.#sync?.snapshot(),
       },
       now,
     );
@@ -439,6 +494,13 @@ export class CircuitBreaker implements Policy {
         };
       case CAUSE_FORCED:
         return { rule: 'forced', text: 'forced open by operator', window: null, recentFailures };
+      case CAUSE_REMOTE:
+        return {
+          rule: 'shared',
+          text: `opened by instance ${this.#sync?.snapshot().source ?? 'elsewhere'}`,
+          window: null,
+          recentFailures,
+        };
       default: {
         const described = describePolicyTrip(this.#policy);
         const window = described.window ?? this.#policy.stats?.() ?? null;
@@ -573,30 +635,52 @@ export class CircuitBreaker implements Policy {
     }
     const state: StateBehaviour = this.#current;
     if (!state.records) return;
-    // A failure is always dated, for the trip reason; the success path reads no clock it needn't.
-    const now =
-      !Number.isNaN(start) ||
-      state !== this.#closed ||
-      this.#policyNeedsTime ||
-      outcome !== 'success'
-        ? this.#clock.now()
-        : Number.NaN;
-    const durationMs = now - start;
-    if (outcome === 'success') {
-      this.#successes++;
-      if (events.has('success')) events.emit('success', { durationMs });
-      state.onSuccess(now, durationMs, slot);
-    } else if (outcome === 'failure') {
-      this.#failures++;
-      if (events.has('failure')) events.emit('failure', { durationMs, error, result });
-      // `error` is undefined for a returned value judged a failure, and for a bare permit.failure().
-      this.#recentFailures.add(now, durationMs, error, error === undefined && reason !== 'permit');
-      state.onFailure(now, durationMs, slot);
-    } else {
+    // Failures and ignored outcomes are handled apart, so this stays small enough for V8 to
+    // inline into every call's path (a closed-state success is the hot path).
+    if (outcome === 'failure') {
+      this.#recordFailure(state, slot, start, error, result, reason === 'permit');
+      return;
+    }
+    if (outcome === 'ignored') {
       this.#ignored++;
       if (events.has('ignored')) events.emit('ignored', { reason: reason ?? 'marked', error });
       state.onIgnored(slot);
+      return;
     }
+    // A success reads no clock it needn't.
+    const now =
+      !Number.isNaN(start) || state !== this.#closed || this.#policyNeedsTime
+        ? this.#clock.now()
+        : Number.NaN;
+    const durationMs = now - start;
+    // Counted before the state sees it: a trip starts a new epoch, and this outcome belongs to the old one.
+    if (this.#sharedOutcomes !== undefined && state === this.#closed) {
+      this.#sharedOutcomes.outcome('success', durationMs);
+    }
+    this.#successes++;
+    if (events.has('success')) events.emit('success', { durationMs });
+    state.onSuccess(now, durationMs, slot);
+  }
+
+  /** A failure is always dated, for the trip reason's ring of recent failures. */
+  #recordFailure(
+    state: StateBehaviour,
+    slot: number,
+    start: number,
+    error: unknown,
+    result: unknown,
+    byPermit: boolean,
+  ): void {
+    const now = this.#clock.now();
+    const durationMs = now - start;
+    if (this.#sharedOutcomes !== undefined && state === this.#closed) {
+      this.#sharedOutcomes.outcome('failure', durationMs);
+    }
+    this.#failures++;
+    if (this.#events.has('failure')) this.#events.emit('failure', { durationMs, error, result });
+    // `error` is undefined for a returned value judged a failure, and for a bare permit.failure().
+    this.#recentFailures.add(now, durationMs, error, error === undefined && !byPermit);
+    state.onFailure(now, durationMs, slot);
   }
 
   /**
@@ -609,9 +693,10 @@ export class CircuitBreaker implements Policy {
     generation: number,
     slot: number,
     start: number,
+    attempt: number | undefined,
   ): Promise<T> {
     const guard = new CallGuard(this, generation, slot, start);
-    return runTimed(fn, callerSignal, this.#clock, this.#callTimeout, guard).then(
+    return runTimed(fn, callerSignal, this.#clock, this.#callTimeout, guard, attempt).then(
       (value) => {
         if (!guard.ended) this.#settleResult(generation, slot, start, value);
         return value;
@@ -643,6 +728,7 @@ export class CircuitBreaker implements Policy {
     this.#lastOpenDuration = openDuration;
     this.#opened(cause, at);
     this.#transition(new Open(this.#machine, at + openDuration), 'open', openDuration);
+    this.#share();
   }
 
   #trip(): void {
@@ -669,6 +755,72 @@ export class CircuitBreaker implements Policy {
       0,
       `${n} half-open trial${n === 1 ? '' : 's'} succeeded`,
     );
+    this.#share();
+  }
+
+  /** Hands a local trip, re-opening or close to the other instances. */
+  #share(): void {
+    if (this.#sync === undefined) return;
+    const state = this.#shared();
+    if (state !== undefined) this.#sync.transitioned(state);
+  }
+
+  /** The shareable part of the current state: open (with its time left) or closed. */
+  #shared(): SharedState | undefined {
+    const current = this.#current;
+    if (current.name !== 'open' && current.name !== 'closed') return undefined;
+    return {
+      state: current.name,
+      openAttempt: this.#openAttempt,
+      lastOpenDuration: this.#lastOpenDuration,
+      remainingOpenMs: current.name === 'open' ? current.retryAfter(this.#clock.now()) : 0,
+    };
+  }
+
+  /**
+   * Takes on another instance's transition without sharing it back. An operator's forced-open or
+   * disabled breaker keeps its override.
+   */
+  #adopt(state: SharedState): void {
+    const current = this.#current.name;
+    if (current === 'forced-open' || current === 'disabled') return;
+    this.#openAttempt = state.openAttempt;
+    this.#lastOpenDuration = state.lastOpenDuration;
+    const now = this.#clock.now();
+    if (state.state === 'closed') {
+      this.#policy.reset(now);
+      this.#forgetTrip();
+      const by = this.#sync?.snapshot().source ?? 'another instance';
+      this.#transition(this.#closed, 'close', 0, `closed by instance ${by}`);
+      return;
+    }
+    const remaining = Math.min(state.remainingOpenMs, MAX_TIMER_DELAY);
+    this.#opened(CAUSE_REMOTE, now);
+    this.#transition(new Open(this.#machine, now + remaining), 'open', remaining);
+  }
+
+  /**
+   * Feeds other instances' outcomes to the policy (`outcomes` mode), as if they were this
+   * breaker's own closed-state calls; they are not added to this breaker's totals. Returns false
+   * once the breaker is no longer closed (the replay tripped it, or it was not closed).
+   */
+  #replay(outcome: 'success' | 'failure', durationMs: number, count: number): boolean {
+    if (this.#current !== this.#closed) return false;
+    const policy = this.#policy;
+    const now = this.#policyNeedsTime ? this.#clock.now() : Number.NaN;
+    // Beyond this many, more of the same outcome tell a count window nothing new.
+    const replays = Math.min(count, MAX_REPLAY);
+    for (let i = 0; i < replays; i++) {
+      const trip =
+        outcome === 'success'
+          ? policy.recordSuccess(now, durationMs)
+          : policy.recordFailure(now, durationMs);
+      if (trip) {
+        this.#trip();
+        return false;
+      }
+    }
+    return true;
   }
 
   #trialExpired(at: number): void {

@@ -1,7 +1,12 @@
 /**
  * Every error Breakwater raises is a {@link BreakwaterError} with a stable `code`; callers branch
- * on `code`, never on message text.
+ * on `code`, never on message text. Each error also carries a brand registered with
+ * `Symbol.for`, so `CircuitOpenError.is(error)` recognises an error thrown by another copy of the
+ * package (two versions installed side by side), where `instanceof` cannot.
  */
+
+/** The brand's key: shared by every copy of the package loaded in one realm, or across realms. */
+const brand = Symbol.for('breakwater.error.code');
 
 /**
  * Base class of Breakwater's own errors.
@@ -24,6 +29,40 @@ export class BreakwaterError extends Error {
     super(message, options);
     this.name = new.target.name;
     this.code = code;
+    // Not enumerable: logs and `util.inspect` show the code, not the brand.
+    Object.defineProperty(this, brand, { value: code });
+  }
+
+  /**
+   * Whether `value` is an error of this class, from this copy of Breakwater or any other:
+   * `instanceof`, or else the brand carrying this class's `code`. On `BreakwaterError` itself,
+   * any Breakwater error. The type guard makes the class's fields available.
+   *
+   * @example
+   * ```ts
+   * try {
+   *   await breaker.execute(work);
+   * } catch (error) {
+   *   if (CircuitOpenError.is(error)) return retryLater(error.retryAfter);
+   *   if (BreakwaterError.is(error)) log.warn(error.code);
+   *   throw error;
+   * }
+   * ```
+   */
+  static is<T extends abstract new (...args: never[]) => BreakwaterError>(
+    this: T,
+    value: unknown,
+  ): value is InstanceType<T> {
+    // biome-ignore lint/complexity: `is` is inherited by every subclass, and `this` is the class it was called on.
+    const cls = this;
+    if (value instanceof cls) return true;
+    if (typeof value !== 'object' || value === null) return false;
+    const code = (value as { [brand]?: unknown })[brand];
+    if (typeof code !== 'string') return false;
+    if ((cls as unknown) === BreakwaterError) return true;
+    // Only a class that declares its own code can be recognised by it; a subclass without one
+    // is recognised by `instanceof` alone rather than mistaken for its parent.
+    return Object.hasOwn(cls, 'code') && code === (cls as { code?: unknown }).code;
   }
 }
 
@@ -56,11 +95,16 @@ export function withoutStack<E extends Error>(build: () => E): E {
  * try {
  *   await breaker.execute(work);
  * } catch (error) {
- *   if (error instanceof CircuitOpenError) res.setHeader('retry-after', Math.ceil(error.retryAfter / 1000));
+ *   if (error instanceof CircuitOpenError && Number.isFinite(error.retryAfter)) {
+ *     res.setHeader('retry-after', Math.ceil(error.retryAfter / 1000)); // not when forced open
+ *   }
  * }
  * ```
  */
 export class CircuitOpenError extends BreakwaterError {
+  /** The `code` of every CircuitOpenError. */
+  static readonly code = 'ERR_CIRCUIT_OPEN';
+
   /**
    * Whole milliseconds until the breaker will admit a trial call (rounded up, so waiting this
    * long is always enough); 0 when it would admit one now; `Infinity` when it was forced open
@@ -74,7 +118,7 @@ export class CircuitOpenError extends BreakwaterError {
     const wait = Math.max(0, Math.ceil(retryAfter));
     const until = wait === Number.POSITIVE_INFINITY ? ' until reset' : `; retry after ${wait} ms`;
     super(
-      'ERR_CIRCUIT_OPEN',
+      CircuitOpenError.code,
       breaker === undefined ? `Circuit is open${until}` : `Circuit "${breaker}" is open${until}`,
     );
     this.retryAfter = wait;
@@ -94,11 +138,14 @@ export class CircuitOpenError extends BreakwaterError {
  * ```
  */
 export class TimeoutError extends BreakwaterError {
+  /** The `code` of every TimeoutError. */
+  static readonly code = 'ERR_TIMEOUT';
+
   /** The timeout that elapsed, in milliseconds. */
   readonly timeout: number;
 
   constructor(timeout: number) {
-    super('ERR_TIMEOUT', `Call timed out after ${timeout} ms`);
+    super(TimeoutError.code, `Call timed out after ${timeout} ms`);
     this.timeout = timeout;
   }
 }
@@ -115,13 +162,19 @@ export class TimeoutError extends BreakwaterError {
  * ```
  */
 export class BulkheadFullError extends BreakwaterError {
+  /** The `code` of every BulkheadFullError. */
+  static readonly code = 'ERR_BULKHEAD_FULL';
+
   /** The bulkhead's concurrency limit. */
   readonly maxConcurrent: number;
   /** The bulkhead's queue limit. */
   readonly maxQueue: number;
 
   constructor(maxConcurrent: number, maxQueue: number) {
-    super('ERR_BULKHEAD_FULL', `Bulkhead is full (${maxConcurrent} running, ${maxQueue} queued)`);
+    super(
+      BulkheadFullError.code,
+      `Bulkhead is full (${maxConcurrent} running, ${maxQueue} queued)`,
+    );
     this.maxConcurrent = maxConcurrent;
     this.maxQueue = maxQueue;
   }
@@ -140,12 +193,15 @@ export class BulkheadFullError extends BreakwaterError {
  * ```
  */
 export class InvalidOptionError extends BreakwaterError {
+  /** The `code` of every InvalidOptionError. */
+  static readonly code = 'ERR_INVALID_OPTION';
+
   /** The option's name, e.g. `'halfOpen.maxCalls'`. */
   readonly option: string;
 
   constructor(option: string, expected: string, received: unknown) {
     super(
-      'ERR_INVALID_OPTION',
+      InvalidOptionError.code,
       `Invalid option "${option}": expected ${expected}, received ${describe(received)}`,
     );
     this.option = option;

@@ -2,9 +2,10 @@
  * Fallback: answers with a substitute (a cached value, a default, a degraded path) when the work
  * fails, including when an inner breaker, bulkhead or timeout rejected it.
  */
+import { checkKnownOptions } from './check-option.ts';
 import { InvalidOptionError } from './errors.ts';
 import { Emitter, type Unsubscribe } from './events.ts';
-import { UNABORTABLE } from './internal.ts';
+import { callContext } from './internal.ts';
 import { unwrapOutcome } from './outcome.ts';
 import type { ExecuteOptions, Work } from './policy.ts';
 import { judge } from './predicate.ts';
@@ -82,6 +83,7 @@ export class FallbackPolicy<R> {
     if (typeof options !== 'object' || options === null) {
       throw new InvalidOptionError('options', 'an object', options);
     }
+    checkKnownOptions('', options, ['handles', 'handlesResult'], 'fallback');
     if (options.handles !== undefined && typeof options.handles !== 'function') {
       throw new InvalidOptionError('handles', 'a function', options.handles);
     }
@@ -109,7 +111,7 @@ export class FallbackPolicy<R> {
     const signal = options?.signal;
     let result: T;
     try {
-      result = await fn(signal === undefined ? UNABORTABLE : { signal });
+      result = await fn(callContext(signal, options?.attempt));
     } catch (thrown) {
       if (signal?.aborted) throw thrown;
       // The substitute answers for the error itself, not an ignore()/markAsSuccess() wrapper.

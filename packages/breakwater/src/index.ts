@@ -1,7 +1,7 @@
 /**
  * Breakwater: keep a failing dependency from taking its callers down.
  *
- * @packageDocumentation
+ * @module breakwater
  */
 export {
   type Backoff,
@@ -75,6 +75,22 @@ export {
 } from './registry.ts';
 export { type RetryEvents, type RetryOptions, RetryPolicy, retry } from './retry.ts';
 export { RetryBudget, type RetryBudgetOptions } from './retry-budget.ts';
+export {
+  isInstanceId,
+  isNewer,
+  type LeaseAnswer,
+  parseSyncMessage,
+  type SyncCounts,
+  type SyncLink,
+  type SyncMessage,
+  type SyncMode,
+  type SyncPeer,
+  type SyncSnapshot,
+  type SyncStatus,
+  type SyncTransition,
+  type SyncTransport,
+} from './sync.ts';
+export { type SyncEvents, SyncPeers } from './sync-peers.ts';
 export { type TimeoutEvents, type TimeoutOptions, TimeoutPolicy, timeout } from './timeout.ts';
 export type { RecentFailure, TripReason } from './trip-reason.ts';
 export {

@@ -6,7 +6,7 @@ import { BulkheadPolicy } from './bulkhead.ts';
 import { CircuitBreaker } from './circuit-breaker.ts';
 import { InvalidOptionError } from './errors.ts';
 import type { FallbackPolicy } from './fallback.ts';
-import { UNABORTABLE } from './internal.ts';
+import { callContext } from './internal.ts';
 import { unwrapOutcome } from './outcome.ts';
 import type { CallContext, ExecuteOptions, Work } from './policy.ts';
 import { RetryPolicy } from './retry.ts';
@@ -23,7 +23,7 @@ import { TimeoutPolicy } from './timeout.ts';
  * const timed: Composable = {
  *   async execute(fn, options) {
  *     const start = performance.now();
- *     try { return await fn({ signal: options?.signal ?? neverAborted }); }
+ *     try { return await fn({ signal: options?.signal ?? neverAborted, attempt: options?.attempt ?? 1 }); }
  *     finally { log.debug(`${performance.now() - start} ms`); }
  *   },
  * };
@@ -121,9 +121,7 @@ export class Pipeline<R = never> {
     const signal = options?.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
     try {
-      return Promise.resolve(fn(signal === undefined ? UNABORTABLE : { signal })).catch(
-        rethrowUnwrapped,
-      );
+      return Promise.resolve(fn(callContext(signal, options?.attempt))).catch(rethrowUnwrapped);
     } catch (error) {
       return Promise.reject(unwrapOutcome(error));
     }

@@ -17,6 +17,11 @@ export interface CallContext {
    * timeout never aborts another's work.
    */
   readonly signal: AbortSignal;
+  /**
+   * Which attempt this is, from 1. A {@link RetryPolicy} numbers its attempts; without one every
+   * call is attempt 1. Policies inside the retry pass the number on.
+   */
+  readonly attempt: number;
 }
 
 /**
@@ -31,6 +36,12 @@ export interface CallContext {
 export interface ExecuteOptions {
   /** The caller's own cancellation. A caller's abort is never counted as a failure. */
   readonly signal?: AbortSignal | undefined;
+  /**
+   * The attempt this execution belongs to, handed to the work as {@link CallContext.attempt}.
+   * Set by an outer retry (a pipeline passes each layer's context on as the next one's options).
+   * Default: 1.
+   */
+  readonly attempt?: number | undefined;
 }
 
 /**

@@ -3,6 +3,7 @@
  * every caller's retries together add at most `ratio` more load instead of multiplying it
  * (Envoy's retry budgets, Finagle's `RetryBudget`).
  */
+import { checkKnownOptions } from './check-option.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { InvalidOptionError } from './errors.ts';
 
@@ -69,6 +70,12 @@ export class RetryBudget {
     if (typeof options !== 'object' || options === null) {
       throw new InvalidOptionError('options', 'an object', options);
     }
+    checkKnownOptions(
+      '',
+      options,
+      ['ratio', 'minPerSecond', 'window', 'buckets', 'clock'],
+      'RetryBudget',
+    );
     const ratio = nonNegative('ratio', options.ratio);
     const minPerSecond = nonNegative('minPerSecond', options.minPerSecond ?? 10);
     const window = options.window ?? 10_000;

@@ -2,11 +2,13 @@
  * Retry: runs the work again after a failure, waiting between attempts as a backoff says, within
  * an attempt limit and an optional {@link RetryBudget}.
  */
+
 import { type Backoff, equalJitter, toBackoff } from './backoff.ts';
+import { checkKnownOptions } from './check-option.ts';
 import { type Clock, sleep, systemClock } from './clock.ts';
 import { CircuitOpenError, InvalidOptionError } from './errors.ts';
 import { Emitter, type Unsubscribe } from './events.ts';
-import { MAX_TIMER_DELAY, UNABORTABLE } from './internal.ts';
+import { callContext, MAX_TIMER_DELAY } from './internal.ts';
 import { unwrapOutcome } from './outcome.ts';
 import type { ExecuteOptions, Work } from './policy.ts';
 import { judge } from './predicate.ts';
@@ -73,6 +75,16 @@ export interface RetryEvents {
   };
 }
 
+const RETRY_OPTIONS = [
+  'maxAttempts',
+  'backoff',
+  'retryOn',
+  'retryOnResult',
+  'retryCircuitOpen',
+  'budget',
+  'clock',
+];
+
 /**
  * A policy that retries failed attempts. Every attempt gets the caller's signal; an abort stops
  * the wait between attempts at once and no attempt starts after it. An error the work throws as
@@ -99,6 +111,7 @@ export class RetryPolicy {
     if (typeof options !== 'object' || options === null) {
       throw new InvalidOptionError('options', 'an object', options);
     }
+    checkKnownOptions('', options, RETRY_OPTIONS, 'retry');
     const maxAttempts = options.maxAttempts ?? 3;
     if (!(Number.isInteger(maxAttempts) || maxAttempts === Number.POSITIVE_INFINITY)) {
       throw new InvalidOptionError('maxAttempts', 'an integer >= 1 or Infinity', maxAttempts);
@@ -139,7 +152,6 @@ export class RetryPolicy {
   async execute<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T> {
     const signal = options?.signal;
     if (signal?.aborted) throw signal.reason;
-    const context = signal === undefined ? UNABORTABLE : { signal };
     this.#budget?.recordRequest();
     let previousDelay = 0;
     for (let attempt = 1; ; attempt++) {
@@ -147,7 +159,7 @@ export class RetryPolicy {
       let result: T | undefined;
       let failed = false;
       try {
-        result = await fn(context);
+        result = await fn(callContext(signal, attempt));
         if (this.#retryOnResult === undefined) return result;
         if (!judge(this.#retryOnResult, result, 'retryOnResult')) return result;
       } catch (caught) {

@@ -3,6 +3,7 @@
  * {@link TimeoutError} and the call rejects with it at once; stopping the work is up to the work
  * (it should pass the signal on, as `fetch` does).
  */
+import { checkKnownOptions } from './check-option.ts';
 import { type Clock, systemClock, type TimerHandle } from './clock.ts';
 import { InvalidOptionError, TimeoutError } from './errors.ts';
 import { Emitter, type Unsubscribe } from './events.ts';
@@ -68,6 +69,7 @@ export class TimeoutPolicy {
     if (typeof options !== 'object' || options === null) {
       throw new InvalidOptionError('options', 'an object', options);
     }
+    checkKnownOptions('', options, ['clock'], 'timeout');
     this.timeout = ms;
     this.#clock = options.clock ?? systemClock;
   }
@@ -90,7 +92,7 @@ export class TimeoutPolicy {
     if (given?.aborted) return Promise.reject(given.reason);
     // The shared never-aborting signal needs no listener.
     const caller = given === neverAborted ? undefined : given;
-    return runTimed(fn, caller, this.#clock, this.timeout, this.#observer);
+    return runTimed(fn, caller, this.#clock, this.timeout, this.#observer, options?.attempt);
   }
 }
 
@@ -110,7 +112,7 @@ export interface TimedCallObserver {
  * call of the library, shared by {@link TimeoutPolicy} and a breaker's `callTimeout`. Rejects with
  * a {@link TimeoutError} when time runs out, with the caller's abort reason when the caller aborts
  * (telling `observer` first), and otherwise settles as `fn` does. The caller checked that its
- * signal had not aborted yet.
+ * signal had not aborted yet. `attempt` (default 1) is handed on in the work's context.
  */
 export function runTimed<T>(
   fn: Work<T>,
@@ -118,8 +120,9 @@ export function runTimed<T>(
   clock: Clock,
   ms: number | undefined,
   observer: TimedCallObserver | undefined,
+  attempt: number | undefined,
 ): Promise<T> {
-  const call = new TimedCall(caller, clock, ms, observer);
+  const call = new TimedCall(caller, clock, ms, observer, attempt ?? 1);
   let value: T | PromiseLike<T>;
   try {
     value = fn(call);
@@ -164,17 +167,21 @@ class TimedCall {
   readonly #clock: Clock;
   readonly #ms: number | undefined;
   readonly #observer: TimedCallObserver | undefined;
+  /** The work's attempt number, read through the context. */
+  readonly attempt: number;
 
   constructor(
     caller: AbortSignal | undefined,
     clock: Clock,
     ms: number | undefined,
     observer: TimedCallObserver | undefined,
+    attempt: number,
   ) {
     this.#caller = caller;
     this.#clock = clock;
     this.#ms = ms;
     this.#observer = observer;
+    this.attempt = attempt;
   }
 
   get signal(): AbortSignal {
@@ -201,9 +208,10 @@ class TimedCall {
     if (!this.settle()) return;
     this.#failed = true;
     this.#reason = reason;
+    this.#controller?.abort(reason);
+    // Observers see the work's signal aborted, and act before the caller hears of it.
     if (timedOut) this.#observer?.timedOut(reason as TimeoutError);
     else this.#observer?.callerAborted(reason);
-    this.#controller?.abort(reason);
     this.rejectCall?.(reason);
   }
 

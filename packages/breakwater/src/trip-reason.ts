@@ -39,7 +39,8 @@ export interface RecentFailure {
  * `rule` is the failure policy's kind for a trip from the closed state (`'consecutiveFailures'`,
  * `'failureRate'`, `'slowCallRate'`, `'successRateEma'`; for `either(…)` the policy that fired;
  * `'custom'` for a policy without {@link FailurePolicy.describeTrip}), `'halfOpenTrial'` when a
- * trial failed or never settled, and `'forced'` for `forceOpen()`.
+ * trial failed or never settled, `'forced'` for `forceOpen()`, and `'restored'` for a breaker
+ * restored from a snapshot that carried no reason.
  *
  * Durations of the recent failures are known when the breaker timed its calls: when its policy
  * reads durations or an `open`, `success` or `failure` listener is subscribed; otherwise they are
@@ -63,9 +64,9 @@ export interface TripReason {
 }
 
 /** How many recent failures a breaker keeps for its trip reason. */
-export const RECENT_FAILURES = 5;
+const RECENT_FAILURES = 5;
 /** Messages in a trip reason are cut to this many characters. */
-export const MESSAGE_LENGTH = 120;
+const MESSAGE_LENGTH = 120;
 
 /** What `policy` says about its trip, or a generic description when it says nothing. */
 export function describePolicyTrip(policy: FailurePolicy): TripDescription {

@@ -2,7 +2,7 @@
  * Sliding windows of call outcomes for the rate-based policies. Both kinds keep running totals,
  * so recording an outcome and reading the rate are O(1) and allocate nothing.
  */
-import { checkInteger, checkObject, checkPositive } from './check-option.ts';
+import { checkInteger, checkKnownOptions, checkObject, checkPositive } from './check-option.ts';
 import { InvalidOptionError } from './errors.ts';
 
 /**
@@ -218,9 +218,11 @@ export function createWindow(option: string, value: unknown): OutcomeWindow {
     if (options.duration !== undefined) {
       throw new InvalidOptionError(option, 'either { calls } or { duration, buckets }', value);
     }
+    checkKnownOptions(`${option}.`, options, ['calls'], 'count window');
     return new CountWindow(checkInteger(`${option}.calls`, options.calls, 1));
   }
   if (options.duration !== undefined) {
+    checkKnownOptions(`${option}.`, options, ['duration', 'buckets'], 'time window');
     const duration = checkPositive(`${option}.duration`, options.duration);
     const buckets = checkInteger(`${option}.buckets`, options.buckets, 1, 10);
     return new TimeWindow(duration, buckets);

@@ -24,7 +24,10 @@ function tracer(name: string, log: string[]): Policy {
     async execute<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T> {
       log.push(`${name} in`);
       try {
-        return await fn({ signal: options?.signal ?? new AbortController().signal });
+        return await fn({
+          signal: options?.signal ?? new AbortController().signal,
+          attempt: options?.attempt ?? 1,
+        });
       } finally {
         log.push(`${name} out`);
       }

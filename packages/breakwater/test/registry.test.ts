@@ -156,3 +156,64 @@ test('the registry error keeps the breaker wording with the full path', () => {
     { message: /^Invalid option "overrides\.api\.openDuration": expected .*received -1$/ },
   );
 });
+
+test('maxSize evicts the least recently used breaker and announces it', () => {
+  const registry = new BreakerRegistry({ defaults: {}, maxSize: 2, clock: new ManualClock() });
+  const evicted: string[] = [];
+  registry.on('evicted', ({ name, reason }) => evicted.push(`${name}:${reason}`));
+  const a = registry.get('a');
+  registry.get('b');
+  assert.equal(registry.get('a'), a, 'using a makes b the least recently used');
+  registry.get('c');
+  assert.deepEqual(evicted, ['b:size']);
+  assert.equal(registry.size, 2);
+  assert.equal(registry.has('b'), false);
+  assert.equal(registry.get('a'), a);
+  assert.deepEqual(
+    registry.list().map((row) => row.name),
+    ['c', 'a'],
+  );
+});
+
+test('idleTimeout forgets breakers unused for that long, measured on the clock', async () => {
+  const clock = new ManualClock();
+  const registry = new BreakerRegistry({
+    defaults: { policy: consecutiveFailures(1), openDuration: 1_000 },
+    idleTimeout: 60_000,
+    clock,
+  });
+  const evicted: string[] = [];
+  registry.on('evicted', ({ name, reason }) => evicted.push(`${name}:${reason}`));
+  const idle = registry.get('idle');
+  await assert.rejects(idle.execute(fail));
+  clock.advance(30_000);
+  registry.get('busy');
+  clock.advance(30_000);
+  assert.equal(registry.has('idle'), false, 'idle for 60 s');
+  assert.equal(registry.has('busy'), true, 'used 30 s ago');
+  assert.deepEqual(evicted, ['idle:idle']);
+  const fresh = registry.get('idle');
+  assert.notEqual(fresh, idle);
+  assert.equal(fresh.state, 'closed');
+  assert.equal(clock.pendingTimers, 0, 'no timer keeps watch over idle breakers');
+});
+
+test('refuses unknown option names and bad bounds, naming the option', () => {
+  assert.throws(() => new BreakerRegistry({ defaults: {}, maxsize: 5 } as never), {
+    code: 'ERR_INVALID_OPTION',
+    option: 'maxsize',
+  });
+  assert.throws(() => new BreakerRegistry({ defaults: {}, maxSize: 0 }), { option: 'maxSize' });
+  assert.throws(() => new BreakerRegistry({ defaults: {}, maxSize: 1.5 }), { option: 'maxSize' });
+  assert.throws(() => new BreakerRegistry({ defaults: {}, idleTimeout: -1 }), {
+    option: 'idleTimeout',
+  });
+  assert.doesNotThrow(() => new BreakerRegistry({ defaults: {}, maxSize: Infinity }));
+});
+
+test('a bounded registry refuses a bad name before evicting anything for it', () => {
+  const registry = new BreakerRegistry({ defaults: {}, maxSize: 1 });
+  const kept = registry.get('kept');
+  assert.throws(() => registry.get(''), { code: 'ERR_INVALID_OPTION', option: 'name' });
+  assert.equal(registry.get('kept'), kept);
+});

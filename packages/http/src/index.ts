@@ -1,37 +1,25 @@
 /**
- * `@breakwater/http`: circuit breakers for HTTP — a protected `fetch` with a breaker per origin,
- * and per-route protection for `node:http`, Express and Fastify servers.
+ * `@breakwater/http`: circuit breakers for HTTP. The package's root is its runtime-neutral part,
+ * the same as `@breakwater/http/fetch` (outcome classification and a protected `fetch` with a
+ * breaker per origin; no Node.js built-ins). The server and client adapters have their own entry
+ * points, so an application loads (and type-checks) only the frameworks it uses:
  *
- * @packageDocumentation
+ * | entry point                 | exports                                            | needs       |
+ * | --------------------------- | -------------------------------------------------- | ----------- |
+ * | `@breakwater/http`          | the same as `/fetch`                               | any runtime |
+ * | `@breakwater/http/fetch`    | `protectedFetch`, `classifyHttpOutcome`, …         | any runtime |
+ * | `@breakwater/http/node`     | `protectHandler`, `routeSignal`                    | Node.js     |
+ * | `@breakwater/http/express`  | `expressBreaker`, `routeSignal`                    | Node.js     |
+ * | `@breakwater/http/fastify`  | `fastifyBreaker`, `routeSignal`                    | `fastify`   |
+ * | `@breakwater/http/undici`   | `breakerInterceptor`                               | `undici`    |
+ *
+ * @example
+ * ```ts
+ * import { protectedFetch } from '@breakwater/http';
+ *
+ * const http = protectedFetch({ timeout: 2_000 });
+ * ```
+ *
+ * @module @breakwater/http
  */
-export { type BreakersHandler, type BreakersStatus, breakersHandler } from './breakers-handler.ts';
-export {
-  type ClassifyOptions,
-  classifyHttpOutcome,
-  type FailureStatuses,
-  failureStatusPredicate,
-  type HttpCallResult,
-  type HttpOutcome,
-  type HttpStage,
-  isServerError,
-} from './classify.ts';
-export { type ExpressBreaker, type ExpressMiddleware, expressBreaker } from './express.ts';
-export { type FastifyBreakerOptions, fastifyBreaker, type RouteBreakerConfig } from './fastify.ts';
-export type { HttpRetryOptions } from './http-retry.ts';
-export {
-  type NodeHandler,
-  type ProtectedHandler,
-  type ProtectHandlerOptions,
-  protectHandler,
-  type RouteContext,
-} from './node-handler.ts';
-export {
-  type BodyReader,
-  type ProtectedFetch,
-  type ProtectedFetchOptions,
-  protectedFetch,
-} from './protected-fetch.ts';
-export { idempotentMethods, isReplayableBody } from './replay.ts';
-export { parseRetryAfter, retryAfterSeconds } from './retry-after.ts';
-export { type ErrorBody, type RouteProtectionOptions, routeSignal } from './route-guard.ts';
-export { FailureStatusError } from './status-error.ts';
+export * from './exports/fetch.ts';

@@ -45,7 +45,11 @@ export interface ProtectedFetchOptions {
    * {@link ProtectedFetchOptions.breakers}). Not with `breakers` or `policyFor`.
    */
   readonly breaker?: Omit<CircuitBreakerOptions, 'name'>;
-  /** Your own registry of breakers, keyed by origin (`https://api.example.com`). */
+  /**
+   * Your own registry of breakers, keyed by origin (`https://api.example.com`). Default: one
+   * made here, bounded like {@link defaultOriginBounds}: at most 1 000 origins (the least
+   * recently used is evicted), and an origin unused for 15 minutes is forgotten.
+   */
   readonly breakers?: BreakerRegistry;
   /** Time limit of each attempt in ms; counts as a failure. Default: none. Not with `policyFor`. */
   readonly timeout?: number;
@@ -257,7 +261,8 @@ function policySource(
   if (breakers !== undefined && !(breakers instanceof BreakerRegistry)) {
     throw new InvalidOptionError('breakers', 'a BreakerRegistry', breakers);
   }
-  const registry = breakers ?? new BreakerRegistry({ defaults: breaker ?? {}, clock });
+  const registry =
+    breakers ?? new BreakerRegistry({ defaults: breaker ?? {}, clock, ...defaultOriginBounds });
   if (options.timeout === undefined)
     return { policyFor: (origin) => registry.get(origin), breakers: registry };
   const ms = options.timeout;
@@ -267,6 +272,8 @@ function policySource(
   const perAttempt = timeout(ms, { clock });
   // One pipeline per origin, kept: the registry hands out the same breaker for an origin.
   const pipelines = new Map<string, Composable>();
+  // Bounded with the registry: an evicted origin's pipeline holds its old breaker.
+  registry.on('evicted', ({ name }) => pipelines.delete(name));
   return {
     policyFor: (origin) => {
       let policy = pipelines.get(origin);
@@ -279,6 +286,19 @@ function policySource(
     breakers: registry,
   };
 }
+
+/**
+ * Bounds of the per-origin registry that `protectedFetch` and `breakerInterceptor` make when not
+ * given one: origins come from URLs, so without a bound a crawler or a multi-tenant client would
+ * keep a breaker for every host it ever saw.
+ *
+ * @example
+ * ```ts
+ * const breakers = new BreakerRegistry({ defaults: {}, ...defaultOriginBounds, maxSize: 10_000 });
+ * const http = protectedFetch({ breakers });
+ * ```
+ */
+export const defaultOriginBounds = Object.freeze({ maxSize: 1_000, idleTimeout: 15 * 60_000 });
 
 /**
  * Without a stack: during an outage every response is a 5xx, and a stack pointing into this file

@@ -19,13 +19,16 @@ import { BreakwaterError } from 'breakwater';
  * ```
  */
 export class FailureStatusError extends BreakwaterError {
+  /** The `code` of every FailureStatusError. */
+  static readonly code = 'ERR_HTTP_FAILURE_STATUS';
+
   /** The response, body unread. */
   readonly response: Response;
   /** Its status, e.g. 503. */
   readonly status: number;
 
   constructor(response: Response) {
-    super('ERR_HTTP_FAILURE_STATUS', `Response status ${response.status} counts as a failure`);
+    super(FailureStatusError.code, `Response status ${response.status} counts as a failure`);
     this.response = response;
     this.status = response.status;
   }

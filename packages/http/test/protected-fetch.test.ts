@@ -9,7 +9,7 @@ import {
   type Policy,
   TimeoutError,
 } from 'breakwater';
-import { protectedFetch } from '../src/protected-fetch.ts';
+import { defaultOriginBounds, protectedFetch } from '../src/protected-fetch.ts';
 import { startServer, type TestServer } from './support/server.ts';
 
 const servers: TestServer[] = [];
@@ -179,7 +179,9 @@ describe('protectedFetch', () => {
     const origins: string[] = [];
     const passThrough: Policy = {
       execute: (fn, options) =>
-        Promise.resolve(fn({ signal: options?.signal ?? new AbortController().signal })),
+        Promise.resolve(
+          fn({ signal: options?.signal ?? new AbortController().signal, attempt: 1 }),
+        ),
     };
     const http = protectedFetch({
       policyFor: (origin) => {
@@ -272,5 +274,18 @@ describe('protectedFetch options', () => {
       option: 'policyFor',
       message: /http:\/\/127\.0\.0\.1:1/,
     });
+  });
+});
+
+describe('protectedFetch per-origin bounds', () => {
+  it('keeps at most defaultOriginBounds.maxSize origins, evicting the least recently used', async () => {
+    const http = protectedFetch({ fetch: async () => new Response('ok'), timeout: 1_000 });
+    const origins = defaultOriginBounds.maxSize + 1;
+    for (let i = 0; i < origins; i++) await http(`http://host-${i}.test/`);
+    assert.equal(http.breakers?.size, defaultOriginBounds.maxSize);
+    assert.equal(http.breakers?.has('http://host-0.test'), false);
+    assert.equal(http.breakers?.has(`http://host-${origins - 1}.test`), true);
+    // An evicted origin comes back with a fresh breaker and still works.
+    assert.equal((await http('http://host-0.test/')).status, 200);
   });
 });

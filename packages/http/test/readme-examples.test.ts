@@ -6,7 +6,10 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { after, describe, it } from 'node:test';
-import { expressBreaker, fastifyBreaker, protectedFetch, protectHandler } from '@breakwater/http';
+import { protectedFetch } from '@breakwater/http';
+import { expressBreaker } from '@breakwater/http/express';
+import { fastifyBreaker } from '@breakwater/http/fastify';
+import { protectHandler } from '@breakwater/http/node';
 import { consecutiveFailures } from 'breakwater';
 import express from 'express';
 import Fastify from 'fastify';

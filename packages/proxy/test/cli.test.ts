@@ -13,7 +13,7 @@ function run(args: string[]): Promise<{ code: number; stdout: string; stderr: st
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ['--conditions=source', CLI, ...args],
+      ['--conditions=@breakwater/source', CLI, ...args],
       { timeout: 15_000 },
       (error, stdout, stderr) => {
         const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1;
@@ -66,9 +66,13 @@ describe('breakwater CLI', () => {
     const config = (url: string) =>
       `listen: 127.0.0.1:0\nlog: { access: false }\nupstreams:\n  app:\n    targets: [ { url: "${url}" } ]\nroutes: [ { upstream: app } ]\n`;
     await writeFile(file, config(a.url));
-    const child = spawn(process.execPath, ['--conditions=source', CLI, 'start', '--config', file], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--conditions=@breakwater/source', CLI, 'start', '--config', file],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     const lines: Record<string, unknown>[] = [];
     let buffered = '';
     child.stdout.on('data', (chunk: Buffer) => {

@@ -1,4 +1,4 @@
-import { checkInteger, checkObject, checkRate } from '../check-option.ts';
+import { checkInteger, checkKnownOptions, checkObject, checkRate } from '../check-option.ts';
 import { InvalidOptionError } from '../errors.ts';
 import type {
   FailurePolicy,
@@ -95,6 +95,7 @@ class FailureRate implements FailurePolicy {
  */
 export function failureRate(options: FailureRateOptions): FailurePolicy {
   const o = checkObject('failureRate', options);
+  checkKnownOptions('failureRate.', o, ['threshold', 'minimumCalls', 'window'], 'failureRate');
   const threshold = checkRate('failureRate.threshold', o.threshold);
   const window = createWindow('failureRate.window', o.window);
   const minimumCalls = minimumCallsFor('failureRate', o.minimumCalls, window);

@@ -1,4 +1,4 @@
-import { checkNumber, checkObject, checkRate } from '../check-option.ts';
+import { checkKnownOptions, checkNumber, checkObject, checkRate } from '../check-option.ts';
 import type { FailurePolicy, PolicyStats, TripDescription } from '../failure-policy.ts';
 import { overWindow, percent, span } from '../trip-reason.ts';
 import { createWindow, type OutcomeWindow, type WindowOptions } from '../window.ts';
@@ -98,6 +98,12 @@ class SlowCallRate implements FailurePolicy {
  */
 export function slowCallRate(options: SlowCallRateOptions): FailurePolicy {
   const o = checkObject('slowCallRate', options);
+  checkKnownOptions(
+    'slowCallRate.',
+    o,
+    ['threshold', 'slowerThan', 'minimumCalls', 'window'],
+    'slowCallRate',
+  );
   const threshold = checkRate('slowCallRate.threshold', o.threshold);
   const slowerThan = checkNumber('slowCallRate.slowerThan', o.slowerThan, 0);
   const window = createWindow('slowCallRate.window', o.window);

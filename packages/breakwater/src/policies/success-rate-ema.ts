@@ -1,4 +1,4 @@
-import { checkInteger, checkObject, checkRate } from '../check-option.ts';
+import { checkInteger, checkKnownOptions, checkObject, checkRate } from '../check-option.ts';
 import type { FailurePolicy, PolicyStats, TripDescription } from '../failure-policy.ts';
 import { percent } from '../trip-reason.ts';
 
@@ -89,6 +89,12 @@ class SuccessRateEma implements FailurePolicy {
  */
 export function successRateEma(options: SuccessRateEmaOptions): FailurePolicy {
   const o = checkObject('successRateEma', options);
+  checkKnownOptions(
+    'successRateEma.',
+    o,
+    ['minimumRate', 'minimumCalls', 'window'],
+    'successRateEma',
+  );
   const minimumRate = checkRate('successRateEma.minimumRate', o.minimumRate);
   const window = checkInteger('successRateEma.window', o.window, 1);
   const minimumCalls = checkInteger('successRateEma.minimumCalls', o.minimumCalls, 1, window);

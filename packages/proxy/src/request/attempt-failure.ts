@@ -6,7 +6,7 @@
 
 import type { ProxyErrorCode } from '../http/proxy-error.ts';
 import type { AttemptOutcome } from '../upstream/attempt-result.ts';
-import { BodyTooLargeError } from './body-limit.ts';
+import { BodyTooLargeError } from './request-body.ts';
 
 /** An attempt that failed before or during the response, with what the client should get. */
 export interface AttemptFailure {

@@ -5,8 +5,7 @@
  * upstream's retry policy allows it and nothing has reached the client yet.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { PassThrough, type Readable } from 'node:stream';
-import type { Permit } from 'breakwater';
+import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { requestHeadersForUpstream, responseHeadersForClient } from '../http/forwarding-headers.ts';
 import { type ProxyErrorCode, sendError } from '../http/proxy-error.ts';
@@ -19,8 +18,10 @@ import type { Admission, UpstreamPool } from '../upstream/upstream-pool.ts';
 import { loggedStatus } from './access-log.ts';
 import type { Admitted } from './admission.ts';
 import { noEligibleTarget } from './admission.ts';
+import { Attempt, type AttemptOwner } from './attempt.ts';
 import { type AttemptFailure, ClientAbortedError, classifyError } from './attempt-failure.ts';
 import type { RequestHost } from './host.ts';
+import { readAhead } from './request-body.ts';
 
 // A retried response's body is read and dropped up to this size, then its connection is closed.
 const MAX_DISCARDED_BYTES = 64 * 1024;
@@ -43,7 +44,7 @@ export interface ClientRequest {
  * @example
  * new Exchange(host, admitted, { req, res, requestId, start, body }).start();
  */
-export class Exchange {
+export class Exchange implements AttemptOwner {
   readonly #host: RequestHost;
   readonly #req: IncomingMessage;
   readonly #res: ServerResponse;
@@ -109,41 +110,24 @@ export class Exchange {
   #readAhead(source: Readable, limit: number): void {
     // Reading takes time: the first attempt works out its selection afresh.
     this.#selection = undefined;
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      chunks.push(chunk);
-      size += chunk.length;
-      if (size <= limit) return;
-      // Too large to keep: send what was read, then the rest, as one stream.
-      source.off('data', onData);
-      source.off('end', onEnd);
-      source.pause();
-      const stream = new PassThrough();
-      source.once('error', (error) => stream.destroy(error));
-      for (const part of chunks) stream.write(part);
-      source.pipe(stream);
-      this.#body = stream;
-      this.#next();
-    };
-    const onEnd = () => {
-      if (this.#done) return;
-      this.#body = Buffer.concat(chunks, size);
-      this.#next();
-    };
-    source.on('data', onData);
-    source.once('end', onEnd);
-    source.once('error', (error: unknown) => {
-      if (this.#done || this.#current !== undefined) return;
-      const failure = classifyError(error);
-      if (failure.outcome === 'rejected') {
-        // e.g. a chunked body growing past limits.maxBodySize while being read ahead.
-        sendError(this.#res, failure.code, failure.message, this.#requestId, true);
-        this.#finish('rejected', 0, failure.code);
-      } else {
-        this.#res.destroy();
-        this.#finish('aborted', 0, undefined);
-      }
+    readAhead(source, limit, {
+      done: (body) => {
+        if (this.#done) return;
+        this.#body = body;
+        this.#next();
+      },
+      failed: (error) => {
+        if (this.#done || this.#current !== undefined) return;
+        const failure = classifyError(error);
+        if (failure.outcome === 'rejected') {
+          // e.g. a chunked body growing past limits.maxBodySize while being read ahead.
+          sendError(this.#res, failure.code, failure.message, this.#requestId, true);
+          this.#finish('rejected', 0, failure.code);
+        } else {
+          this.#res.destroy();
+          this.#finish('aborted', 0, undefined);
+        }
+      },
     });
   }
 
@@ -440,74 +424,6 @@ export class Exchange {
       // Whatever logging does, shutdown must not wait for an exchange that has ended.
       host.exchangeFinished();
     }
-  }
-}
-
-/** One try of an exchange against one target: the undici dispatch handler. */
-class Attempt implements Dispatcher.DispatchHandler {
-  readonly exchange: Exchange;
-  readonly target: Target;
-  /** The breaker permit, until settled. */
-  permit: Permit | undefined;
-  /** 1-based. */
-  readonly number: number;
-  /** When the attempt began (ms, `performance.now()`); 0 when no listener needs its duration. */
-  startedAt = 0;
-  status = 0;
-  /** A retryable status arrived: the body is dropped and the request tried elsewhere. */
-  discarding = false;
-  /** Bytes of a retried response's body dropped so far. */
-  discarded = 0;
-  ended = false;
-  #controller: Dispatcher.DispatchController | undefined;
-
-  constructor(exchange: Exchange, target: Target, permit: Permit | undefined, number: number) {
-    this.exchange = exchange;
-    this.target = target;
-    this.permit = permit;
-    this.number = number;
-  }
-
-  /** Aborts the dispatch; false when undici has not started it yet (nothing to abort). */
-  abort(reason: Error): boolean {
-    if (this.#controller === undefined) return false;
-    this.#controller.abort(reason);
-    return true;
-  }
-
-  resume(): void {
-    this.#controller?.resume();
-  }
-
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    this.#controller = controller;
-    if (this.exchange.clientGone) controller.abort(new ClientAbortedError());
-  }
-
-  onResponseStart(
-    _controller: Dispatcher.DispatchController,
-    statusCode: number,
-    headers: Record<string, string | string[] | undefined>,
-    statusMessage?: string,
-  ): void {
-    // 1xx interim responses: node:http already answered Expect: 100-continue itself.
-    if (statusCode < 200) return;
-    this.exchange.responseStarted(this, statusCode, headers, statusMessage);
-  }
-
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    this.exchange.responseData(this, controller, chunk);
-  }
-
-  onResponseEnd(
-    _controller: Dispatcher.DispatchController,
-    trailers: Record<string, string | string[] | undefined>,
-  ): void {
-    this.exchange.responseEnded(this, trailers);
-  }
-
-  onResponseError(_controller: Dispatcher.DispatchController | undefined, error: Error): void {
-    this.exchange.attemptFailed(this, error);
   }
 }
 

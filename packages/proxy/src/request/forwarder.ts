@@ -15,9 +15,9 @@ import type { Target } from '../upstream/target.ts';
 import type { UpstreamPool } from '../upstream/upstream-pool.ts';
 import { AccessLog, type RequestMetrics } from './access-log.ts';
 import { admitRequest, type Refusal, refusal } from './admission.ts';
-import { BodyLimit } from './body-limit.ts';
 import { Exchange } from './exchange.ts';
 import type { AttemptListener, RequestHost } from './host.ts';
+import { limitBody } from './request-body.ts';
 
 /** Settings the forwarder reads on every request. */
 export interface ForwarderOptions {
@@ -209,10 +209,4 @@ export class Forwarder implements RequestHost {
       code,
     });
   }
-}
-
-function limitBody(req: IncomingMessage, limit: number): Readable {
-  const limited = new BodyLimit(limit);
-  req.on('error', (error) => limited.destroy(error));
-  return req.pipe(limited);
 }

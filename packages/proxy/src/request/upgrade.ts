@@ -24,6 +24,16 @@ import {
 import { classifyError } from './attempt-failure.ts';
 import type { RequestHost } from './host.ts';
 
+/** The client's side of an upgrade: its request, socket, the bytes read past the head. */
+interface UpgradeRequest {
+  readonly req: IncomingMessage;
+  readonly socket: Duplex;
+  readonly head: Buffer;
+  readonly requestId: string;
+  /** `performance.now()` when the request arrived. */
+  readonly start: number;
+}
+
 /**
  * Relays upgrade requests. `tunnels` holds the open client sockets so shutdown can close them.
  *
@@ -61,7 +71,7 @@ export class UpgradeTunnels {
       this.#refuse(req, socket, noEligibleTarget(pool), requestId, start);
       return;
     }
-    this.#connect(req, socket, head, pool, target, requestId, start);
+    this.#connect({ req, socket, head, requestId, start }, pool, target);
   };
 
   /**
@@ -86,15 +96,8 @@ export class UpgradeTunnels {
     this.open.clear();
   }
 
-  #connect(
-    req: IncomingMessage,
-    socket: Duplex,
-    head: Buffer,
-    pool: UpstreamPool,
-    target: Target,
-    requestId: string,
-    start: number,
-  ): void {
+  #connect(client: UpgradeRequest, pool: UpstreamPool, target: Target): void {
+    const { req, socket, head, requestId, start } = client;
     const host = this.#host;
     const headers = requestHeadersForUpstream(req.headers, {
       remoteAddress: req.socket.remoteAddress,

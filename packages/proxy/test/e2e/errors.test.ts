@@ -37,6 +37,7 @@ describe('error statuses', () => {
     const proxy = await startTestProxy(proxyYaml([upstream.url], SILENT, '/api'));
     try {
       assertJsonError(await httpRequest(`${proxy.url}/apix`), 404, 'NO_ROUTE');
+      assertJsonError(await httpRequest(`${proxy.url}/other`), 404, 'NO_ROUTE');
       assert.equal((await httpRequest(`${proxy.url}/api/x`)).status, 200);
     } finally {
       await proxy.close();
@@ -62,6 +63,7 @@ describe('error statuses', () => {
     const proxy = await startTestProxy(proxyYaml([`http://127.0.0.1:${port}`], SILENT));
     try {
       assertJsonError(await httpRequest(`${proxy.url}/`), 502, 'UPSTREAM_CONNECT_FAILED');
+      assert.equal(proxy.upstreams.get('app')?.targets[0]?.activeRequests, 0);
     } finally {
       await proxy.close();
     }
@@ -108,6 +110,20 @@ ${SILENT}`);
     try {
       for (const target of proxy.upstreams.get('app')?.targets ?? []) target.healthy = false;
       assertJsonError(await httpRequest(`${proxy.url}/`), 503, 'NO_HEALTHY_TARGET');
+    } finally {
+      await proxy.close();
+      await upstream.close();
+    }
+  });
+
+  test('503 NO_HEALTHY_TARGET when every target is drained, 200 again once one is back', async () => {
+    const upstream = await startServer((_req, res) => res.end('ok'));
+    const proxy = await startTestProxy(proxyYaml([upstream.url]));
+    try {
+      for (const target of proxy.upstreams.get('app')?.targets ?? []) target.drained = true;
+      assertJsonError(await httpRequest(`${proxy.url}/`), 503, 'NO_HEALTHY_TARGET');
+      for (const target of proxy.upstreams.get('app')?.targets ?? []) target.drained = false;
+      assert.equal((await httpRequest(`${proxy.url}/`)).status, 200);
     } finally {
       await proxy.close();
       await upstream.close();
@@ -218,7 +234,7 @@ ${SILENT}`,
     clearInterval(trickle);
     assert.equal(result.closed, true, 'slowloris connection must be closed');
     assert.ok(performance.now() - started < 5_000);
-    assert.doesNotMatch(result.text, /^HTTP\/1\.1 200/);
+    assert.match(result.text, /^HTTP\/1\.1 408 /);
   });
 
   test('drops a client that trickles its body past requestTimeout; the upstream never sees it complete', async () => {

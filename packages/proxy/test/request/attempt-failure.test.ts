@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ClientAbortedError, classifyError } from '../../src/request/attempt-failure.ts';
-import { BodyTooLargeError } from '../../src/request/body-limit.ts';
+import { BodyTooLargeError } from '../../src/request/request-body.ts';
 
 function withCode(code: string): Error {
   return Object.assign(new Error(code), { code });

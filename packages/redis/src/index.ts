@@ -1,0 +1,13 @@
+/**
+ * `@breakwater/redis`: breaker state shared between processes and machines through Redis.
+ *
+ * @packageDocumentation
+ */
+export {
+  type RedisScripting,
+  type RedisSubscriber,
+  type RedisSync,
+  type RedisSyncClient,
+  type RedisSyncOptions,
+  redisSync,
+} from './redis-sync.ts';

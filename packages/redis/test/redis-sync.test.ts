@@ -1,0 +1,212 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import { type RedisSync, redisSync } from '@breakwater/redis';
+import type { LeaseAnswer, SyncPeer, SyncStatus, SyncTransition } from 'breakwater';
+import { type Client, cleanUp, connect, RedisServer, uniquePrefix } from './support/redis.ts';
+
+/** A breaker's side of a link that only records what it is handed. */
+class RecordingPeer implements SyncPeer {
+  readonly messages: unknown[] = [];
+  readonly statuses: SyncStatus[] = [];
+  deliver(message: unknown): void {
+    this.messages.push(message);
+  }
+  status(status: SyncStatus): void {
+    this.statuses.push(status);
+  }
+}
+
+async function until(check: () => boolean, what: string, ms = 3_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await delay(5);
+  }
+}
+
+function trip(epoch: number, origin: string, remainingOpenMs = 5_000): SyncTransition {
+  return {
+    kind: 'transition',
+    name: 'payments',
+    epoch,
+    origin,
+    state: 'open',
+    openAttempt: 0,
+    lastOpenDuration: 5_000,
+    remainingOpenMs,
+  };
+}
+
+function lease(sync: RedisSync, peer: SyncPeer, epoch: number): Promise<LeaseAnswer> {
+  const link = sync.attach('lease-test', peer);
+  return new Promise((resolve) => link.lease(epoch, 2_000, resolve));
+}
+
+describe('redisSync against the shared Redis', () => {
+  const prefix = uniquePrefix();
+  const clients: Client[] = [];
+  const syncs: RedisSync[] = [];
+
+  async function instance(id: string): Promise<RedisSync> {
+    const client = await connect();
+    clients.push(client);
+    const sync = redisSync({ client, prefix, instanceId: id, log: () => {} });
+    syncs.push(sync);
+    await sync.ready();
+    return sync;
+  }
+
+  after(async () => {
+    for (const sync of syncs) await sync.close();
+    if (clients[0]) await cleanUp(clients[0], prefix);
+    for (const client of clients) client.destroy();
+  });
+
+  it('hands a published transition to the breaker of that name in every other instance', async () => {
+    const [a, b, c] = [await instance('a'), await instance('b'), await instance('c')];
+    const [pa, pb, pc, other] = [
+      new RecordingPeer(),
+      new RecordingPeer(),
+      new RecordingPeer(),
+      new RecordingPeer(),
+    ];
+    const link = a.attach('payments', pa);
+    b.attach('payments', pb);
+    c.attach('payments', pc);
+    c.attach('inventory', other);
+    await delay(50);
+    link.publish(trip(1, 'a'));
+    await until(() => pb.messages.length > 0 && pc.messages.length > 0, 'delivery');
+    assert.equal((pb.messages[0] as SyncTransition).origin, 'a');
+    assert.equal((pc.messages[0] as SyncTransition).state, 'open');
+    assert.deepEqual(other.messages, []);
+  });
+
+  it('keeps the newest transition and tells a sender whose transition lost', async () => {
+    const a = await instance('a2');
+    const peer = new RecordingPeer();
+    const link = a.attach('race', peer);
+    await delay(30);
+    link.publish({ ...trip(10, 'z'), name: 'race' });
+    link.publish({ ...trip(9, 'y'), name: 'race' });
+    await until(() => peer.messages.some((m) => (m as SyncTransition).epoch === 10), 'the winner');
+    const winner = peer.messages.find(
+      (m) => (m as SyncTransition).origin === 'z',
+    ) as SyncTransition;
+    assert.equal(winner.epoch, 10);
+  });
+
+  it('gives a newcomer the shared state with the time left open', async () => {
+    const a = await instance('a3');
+    a.attach('late', new RecordingPeer()).publish({ ...trip(3, 'a3', 5_000), name: 'late' });
+    await delay(100);
+    const b = await instance('b3');
+    const peer = new RecordingPeer();
+    b.attach('late', peer);
+    await until(() => peer.messages.length > 0, 'the shared state');
+    const state = peer.messages[0] as SyncTransition;
+    assert.equal(state.epoch, 3);
+    assert.ok(
+      state.remainingOpenMs <= 4_950 && state.remainingOpenMs > 3_000,
+      `${state.remainingOpenMs}`,
+    );
+  });
+
+  it('grants the trial lease of an open period to one instance', async () => {
+    const [a, b] = [await instance('la'), await instance('lb')];
+    const [first, second] = await Promise.all([
+      lease(a, new RecordingPeer(), 42),
+      lease(b, new RecordingPeer(), 42),
+    ]);
+    assert.equal(Number(first.granted) + Number(second.granted), 1);
+    const loser = first.granted ? second : first;
+    assert.ok(loser.retryInMs > 1_000 && loser.retryInMs <= 2_000, `${loser.retryInMs}`);
+    assert.equal((await lease(a, new RecordingPeer(), 43)).granted, true, 'the next epoch is free');
+  });
+
+  it('returns every instance’s counts on a flush and publishes them on a failure', async () => {
+    const [a, b] = [await instance('ca'), await instance('cb')];
+    const [pa, pb] = [new RecordingPeer(), new RecordingPeer()];
+    const la = a.attach('counts', pa);
+    const lb = b.attach('counts', pb);
+    await delay(30);
+    const counts = (origin: string, counts: Record<string, number>) => ({
+      kind: 'counts' as const,
+      name: 'counts',
+      epoch: 0,
+      origin,
+      counts,
+    });
+    lb.publish(counts('cb', { 'cb|s': 7 }));
+    await until(() => pb.messages.length > 0, 'the flush reply');
+    la.publish(counts('ca', { 'ca|s': 2, 'ca|f': 1 }));
+    await until(() => pb.messages.length > 1 && pa.messages.length > 0, 'the urgent publish');
+    const seen = pb.messages.at(-1) as { counts: Record<string, number> };
+    assert.deepEqual(seen.counts, { 'cb|s': 7, 'ca|s': 2, 'ca|f': 1 });
+  });
+
+  it('drops a message on a breaker’s channel that is not JSON, and counts it', async () => {
+    const a = await instance('ma');
+    const dropped: string[] = [];
+    a.on('dropped', ({ reason }) => dropped.push(reason));
+    a.attach('junk', new RecordingPeer());
+    await delay(30);
+    await clients[0]!.sPublish(`${prefix}{junk}:events`, 'not json {');
+    await until(() => dropped.length > 0, 'the drop');
+    assert.deepEqual(dropped, ['malformed']);
+  });
+
+  it('rejects options that cannot work, naming them', () => {
+    const client = clients[0]!;
+    assert.throws(() => redisSync({ client, prefix: 'a{b}' }), /prefix/);
+    assert.throws(() => redisSync({ client, instanceId: 'a|b' }), /instanceId/);
+    assert.throws(() => redisSync({ client, flushInterval: 0 }), /flushInterval/);
+    assert.throws(() => redisSync({ client: {} as never }), /client/);
+  });
+});
+
+describe('redisSync when Redis goes away', () => {
+  let server: RedisServer;
+  before(async () => {
+    server = await RedisServer.start();
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  it('answers at once alone, logs the outage once, and shares again when Redis is back', async () => {
+    const prefix = uniquePrefix();
+    const client = await connect(server.url);
+    const logs: string[] = [];
+    const sync = redisSync({
+      client,
+      prefix,
+      instanceId: 'x',
+      log: (line) => logs.push(line),
+      commandTimeout: 300,
+    });
+    await sync.ready();
+    const peer = new RecordingPeer();
+    const link = sync.attach('payments', peer);
+    await delay(30);
+    link.publish(trip(1, 'x'));
+    await delay(30);
+    await server.stop();
+    await until(() => sync.status === 'alone', 'the outage to be noticed');
+    const started = performance.now();
+    link.publish(trip(2, 'x'));
+    const answer = await new Promise<LeaseAnswer>((resolve) => link.lease(2, 1_000, resolve));
+    assert.ok(performance.now() - started < 5, 'no wait while Redis is down');
+    assert.equal(answer.granted, true, 'alone, an instance decides for itself');
+    await delay(200);
+    assert.equal(logs.filter((line) => line.includes('unreachable')).length, 1);
+    await server.start();
+    const back = performance.now();
+    await until(() => sync.status === 'connected', 'reconnection', 2_000);
+    await until(() => peer.statuses.at(-1) === 'connected', 'the breaker to hear it');
+    assert.ok(performance.now() - back < 2_000);
+    await sync.close();
+    client.destroy();
+  });
+});
