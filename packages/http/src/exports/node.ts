@@ -13,7 +13,6 @@
  *
  * @module @breakwater/http/node
  */
-
 export { type BreakersHandler, type BreakersStatus, breakersHandler } from '../breakers-handler.ts';
 export {
   type NodeHandler,

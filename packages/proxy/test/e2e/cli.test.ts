@@ -168,8 +168,6 @@ routes:
 });
 
 describe('breakwater start', () => {
-  // The claim is about memory, not speed: on a 2-core machine a CPU-heavy neighbour in the same
-  // run (the dashboard's browser test) can slow 400 MB of streaming past 19 s, hence the margin.
   test('streams 400 MB through a proxy process whose peak RSS grows far less than that', {
     timeout: 90_000,
   }, async () => {
