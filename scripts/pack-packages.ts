@@ -11,7 +11,7 @@ const run = promisify(execFile);
 const root = join(import.meta.dirname, '..');
 
 /** The workspaces published to npm for library users, in dependency order. */
-export const libraryPackages = ['breakwater', '@breakwater/http'] as const;
+export const libraryPackages = ['breakwater', '@breakwater/http', '@breakwater/redis'] as const;
 
 /** A packed package: its name and the absolute path of its tarball. */
 export interface PackedPackage {
