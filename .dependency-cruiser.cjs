@@ -1,8 +1,8 @@
 /**
  * The proxy's layering, checked by `npm run lint:layers` (part of `npm test`). From the bottom:
- * config/ and http/ (pure rules) < upstream/ (targets, selection, balancers, health) < request/
- * (admission, forwarding) < reload/ < admin/ < workers/ (the cluster) < proxy.ts, cli.ts, index.ts,
- * worker-main.ts (wiring). A layer may
+ * config/ and http/ (pure rules) < upstream/ (targets, selection, balancers, health) and tls/
+ * (certificates) < request/ (admission, forwarding, listeners) < reload/ < admin/ < workers/ (the
+ * cluster) < proxy.ts, cli.ts, index.ts, worker-main.ts (wiring). A layer may
  * import the ones below it, never one above; logger.ts is a leaf anyone may use. There are no
  * import cycles anywhere in the proxy. docs/architecture.md describes the layers.
  */
@@ -25,14 +25,16 @@ module.exports = {
       comment: 'config/ validates the file; it knows nothing of how the proxy uses it.',
       severity: 'error',
       from: { path: layer('config') },
-      to: { path: [layer('http', 'upstream', 'request', 'reload', 'admin', 'workers'), top] },
+      to: {
+        path: [layer('http', 'upstream', 'tls', 'request', 'reload', 'admin', 'workers'), top],
+      },
     },
     {
       name: 'http-is-wire-rules-only',
       comment: 'http/ holds pure wire rules; it knows nothing of upstreams or requests in flight.',
       severity: 'error',
       from: { path: layer('http') },
-      to: { path: [layer('upstream', 'request', 'reload', 'admin', 'workers'), top] },
+      to: { path: [layer('upstream', 'tls', 'request', 'reload', 'admin', 'workers'), top] },
     },
     {
       name: 'upstream-below-request',
@@ -40,6 +42,13 @@ module.exports = {
       severity: 'error',
       from: { path: layer('upstream') },
       to: { path: [layer('request', 'reload', 'admin', 'workers'), top] },
+    },
+    {
+      name: 'tls-below-request',
+      comment: 'tls/ holds certificates; listeners in request/ serve them, admin shows them.',
+      severity: 'error',
+      from: { path: layer('tls') },
+      to: { path: [layer('upstream', 'request', 'reload', 'admin', 'workers'), top] },
     },
     {
       name: 'request-below-reload-and-admin',

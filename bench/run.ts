@@ -4,10 +4,12 @@
  *   node --conditions=@breakwater/source bench/run.ts all     core + proxy, then rewrite bench/LATEST.md
  *   node --conditions=@breakwater/source bench/run.ts core    breaker and policy costs (mitata)
  *   node --conditions=@breakwater/source bench/run.ts proxy   proxy throughput and behaviour under failure
+ *   node --conditions=@breakwater/source bench/run.ts tls     TLS and HTTP/2 beside nginx (also part of proxy)
  *
  * Proxy options: --duration 5 --warmup 1 --rounds 2 --connections 50 --threads 1
- * --only breakwater,minimal --no-failures --slow-delay 200 --profile (V8 CPU profiles of the Node
- * proxies into bench/results/profiles/) --baseline DIR (another checkout's proxy side by side).
+ * --only breakwater,minimal --no-failures --no-healthy --scenarios refuse,slow,overload,balancers
+ * --sweep least-request,peak-ewma (the balancers the sweep runs) --slow-delay 200 --profile (V8 CPU profiles of the Node proxies into bench/results/profiles/)
+ * --baseline DIR (another checkout's proxy side by side).
  * Core options: --quick (shorter sampling, for a smoke run).
  *
  * The core suite runs in a child process with --expose-gc so heap deltas are measured after a
@@ -20,6 +22,7 @@ import { parseArgs } from 'node:util';
 import { machineInfo } from './lib/machine.ts';
 import { benchDirectory, resultsDirectory } from './lib/results.ts';
 import { runProxySuite } from './proxy/proxy-suite.ts';
+import { runTlsSuite } from './proxy/tls-suite.ts';
 
 function positiveNumber(text: string | undefined, fallback: number, name: string): number {
   if (text === undefined) return fallback;
@@ -28,6 +31,21 @@ function positiveNumber(text: string | undefined, fallback: number, name: string
     throw new Error(`--${name} expects a non-negative number, received ${JSON.stringify(text)}`);
   }
   return value;
+}
+
+const knownScenarios = ['refuse', 'slow', 'overload', 'balancers'];
+
+function scenarioList(text: string | undefined): string[] {
+  if (text === undefined) return ['refuse', 'slow', 'overload'];
+  const scenarios = text.split(',').map((name) => name.trim());
+  for (const name of scenarios) {
+    if (!knownScenarios.includes(name)) {
+      throw new Error(
+        `--scenarios: unknown ${JSON.stringify(name)}; expected ${knownScenarios.join(', ')}`,
+      );
+    }
+  }
+  return scenarios;
 }
 
 async function runCore(quick: boolean): Promise<string> {
@@ -64,6 +82,9 @@ async function main(): Promise<void> {
       threads: { type: 'string' },
       only: { type: 'string' },
       'no-failures': { type: 'boolean', default: false },
+      'no-healthy': { type: 'boolean', default: false },
+      scenarios: { type: 'string' },
+      sweep: { type: 'string' },
       'slow-delay': { type: 'string' },
       quick: { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
@@ -71,8 +92,8 @@ async function main(): Promise<void> {
     },
   });
   const suite = positionals[0] ?? 'all';
-  if (!['all', 'core', 'proxy'].includes(suite)) {
-    throw new Error(`unknown suite ${JSON.stringify(suite)}: expected all, core or proxy`);
+  if (!['all', 'core', 'proxy', 'tls'].includes(suite)) {
+    throw new Error(`unknown suite ${JSON.stringify(suite)}: expected all, core, proxy or tls`);
   }
   const sections: string[] = [];
   if (suite === 'all' || suite === 'core') {
@@ -87,9 +108,22 @@ async function main(): Promise<void> {
       threads: Math.max(1, Math.round(positiveNumber(values.threads, 1, 'threads'))),
       only: values.only === undefined ? [] : values.only.split(',').map((id) => id.trim()),
       skipFailures: values['no-failures'],
+      skipHealthy: values['no-healthy'],
+      scenarios: scenarioList(values.scenarios),
+      sweep: values.sweep === undefined ? [] : values.sweep.split(',').map((name) => name.trim()),
       slowDelayMs: positiveNumber(values['slow-delay'], 200, 'slow-delay'),
       profile: values.profile,
       ...(values.baseline === undefined ? {} : { baseline: values.baseline }),
+    });
+    process.stdout.write(`\n${result.markdown}\n`);
+    sections.push(result.markdown);
+  }
+  if (suite === 'all' || suite === 'proxy' || suite === 'tls') {
+    const result = await runTlsSuite({
+      durationSeconds: positiveNumber(values.duration, 5, 'duration'),
+      warmupSeconds: positiveNumber(values.warmup, 1, 'warmup'),
+      connections: Math.max(1, Math.round(positiveNumber(values.connections, 50, 'connections'))),
+      threads: Math.max(1, Math.round(positiveNumber(values.threads, 1, 'threads'))),
     });
     process.stdout.write(`\n${result.markdown}\n`);
     sections.push(result.markdown);

@@ -1,5 +1,5 @@
 /**
- * `npm run release:check`: builds and packs every library package, then runs publint and
+ * `npm run release:check`: builds and packs every published package, then runs publint and
  * are-the-types-wrong on the tarballs — the files users would install, not the workspace. Any
  * message from either fails the check. are-the-types-wrong runs with its `esm-only` profile: the
  * packages are ES modules only (CommonJS callers use `require(esm)`, Node >= 20.19 / 22.12), so
@@ -10,7 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { packPackages } from './pack-packages.ts';
+import { packPackages, publishedPackages } from './pack-packages.ts';
 
 const run = promisify(execFile);
 const bin = (name: string) => join(import.meta.dirname, '..', 'node_modules', '.bin', name);
@@ -30,7 +30,7 @@ async function check(label: string, file: string, args: string[]): Promise<strin
 
 const destination = await mkdtemp(join(tmpdir(), 'breakwater-release-check-'));
 try {
-  const packed = await packPackages(destination);
+  const packed = await packPackages(destination, publishedPackages);
   const findings = await Promise.all(
     packed.flatMap(({ name, tarball }) => [
       check(`publint ${name}`, bin('publint'), ['run', tarball, '--strict']),

@@ -1,7 +1,8 @@
 /**
  * The packages as users get them: every library package is built and packed, the tarballs are
  * installed into a fresh temporary application (npm, from the tarball files; express, fastify
- * and undici not installed), and there:
+ * and undici not installed; `redis`, the peer of `@breakwater/redis`, installed from npm's cache
+ * as npm installs peers), and there:
  * - an ES module program and a CommonJS `require` program run on every Node.js found — the one
  *   running this test, Node 22 (`BREAKWATER_NODE22`, or `~/.cache/node22` where `.ci/run` puts
  *   it) and the system's Node 20 when it is 20.19 or newer. CommonJS support is Node's own
@@ -24,10 +25,17 @@ const root = join(import.meta.dirname, '..');
 const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
 
 const esmProgram = `
-import { CircuitBreaker, CircuitOpenError, ManualClock, consecutiveFailures } from 'breakwater';
+import {
+  CircuitBreaker,
+  CircuitOpenError,
+  InvalidOptionError,
+  ManualClock,
+  consecutiveFailures,
+} from 'breakwater';
 import { classifyHttpOutcome, protectedFetch } from '@breakwater/http';
 import { protectHandler } from '@breakwater/http/node';
 import { expressBreaker } from '@breakwater/http/express';
+import { redisSync } from '@breakwater/redis';
 
 const clock = new ManualClock();
 const breaker = new CircuitBreaker({ policy: consecutiveFailures(2), openDuration: 1_000, clock });
@@ -35,6 +43,15 @@ for (let i = 0; i < 2; i++) await breaker.execute(() => { throw new Error('down'
 const rejected = await breaker.execute(() => 'ran').catch((error) => error);
 clock.advance(1_000);
 const recovered = await breaker.execute(() => 'ran');
+// A client-shaped object with a prefix Redis Cluster would misroute: refused before any I/O, with
+// the application's own InvalidOptionError class (one breakwater copy, through the peer range).
+const fakeClient = { evalSha() {}, eval() {}, on() {}, duplicate() {}, isReady: false };
+let refused;
+try {
+  redisSync({ client: fakeClient, prefix: '{app}:' });
+} catch (error) {
+  refused = error;
+}
 console.log(JSON.stringify({
   open: CircuitOpenError.is(rejected) && rejected instanceof CircuitOpenError,
   recovered,
@@ -42,18 +59,21 @@ console.log(JSON.stringify({
   fetch: typeof protectedFetch({ fetch: async () => new Response('ok') }),
   node: typeof protectHandler((_req, res) => res.end()),
   express: typeof expressBreaker(),
+  redis: refused instanceof InvalidOptionError && refused.option === 'prefix',
 }));
 `;
 
 const cjsProgram = `
 const { CircuitBreaker, CircuitOpenError, consecutiveFailures } = require('breakwater');
 const { protectedFetch } = require('@breakwater/http');
+const { redisSync } = require('@breakwater/redis');
 const breaker = new CircuitBreaker({ policy: consecutiveFailures(1) });
 breaker.execute(() => Promise.reject(new Error('down'))).catch(() => {
   breaker.execute(() => 'ran').catch((error) => {
     console.log(JSON.stringify({
       open: CircuitOpenError.is(error),
       fetch: typeof protectedFetch(),
+      redis: typeof redisSync,
     }));
   });
 });
@@ -74,6 +94,7 @@ import { protectedFetch, type ProtectedFetchOptions } from '@breakwater/http';
 import { classifyHttpOutcome } from '@breakwater/http/fetch';
 import { protectHandler } from '@breakwater/http/node';
 import { expressBreaker } from '@breakwater/http/express';
+import { type RedisSync, type RedisSyncClient, redisSync } from '@breakwater/redis';
 
 const options: ProtectedFetchOptions = { timeout: 2_000, retry: { maxAttempts: 2 } };
 const http = protectedFetch(options);
@@ -98,6 +119,11 @@ export const handler = protectHandler((_req, res) => {
   res.end();
 });
 export const middleware = expressBreaker();
+// Not node-redis's createClient here: its types alone double this test's compile time, and the
+// workspace's typecheck already checks that its client is a RedisSyncClient.
+export function share(client: RedisSyncClient): RedisSync {
+  return redisSync({ client, prefix: 'app:', flushInterval: 100 });
+}
 `;
 
 /** Every distinct Node.js binary to run the programs on, with its version. */
@@ -152,12 +178,19 @@ describe('the packed packages installed into a fresh application', () => {
 
   after(() => rm(app, { recursive: true, force: true }));
 
-  it('installs without express, fastify or undici', () => {
+  it('installs without express, fastify or undici, with the redis peer', () => {
     for (const name of ['express', 'fastify', 'undici']) {
       assert.equal(existsSync(join(app, 'node_modules', name)), false, name);
     }
     assert.ok(existsSync(join(app, 'node_modules', 'breakwater', 'LICENSE')));
     assert.ok(existsSync(join(app, 'node_modules', '@breakwater', 'http', 'README.md')));
+    assert.ok(existsSync(join(app, 'node_modules', '@breakwater', 'redis', 'README.md')));
+    assert.ok(existsSync(join(app, 'node_modules', 'redis', 'package.json')), 'redis peer');
+    // One breakwater for the application and every package: no nested copy.
+    for (const name of ['http', 'redis']) {
+      const nested = join(app, 'node_modules', '@breakwater', name, 'node_modules', 'breakwater');
+      assert.equal(existsSync(nested), false, nested);
+    }
   });
 
   it('runs an ES module and a CommonJS program on every supported Node found', async (t) => {
@@ -176,13 +209,14 @@ describe('the packed packages installed into a fresh application', () => {
           fetch: 'function',
           node: 'function',
           express: 'function',
+          redis: true,
         },
         `ESM on ${version}`,
       );
       const cjs = await run(path, ['cjs.cjs'], { cwd: app });
       assert.deepEqual(
         JSON.parse(cjs.stdout),
-        { open: true, fetch: 'function' },
+        { open: true, fetch: 'function', redis: 'function' },
         `CJS on ${version}`,
       );
       t.diagnostic(`ESM and CommonJS programs ran on Node ${version}`);

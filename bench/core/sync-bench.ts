@@ -27,8 +27,11 @@ const STARTUP_MS = 30_000;
 
 export interface SyncCostRow {
   readonly label: string;
+  /** The median over rounds of the round's mean. */
   readonly avgNs: number;
-  readonly p99Ns: number;
+  /** The median over rounds of (this case's mean ÷ no sync's mean in the same round). */
+  readonly ratio: number;
+  readonly rounds: number;
 }
 
 export interface PropagationRow {
@@ -54,6 +57,11 @@ export interface SyncBenchResults {
 
 const work = async (): Promise<number> => 1;
 
+function middle(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
 async function redisClient() {
   const client = createClient({ url: REDIS_URL, socket: { reconnectStrategy: false } });
   client.on('error', () => {});
@@ -67,7 +75,7 @@ async function redisClient() {
 
 /** Closed `execute` with no sync, clusterSync and redisSync, in both modes. */
 async function runCost(quick: boolean, log: (line: string) => void): Promise<SyncCostRow[]> {
-  const options = quick ? { min_cpu_time: 50 * 1e6 } : {};
+  const options = { min_cpu_time: (quick ? 20 : 60) * 1e6 };
   const rows: SyncCostRow[] = [];
   const prefix = `bwbench:${process.pid}:`;
   const client = await redisClient();
@@ -92,22 +100,35 @@ async function runCost(quick: boolean, log: (line: string) => void): Promise<Syn
       new CircuitBreaker({ name: 'ro', sync: redis, syncMode: 'outcomes' }),
     ]);
   }
-  // Interleaved passes, each starting one case later, best kept: noise on a shared machine only
-  // adds time, and no case always runs first.
-  const best = new Map<string, SyncCostRow>();
-  const passes = quick ? 2 : 3;
-  for (let pass = 0; pass < passes; pass++) {
-    const order = [...cases.slice(pass % cases.length), ...cases.slice(0, pass % cases.length)];
+  // Many short rounds, every case once per round in rotating order; each case is compared with
+  // no sync in the same round, so load that comes and goes on a shared machine hits both.
+  const rounds = quick ? 6 : 15;
+  const means = new Map<string, number[]>(cases.map(([label]) => [label, []]));
+  const ratios = new Map<string, number[]>(cases.map(([label]) => [label, []]));
+  for (let round = 0; round < rounds; round++) {
+    const shift = round % cases.length;
+    const order = [...cases.slice(shift), ...cases.slice(0, shift)];
+    const inRound = new Map<string, number>();
     for (const [label, breaker] of order) {
       const stats = await measure(() => breaker.execute(work), options);
-      const previous = best.get(label);
-      if (previous === undefined || stats.avg < previous.avgNs) {
-        best.set(label, { label, avgNs: stats.avg, p99Ns: stats.p99 });
-      }
-      log(`  sync cost ${label.padEnd(28)} ${stats.avg.toFixed(0).padStart(6)} ns`);
+      inRound.set(label, stats.avg);
+      means.get(label)!.push(stats.avg);
     }
+    const none = inRound.get('no sync')!;
+    for (const [label, mean] of inRound) ratios.get(label)!.push(mean / none);
   }
-  for (const [label] of cases) rows.push(best.get(label)!);
+  for (const [label] of cases) {
+    const row = {
+      label,
+      avgNs: middle(means.get(label)!),
+      ratio: middle(ratios.get(label)!),
+      rounds,
+    };
+    log(
+      `  sync cost ${label.padEnd(28)} ${row.avgNs.toFixed(0).padStart(6)} ns ${row.ratio.toFixed(2)}×`,
+    );
+    rows.push(row);
+  }
   for (const [, breaker] of cases) breaker.dispose();
   if (client) {
     await redis?.close();

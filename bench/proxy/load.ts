@@ -29,6 +29,8 @@ export interface LoadOptions {
   readonly connections: number;
   /** wrk threads; 1 leaves the second core of a small machine to the proxy and its upstream. */
   readonly threads: number;
+  /** Extra request headers (`Connection: close` makes every request a new connection). */
+  readonly headers?: readonly string[];
 }
 
 /** The load generator this machine has. */
@@ -74,6 +76,7 @@ async function runWrk(url: string, options: LoadOptions): Promise<LoadResult> {
       '--timeout',
       '5s',
       '--latency',
+      ...(options.headers ?? []).flatMap((header) => ['-H', header]),
       url,
     ],
     (options.durationSeconds + 20) * 1_000,
@@ -125,6 +128,7 @@ async function runAutocannon(url: string, options: LoadOptions): Promise<LoadRes
       '--timeout',
       '5',
       '--json',
+      ...(options.headers ?? []).flatMap((header) => ['--headers', header]),
       url,
     ],
     (options.durationSeconds + 30) * 1_000,

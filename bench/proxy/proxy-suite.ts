@@ -35,6 +35,12 @@ import {
 } from '../lib/processes.ts';
 import { resultsDirectory, writeResults } from '../lib/results.ts';
 import {
+  renderBalancerSweep,
+  runBalancerSweep,
+  type SweepResult,
+  type SweepRun,
+} from './balancer-sweep.ts';
+import {
   type LoadOptions,
   type LoadResult,
   loadTool,
@@ -42,10 +48,18 @@ import {
   trackLoadGenerators,
 } from './load.ts';
 import {
+  type OverloadCase,
+  overloadSettleSeconds,
+  renderOverload,
+  runOverload,
+} from './overload-scenario.ts';
+import {
   breakwater,
   breakwaterBaseline,
+  breakwaterDefaultBalancer,
   breakwaterFeatures,
   breakwaterSlowCalls,
+  breakwaterSubject,
   fastifyProxy,
   haproxy,
   httpProxy,
@@ -72,6 +86,12 @@ export interface ProxySuiteOptions {
   readonly only: readonly string[];
   /** Skip the failure scenarios. */
   readonly skipFailures: boolean;
+  /** Skip the healthy throughput table. */
+  readonly skipHealthy: boolean;
+  /** Failure scenarios to run: `refuse`, `slow`, `overload`, `balancers` (the sweep). */
+  readonly scenarios: readonly string[];
+  /** The balancers the sweep runs (all when empty). */
+  readonly sweep: readonly string[];
   /** How much slower the slow target answers. */
   readonly slowDelayMs: number;
   /** Write a V8 CPU profile of every Node proxy to bench/results/profiles/ (slows them down). */
@@ -129,7 +149,7 @@ const allSubjects: readonly ProxySubject[] = [
 ];
 
 const failureSubjects: readonly ProxySubject[] = [
-  breakwater,
+  breakwaterDefaultBalancer,
   breakwaterSlowCalls,
   nginxProxy,
   haproxy,
@@ -262,24 +282,53 @@ export async function runProxySuite(options: ProxySuiteOptions): Promise<ProxySu
       );
     }
 
-    const healthy = await runHealthy(
-      selected(withBaseline(allSubjects, options.baseline)),
-      upstream.origins,
-      group,
-      directory,
-      options,
-    );
+    const healthy = options.skipHealthy
+      ? []
+      : await runHealthy(
+          selected(withBaseline(allSubjects, options.baseline)),
+          upstream.origins,
+          group,
+          directory,
+          options,
+        );
     let failures: FailureResult[] = [];
+    let sweep: SweepResult[] = [];
+    let overload: OverloadCase[] = [];
     if (!options.skipFailures) {
       const target = await startControllableTarget(group, directory);
+      const targets = [upstream.origins[0]!, upstream.origins[1]!, target.origin];
       failures = await runFailures(
         selected(failureSubjects),
-        [upstream.origins[0]!, upstream.origins[1]!, target.origin],
+        targets,
         target,
         group,
         directory,
         options,
       );
+      if (options.scenarios.includes('balancers')) {
+        sweep = await runBalancerSweep(
+          (balance, scenario) =>
+            sweepCase(balance, scenario, targets, target, group, directory, options),
+          options.rounds,
+          log,
+          ...(options.sweep.length > 0 ? [options.sweep] : []),
+        );
+      }
+      if (options.scenarios.includes('overload')) {
+        overload = await runOverload(
+          group,
+          directory,
+          async (overloadTargets, overrides, id) => {
+            const subject = breakwaterSubject(id, 'Breakwater', overrides, {
+              balance: 'default',
+            });
+            const running = await startSubject(subject, group, directory, overloadTargets, options);
+            return { url: running.url, stop: () => group.stop(running.started) };
+          },
+          { measureSeconds: options.durationSeconds, settleSeconds: overloadSettleSeconds },
+          log,
+        );
+      }
     }
 
     const features = await breakwaterFeatures({
@@ -290,17 +339,36 @@ export async function runProxySuite(options: ProxySuiteOptions): Promise<ProxySu
       targets: upstream.origins,
     });
     const versions = collectVersions();
-    const markdown = renderProxyMarkdown({
-      machine,
-      versions,
-      options,
-      upstreamKind: upstream.kind,
-      tool: loadTool(),
-      healthy,
-      failures,
-      breakwaterFeatures: features.features,
-      notes,
-    });
+    const defaultBalance = (
+      await breakwaterFeatures(
+        { group, directory, port: 0, adminPort: 0, targets: upstream.origins },
+        {},
+        'default',
+      )
+    ).detection.match(/^balance: ([\w-]+)/)?.[1];
+    const extra = [
+      sweep.length > 0 ? renderBalancerSweep(sweep, options.slowDelayMs, defaultBalance) : '',
+      overload.length > 0
+        ? renderOverload(overload, {
+            measureSeconds: options.durationSeconds,
+            settleSeconds: overloadSettleSeconds,
+          })
+        : '',
+    ].filter((section) => section !== '');
+    const markdown = [
+      renderProxyMarkdown({
+        machine,
+        versions,
+        options,
+        upstreamKind: upstream.kind,
+        tool: loadTool(),
+        healthy,
+        failures,
+        breakwaterFeatures: features.features,
+        notes,
+      }),
+      ...extra,
+    ].join('\n\n');
     const data = {
       suite: 'proxy',
       machine,
@@ -309,6 +377,8 @@ export async function runProxySuite(options: ProxySuiteOptions): Promise<ProxySu
       breakwaterFeatures: features.features,
       healthy,
       failures,
+      balancerSweep: sweep,
+      overload,
       notes,
     };
     const jsonPath = writeResults('proxy', data, markdown);
@@ -381,6 +451,36 @@ async function runHealthy(
   return results;
 }
 
+/** One case of the balancer sweep: a fresh Breakwater with `balance`, warmed up, measured. */
+async function sweepCase(
+  balance: string,
+  scenario: 'healthy' | 'slow',
+  targets: readonly string[],
+  failing: ControllableTarget,
+  group: ProcessGroup,
+  directory: string,
+  options: ProxySuiteOptions,
+): Promise<SweepRun> {
+  const subject = breakwaterSubject(`sweep-${balance}`, `Breakwater ${balance}`, {}, { balance });
+  let started: Started | undefined;
+  try {
+    await failing.setMode('ok');
+    const running = await startSubject(subject, group, directory, targets, options);
+    started = running.started;
+    await warmUp(running.url, options);
+    if (scenario === 'slow') await failing.setMode('slow', options.slowDelayMs);
+    const run = await measure(running.url, started.pid, 1, options);
+    return {
+      requestsPerSecond: run.requestsPerSecond,
+      p99Ms: run.p99Ms,
+      errors: run.non2xx + run.socketErrors,
+    };
+  } finally {
+    if (started) await group.stop(started);
+    await failing.setMode('ok').catch(() => undefined);
+  }
+}
+
 async function runFailures(
   subjects: readonly ProxySubject[],
   targets: readonly string[],
@@ -391,14 +491,20 @@ async function runFailures(
 ): Promise<FailureResult[]> {
   const context = { group, directory, port: 0, adminPort: 0, targets };
   const results: FailureResult[] = [];
-  const scenarios = ['refuse', 'slow'] as const;
+  const scenarios = (['refuse', 'slow'] as const).filter((scenario) =>
+    options.scenarios.includes(scenario),
+  );
   for (const scenario of scenarios) {
     for (const subject of subjects) {
       if (subject.scenarios !== undefined && !subject.scenarios.includes(scenario)) continue;
       let detection = subject.detection ?? '';
       let label = subject.label;
       if (subject.upstreamOverrides !== undefined) {
-        const features = await breakwaterFeatures(context, subject.upstreamOverrides);
+        const features = await breakwaterFeatures(
+          context,
+          subject.upstreamOverrides,
+          subject.balance,
+        );
         detection = features.detection;
         if (!features.outlierDetection) label = `${subject.label} (without outlier detection)`;
       }

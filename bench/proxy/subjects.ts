@@ -39,6 +39,11 @@ export interface ProxySubject {
   readonly detection?: string;
   /** Breakwater only: settings laid over the example's upstream. */
   readonly upstreamOverrides?: Record<string, unknown>;
+  /**
+   * Breakwater only: the balancer it runs with; `'default'` leaves `balance` out so the proxy's
+   * own default applies. Default: round robin, as every other proxy here.
+   */
+  readonly balance?: string;
   /** The failure scenarios this subject runs in (all when absent). */
   readonly scenarios?: readonly ('refuse' | 'slow')[];
 }
@@ -147,6 +152,7 @@ function isMap(value: unknown): value is YamlMap {
 export function breakwaterBenchConfig(
   context: StartContext,
   upstreamOverrides: YamlMap = {},
+  balance = 'round-robin',
 ): {
   config: YamlMap;
   features: string[];
@@ -179,10 +185,11 @@ export function breakwaterBenchConfig(
     ...upstreamTemplate,
     ...(isMap(fromEnvironment) ? fromEnvironment : {}),
     ...upstreamOverrides,
-    balance: 'round-robin',
+    balance,
     targets: context.targets.map((url) => ({ url })),
   };
   delete upstream.hashOn;
+  if (balance === 'default') delete upstream.balance;
   const config: YamlMap = {};
   // Keep top-level sections the example sets (limits, retries, …) except those we must own.
   for (const [key, value] of Object.entries(topLevel)) {
@@ -224,8 +231,9 @@ function summarise(value: unknown): string {
 export async function breakwaterFeatures(
   context: StartContext,
   upstreamOverrides: YamlMap = {},
+  balance?: string,
 ): Promise<BreakwaterFeatures> {
-  const { config } = breakwaterBenchConfig(context, upstreamOverrides);
+  const { config } = breakwaterBenchConfig(context, upstreamOverrides, balance);
   try {
     const { loadConfig } = await import('@breakwater/proxy');
     const validated = loadConfig(stringify(config), {}) as unknown as {
@@ -250,6 +258,7 @@ export async function breakwaterFeatures(
     if (upstream.timeouts !== undefined) features.push(`timeouts ${summarise(upstream.timeouts)}`);
     const on = outlier !== undefined && outlier !== false;
     const detection = [
+      `balance: ${String(upstream.balance)}`,
       on && isMap(outlier)
         ? `outlier detection: ${summarise(outlier.policy)} on ${summarise(outlier.failOn)}`
         : 'no outlier detection',
@@ -271,22 +280,30 @@ export async function breakwaterFeatures(
   }
 }
 
-function breakwaterSubject(
+/** A Breakwater process with `upstreamOverrides` laid over the example's upstream settings. */
+export function breakwaterSubject(
   id: string,
   label: string,
   upstreamOverrides: YamlMap,
-  scenarios?: readonly ('refuse' | 'slow')[],
-  root: string = repositoryRoot,
+  variant: {
+    readonly scenarios?: readonly ('refuse' | 'slow')[];
+    /** A checkout to run the proxy from (the baseline). Default: this one. */
+    readonly root?: string;
+    /** See {@link ProxySubject.balance}. */
+    readonly balance?: string;
+  } = {},
 ): ProxySubject {
+  const { scenarios, root = repositoryRoot, balance } = variant;
   const cliPath = join(root, 'packages', 'proxy', 'src', 'cli.ts');
   return {
     id,
     label,
     upstreamOverrides,
     ...(scenarios ? { scenarios } : {}),
+    ...(balance ? { balance } : {}),
     unavailable: () => (existsSync(cliPath) ? undefined : `${cliPath} does not exist`),
     async start(context) {
-      const { config } = breakwaterBenchConfig(context, upstreamOverrides);
+      const { config } = breakwaterBenchConfig(context, upstreamOverrides, balance);
       const configPath = join(context.directory, `${id}.yaml`);
       writeFileSync(configPath, stringify(config));
       const started = context.group.start(
@@ -294,6 +311,8 @@ function breakwaterSubject(
         process.execPath,
         [
           '--conditions=@breakwater/source',
+          // A baseline checkout from before the condition was renamed resolves through `source`.
+          ...(root === repositoryRoot ? [] : ['--conditions=source']),
           ...(context.nodeFlags ?? []),
           cliPath,
           'start',
@@ -315,11 +334,22 @@ function breakwaterSubject(
  * under the same load and noise.
  */
 export function breakwaterBaseline(root: string, label: string): ProxySubject {
-  return breakwaterSubject('breakwater-baseline', label, {}, undefined, root);
+  return breakwaterSubject('breakwater-baseline', label, {}, { root });
 }
 
 /** @breakwater/proxy, started through its CLI, single process, configured as the example. */
 export const breakwater: ProxySubject = breakwaterSubject('breakwater', 'Breakwater', {});
+
+/**
+ * The same, with the proxy's default balancer instead of round robin: what a user who names no
+ * balancer gets, for the failure runs (nginx and HAProxy run with their usual round robin).
+ */
+export const breakwaterDefaultBalancer: ProxySubject = breakwaterSubject(
+  'breakwater',
+  'Breakwater (its default balancer)',
+  {},
+  { balance: 'default' },
+);
 
 /**
  * A bench-only variant for the slow-target scenario: the same config with outlier detection
@@ -339,5 +369,5 @@ export const breakwaterSlowCalls: ProxySubject = breakwaterSubject(
       },
     },
   },
-  ['slow'],
+  { scenarios: ['slow'] },
 );

@@ -181,6 +181,39 @@ export class BulkheadFullError extends BreakwaterError {
 }
 
 /**
+ * An adaptive concurrency limiter had as many calls in flight as its current limit allows. The
+ * work was never started.
+ *
+ * @example
+ * ```ts
+ * await limiter.execute(work).catch((error) => {
+ *   if (error.code === 'ERR_CONCURRENCY_LIMIT') return reply(503, { 'retry-after': '1' });
+ *   throw error;
+ * });
+ * ```
+ */
+export class ConcurrencyLimitError extends BreakwaterError {
+  /** The `code` of every ConcurrencyLimitError. */
+  static readonly code = 'ERR_CONCURRENCY_LIMIT';
+
+  /** The limit in force when the call was turned away. */
+  readonly limit: number;
+  /** The limiter's name, when it has one. */
+  readonly limiter: string | undefined;
+
+  constructor(limit: number, limiter?: string) {
+    super(
+      'ERR_CONCURRENCY_LIMIT',
+      limiter === undefined
+        ? `Concurrency limit of ${limit} reached`
+        : `Concurrency limit of ${limit} reached for "${limiter}"`,
+    );
+    this.limit = limit;
+    this.limiter = limiter;
+  }
+}
+
+/**
  * An option given to a Breakwater constructor or factory is out of range or of the wrong type.
  *
  * @example

@@ -3,6 +3,16 @@
  *
  * @module breakwater
  */
+
+export {
+  type AdaptiveConcurrencyEvents,
+  type AdaptiveConcurrencyOptions,
+  AdaptiveConcurrencyPolicy,
+  type AimdOptions,
+  adaptiveConcurrency,
+  type ConcurrencyPermit,
+  type GradientOptions,
+} from './adaptive-concurrency.ts';
 export {
   type Backoff,
   constant,
@@ -35,6 +45,7 @@ export {
   BreakwaterError,
   BulkheadFullError,
   CircuitOpenError,
+  ConcurrencyLimitError,
   InvalidOptionError,
   TimeoutError,
 } from './errors.ts';

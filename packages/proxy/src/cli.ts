@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 /**
  * The `breakwater` command: `start --config FILE`, `validate FILE`, `--help`, `--version`.
- * Exit codes: 0 ok, 1 invalid config or failed start, 2 wrong usage.
+ * Exit codes: 0 ok, 1 invalid config or failed start (one line on stderr naming the config path
+ * and address; the JSON log has the detail), 2 wrong usage.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { checkListenHosts } from './config/bound-addresses.ts';
 import { ConfigError } from './config/config-error.ts';
 import { loadConfigFile } from './config/load-config.ts';
+import { ListenError } from './listen-error.ts';
 import { createLogger } from './logger.ts';
 import { startProxy } from './proxy.ts';
 import { startCluster } from './workers/primary.ts';
@@ -18,7 +21,8 @@ Commands:
   start --config FILE   Start the proxy with the YAML config FILE (-c FILE)
         [--workers N]   Worker processes: a number or auto (one per core); overrides
                         the file's workers setting
-  validate FILE         Check a config file; prints OK or every problem (exit 1 on errors)
+  validate FILE         Check a config file; prints OK or every problem (exit 1 on errors):
+                        the schema, colliding listen addresses, listen hosts that do not resolve
 
 Options:
   -h, --help            Show this help
@@ -53,13 +57,20 @@ async function main(argv: string[]): Promise<number> {
       const file = rest[0] ?? values.config;
       if (file === undefined || rest.length > 1)
         return usageError('validate takes exactly one FILE');
+      let config: Awaited<ReturnType<typeof loadConfigFile>>;
       try {
-        await loadConfigFile(file);
-        process.stdout.write(`OK ${file}\n`);
-        return 0;
+        config = await loadConfigFile(file);
       } catch (error) {
         return reportConfigError(error);
       }
+      // What start would fail on that only the network can tell: listen hosts that do not resolve.
+      const hosts = await checkListenHosts(config);
+      for (const warning of hosts.warnings) {
+        process.stderr.write(`warning: ${file}: ${warning.path}: ${warning.message}\n`);
+      }
+      if (hosts.errors.length > 0) return reportConfigError(new ConfigError(hosts.errors, file));
+      process.stdout.write(`OK ${file}\n`);
+      return 0;
     }
     case 'start': {
       const file = values.config ?? rest[0];
@@ -91,6 +102,12 @@ async function main(argv: string[]): Promise<number> {
         }
       } catch (error) {
         logger.fatal({ err: error }, 'failed to start');
+        // One line a person reads first; the JSON line above keeps the detail.
+        const reason =
+          error instanceof ListenError
+            ? error.message
+            : `failed to start: ${error instanceof Error ? error.message : String(error)}`;
+        process.stderr.write(`breakwater: ${file}: ${reason}\n`);
         return 1;
       }
       return new Promise<number>((resolve) => {

@@ -15,16 +15,21 @@
 export type { BalanceKind, FailOn } from './config/choices.ts';
 export { ConfigError, type ConfigIssue } from './config/config-error.ts';
 export type { ListenAddress } from './config/listen-address.ts';
+export type { CertificateConfig, ListenerEntry } from './config/listen-schema.ts';
 export { type ConfigEnv, loadConfig, loadConfigFile } from './config/load-config.ts';
 export type {
   HealthCheckConfig,
+  Http2Config,
+  ListenerConfig,
   OutlierDetectionConfig,
   ProxyConfig,
   RetryConfig,
   RouteConfig,
+  TlsListenerConfig,
   UpstreamConfig,
 } from './config/schema.ts';
 export type { ProxyErrorCode } from './http/proxy-error.ts';
+export { ListenError } from './listen-error.ts';
 export type { Logger } from './logger.ts';
 export { type RunningProxy, type StartProxyOptions, startProxy } from './proxy.ts';
 export type { ReloadWarning } from './reload/plan.ts';
@@ -34,6 +39,9 @@ export type {
   ReloadResult,
   UpstreamReloadReport,
 } from './reload/reload.ts';
+export type { Listener, ListenerStats } from './request/listeners.ts';
+export { CertificateError, type CertificateErrorCode } from './tls/certificate-pair.ts';
+export type { CertificateInfo, CertificateStore } from './tls/certificate-store.ts';
 export {
   type RunningCluster,
   type StartClusterOptions,

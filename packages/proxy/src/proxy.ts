@@ -4,19 +4,30 @@
  */
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { type AddressInfo, Server as NetServer } from 'node:net';
-import type { Clock, SyncTransport } from 'breakwater';
+import { isDeepStrictEqual } from 'node:util';
+import { type Clock, type SyncTransport, systemClock } from 'breakwater';
+import { DashboardAssets } from './admin/dashboard-assets.ts';
+import { DashboardFeed, describeReload } from './admin/dashboard-feed.ts';
+import { registerListenerMetrics } from './admin/listener-metrics.ts';
 import { ProxyMetrics } from './admin/metrics.ts';
 import { createAdminServer } from './admin/server.ts';
+import { type BoundAddress, boundAddresses } from './config/bound-addresses.ts';
+import { ConfigError, type ConfigIssue } from './config/config-error.ts';
 import type { ConfigEnv } from './config/load-config.ts';
 import type { ProxyConfig } from './config/schema.ts';
 import { clientErrorListener } from './http/client-error.ts';
 import { viaEntry } from './http/forwarding-headers.ts';
+import { TrustedProxies } from './http/trusted-proxies.ts';
+import { ListenError } from './listen-error.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { upstreamLifecycle } from './reload/lifecycle.ts';
+import { listenShape } from './reload/plan.ts';
 import { ConfigReloader, type ReloadResult } from './reload/reload.ts';
 import { Forwarder } from './request/forwarder.ts';
+import { createListener, type Listener, type ListenerContext } from './request/listeners.ts';
+import { SlowReaders } from './request/slow-readers.ts';
 import { UpgradeTunnels } from './request/upgrade.ts';
 import { Router, RouteTable } from './upstream/router.ts';
 import { UpstreamPool } from './upstream/upstream-pool.ts';
@@ -56,6 +67,8 @@ export interface RunningProxy {
   readonly adminAddress: AddressInfo | undefined;
   /** Upstreams by name. */
   readonly upstreams: ReadonlyMap<string, UpstreamPool>;
+  /** The listeners, in config order: certificates, protocols and connection counts. */
+  readonly listeners: readonly Listener[];
   readonly forwarder: Forwarder;
   readonly metrics: ProxyMetrics;
   readonly logger: Logger;
@@ -85,7 +98,8 @@ export interface RunningProxy {
 }
 
 /**
- * Starts a proxy. Listening errors (port in use…) reject after undoing what was started.
+ * Starts a proxy. Listening errors (port in use…) reject with a {@link ListenError} naming the
+ * config path and address, after undoing what was started.
  *
  * @example
  * const proxy = await startProxy(loadConfig(text, process.env));
@@ -116,16 +130,28 @@ export async function startProxy(
   }
   const metrics = new ProxyMetrics(() => upstreams.values());
   const routes = new RouteTable(new Router(config.routes, upstreams));
+  const slowReaders = new SlowReaders({
+    minResponseRate: config.limits.minResponseRate,
+    sendTimeout: config.limits.sendTimeout,
+  });
+  metrics.countSlowReaders(slowReaders);
   const forwarder = new Forwarder({
     routes,
     // Unique per proxy, so a request that comes back to this proxy is recognised as a loop.
     via: viaEntry(randomBytes(4).toString('hex')),
     preserveHost: config.preserveHost,
+    underscoresInHeaders: config.underscoresInHeaders,
     maxBodySize: config.limits.maxBodySize,
+    requestBuffer: config.limits.requestBuffer,
+    responseBuffer: config.limits.responseBuffer,
+    slowReaders,
+    maxHeaderSize: config.limits.maxHeaderSize,
+    trustedProxies: new TrustedProxies(config.trustedProxies),
     logger,
     accessLog: config.log.access,
     metrics,
   });
+  const listeners: Listener[] = [];
   const reloader = new ConfigReloader({
     config,
     upstreams,
@@ -134,62 +160,96 @@ export async function startProxy(
     lifecycle: upstreamLifecycle({ clock: options.clock, logger, sync }),
     configFile: options.configFile,
     env: options.env,
+    certificates: (next) => prepareCertificates(listeners, next),
   });
+  // The dashboard comes with the admin listener; without one nothing samples traffic.
+  const dashboard =
+    config.admin === undefined
+      ? undefined
+      : {
+          assets: new DashboardAssets(),
+          feed: new DashboardFeed({
+            pools: () => upstreams.values(),
+            onAttempt: (listener) => forwarder.onAttempt(listener),
+            reloadable: options.configFile !== undefined,
+            logger,
+          }),
+        };
+  /** Every reload, whoever asked (SIGHUP, the admin API, code), lands on the timeline. */
+  const reported = async (reloading: Promise<ReloadResult>): Promise<ReloadResult> => {
+    const result = await reloading;
+    if (result.status === 'applied') metrics.adoptTargets();
+    dashboard?.feed.note(describeReload(result));
+    return result;
+  };
   const tunnels = new UpgradeTunnels(forwarder, routes);
-  const limits = config.limits;
   const onClientError = clientErrorListener(logger, forwarder.answeredSockets);
-  const servers: Server[] = [];
   let admin: Server | undefined;
+  registerListenerMetrics(metrics.registry, () => listeners, Date.now);
 
   const stopAll = async (): Promise<void> => {
-    for (const server of servers) server.close();
-    for (const server of servers) server.closeAllConnections();
+    for (const listener of listeners) {
+      listener.stopWatching();
+      listener.server.close();
+      listener.closeAll();
+    }
+    dashboard?.feed.stop();
     admin?.close();
     admin?.closeAllConnections();
     await Promise.all([...upstreams.values()].map((pool) => pool.destroy()));
     await shared?.close();
   };
 
+  const context: ListenerContext = {
+    limits: config.limits,
+    http2: config.http2,
+    clock: options.clock ?? systemClock,
+    logger,
+    handlers: {
+      request: forwarder.handle,
+      checkContinue: forwarder.handleContinue,
+      checkExpectation: forwarder.handleExpectation,
+      upgrade: tunnels.handle,
+      connect: tunnels.refuseConnect,
+      clientError: onClientError,
+    },
+    // The first TLS listener, once bound (port 0 in tests is known only then).
+    httpsPort: () => {
+      const tls = listeners.find((listener) => listener.kind === 'https');
+      return (tls?.server.address() as AddressInfo | null)?.port;
+    },
+  };
+
   try {
     options.prepare?.(upstreams);
-    for (const address of config.listen) {
-      const server = createServer(
-        {
-          maxHeaderSize: limits.maxHeaderSize,
-          headersTimeout: limits.headersTimeout,
-          requestTimeout: limits.requestTimeout,
-          keepAliveTimeout: limits.keepAliveTimeout,
-          // node checks header/request timeouts on this interval (30 s by default), which would
-          // let a slowloris client hold a socket far past headersTimeout.
-          connectionsCheckingInterval: Math.max(250, Math.min(2_000, limits.headersTimeout / 2)),
-          // h2c is never passed upstream: such a request is forwarded as plain HTTP/1.1 with the
-          // Upgrade header stripped.
-          shouldUpgradeCallback: (req) => !isH2c(req.headers.upgrade),
-          // The forwarder refuses a missing Host itself, with the proxy's JSON error.
-          requireHostHeader: false,
-        },
-        forwarder.handle,
-      );
-      server.on('upgrade', tunnels.handle);
-      server.on('clientError', onClientError);
-      // Checks run before 100 Continue goes out; other expectations get a JSON 417.
-      server.on('checkContinue', forwarder.handleContinue);
-      server.on('checkExpectation', forwarder.handleExpectation);
-      server.on('connect', tunnels.refuseConnect);
-      servers.push(server);
-      server.listen(address.port, address.host);
-      await once(server, 'listening');
+    // Where each address is in the config, so a failed bind names its path.
+    const addresses = boundAddresses(config);
+    // TLS listeners first, so a redirecting listener knows the HTTPS port before it serves.
+    const order = [...config.listen.keys()].sort(
+      (a, b) =>
+        Number(config.listen[b]!.tls !== undefined) - Number(config.listen[a]!.tls !== undefined),
+    );
+    const bound = new Map<number, Listener>();
+    for (const index of order) {
+      const entry = config.listen[index]!;
+      const listener = await createListener(entry, context);
+      listeners.push(listener);
+      bound.set(index, listener);
+      await listen(listener.server, addresses[index]!);
     }
+    // Back in config order, for proxyAddresses and the admin API.
+    listeners.splice(0, listeners.length, ...[...config.listen.keys()].map((i) => bound.get(i)!));
     if (config.admin !== undefined) {
       admin = createAdminServer({
         token: config.admin.token,
         pools: () => upstreams.values(),
-        reload: () => reloader.reloadFile(),
+        listeners: () => listeners,
+        reload: () => reported(reloader.reloadFile()),
         metrics,
         logger,
+        dashboard,
       });
-      admin.listen(config.admin.listen.port, config.admin.listen.host);
-      await once(admin, 'listening');
+      await listen(admin, addresses[addresses.length - 1]!);
     }
   } catch (error) {
     await stopAll();
@@ -198,13 +258,14 @@ export async function startProxy(
 
   // Probing starts once the proxy is up; stopped by each pool's close()/destroy().
   for (const pool of upstreams.values()) pool.start();
+  dashboard?.feed.start();
 
   // After listening, a server error (e.g. EMFILE on accept) is logged, never a crash.
   const onServerError = (error: Error) => logger.error({ err: error }, 'listener error');
-  for (const server of servers) server.on('error', onServerError);
+  for (const listener of listeners) listener.server.on('error', onServerError);
   admin?.on('error', onServerError);
 
-  const proxyAddresses = servers.map((server) => server.address() as AddressInfo);
+  const proxyAddresses = listeners.map((listener) => listener.server.address() as AddressInfo);
   const adminAddress = admin === undefined ? undefined : (admin.address() as AddressInfo);
   logger.info(
     {
@@ -222,10 +283,13 @@ export async function startProxy(
       forwarder.closing = true;
       // No reload may start now; this also waits for removed targets' pools to close.
       const reloadsStopped = reloader.stop();
-      const serversClosed = servers.map(
-        (server) => new Promise<void>((resolve) => server.close(() => resolve())),
+      const serversClosed = listeners.map(
+        (listener) => new Promise<void>((resolve) => listener.server.close(() => resolve())),
       );
-      for (const server of servers) server.closeIdleConnections();
+      for (const listener of listeners) {
+        listener.stopWatching();
+        listener.closeIdle();
+      }
       let timer: NodeJS.Timeout | undefined;
       const timedOut = await Promise.race([
         forwarder.whenIdle().then(() => false),
@@ -240,13 +304,15 @@ export async function startProxy(
           'shutdown timeout; dropping in-flight requests',
         );
       tunnels.closeAll();
-      for (const server of servers) server.closeAllConnections();
+      slowReaders.close();
+      for (const listener of listeners) listener.closeAll();
       await Promise.all(serversClosed);
       await Promise.all(
         [...upstreams.values()].map((pool) => (timedOut ? pool.destroy() : pool.close())),
       );
       if (timedOut) await reloader.destroyRetiring();
       await reloadsStopped;
+      dashboard?.feed.stop();
       if (admin !== undefined) {
         const adminClosed = new Promise<void>((resolve) => admin?.close(() => resolve()));
         admin.closeAllConnections();
@@ -262,25 +328,72 @@ export async function startProxy(
     proxyAddresses,
     adminAddress,
     upstreams,
+    listeners,
     forwarder,
     metrics,
     logger,
-    reload: (nextConfig) => reloader.reload(nextConfig),
-    reloadFile: () => reloader.reloadFile(),
+    reload: (nextConfig) => reported(reloader.reload(nextConfig)),
+    reloadFile: () => reported(reloader.reloadFile()),
     stopAccepting: () => {
       // net.Server's own close: http.Server's would also close the idle connections at once.
-      for (const server of servers) if (server.listening) NetServer.prototype.close.call(server);
+      for (const listener of listeners) {
+        if (listener.server.listening) NetServer.prototype.close.call(listener.server);
+      }
     },
     close,
   };
 }
 
-function isH2c(upgrade: string | undefined): boolean {
-  return upgrade?.toLowerCase().includes('h2c') === true;
+/**
+ * A reload's certificates: every TLS listener's pairs read and checked again (from `next` when
+ * the listeners are the same, else the running entries, which need a restart to change), all
+ * before any is served. Resolves with the swap; throws a `ConfigError` naming every bad pair.
+ */
+async function prepareCertificates(
+  listeners: readonly Listener[],
+  next: ProxyConfig,
+): Promise<() => void> {
+  const same = isDeepStrictEqual(
+    listenShape(listeners.map((listener) => listener.entry)),
+    listenShape(next.listen),
+  );
+  const issues: ConfigIssue[] = [];
+  const swaps: (() => void)[] = [];
+  for (const [index, listener] of listeners.entries()) {
+    const store = listener.certificates;
+    const entry = same ? next.listen[index]! : listener.entry;
+    if (store === undefined || entry.tls === undefined) continue;
+    try {
+      const prepared = await store.prepare(entry.tls.certificates, {
+        minVersion: entry.tls.minVersion,
+      });
+      swaps.push(() => {
+        store.commit(prepared);
+        listener.entry = entry;
+      });
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      issues.push(...error.issues);
+    }
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
+  return () => {
+    for (const swap of swaps) swap();
+  };
 }
 
 function formatAddress(address: AddressInfo): string {
   return address.family === 'IPv6'
     ? `[${address.address}]:${address.port}`
     : `${address.address}:${address.port}`;
+}
+
+/** Binds `server` to `bound`; a failure becomes a {@link ListenError} naming the config path. */
+async function listen(server: NetServer, bound: BoundAddress): Promise<void> {
+  server.listen(bound.address.port, bound.address.host);
+  try {
+    await once(server, 'listening');
+  } catch (error) {
+    throw new ListenError(bound, error);
+  }
 }

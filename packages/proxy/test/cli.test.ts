@@ -53,6 +53,41 @@ describe('breakwater CLI', () => {
     assert.match(help.stdout, /breakwater start --config FILE|start --config FILE/);
   });
 
+  test('validate refuses a listen address given twice and admin.listen on a listener', async () => {
+    const file = inTempDir('clash.yaml');
+    await writeFile(
+      file,
+      'listen: [127.0.0.1:8080, 127.0.0.1:8080]\nadmin: { listen: 127.0.0.1:8080 }\nupstreams:\n  api:\n    targets: [ { url: "http://127.0.0.1:1" } ]\nroutes: [ { upstream: api } ]\n',
+    );
+    const result = await run(['validate', file]);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /listen\[1\]: 127\.0\.0\.1:8080 collides with listen\[0\]/);
+    assert.match(result.stderr, /admin\.listen: 127\.0\.0\.1:8080 collides with listen\[0\]/);
+  });
+
+  test('start on an address in use prints one line naming the file, the path and the address', async () => {
+    const taken = await startServer((_req, res) => res.end());
+    const file = inTempDir('taken.yaml');
+    await writeFile(
+      file,
+      `listen: [127.0.0.1:0, 127.0.0.1:${taken.port}]\nupstreams:\n  api:\n    targets: [ { url: "http://127.0.0.1:1" } ]\nroutes: [ { upstream: api } ]\n`,
+    );
+    try {
+      const result = await run(['start', '--config', file]);
+      assert.equal(result.code, 1);
+      assert.equal(
+        result.stderr,
+        `breakwater: ${file}: cannot listen on 127.0.0.1:${taken.port} (listen[1]): the address is already in use (another process, or another proxy, listens there)\n`,
+      );
+      // The JSON log keeps the detail: the system error and its code.
+      const fatal = JSON.parse(result.stdout.trim().split('\n').at(-1) ?? '{}');
+      assert.equal(fatal.err.code, 'ERR_LISTEN');
+      assert.match(JSON.stringify(fatal.err), /EADDRINUSE/);
+    } finally {
+      await taken.close();
+    }
+  });
+
   test('exits 2 on an unknown command', async () => {
     const result = await run(['launch']);
     assert.equal(result.code, 2);

@@ -34,7 +34,11 @@ describe('startProxy', () => {
     );
     try {
       await assert.rejects(startProxy(config, { logger: createLogger('silent') }), {
-        code: 'EADDRINUSE',
+        name: 'ListenError',
+        code: 'ERR_LISTEN',
+        syscallCode: 'EADDRINUSE',
+        path: 'listen',
+        address: `127.0.0.1:${taken.port}`,
       });
     } finally {
       await taken.close();

@@ -1,7 +1,7 @@
 /**
  * `@breakwater/redis`: breaker state shared between processes and machines through Redis.
  *
- * @packageDocumentation
+ * @module @breakwater/redis
  */
 export {
   type RedisScripting,

@@ -1,6 +1,6 @@
 /**
  * `breakwater/cluster`: breaker state shared between node:cluster workers over IPC.
  *
- * @packageDocumentation
+ * @module breakwater/cluster
  */
 export { type ClusterSync, type ClusterSyncOptions, clusterSync } from './cluster-sync.ts';

@@ -15,5 +15,6 @@
  *
  * @module @breakwater/http/express
  */
+export { type BreakersHandler, type BreakersStatus, breakersHandler } from '../breakers-handler.ts';
 export { type ExpressBreaker, type ExpressMiddleware, expressBreaker } from '../express.ts';
 export { type ErrorBody, type RouteProtectionOptions, routeSignal } from '../route-guard.ts';

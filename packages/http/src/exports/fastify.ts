@@ -14,5 +14,6 @@
  *
  * @module @breakwater/http/fastify
  */
+export { type BreakersHandler, type BreakersStatus, breakersHandler } from '../breakers-handler.ts';
 export { type FastifyBreakerOptions, fastifyBreaker, type RouteBreakerConfig } from '../fastify.ts';
 export { type ErrorBody, type RouteProtectionOptions, routeSignal } from '../route-guard.ts';

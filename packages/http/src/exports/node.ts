@@ -13,6 +13,7 @@
  *
  * @module @breakwater/http/node
  */
+export { type BreakersHandler, type BreakersStatus, breakersHandler } from '../breakers-handler.ts';
 export {
   type NodeHandler,
   type ProtectedHandler,

@@ -15,10 +15,10 @@ import type { UpstreamPool } from '../upstream/upstream-pool.ts';
 /** What the write endpoints need from the running proxy. */
 export interface AdminActionContext {
   readonly pools: () => Iterable<UpstreamPool>;
+  /** Told after a drain or enable, so the dashboard shows it at once. */
+  readonly targetsChanged?: (() => void) | undefined;
   /** Re-reads and applies the config file; absent when the proxy cannot reload. */
   readonly reload?: (() => Promise<ReloadResult>) | undefined;
-  /** Called after a drain or enable, so a cluster's primary can pass it on to every worker. */
-  readonly drained?: ((upstream: string, target: string, drained: boolean) => void) | undefined;
 }
 
 /** Codes of the admin API's own error responses. */
@@ -88,7 +88,7 @@ function setDrained(
     return;
   }
   target.drained = drained;
-  context.drained?.(pool.name, target.id, drained);
+  context.targetsChanged?.();
   sendAdminJson(res, 200, {
     upstream: pool.name,
     index,

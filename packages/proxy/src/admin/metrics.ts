@@ -4,8 +4,11 @@
  * own `inc()`/`observe()` hash the label object on every call, which costs more than the rest of
  * the bookkeeping of a request. Per-target gauges are read from the targets at scrape time too.
  */
+import { type Instrumentation, instrument } from '@breakwater/prometheus';
+import { CircuitBreaker } from 'breakwater';
 import { Counter, Gauge, type Metric, Registry } from 'prom-client';
 import type { RequestMetrics } from '../request/access-log.ts';
+import type { SlowReaders } from '../request/slow-readers.ts';
 import type { Target } from '../upstream/target.ts';
 import type { UpstreamPool } from '../upstream/upstream-pool.ts';
 
@@ -40,8 +43,12 @@ export class ProxyMetrics implements RequestMetrics {
   readonly #errors: Counter<'upstream' | 'code'>;
   readonly #retries: Counter<'upstream'>;
   readonly #tallies = new Map<string, UpstreamTally>();
+  readonly #pools: () => Iterable<UpstreamPool>;
+  /** The targets' outlier-detection breakers, exported as `breakwater_breaker_*`. */
+  readonly #breakers = new Map<CircuitBreaker, Instrumentation>();
 
   constructor(pools: () => Iterable<UpstreamPool>) {
+    this.#pools = pools;
     const tallies = this.#tallies;
     new Counter({
       name: 'breakwater_requests_total',
@@ -77,6 +84,7 @@ export class ProxyMetrics implements RequestMetrics {
       pools,
       (target) => target.activeRequests,
     );
+    this.#limitMetrics(pools);
     this.#targetGauge(
       'breakwater_target_healthy',
       'Whether each upstream target is eligible for traffic (1) or not (0), as the balancer sees it.',
@@ -85,6 +93,93 @@ export class ProxyMetrics implements RequestMetrics {
       // Workers share one view of the target: summing their 1s would count it once per worker.
       'max',
     );
+    this.#targetGauge(
+      'breakwater_target_concurrency_limit',
+      'The adaptive concurrency limit of each upstream target that has one (adaptiveConcurrency).',
+      pools,
+      (target) => target.limiter?.limit,
+    );
+    this.adoptTargets();
+  }
+
+  /**
+   * Exports the outlier-detection breaker of every target not yet exported, under the library's
+   * `breakwater_breaker_*` names (breaker `"<upstream> <target url>"`), and stops exporting the
+   * breakers of targets that are gone. Called at start and after each reload: targets change
+   * only then. Their counters keep their totals.
+   */
+  adoptTargets(): void {
+    const current = new Set<CircuitBreaker>();
+    for (const pool of this.#pools()) {
+      for (const target of pool.targets) {
+        const breaker = target.breaker;
+        if (!(breaker instanceof CircuitBreaker)) continue;
+        current.add(breaker);
+        if (!this.#breakers.has(breaker)) {
+          this.#breakers.set(breaker, instrument(breaker, { register: this.registry }));
+        }
+      }
+    }
+    for (const [breaker, instrumentation] of this.#breakers) {
+      if (current.has(breaker)) continue;
+      instrumentation.dispose();
+      this.#breakers.delete(breaker);
+    }
+  }
+
+  /** Counts the clients `slowReaders` cut off, by reason (`min-rate`, `send-timeout`). */
+  countSlowReaders(slowReaders: SlowReaders): void {
+    new Counter({
+      name: 'breakwater_slow_clients_cut_total',
+      help: 'Client connections closed for reading responses too slowly (limits.minResponseRate, limits.sendTimeout), by reason.',
+      labelNames: ['reason'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [reason, count] of Object.entries(slowReaders.cut)) {
+          if (count > 0) this.inc({ reason }, count);
+        }
+      },
+    });
+  }
+
+  /** Upstream thresholds (`limits`): what they turned away, and how close the upstream is. */
+  #limitMetrics(pools: () => Iterable<UpstreamPool>): void {
+    new Counter({
+      name: 'breakwater_upstream_overloads_total',
+      help: 'Requests answered 503 OVERLOADED (maxRequests, maxPending) or retries not made (maxRetries), by upstream and limit.',
+      labelNames: ['upstream', 'limit'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const pool of pools()) {
+          for (const [limit, count] of Object.entries(pool.overloads)) {
+            if (count > 0) this.inc({ upstream: pool.name, limit }, count);
+          }
+        }
+      },
+    });
+    const upstreamGauge = (name: string, help: string, read: (pool: UpstreamPool) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['upstream'],
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const pool of pools()) this.set({ upstream: pool.name }, read(pool));
+        },
+      });
+    upstreamGauge(
+      'breakwater_upstream_pending_requests',
+      'Requests waiting for a connection (beyond limits.maxConnections on their target).',
+      (pool) => pool.pending,
+    );
+    upstreamGauge(
+      'breakwater_upstream_retries_in_flight',
+      'Retries in flight, against limits.maxRetries.',
+      (pool) => pool.retriesInFlight,
+    );
   }
 
   /** A per-target gauge read from the targets at scrape time: nothing to update per request. */
@@ -92,7 +187,8 @@ export class ProxyMetrics implements RequestMetrics {
     name: string,
     help: string,
     pools: () => Iterable<UpstreamPool>,
-    read: (target: Target, candidates: ReadonlySet<Target>) => number,
+    /** `undefined`: the target has no such value; no sample for it. */
+    read: (target: Target, candidates: ReadonlySet<Target>) => number | undefined,
     aggregator: 'sum' | 'max' = 'sum',
   ): void {
     new Gauge({
@@ -108,7 +204,8 @@ export class ProxyMetrics implements RequestMetrics {
           // One selection per upstream and scrape: the same eligibility the balancer reads.
           const candidates = new Set(pool.selection().candidates);
           for (const target of pool.targets) {
-            this.set({ upstream: pool.name, target: target.id }, read(target, candidates));
+            const value = read(target, candidates);
+            if (value !== undefined) this.set({ upstream: pool.name, target: target.id }, value);
           }
         }
       },

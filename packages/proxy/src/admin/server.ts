@@ -1,32 +1,43 @@
 /**
- * The admin listener: JSON view of upstreams, liveness, Prometheus metrics. Separate port,
- * loopback by default; with a token every endpoint except /healthz needs
- * `Authorization: Bearer <token>`.
+ * The admin listener: JSON view of upstreams and listeners, liveness, Prometheus metrics and the live
+ * dashboard. Separate port, loopback by default; with a token every endpoint except /healthz and
+ * the dashboard's three static files needs `Authorization: Bearer <token>`. The files hold no
+ * data: the page asks for the token, keeps it in the tab's sessionStorage and sends it in that
+ * header on every call, the event stream included (read with fetch, not EventSource, which can
+ * send no header), so the token never appears in a URL, a cookie or an access log.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { sendError } from '../http/proxy-error.ts';
 import type { Logger } from '../logger.ts';
 import type { ReloadResult } from '../reload/reload.ts';
+import type { Listener } from '../request/listeners.ts';
 import type { HealthCheckResult } from '../upstream/health/active-checker.ts';
 import type { Target } from '../upstream/target.ts';
 import type { UpstreamPool } from '../upstream/upstream-pool.ts';
 import { handleAdminAction } from './actions.ts';
+import type { DashboardAssets } from './dashboard-assets.ts';
+import type { DashboardFeed } from './dashboard-feed.ts';
+import { listenersView } from './listeners-view.ts';
 import type { ProxyMetrics } from './metrics.ts';
 
 /** What the admin API needs from the running proxy. */
 export interface AdminContext {
   readonly token: string | undefined;
   readonly pools: () => Iterable<UpstreamPool>;
+  /** The proxy's listeners (`GET /api/listeners`); none when absent. */
+  readonly listeners?: (() => Iterable<Listener>) | undefined;
   readonly metrics: ProxyMetrics;
   readonly logger: Logger;
   /** Re-reads and applies the config file (`POST /api/reload`); absent when it cannot. */
   readonly reload?: (() => Promise<ReloadResult>) | undefined;
+  /** The page at `GET /` and its live feed at `GET /api/events`; absent: no dashboard. */
+  readonly dashboard?: { readonly assets: DashboardAssets; readonly feed: DashboardFeed };
   /**
-   * Tells the other processes of a cluster that an operator drained or enabled a target; absent
-   * in a single process.
+   * Called after a drain or enable besides the dashboard's refresh: a cluster's primary passes it
+   * on to every worker. Absent in a single process.
    */
-  readonly drained?: ((upstream: string, target: string, drained: boolean) => void) | undefined;
+  readonly targetsChanged?: (() => void) | undefined;
   /** Cluster mode: the body of `GET /api/upstreams` merged from every worker. */
   readonly upstreamsView?: (() => Promise<unknown>) | undefined;
   /** Cluster mode: the Prometheus text of every worker, aggregated. */
@@ -45,6 +56,14 @@ export interface UpstreamsView {
   upstreams: {
     name: string;
     balance: string;
+    /** Thresholds (`limits`); `maxConnections` is per target, the rest per upstream. */
+    limits: { maxConnections: number; maxPending: number; maxRequests: number; maxRetries: number };
+    /** Requests in flight, waiting for a connection, and retries in flight, now. */
+    inFlight: number;
+    pending: number;
+    retriesInFlight: number;
+    /** Requests turned away (or retries not made) since the start, by limit. */
+    overloads: { maxRequests: number; maxPending: number; maxRetries: number };
     targets: {
       url: string;
       weight: number;
@@ -61,6 +80,13 @@ export interface UpstreamsView {
       breaker: { state: string; retryAfter: number };
       /** Times outlier detection ejected the target. */
       ejections: number;
+      /**
+       * What a latency-aware balancer (peak-ewma) believes the target's latency is, in ms;
+       * absent with other balancers, `null` before it has any.
+       */
+      latency?: number | null;
+      /** With `adaptiveConcurrency`: the target's current limit and the requests holding it. */
+      concurrency?: { limit: number; inFlight: number };
       /** The latest active health check, or `null` before the first (or without checks). */
       lastCheck: {
         at: string;
@@ -88,13 +114,21 @@ export function createAdminServer(context: AdminContext): Server {
       sendJson(res, 200, { status: 'ok' });
       return;
     }
+    if (context.dashboard?.assets.serve(path ?? '/', req.method, res)) return;
     if (expected !== undefined && !authorized(req, expected)) {
       res.setHeader('www-authenticate', 'Bearer');
       sendError(res, 'UNAUTHORIZED', 'Missing or wrong bearer token', undefined);
       return;
     }
     // POST endpoints (drain, enable, reload); see admin-actions.ts.
-    if (handleAdminAction(req, res, path ?? '/', context)) return;
+    const actions = {
+      ...context,
+      targetsChanged: () => {
+        context.dashboard?.feed.refresh();
+        context.targetsChanged?.();
+      },
+    };
+    if (handleAdminAction(req, res, path ?? '/', actions)) return;
     if (context.routes?.(req, res, path ?? '/') === true) return;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('allow', 'GET, HEAD');
@@ -115,6 +149,17 @@ export function createAdminServer(context: AdminContext): Server {
           },
         );
         return;
+      case '/api/events':
+        if (context.dashboard === undefined) break;
+        if (req.method === 'HEAD') {
+          res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8' }).end();
+        } else {
+          context.dashboard.feed.stream(res);
+        }
+        return;
+      case '/api/listeners':
+        sendJson(res, 200, { listeners: listenersView(context.listeners?.() ?? [], Date.now()) });
+        return;
       case '/metrics':
         (context.collectMetrics ?? (() => context.metrics.registry.metrics()))().then(
           (text) => {
@@ -129,9 +174,8 @@ export function createAdminServer(context: AdminContext): Server {
           },
         );
         return;
-      default:
-        sendError(res, 'NOT_FOUND', `No admin endpoint ${path}`, undefined);
     }
+    sendError(res, 'NOT_FOUND', `No admin endpoint ${path}`, undefined);
   });
 }
 
@@ -145,6 +189,11 @@ export function upstreamsView(pools: Iterable<UpstreamPool>): UpstreamsView {
     upstreams.push({
       name: pool.name,
       balance: pool.balance,
+      limits: { ...pool.limits },
+      inFlight: pool.inFlight,
+      pending: pool.pending,
+      retriesInFlight: pool.retriesInFlight,
+      overloads: { ...pool.overloads },
       targets: pool.targets.map((target) => ({
         url: target.id,
         weight: target.weight,
@@ -157,11 +206,21 @@ export function upstreamsView(pools: Iterable<UpstreamPool>): UpstreamsView {
           retryAfter: Math.ceil(target.breaker?.retryAfter ?? 0),
         },
         ejections: target.ejections,
+        ...(pool.balancer.latency === undefined
+          ? {}
+          : { latency: roundedMs(pool.balancer.latency(target)) }),
+        ...(target.limiter === undefined
+          ? {}
+          : { concurrency: { limit: target.limiter.limit, inFlight: target.limiter.inFlight } }),
         lastCheck: checkView(target.checker?.lastCheck),
       })),
     });
   }
   return { upstreams };
+}
+
+function roundedMs(ms: number | undefined): number | null {
+  return ms === undefined ? null : Math.round(ms * 1000) / 1000;
 }
 
 function checkView(

@@ -1,6 +1,6 @@
 /**
- * The fixed word lists the config accepts: the balancing algorithms an upstream can name and the
- * attempt results outlier detection can count. They live in `config/` because the schema
+ * The fixed word lists the config accepts: the balancing algorithms an upstream can name, the
+ * attempt results outlier detection can count and what becomes of header names with underscores. They live in `config/` because the schema
  * validates against them; the upstream layer imports them from here, never the other way round.
  */
 
@@ -11,7 +11,8 @@ export type BalanceKind =
   | 'least-connections'
   | 'least-request'
   | 'random'
-  | 'consistent-hash';
+  | 'consistent-hash'
+  | 'peak-ewma';
 
 /** Every {@link BalanceKind}, for config schemas and error messages. */
 export const balanceKinds: readonly BalanceKind[] = [
@@ -21,6 +22,7 @@ export const balanceKinds: readonly BalanceKind[] = [
   'least-request',
   'random',
   'consistent-hash',
+  'peak-ewma',
 ];
 
 /** Which attempt results count against a target. */
@@ -34,3 +36,12 @@ export const failOnValues: readonly FailOn[] = [
   '5xx',
   'gateway-errors',
 ];
+
+/**
+ * What happens to a request header whose name contains `_` (`underscoresInHeaders`, after
+ * nginx's `underscores_in_headers`); see `http/header-names.ts`.
+ */
+export type UnderscoreRule = 'drop' | 'forward' | 'refuse';
+
+/** Every {@link UnderscoreRule}, for the config schema. */
+export const underscoreRules: readonly UnderscoreRule[] = ['drop', 'forward', 'refuse'];

@@ -3,7 +3,7 @@
  * the rest of the proxy only ever sees complete, validated settings and restates none of these.
  * Durations are in milliseconds, sizes in bytes, percentages 0–100.
  */
-import type { BalanceKind, FailOn } from './choices.ts';
+import type { BalanceKind, FailOn, UnderscoreRule } from './choices.ts';
 
 /** A condition worth a retry: an error kind, or a response status. */
 export type RetryOn = 'connect-error' | 'reset' | 'timeout' | number;
@@ -21,21 +21,56 @@ export const defaults = {
   /** Keys and channels of `cluster.redis` start with this, so proxies share Redis safely. */
   cluster: { redisPrefix: 'breakwater:proxy:' },
   admin: { listen: { host: '127.0.0.1', port: 9901 } },
+  /** Request header names with `_`: dropped, as nginx's `underscores_in_headers off` does. */
+  underscoresInHeaders: 'drop' as UnderscoreRule,
   limits: {
+    /** Kestrel's MinResponseDataRate: a client reading slower than this is cut off. */
+    minResponseRate: { bytesPerSecond: 240, gracePeriod: 5_000 },
+    /** nginx's send_timeout. */
+    sendTimeout: 60_000,
+    responseBuffer: 65_536,
+    requestBuffer: 65_536,
     maxHeaderSize: 16_384,
     headersTimeout: 10_000,
     requestTimeout: 120_000,
     keepAliveTimeout: 5_000,
+  },
+  /** Nobody's X-Forwarded-* or Forwarded fields are believed unless listed. */
+  trustedProxies: [] as { address: string; prefix: number; family: 'ipv4' | 'ipv6' }[],
+  /** A TLS listener's settings besides its certificates. */
+  tls: {
+    minVersion: 'TLSv1.2' as 'TLSv1.2' | 'TLSv1.3',
+    alpn: ['h2', 'http/1.1'] as ('h2' | 'http/1.1')[],
+    checkInterval: 5_000,
+    handshakeTimeout: 10_000,
+  },
+  /**
+   * HTTP/2 defences: stricter than Node's where Node's are generous for an edge (1000 resets,
+   * 1000 invalid frames), Node's own where they already fit (100 streams, 128 header fields).
+   */
+  http2: {
+    maxConcurrentStreams: 100,
+    maxRejectedStreams: 100,
+    streamResets: { burst: 200, perSecond: 33 },
+    controlFrames: { burst: 100, perSecond: 20 },
+    maxInvalidFrames: 100,
+    maxHeaderPairs: 128,
   },
   log: {
     level: 'info' as 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent',
     access: true,
   },
   upstream: {
-    balance: 'round-robin' as BalanceKind,
+    /**
+     * Chosen by the failure suite's balancer sweep: with one slow target it serves 5–8× round
+     * robin, and costs nothing measurable when all are healthy (README, Balancers).
+     */
+    balance: 'least-request' as BalanceKind,
     /** Percent; 0 turns panic mode off. */
     panicThreshold: 0,
   },
+  /** Envoy's cluster circuit breakers, HAProxy's maxconn: per target and per upstream. */
+  upstreamLimits: { maxConnections: 256, maxPending: 1024, maxRequests: 1024, maxRetries: 64 },
   target: { weight: 1 },
   timeouts: { connect: 5_000, response: 30_000, idle: 4_000 },
   healthCheck: {

@@ -6,9 +6,11 @@ import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, type ConfigIssue, formatPath } from './config-error.ts';
+import { defaults } from './defaults.ts';
 import { parseDuration } from './duration.ts';
 import { expandEnv } from './expand-env.ts';
 import { isLoopbackHost, parseListenAddress } from './listen-address.ts';
+import { listenConflicts } from './listen-conflicts.ts';
 import { configSchema, type ProxyConfig } from './schema.ts';
 
 /** The environment variables a config may refer to. */
@@ -109,11 +111,17 @@ function crossFieldIssues(raw: unknown): ConfigIssue[] {
   for (const [name, value] of Object.entries(upstreams ?? {})) {
     const upstream = asRecord(value);
     if (upstream === undefined) continue;
-    const balance = upstream.balance ?? 'round-robin';
+    const balance = upstream.balance ?? defaults.upstream.balance;
     if (upstream.hashOn !== undefined && balance !== 'consistent-hash') {
       issues.push({
         path: formatPath(['upstreams', name, 'hashOn']),
         message: `hashOn applies only to balance: consistent-hash (this upstream uses ${String(balance)})`,
+      });
+    }
+    if (upstream.decay !== undefined && balance !== 'peak-ewma') {
+      issues.push({
+        path: formatPath(['upstreams', name, 'decay']),
+        message: `decay applies only to balance: peak-ewma (this upstream uses ${String(balance)})`,
       });
     }
     if (!Array.isArray(upstream.targets)) continue;
@@ -145,6 +153,7 @@ function crossFieldIssues(raw: unknown): ConfigIssue[] {
       message: `must not exceed limits.requestTimeout (${requestTimeout} ms)`,
     });
   }
+  issues.push(...listenConflicts(root?.listen, root?.admin));
   const admin = root?.admin === undefined ? undefined : asRecord(root.admin);
   if (admin !== undefined && admin.token === undefined) {
     const listen = typeof admin.listen === 'string' ? parseListenAddress(admin.listen) : undefined;

@@ -3,85 +3,31 @@
  * an error, never silently ignored. Durations arrive as `250ms` / `5s` / `1m` or milliseconds and
  * leave as milliseconds; listen addresses leave parsed.
  */
+import { AdaptiveConcurrencyPolicy, InvalidOptionError } from 'breakwater';
 import { z } from 'zod';
-import { parseByteSize } from './byte-size.ts';
-import { type BalanceKind, balanceKinds, type FailOn, failOnValues } from './choices.ts';
+import { MAX_BODY_SIZE, MAX_BUFFER_SIZE, MAX_HEADER_SIZE, parseByteSize } from './byte-size.ts';
+import {
+  type BalanceKind,
+  balanceKinds,
+  type FailOn,
+  failOnValues,
+  type UnderscoreRule,
+  underscoreRules,
+} from './choices.ts';
+import { type Cidr, parseCidr } from './cidr.ts';
 import { defaults, type RetryOn } from './defaults.ts';
-import { parseDuration } from './duration.ts';
-import { type ListenAddress, parseListenAddress } from './listen-address.ts';
+import { http2Schema } from './http2-schema.ts';
+import { listenSchema } from './listen-schema.ts';
 import { parsePercent } from './percent.ts';
+import {
+  describeInput,
+  duration,
+  expected,
+  listenAddress,
+  positiveDuration,
+  positiveInt,
+} from './schema-parts.ts';
 import { parseStatusRanges, type StatusRange } from './status-ranges.ts';
-
-/**
- * A zod error callback that says what was expected and what was found, or that the key is
- * missing.
- */
-function expected(what: string) {
-  return (issue: { input?: unknown }): string =>
-    issue.input === undefined
-      ? `required: ${what}`
-      : `${what}, received ${describeInput(issue.input)}`;
-}
-
-function describeInput(input: unknown): string {
-  if (input === null) return 'null';
-  if (Array.isArray(input)) return 'a list';
-  if (typeof input === 'object') return 'a mapping';
-  if (typeof input === 'string') return JSON.stringify(input);
-  return String(input);
-}
-
-const DURATION = 'expected a duration like 250ms, 5s, 1m or a number of milliseconds';
-
-const duration = z
-  .union([z.number(), z.string()], { error: expected(DURATION) })
-  .transform((value, ctx) => {
-    const ms = parseDuration(value);
-    if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: `${DURATION}, received ${describeInput(value)}` });
-      return z.NEVER;
-    }
-    return ms;
-  });
-
-const positiveDuration = duration.refine((ms) => ms > 0, 'expected a duration greater than 0');
-
-const LISTEN = 'expected "host:port" such as 127.0.0.1:8080';
-
-const listenAddress = z.string({ error: expected(LISTEN) }).transform((text, ctx) => {
-  const parsed = parseListenAddress(text);
-  if (parsed === undefined) {
-    ctx.addIssue({ code: 'custom', message: `${LISTEN}, received ${describeInput(text)}` });
-    return z.NEVER;
-  }
-  return parsed;
-});
-
-// One address or a list of them; an error in a list names its index.
-const listen = z.unknown().transform((value, ctx): ListenAddress[] => {
-  const items: unknown[] = Array.isArray(value) ? value : [value];
-  if (value === undefined || items.length === 0) {
-    ctx.addIssue({ code: 'custom', message: `required: ${LISTEN} or a list of them` });
-    return z.NEVER;
-  }
-  const addresses: ListenAddress[] = [];
-  items.forEach((item, index) => {
-    const parsed = typeof item === 'string' ? parseListenAddress(item) : undefined;
-    if (parsed === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: Array.isArray(value) ? [index] : [],
-        message: `${LISTEN}, received ${describeInput(item)}`,
-      });
-    } else addresses.push(parsed);
-  });
-  return addresses;
-});
-
-const byteSize = z
-  .number({ error: expected('expected a number of bytes') })
-  .int('expected a whole number of bytes')
-  .positive('expected a number of bytes greater than 0');
 
 const URL_EXPECTED = 'expected an http:// URL such as http://127.0.0.1:8001';
 
@@ -113,11 +59,6 @@ const hashOn = z
   .regex(/^(header:[A-Za-z0-9!#$%&'*+.^_`|~-]+|cookie:[^\s;=]+|ip|path)$/, {
     error: expected(HASH_ON),
   });
-
-const positiveInt = z
-  .number({ error: expected('expected a positive whole number') })
-  .int('expected a positive whole number')
-  .positive('expected a positive whole number');
 
 const target = z.strictObject(
   {
@@ -202,16 +143,40 @@ const fraction = z
 
 const SIZE = 'expected a size like 64kb, 1mb or a number of bytes';
 
-const size = z
-  .union([z.number(), z.string()], { error: expected(SIZE) })
-  .transform((value, ctx) => {
+/** `1mb` for 1 MiB: a maximum as an operator would write it. */
+function sizeText(bytes: number): string {
+  for (const [unit, factor] of [
+    ['tb', 1024 ** 4],
+    ['gb', 1024 ** 3],
+    ['mb', 1024 ** 2],
+    ['kb', 1024],
+  ] as const) {
+    if (bytes % factor === 0) return `${bytes / factor}${unit}`;
+  }
+  return `${bytes} bytes`;
+}
+
+/** The one size type of the config: every size key uses it, each with its own maximum. */
+function size(max: number) {
+  return z.union([z.number(), z.string()], { error: expected(SIZE) }).transform((value, ctx) => {
     const bytes = parseByteSize(value);
     if (bytes === undefined) {
       ctx.addIssue({ code: 'custom', message: `${SIZE}, received ${describeInput(value)}` });
       return z.NEVER;
     }
+    if (bytes > max) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected at most ${sizeText(max)} (${max} bytes), received ${describeInput(value)}`,
+      });
+      return z.NEVER;
+    }
     return bytes;
   });
+}
+
+const positiveSize = (max: number) =>
+  size(max).refine((bytes) => bytes > 0, 'expected a size greater than 0');
 
 const STATUS_RANGES = 'expected statuses like 200-399 or a list such as [200, 300-399]';
 
@@ -366,6 +331,67 @@ const retryOn = z
 
 const METHOD = 'expected an HTTP method in upper case, such as GET';
 
+const ADAPTIVE = 'expected a mapping such as { algorithm: gradient, maxLimit: 200 }';
+const aNumber = (message: string) => z.number({ error: expected(message) });
+
+/**
+ * Per-target adaptive concurrency: the core's `adaptiveConcurrency` options, durations in the
+ * config's units. The core checks how they fit together (bounds, one algorithm's settings given
+ * to the other), so the rules live in one place; its complaint is reported at its path.
+ */
+const adaptiveConcurrency = z
+  .strictObject(
+    {
+      algorithm: z
+        .enum(['gradient', 'aimd'], { error: expected('expected gradient or aimd') })
+        .optional(),
+      initialLimit: positiveInt.optional(),
+      minLimit: positiveInt.optional(),
+      maxLimit: positiveInt.optional(),
+      smoothing: fraction
+        .refine((share) => share > 0, 'expected a share greater than 0')
+        .optional(),
+      window: positiveDuration.optional(),
+      minSamples: positiveInt.optional(),
+      gradient: z
+        .strictObject(
+          {
+            tolerance: aNumber('expected a number >= 1')
+              .min(1, 'expected a number >= 1')
+              .optional(),
+            longWindow: positiveInt.optional(),
+            queueSize: aNumber('expected a number >= 0')
+              .min(0, 'expected a number >= 0')
+              .optional(),
+          },
+          { error: expected('expected a mapping such as { tolerance: 1.5, queueSize: 4 }') },
+        )
+        .optional(),
+      aimd: z
+        .strictObject(
+          {
+            backoffRatio: aNumber('expected a number in (0, 1)')
+              .gt(0, 'expected a number in (0, 1)')
+              .lt(1, 'expected a number in (0, 1)')
+              .optional(),
+            latencyThreshold: positiveDuration.optional(),
+            increase: aNumber('expected a number > 0').gt(0, 'expected a number > 0').optional(),
+          },
+          { error: expected('expected a mapping such as { latencyThreshold: 250ms }') },
+        )
+        .optional(),
+    },
+    { error: expected(ADAPTIVE) },
+  )
+  .superRefine((options, ctx) => {
+    try {
+      new AdaptiveConcurrencyPolicy(options);
+    } catch (error) {
+      if (!(error instanceof InvalidOptionError)) throw error;
+      ctx.addIssue({ code: 'custom', path: error.option.split('.'), message: error.message });
+    }
+  });
+
 const retry = falseOr(
   z.strictObject(
     {
@@ -416,11 +442,39 @@ const retry = falseOr(
           },
         )
         .default(defaults.retry.budget),
-      replayBodyUpTo: size.default(defaults.retry.replayBodyUpTo),
+      replayBodyUpTo: size(MAX_BUFFER_SIZE).default(defaults.retry.replayBodyUpTo),
     },
     { error: expected('expected false or a mapping with attempts, on, methods…') },
   ),
   'expected false or a mapping with attempts, on, methods…',
+);
+
+/** Largest value of a count limit: more in flight than this is not a limit but a typo. */
+const MAX_COUNT_LIMIT = 1_000_000;
+
+function countLimit(min: 0 | 1) {
+  const what = min === 0 ? 'a whole number from 0' : 'a positive whole number';
+  return z
+    .number({ error: expected(`expected ${what}`) })
+    .int(`expected ${what}`)
+    .min(min, `expected ${what}`)
+    .max(MAX_COUNT_LIMIT, `expected at most ${MAX_COUNT_LIMIT}`);
+}
+
+const upstreamLimits = z.strictObject(
+  {
+    // Per target: undici's pool opens at most this many connections to one target.
+    maxConnections: countLimit(1).default(defaults.upstreamLimits.maxConnections),
+    // Per upstream: requests waiting for a connection when every target's are busy.
+    maxPending: countLimit(0).default(defaults.upstreamLimits.maxPending),
+    // Per upstream: requests in flight to its targets.
+    maxRequests: countLimit(1).default(defaults.upstreamLimits.maxRequests),
+    // Per upstream: retries in flight.
+    maxRetries: countLimit(0).default(defaults.upstreamLimits.maxRetries),
+  },
+  {
+    error: expected('expected a mapping with maxConnections, maxPending, maxRequests, maxRetries'),
+  },
 );
 
 const BALANCE = `expected one of ${balanceKinds.join(', ')}`;
@@ -431,6 +485,8 @@ const upstream = z.strictObject(
       .enum(balanceKinds as [BalanceKind, ...BalanceKind[]], { error: expected(BALANCE) })
       .default(defaults.upstream.balance),
     hashOn: hashOn.optional(),
+    /** Only with balance: peak-ewma: the time constant of its latency average. */
+    decay: positiveDuration.optional(),
     targets: z
       .array(target, { error: expected('expected a list of targets') })
       .min(1, 'expected at least one target'),
@@ -439,6 +495,8 @@ const upstream = z.strictObject(
     outlierDetection: outlierDetection.default(defaults.outlierDetection),
     retry: retry.default(defaults.retry),
     panicThreshold: percent.default(defaults.upstream.panicThreshold),
+    adaptiveConcurrency: adaptiveConcurrency.optional(),
+    limits: upstreamLimits.default(defaults.upstreamLimits),
   },
   { error: expected('expected an upstream mapping with targets') },
 );
@@ -476,15 +534,59 @@ const admin = z.strictObject(
   { error: expected('expected a mapping with listen and token') },
 );
 
+const minResponseRate = falseOr(
+  z.strictObject(
+    {
+      bytesPerSecond: positiveInt.default(defaults.limits.minResponseRate.bytesPerSecond),
+      gracePeriod: positiveDuration.default(defaults.limits.minResponseRate.gracePeriod),
+    },
+    {
+      error: expected(
+        'expected false or a mapping such as { bytesPerSecond: 240, gracePeriod: 5s }',
+      ),
+    },
+  ),
+  'expected false or a mapping such as { bytesPerSecond: 240, gracePeriod: 5s }',
+);
+
 const limits = z.strictObject(
   {
-    maxHeaderSize: byteSize.default(defaults.limits.maxHeaderSize),
-    maxBodySize: byteSize.optional(),
+    // Kestrel's MinResponseDataRate: a client reading slower than this (after the grace period,
+    // while data waits for it) is cut off.
+    minResponseRate: minResponseRate.default(defaults.limits.minResponseRate),
+    // nginx's send_timeout: longest time a client may take no byte while data waits for it.
+    sendTimeout: positiveDuration.default(defaults.limits.sendTimeout),
+    // Response bytes read ahead of a slow client: a response that fits is read off the upstream
+    // connection at once, so the connection goes back to the pool whatever the client's pace.
+    responseBuffer: size(MAX_BUFFER_SIZE).default(defaults.limits.responseBuffer),
+    // nginx's request buffering: bodies up to this size are read whole before a target is
+    // chosen, so a slow sender holds no upstream connection; larger bodies stream.
+    requestBuffer: size(MAX_BUFFER_SIZE).default(defaults.limits.requestBuffer),
+    maxHeaderSize: positiveSize(MAX_HEADER_SIZE).default(defaults.limits.maxHeaderSize),
+    maxBodySize: positiveSize(MAX_BODY_SIZE).optional(),
     headersTimeout: positiveDuration.default(defaults.limits.headersTimeout),
     requestTimeout: positiveDuration.default(defaults.limits.requestTimeout),
     keepAliveTimeout: positiveDuration.default(defaults.limits.keepAliveTimeout),
   },
   { error: expected('expected a mapping of limits') },
+);
+
+const CIDR = 'expected an address or range such as 10.0.0.0/8 or fd00::/8';
+
+/**
+ * Peers whose `Forwarded` / `X-Forwarded-*` fields are believed; nobody by default, so a client
+ * cannot choose the address the upstream sees.
+ */
+const trustedProxies = z.array(
+  z.string({ error: expected(CIDR) }).transform((text, ctx): Cidr => {
+    const cidr = parseCidr(text);
+    if (cidr === undefined) {
+      ctx.addIssue({ code: 'custom', message: `${CIDR}, received ${describeInput(text)}` });
+      return z.NEVER;
+    }
+    return cidr;
+  }),
+  { error: expected(`expected a list: ${CIDR}`) },
 );
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -520,7 +622,7 @@ const clusterSettings = z.strictObject(
 
 /** The top-level config schema. Exported for tooling (e.g. JSON Schema generation). */
 export const configSchema = z.strictObject({
-  listen,
+  listen: listenSchema,
   admin: admin.optional(),
   upstreams: z
     .record(
@@ -537,6 +639,11 @@ export const configSchema = z.strictObject({
   preserveHost: z
     .boolean({ error: expected('expected true or false') })
     .default(defaults.preserveHost),
+  underscoresInHeaders: z
+    .enum(underscoreRules as [UnderscoreRule, ...UnderscoreRule[]], {
+      error: expected(`expected one of ${underscoreRules.join(', ')}`),
+    })
+    .default(defaults.underscoresInHeaders),
   shutdownTimeout: duration.default(defaults.shutdownTimeout),
   /** Worker processes: a number, or `auto` for one per core (`workers/worker-count.ts`). */
   workers: z
@@ -547,6 +654,8 @@ export const configSchema = z.strictObject({
   cluster: clusterSettings.optional(),
   limits: limits.default(defaults.limits),
   log: log.default(defaults.log),
+  trustedProxies: trustedProxies.default(defaults.trustedProxies),
+  http2: http2Schema.default(defaults.http2),
 });
 
 /** The validated config, with defaults filled in, durations in ms and addresses parsed. */
@@ -557,7 +666,17 @@ export type UpstreamConfig = ProxyConfig['upstreams'][string];
 export type HealthCheckConfig = NonNullable<UpstreamConfig['healthCheck']>;
 /** An upstream's `outlierDetection` block (`false` when turned off). */
 export type OutlierDetectionConfig = UpstreamConfig['outlierDetection'];
+/** An upstream's `adaptiveConcurrency` block. */
+export type AdaptiveConcurrencyConfig = NonNullable<UpstreamConfig['adaptiveConcurrency']>;
+/** An upstream's `limits` block: connection, pending, request and retry thresholds. */
+export type UpstreamLimitsConfig = UpstreamConfig['limits'];
 /** An upstream's `retry` block (`false` when turned off). */
 export type RetryConfig = UpstreamConfig['retry'];
+/** One entry of `listen`. */
+export type ListenerConfig = ProxyConfig['listen'][number];
+/** The `tls` block of a listener. */
+export type TlsListenerConfig = NonNullable<ListenerConfig['tls']>;
+/** The `http2` block: the HTTP/2 defences. */
+export type Http2Config = ProxyConfig['http2'];
 /** One route of a {@link ProxyConfig}. */
 export type RouteConfig = ProxyConfig['routes'][number];

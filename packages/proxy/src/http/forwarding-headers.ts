@@ -1,9 +1,14 @@
 /**
  * Header rewriting for a forwarding proxy (RFC 9110 §7.6): hop-by-hop fields are dropped in both
- * directions, including every field the Connection header names; X-Forwarded-* and Via record
- * the hop. Runs once per request, so it is a switch over lower-case names, not regexes.
+ * directions, including every field the Connection header names; X-Forwarded-*, Forwarded and
+ * Via record the hop. What the client says about earlier hops (X-Forwarded-*, Forwarded) is kept
+ * and appended to only when the connection comes from a trusted proxy; from anyone else it is
+ * replaced, so a client cannot choose the address the upstream sees. HTTP/2 pseudo-headers
+ * (`:method`, `:authority`…) never travel upstream. Runs once per request, so it is a switch over
+ * lower-case names, not regexes.
  */
 import type { IncomingHttpHeaders } from 'node:http';
+import { forwardedElement } from './forwarded.ts';
 
 /** Header values as undici and node:http accept them. */
 export type HeaderMap = Record<string, string | string[]>;
@@ -37,8 +42,10 @@ export function viaIncludes(via: string | undefined, entry: string): boolean {
 export interface ForwardContext {
   /** The client's address as the listener saw it. */
   readonly remoteAddress: string | undefined;
-  /** `'http'` (the listener's protocol). */
+  /** `'http'` or `'https'`: the listener's protocol. */
   readonly protocol: string;
+  /** The connection comes from `trustedProxies`: keep its X-Forwarded-* and Forwarded, append. */
+  readonly trusted: boolean;
   /** Host sent upstream; `undefined` keeps the client's. */
   readonly hostOverride: string | undefined;
   readonly requestId: string;
@@ -46,6 +53,8 @@ export interface ForwardContext {
   readonly upgrade: boolean;
   /** This proxy's Via entry ({@link viaEntry}). */
   readonly via: string;
+  /** Leave out fields whose names contain `_` (`underscoresInHeaders: drop`, see header-names.ts). */
+  readonly dropUnderscoreNames: boolean;
 }
 
 /**
@@ -53,8 +62,8 @@ export interface ForwardContext {
  *
  * @example
  * requestHeadersForUpstream(req.headers, {
- *   remoteAddress: '10.0.0.7', protocol: 'http', hostOverride: undefined, requestId: 'r1',
- *   upgrade: false, via: viaEntry('5f3a9c01'),
+ *   remoteAddress: '10.0.0.7', protocol: 'https', trusted: false, hostOverride: undefined,
+ *   requestId: 'r1', upgrade: false, via: viaEntry('5f3a9c01'), dropUnderscoreNames: true,
  * });
  */
 export function requestHeadersForUpstream(
@@ -65,7 +74,8 @@ export function requestHeadersForUpstream(
   const named = connectionNamed(incoming.connection);
   for (const name in incoming) {
     const value = incoming[name];
-    if (value === undefined || isHopByHop(name)) continue;
+    if (value === undefined || isHopByHop(name) || name.charCodeAt(0) === COLON) continue;
+    if (context.dropUnderscoreNames && name.includes('_')) continue;
     switch (name) {
       case 'http2-settings':
       // 100-continue was already answered by node:http; undici rejects the header.
@@ -74,6 +84,7 @@ export function requestHeadersForUpstream(
       case 'x-forwarded-for':
       case 'x-forwarded-proto':
       case 'x-forwarded-host':
+      case 'forwarded':
       case 'via':
       case 'x-request-id':
         continue;
@@ -88,11 +99,25 @@ export function requestHeadersForUpstream(
   const clientHost = incoming.host;
   const host = context.hostOverride ?? clientHost;
   if (host !== undefined) out.host = host;
-  const priorFor = incoming['x-forwarded-for'];
+  const trusted = context.trusted;
+  const priorFor = trusted ? joined(incoming['x-forwarded-for']) : undefined;
   const remote = context.remoteAddress ?? 'unknown';
   out['x-forwarded-for'] = priorFor === undefined ? remote : `${priorFor}, ${remote}`;
-  out['x-forwarded-proto'] = context.protocol;
-  if (clientHost !== undefined) out['x-forwarded-host'] = clientHost;
+  const priorProto = trusted ? first(incoming['x-forwarded-proto']) : undefined;
+  out['x-forwarded-proto'] = priorProto ?? context.protocol;
+  const priorHost = trusted ? first(incoming['x-forwarded-host']) : undefined;
+  const forwardedHost = priorHost ?? clientHost;
+  if (forwardedHost !== undefined) out['x-forwarded-host'] = forwardedHost;
+  // Forwarded (RFC 7239) only for upstreams that read it, i.e. when the client sent one.
+  const priorForwarded = joined(incoming.forwarded);
+  if (priorForwarded !== undefined) {
+    const hop = forwardedElement({
+      for: context.remoteAddress,
+      proto: context.protocol,
+      host: clientHost,
+    });
+    out.forwarded = trusted ? `${priorForwarded}, ${hop}` : hop;
+  }
   const priorVia = incoming.via;
   out.via = priorVia === undefined ? context.via : `${priorVia}, ${context.via}`;
   out['x-request-id'] = context.requestId;
@@ -135,6 +160,18 @@ export function responseHeadersForClient(
   out.via = via === undefined ? ownVia : `${Array.isArray(via) ? via.join(', ') : via}, ${ownVia}`;
   out['x-request-id'] = requestId;
   return out;
+}
+
+const COLON = 0x3a;
+
+/** A list-valued field as one comma-separated value (node joins most, but not unknown ones). */
+function joined(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/** The first value of a singleton field sent more than once. */
+function first(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
 }
 
 // The fields RFC 9110 §7.6.1 defines for one hop only, dropped in both directions; Upgrade is

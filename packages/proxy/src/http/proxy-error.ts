@@ -2,7 +2,7 @@
  * Every response the proxy makes up itself is a small JSON body with a stable `code`, so clients
  * and dashboards branch on codes, and the request id ties it to the access log.
  */
-import type { ServerResponse } from 'node:http';
+import { isHttp2Response, type ProxiedResponse } from './client-message.ts';
 
 /** Stable codes of proxy-generated error responses. */
 export type ProxyErrorCode =
@@ -21,7 +21,8 @@ export type ProxyErrorCode =
   | 'METHOD_NOT_ALLOWED'
   | 'EXPECTATION_FAILED'
   | 'LOOP_DETECTED'
-  | 'SHUTTING_DOWN';
+  | 'SHUTTING_DOWN'
+  | 'OVERLOADED';
 
 /** The HTTP status each code is answered with. */
 export const statusOf: Readonly<Record<ProxyErrorCode, number>> = {
@@ -42,6 +43,7 @@ export const statusOf: Readonly<Record<ProxyErrorCode, number>> = {
   // RFC 5842 §7.2: the request came back to a proxy that had already forwarded it.
   LOOP_DETECTED: 508,
   SHUTTING_DOWN: 503,
+  OVERLOADED: 503,
 };
 
 /**
@@ -64,7 +66,7 @@ export function errorBody(
  * errors or an unread body, reusing it would be unsafe or wasteful).
  */
 export function sendError(
-  res: ServerResponse,
+  res: ProxiedResponse,
   code: ProxyErrorCode,
   message: string,
   requestId: string | undefined,
@@ -81,11 +83,14 @@ export function sendError(
     'cache-control': 'no-store',
   };
   if (requestId !== undefined) headers['x-request-id'] = requestId;
-  if (close) {
+  // HTTP/2 has no Connection header (RFC 9113 §8.2.2): one stream's error never closes the
+  // connection its neighbours share.
+  if (close && !isHttp2Response(res)) {
     headers.connection = 'close';
     res.shouldKeepAlive = false;
   }
-  res.writeHead(statusOf[code], headers);
+  if (isHttp2Response(res)) res.writeHead(statusOf[code], headers);
+  else res.writeHead(statusOf[code], headers);
   res.end(body);
 }
 

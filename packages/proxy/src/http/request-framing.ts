@@ -25,6 +25,31 @@ export function framingProblem(headers: IncomingHttpHeaders): string | undefined
 }
 
 /**
+ * Returns why a request's protocol version makes its framing faulty, or `undefined`. HTTP/1.0
+ * has no Transfer-Encoding: RFC 9112 §6.1 says to treat an HTTP/1.0 message carrying one as
+ * faulty framing. HTTP/0.9 has neither a version in the request line nor header fields, so a
+ * request line claiming `HTTP/0.9` (which is how a header-carrying one arrives) is malformed.
+ *
+ * @example
+ * versionProblem({ httpVersionMajor: 1, httpVersionMinor: 0, headers: { 'transfer-encoding': 'chunked' } });
+ * // 'Transfer-Encoding on an HTTP/1.0 request'
+ */
+export function versionProblem(
+  req: Pick<IncomingMessage, 'headers' | 'httpVersionMajor' | 'httpVersionMinor'>,
+): string | undefined {
+  if (req.httpVersionMajor === 0)
+    return `HTTP/0.${req.httpVersionMinor} request line with header fields`;
+  if (
+    req.httpVersionMajor === 1 &&
+    req.httpVersionMinor === 0 &&
+    req.headers['transfer-encoding'] !== undefined
+  ) {
+    return 'Transfer-Encoding on an HTTP/1.0 request';
+  }
+  return undefined;
+}
+
+/**
  * Returns why a request's Host is unusable, or `undefined` when it is fine: an HTTP/1.1 request
  * must carry exactly one Host field (RFC 9112 §3.2). node keeps the first of several Host
  * fields and drops the rest, while another hop may take the last one, so routing would differ.

@@ -11,7 +11,7 @@
  * `randomUUID()` per request cost more than the rest of the request's bookkeeping.
  */
 import { randomBytes } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import type { ProxiedRequest } from './client-message.ts';
 
 // Longer ids are replaced: they would bloat every log line and upstream request.
 const MAX_REQUEST_ID_LENGTH = 200;
@@ -23,7 +23,7 @@ const MAX_REQUEST_ID_LENGTH = 200;
  * @example
  * http.createServer((req, res) => res.setHeader('x-request-id', requestIdOf(req)));
  */
-export function requestIdOf(req: Pick<IncomingMessage, 'headers' | 'rawHeaders'>): string {
+export function requestIdOf(req: Pick<ProxiedRequest, 'headers' | 'rawHeaders'>): string {
   const header = req.headers['x-request-id'];
   let given = typeof header === 'string' ? header : undefined;
   if (given !== undefined && given.indexOf(',') >= 0) given = firstRawValue(req.rawHeaders);

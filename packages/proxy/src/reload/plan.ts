@@ -112,10 +112,15 @@ export function planReload(previous: ProxyConfig, next: ProxyConfig): ReloadPlan
     } else if (key === 'log') {
       compareLog(previous.log, next.log, liveChanges, warnings);
     } else if (key === 'listen') {
-      warnings.push({
-        path: 'listen',
-        message: `listen addresses cannot change while running (still ${formatListen(previous.listen)}); restart to listen on ${formatListen(next.listen)}`,
-      });
+      if (isDeepStrictEqual(listenShape(previous.listen), listenShape(next.listen))) {
+        // Only certificates or minVersion changed: the listeners swap them live.
+        liveChanges.push('listen.tls');
+      } else {
+        warnings.push({
+          path: 'listen',
+          message: `listeners cannot change while running (still ${formatListen(previous.listen)}); restart to listen on ${formatListen(next.listen)}`,
+        });
+      }
     } else if (key === 'admin') {
       warnings.push({ path: 'admin', message: `the admin listener ${RESTART}` });
     } else {
@@ -229,6 +234,21 @@ function changedPaths(key: string, before: unknown, after: unknown): string[] {
 
 function isMapping(value: unknown): value is object {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/**
+ * What of `listen` only a restart can change: everything but each TLS listener's certificates
+ * and `minVersion`, which a reload swaps in live (see `CertificateStore.prepare`).
+ *
+ * @example
+ * isDeepStrictEqual(listenShape(previous.listen), listenShape(next.listen)); // same listeners?
+ */
+export function listenShape(listen: ProxyConfig['listen']): unknown[] {
+  return listen.map(({ tls, ...rest }) => {
+    if (tls === undefined) return rest;
+    const { certificates: _certificates, minVersion: _minVersion, ...fixed } = tls;
+    return { ...rest, tls: fixed };
+  });
 }
 
 function formatListen(addresses: ProxyConfig['listen']): string {

@@ -97,6 +97,12 @@ export interface ConfigReloaderOptions {
   readonly configFile?: string | undefined;
   /** Where `${VAR}` in the file expands from. Default: `process.env`. */
   readonly env?: ConfigEnv | undefined;
+  /**
+   * Re-reads the TLS certificates for `next` before anything else is applied; throws a
+   * `ConfigError` (the reload is rejected, the running certificates stay) when any cannot be
+   * served. Resolves with the function that swaps them in, called in the commit phase.
+   */
+  readonly certificates?: ((next: ProxyConfig) => Promise<() => void>) | undefined;
 }
 
 /**
@@ -129,7 +135,7 @@ export class ConfigReloader {
 
   /** Applies a validated config (from `loadConfig`). Waits for reloads asked for earlier. */
   reload(next: ProxyConfig): Promise<ReloadResult> {
-    return this.#serialize(async () => this.#apply(next));
+    return this.#serialize(() => this.#apply(next));
   }
 
   /** Re-reads and validates the config file, then applies it; an invalid file changes nothing. */
@@ -186,12 +192,26 @@ export class ConfigReloader {
     return { status: 'rejected', error: { code, message, issues } };
   }
 
-  #apply(next: ProxyConfig): ReloadResult {
+  async #apply(next: ProxyConfig): Promise<ReloadResult> {
     if (this.#stopped) return this.#reject('RELOAD_UNAVAILABLE', 'the proxy is shutting down', []);
     const { upstreams, routes, logger, lifecycle } = this.#options;
+    // Certificates are files: re-read on every reload, checked before anything changes.
+    let commitCertificates = (): void => {};
+    if (this.#options.certificates !== undefined) {
+      try {
+        commitCertificates = await this.#options.certificates(next);
+      } catch (error) {
+        if (error instanceof ConfigError)
+          return this.#reject('INVALID_CONFIG', error.message, error.issues);
+        return this.#reject('RELOAD_FAILED', describe(error), []);
+      }
+      if (this.#stopped)
+        return this.#reject('RELOAD_UNAVAILABLE', 'the proxy is shutting down', []);
+    }
     const previous = this.#config;
     const plan = planReload(previous, next);
     if (isEmptyPlan(plan)) {
+      commitCertificates();
       this.#config = next;
       logger.info('config reload: nothing changed');
       return {
@@ -243,6 +263,7 @@ export class ConfigReloader {
     }
 
     // Commit phase: synchronous, so no request sees half of it.
+    commitCertificates();
     upstreams.clear();
     for (const [name, pool] of nextPools) upstreams.set(name, pool);
     routes.current = router;
@@ -252,8 +273,11 @@ export class ConfigReloader {
       const config = next.upstreams[upstream.name] as UpstreamConfig;
       const entry = config.targets.find((candidate) => candidate.url === target.id);
       if (entry !== undefined) target.weight = entry.weight;
-      if (upstream.settingsChanged.includes('timeouts')) {
-        this.#track(target.replacePool(config.timeouts), target);
+      if (
+        upstream.settingsChanged.includes('timeouts') ||
+        target.maxConnections !== config.limits.maxConnections
+      ) {
+        this.#track(target.replacePool(config.timeouts, config.limits.maxConnections), target);
       }
       const before = previous.upstreams[upstream.name];
       if (upstream.settingsChanged.length > 0 && before !== undefined) {

@@ -3,8 +3,8 @@
  * request metrics. Also the one status ladder for what a request that ended without an upstream
  * status is logged as (499 when the client left, the error code's status, else 502).
  */
-import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
+import type { ProxiedRequest } from '../http/client-message.ts';
 import { type ProxyErrorCode, statusOf } from '../http/proxy-error.ts';
 import type { Logger } from '../logger.ts';
 import type { AttemptOutcome } from '../upstream/attempt-result.ts';
@@ -24,7 +24,7 @@ export interface RequestMetrics {
 
 /** One finished request, as the access log and the metrics see it. */
 export interface RequestRecord {
-  readonly req: IncomingMessage;
+  readonly req: ProxiedRequest;
   /** The status the client got (or 499 when it left first). */
   readonly status: number;
   /** The upstream's name; `''` before a route matched. */

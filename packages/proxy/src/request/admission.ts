@@ -5,8 +5,9 @@
  * handed on, so eligibility is computed once per request), or a {@link Refusal} that the
  * listener writes in its own way (a `ServerResponse` or a raw socket).
  */
-import type { IncomingMessage } from 'node:http';
+
 import type { Socket } from 'node:net';
+import type { ProxiedRequest } from '../http/client-message.ts';
 import { viaIncludes } from '../http/forwarding-headers.ts';
 import type { ProxyErrorCode } from '../http/proxy-error.ts';
 import { hostProblem } from '../http/request-framing.ts';
@@ -15,7 +16,7 @@ import type { BalancedRequest } from '../upstream/balancers/balancer.ts';
 import type { RouteTable } from '../upstream/router.ts';
 import type { Selection } from '../upstream/selection.ts';
 import type { Target } from '../upstream/target.ts';
-import type { UpstreamPool } from '../upstream/upstream-pool.ts';
+import type { OverloadLimit, UpstreamPool } from '../upstream/upstream-pool.ts';
 
 /** The `Allow` value of the proxy's 405 answers: it forwards every method but TRACE and CONNECT. */
 export const ALLOWED_METHODS = 'GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH';
@@ -54,7 +55,7 @@ export interface Admitted {
  * else forward(admission.pool, admission.selection);
  */
 export function admitRequest(
-  req: IncomingMessage,
+  req: ProxiedRequest,
   routes: RouteTable,
   via: string,
 ): Admitted | Refusal {
@@ -85,6 +86,12 @@ export function admitRequest(
   const selection = pool.selection();
   // Nothing to try: answer before reading any body.
   if (selection.candidates.length === 0) return noEligibleTarget(pool);
+  const overload = pool.overload();
+  if (overload !== undefined) {
+    // At a threshold (limits.maxRequests, maxPending): refuse before reading any body.
+    pool.overloads[overload]++;
+    return atLimit(pool, overload);
+  }
   return { refused: false, pool, path, request: new RequestView(req, path), selection };
 }
 
@@ -104,6 +111,42 @@ export function noEligibleTarget(pool: UpstreamPool): Refusal {
     pool.name,
     false,
     retryAfter === undefined ? undefined : { 'retry-after': String(retryAfterSeconds(retryAfter)) },
+  );
+}
+
+/**
+ * The answer when every eligible target of an upstream is at its adaptive concurrency limit:
+ * 503 `OVERLOADED`, at once and without queueing. Retry-After is 1 s: slots free as soon as
+ * requests finish, milliseconds away, and a second is the shortest whole wait.
+ *
+ * @example
+ * overloaded(pool).code; // 'OVERLOADED'
+ */
+export function overloaded(pool: UpstreamPool): Refusal {
+  return refusal(
+    'OVERLOADED',
+    `Every eligible target of upstream ${pool.name} is at its concurrency limit`,
+    pool.name,
+    false,
+    { 'retry-after': '1' },
+  );
+}
+
+/**
+ * The answer when an upstream is at one of its `limits` (`maxRequests`, `maxPending`): 503
+ * `OVERLOADED` with Retry-After 1 s, since capacity frees within moments, not on a breaker's
+ * schedule.
+ *
+ * @example
+ * atLimit(pool, 'maxRequests').message; // 'Upstream api is at limits.maxRequests (1024)'
+ */
+export function atLimit(pool: UpstreamPool, limit: OverloadLimit): Refusal {
+  return refusal(
+    'OVERLOADED',
+    `Upstream ${pool.name} is at limits.${limit} (${pool.limits[limit]})`,
+    pool.name,
+    false,
+    { 'retry-after': '1' },
   );
 }
 
@@ -133,10 +176,10 @@ export function refusal(
 class RequestView implements BalancedRequest {
   readonly method: string;
   readonly path: string;
-  readonly headers: IncomingMessage['headers'];
-  readonly #req: IncomingMessage;
+  readonly headers: ProxiedRequest['headers'];
+  readonly #req: ProxiedRequest;
 
-  constructor(req: IncomingMessage, path: string) {
+  constructor(req: ProxiedRequest, path: string) {
     this.method = req.method ?? 'GET';
     this.path = path;
     this.headers = req.headers;

@@ -3,7 +3,7 @@
  * needs (target, breaker permit, status, discard count) and hands every undici event to its
  * owner, the exchange, which decides.
  */
-import type { Permit } from 'breakwater';
+import type { ConcurrencyPermit, Permit } from 'breakwater';
 import type { Dispatcher } from 'undici';
 import type { Target } from '../upstream/target.ts';
 import { ClientAbortedError } from './attempt-failure.ts';
@@ -34,6 +34,10 @@ export class Attempt implements Dispatcher.DispatchHandler {
   readonly target: Target;
   /** The breaker permit, until settled. */
   permit: Permit | undefined;
+  /** The target's concurrency permit, until the attempt ends. */
+  concurrency: ConcurrencyPermit | undefined = undefined;
+  /** Ms from the start to the response headers; -1 until they arrive (or when not timed). */
+  answeredAfter = -1;
   /** 1-based. */
   readonly number: number;
   /** When the attempt began (ms, `performance.now()`); 0 when no listener needs its duration. */

@@ -4,9 +4,15 @@
  * both ways, no buffering of responses). A failed attempt is retried on another target when the
  * upstream's retry policy allows it and nothing has reached the client yet.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import {
+  closeAfter,
+  isEncrypted,
+  isHttp2Response,
+  type ProxiedRequest,
+  type ProxiedResponse,
+} from '../http/client-message.ts';
 import { requestHeadersForUpstream, responseHeadersForClient } from '../http/forwarding-headers.ts';
 import { type ProxyErrorCode, sendError } from '../http/proxy-error.ts';
 import { type AttemptOutcome, type AttemptResult, resultOf } from '../upstream/attempt-result.ts';
@@ -14,10 +20,15 @@ import type { BalancedRequest } from '../upstream/balancers/balancer.ts';
 import { classifyAttempt } from '../upstream/outlier.ts';
 import type { Selection } from '../upstream/selection.ts';
 import type { Target } from '../upstream/target.ts';
-import type { Admission, UpstreamPool } from '../upstream/upstream-pool.ts';
+import {
+  type Admission,
+  OVERLOADED,
+  type OverloadLimit,
+  type UpstreamPool,
+} from '../upstream/upstream-pool.ts';
 import { loggedStatus } from './access-log.ts';
 import type { Admitted } from './admission.ts';
-import { noEligibleTarget } from './admission.ts';
+import { atLimit, noEligibleTarget, overloaded, type Refusal } from './admission.ts';
 import { Attempt, type AttemptOwner } from './attempt.ts';
 import { type AttemptFailure, ClientAbortedError, classifyError } from './attempt-failure.ts';
 import type { RequestHost } from './host.ts';
@@ -28,8 +39,8 @@ const MAX_DISCARDED_BYTES = 64 * 1024;
 
 /** The client's side of an exchange: its request, the response to write, and its body. */
 export interface ClientRequest {
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
+  readonly req: ProxiedRequest;
+  readonly res: ProxiedResponse;
   readonly requestId: string;
   /** `performance.now()` when the request arrived. */
   readonly start: number;
@@ -46,8 +57,8 @@ export interface ClientRequest {
  */
 export class Exchange implements AttemptOwner {
   readonly #host: RequestHost;
-  readonly #req: IncomingMessage;
-  readonly #res: ServerResponse;
+  readonly #req: ProxiedRequest;
+  readonly #res: ProxiedResponse;
   readonly #pool: UpstreamPool;
   readonly #request: BalancedRequest;
   readonly #requestId: string;
@@ -85,9 +96,10 @@ export class Exchange implements AttemptOwner {
   }
 
   /**
-   * Starts the exchange. A body that may have to be sent again (retryable method) is read ahead
-   * up to `retry.replayBodyUpTo`; a larger one (declared, or found so while reading a chunked
-   * body) is streamed, and a streamed body is never retried.
+   * Starts the exchange. A body up to `limits.requestBuffer`, or one that may have to be sent
+   * again (retryable method) up to `retry.replayBodyUpTo`, is read ahead before a target is
+   * chosen; a larger one (declared, or found so while reading a chunked body) is streamed, and a
+   * streamed body is never retried once sent.
    */
   start(): void {
     this.#res.on('close', this.#onClientClose);
@@ -95,13 +107,21 @@ export class Exchange implements AttemptOwner {
     retry?.recordRequest();
     const body = this.#body;
     const length = this.#req.headers['content-length'];
+    // Bodies up to limits.requestBuffer are read before a target is chosen (nginx's request
+    // buffering), so a slow sender holds no upstream connection; a retryable one up to
+    // replayBodyUpTo too, so it can be sent again. A larger body streams.
+    // Only a declared length is buffered for that: a chunked body of unknown size may come from
+    // a client that waits for the upstream before sending more, and must keep streaming.
+    const replay = retry?.retriesMethod(this.#method) === true ? retry.replayBodyUpTo : 0;
+    const requestBuffer = length === undefined ? 0 : this.#host.requestBuffer;
+    const limit = Math.max(replay, requestBuffer);
     if (
       body !== null &&
       !Buffer.isBuffer(body) &&
-      retry?.retriesMethod(this.#method) === true &&
-      (length === undefined || Number(length) <= retry.replayBodyUpTo)
+      limit > 0 &&
+      (length === undefined || Number(length) <= limit)
     ) {
-      this.#readAhead(body, retry.replayBodyUpTo);
+      this.#readAhead(body, limit);
       return;
     }
     this.#next();
@@ -138,32 +158,49 @@ export class Exchange implements AttemptOwner {
       this.#finish('aborted', 0, undefined);
       return;
     }
+    const pool = this.#pool;
+    const overload = pool.overload();
+    if (overload !== undefined) {
+      pool.overloads[overload]++;
+      // A retry turned away leaves the failure that caused it as the answer.
+      if (failure !== undefined) this.#answerFailure(failure);
+      else this.#answerAtLimit(overload);
+      return;
+    }
     const selection = this.#selection;
     this.#selection = undefined;
-    const admission = this.#pool.admit(this.#request, this.#tried, selection);
-    if (admission === undefined) {
+    const admission = pool.admit(this.#request, this.#tried, selection);
+    if (admission === undefined || admission === OVERLOADED) {
+      // After a failed attempt, its failure is the answer: it says more than "busy elsewhere".
       if (failure !== undefined) this.#answerFailure(failure);
+      else if (admission === OVERLOADED) this.#answerOverloaded();
       else this.#answerNoTarget();
       return;
     }
     this.#dispatch(admission);
   }
 
-  #dispatch({ target, permit }: Admission): void {
+  #dispatch({ target, permit, concurrency }: Admission): void {
     const req = this.#req;
     const headers = requestHeadersForUpstream(req.headers, {
       remoteAddress: req.socket.remoteAddress,
-      protocol: 'http',
+      protocol: isEncrypted(req) ? 'https' : 'http',
+      trusted: this.#host.trustedProxies.trusts(req.socket.remoteAddress),
       hostOverride: this.#host.preserveHost ? undefined : target.host,
       requestId: this.#requestId,
       upgrade: false,
       via: this.#host.via,
+      dropUnderscoreNames: this.#host.underscoresInHeaders === 'drop',
     });
     this.#attempts++;
     this.#lastTarget = target;
     target.activeRequests++;
     const attempt = new Attempt(this, target, permit, this.#attempts);
-    if (this.#host.attemptsObserved) attempt.startedAt = performance.now();
+    attempt.concurrency = concurrency;
+    if (attempt.number > 1) this.#pool.retriesInFlight++;
+    if (this.#host.attemptsObserved || this.#pool.timesAttempts) {
+      attempt.startedAt = performance.now();
+    }
     this.#current = attempt;
     // retry.perTryTimeout is undici's headers timeout for this dispatch (a timer undici arms
     // anyway), so an attempt costs no timer of its own; it fails with UND_ERR_HEADERS_TIMEOUT,
@@ -197,26 +234,26 @@ export class Exchange implements AttemptOwner {
   ): void {
     if (attempt !== this.#current) return;
     attempt.status = statusCode;
+    if (attempt.startedAt !== 0) {
+      attempt.answeredAfter = performance.now() - attempt.startedAt;
+      this.#pool.attemptAnswered(attempt.target, attempt.answeredAfter);
+    }
     const result: AttemptResult = { kind: 'response', status: statusCode };
     this.#settlePermit(attempt, result);
     const retry = this.#pool.retry;
     // retriesResult first: decide() spends retry budget, which a plain 200 must not.
-    if (
-      retry?.retriesResult(result) === true &&
-      retry.decide(this.#question(attempt, result)) === 'retry'
-    ) {
+    if (retry?.retriesResult(result) === true && this.#shouldRetry(attempt, result)) {
       // The body is read and dropped so the connection stays reusable; the retry follows its end.
       attempt.discarding = true;
       return;
     }
     const res = this.#res;
-    if (this.#host.closing) res.shouldKeepAlive = false;
+    if (this.#host.closing) closeAfter(res);
     try {
-      res.writeHead(
-        statusCode,
-        statusMessage || undefined,
-        responseHeadersForClient(headers, this.#requestId, this.#host.via),
-      );
+      const out = responseHeadersForClient(headers, this.#requestId, this.#host.via);
+      // HTTP/2 has no reason phrase (RFC 9113 §8.3.2).
+      if (isHttp2Response(res)) res.writeHead(statusCode, out);
+      else res.writeHead(statusCode, statusMessage || undefined, out);
     } catch (error) {
       attempt.abort(error instanceof Error ? error : new Error(String(error)));
     }
@@ -230,10 +267,20 @@ export class Exchange implements AttemptOwner {
       if (attempt.discarded > MAX_DISCARDED_BYTES) attempt.abort(new Error('discarded enough'));
       return;
     }
-    if (!this.#res.write(chunk)) {
-      controller.pause();
-      this.#onDrain ??= () => this.#current?.resume();
-      this.#res.once('drain', this.#onDrain);
+    const res = this.#res;
+    const out: Writable = res;
+    if (!out.write(chunk)) {
+      const host = this.#host;
+      // The rate rule cuts a socket: on HTTP/2 that would end every other stream of the
+      // connection, so a slow HTTP/2 reader is held back by flow control alone.
+      if (!isHttp2Response(res)) host.slowReaders.watch(res);
+      // Up to responseBuffer bytes wait here for a slow client while the upstream goes on
+      // sending, so a response that fits leaves the upstream connection free at once.
+      if (out.writableLength > host.responseBuffer) {
+        controller.pause();
+        this.#onDrain ??= () => this.#current?.resume();
+        res.once('drain', this.#onDrain);
+      }
     }
   }
 
@@ -282,9 +329,8 @@ export class Exchange implements AttemptOwner {
       return;
     }
     const result = resultOf(failure.outcome, 0);
-    this.#settlePermit(attempt, result);
-    const retry = this.#pool.retry;
-    if (retry !== undefined && retry.decide(this.#question(attempt, result)) === 'retry') {
+    this.#settlePermit(attempt, result, failure);
+    if (this.#shouldRetry(attempt, result)) {
       this.#endAttempt(attempt, failure.outcome);
       this.#retryAfterBackoff(attempt, failure);
       return;
@@ -292,8 +338,19 @@ export class Exchange implements AttemptOwner {
     this.#answerFailure(failure);
   }
 
+  /** Asks the retry policy; a retry refused by `limits.maxRetries` is counted as an overload. */
+  #shouldRetry(attempt: Attempt, result: AttemptResult): boolean {
+    const retry = this.#pool.retry;
+    if (retry === undefined) return false;
+    const verdict = retry.decide(this.#question(attempt, result));
+    if (verdict === 'max-retries') this.#pool.overloads.maxRetries++;
+    return verdict === 'retry';
+  }
+
   #question(attempt: Attempt, result: AttemptResult) {
+    const pool = this.#pool;
     return {
+      retriesAtLimit: pool.retriesInFlight >= pool.limits.maxRetries,
       method: this.#method,
       attempt: attempt.number,
       result,
@@ -314,12 +371,15 @@ export class Exchange implements AttemptOwner {
     // for a retry that lands on the same target (the only one left) or follows other failures.
     if (failure?.outcome === 'connect-error') {
       const admission = this.#pool.admit(this.#request, this.#tried);
-      if (admission !== undefined && !this.#tried.has(admission.target)) {
+      if (typeof admission === 'object' && !this.#tried.has(admission.target)) {
         this.#dispatch(admission);
         return;
       }
-      // The same target again: give back its permit (a half-open trial slot) and wait.
-      admission?.permit?.ignore();
+      // The same target again: give back its permits (a half-open trial slot) and wait.
+      if (typeof admission === 'object') {
+        admission.permit?.ignore();
+        admission.concurrency?.ignore();
+      }
     }
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = undefined;
@@ -339,8 +399,19 @@ export class Exchange implements AttemptOwner {
     this.#finish(failure.outcome, 0, failure.code);
   }
 
+  #answerOverloaded(): void {
+    this.#answerRefusal(overloaded(this.#pool));
+  }
+
+  #answerAtLimit(limit: OverloadLimit): void {
+    this.#answerRefusal(atLimit(this.#pool, limit));
+  }
+
   #answerNoTarget(): void {
-    const refused = noEligibleTarget(this.#pool);
+    this.#answerRefusal(noEligibleTarget(this.#pool));
+  }
+
+  #answerRefusal(refused: Refusal): void {
     const headers = refused.headers;
     if (headers !== undefined && !this.#res.headersSent) {
       for (const name in headers) this.#res.setHeader(name, headers[name]!);
@@ -367,14 +438,17 @@ export class Exchange implements AttemptOwner {
     else current.abort(new ClientAbortedError());
   };
 
-  /** Settles the attempt's breaker permit once, with how the outcome counts against its target. */
-  #settlePermit(attempt: Attempt, result: AttemptResult): void {
+  /**
+   * Settles the attempt's breaker permit once, with how the outcome counts against its target. A
+   * failure carries what went wrong (`failure`, or the status) into the breaker's trip reason.
+   */
+  #settlePermit(attempt: Attempt, result: AttemptResult, failure?: AttemptFailure): void {
     const permit = attempt.permit;
     if (permit === undefined) return;
     attempt.permit = undefined;
     const verdict = classifyAttempt(result, this.#pool.failOn);
     if (verdict === 'success') permit.success();
-    else if (verdict === 'failure') permit.failure();
+    else if (verdict === 'failure') permit.failure(failure ?? failureOf(result));
     else permit.ignore();
   }
 
@@ -382,9 +456,24 @@ export class Exchange implements AttemptOwner {
   #endAttempt(attempt: Attempt, outcome: AttemptOutcome): void {
     if (attempt.ended) return;
     attempt.ended = true;
+    if (attempt.number > 1) this.#pool.retriesInFlight--;
     this.#settlePermit(attempt, resultOf(outcome, attempt.status));
     const target = attempt.target;
     target.activeRequests--;
+    // A timeout is an answer too, as slow as they come; a refused or reset connection says
+    // nothing about latency (outlier detection deals with those).
+    if (outcome === 'timeout' && attempt.startedAt !== 0) {
+      this.#pool.attemptAnswered(target, performance.now() - attempt.startedAt);
+    }
+    const concurrency = attempt.concurrency;
+    if (concurrency !== undefined) {
+      attempt.concurrency = undefined;
+      // The slot is held until the attempt ends (the target is busy until its body is sent);
+      // the latency sample is the time to response headers. A timeout is the overload signal.
+      if (attempt.answeredAfter >= 0) concurrency.complete(attempt.answeredAfter);
+      else if (outcome === 'timeout') concurrency.drop();
+      else concurrency.ignore();
+    }
     const host = this.#host;
     if (!host.attemptsObserved) return;
     host.reportAttempt(
@@ -422,6 +511,13 @@ export class Exchange implements AttemptOwner {
       host.exchangeFinished();
     }
   }
+}
+
+/** A failed attempt in the words of a trip reason (`HTTP_503`; the rest have an AttemptFailure). */
+function failureOf(result: AttemptResult): { code: string; message: string } {
+  return result.kind === 'response'
+    ? { code: `HTTP_${result.status}`, message: `the target answered ${result.status}` }
+    : { code: result.kind, message: '' };
 }
 
 // What the client gets when a retried status (e.g. 503) was the last word and no target is left.

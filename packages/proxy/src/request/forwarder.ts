@@ -3,11 +3,21 @@
  * size limit, then an `Exchange` per admitted request. Also what requests in flight need of the
  * proxy (`RequestHost`): in-flight counting for shutdown, the access log, attempt listeners.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+
 import type { Readable } from 'node:stream';
+import type { UnderscoreRule } from '../config/choices.ts';
+import {
+  closeAfter,
+  isHttp2,
+  type ProxiedRequest,
+  type ProxiedResponse,
+} from '../http/client-message.ts';
+import { headerNameProblem } from '../http/header-names.ts';
+import { adoptAuthority } from '../http/http2-request.ts';
 import { type ProxyErrorCode, sendError, statusOf } from '../http/proxy-error.ts';
-import { framingProblem } from '../http/request-framing.ts';
+import { framingProblem, versionProblem } from '../http/request-framing.ts';
 import { requestIdOf } from '../http/request-id.ts';
+import { TrustedProxies } from '../http/trusted-proxies.ts';
 import type { Logger } from '../logger.ts';
 import type { AttemptOutcome } from '../upstream/attempt-result.ts';
 import type { RouteTable } from '../upstream/router.ts';
@@ -18,6 +28,7 @@ import { admitRequest, type Refusal, refusal } from './admission.ts';
 import { Exchange } from './exchange.ts';
 import type { AttemptListener, RequestHost } from './host.ts';
 import { limitBody } from './request-body.ts';
+import type { SlowReaders } from './slow-readers.ts';
 
 /** Settings the forwarder reads on every request. */
 export interface ForwarderOptions {
@@ -27,8 +38,20 @@ export interface ForwarderOptions {
   readonly preserveHost: boolean;
   /** This proxy's Via entry, unique per proxy so that a request loop is recognised. */
   readonly via: string;
+  /** Request headers whose names contain `_`: dropped, forwarded or refused (400). */
+  readonly underscoresInHeaders: UnderscoreRule;
   /** Largest request body accepted, in bytes; `undefined` for no limit. */
   readonly maxBodySize: number | undefined;
+  /** Request bodies up to this size are read whole before a target is chosen. */
+  readonly requestBuffer: number;
+  /** Response bytes held for a client that is behind before the upstream is paused. */
+  readonly responseBuffer: number;
+  /** Cuts off clients that read too slowly; told of every response whose client is behind. */
+  readonly slowReaders: SlowReaders;
+  /** Largest request head; node:http enforces it for HTTP/1.1, the forwarder for HTTP/2. */
+  readonly maxHeaderSize: number;
+  /** Peers whose X-Forwarded-* and Forwarded fields are believed; nobody when absent. */
+  readonly trustedProxies?: TrustedProxies;
   readonly logger: Logger;
   /** Write an access-log line per request. */
   readonly accessLog: boolean;
@@ -39,14 +62,24 @@ export interface ForwarderOptions {
  * Handles proxied HTTP requests. One per proxy; `handle` is the `request` listener.
  *
  * @example
- * const forwarder = new Forwarder({ routes, preserveHost: true, via: viaEntry('5f3a9c01'), maxBodySize: undefined, logger, accessLog: true, metrics });
+ * const forwarder = new Forwarder({
+ *   routes, preserveHost: true, via: viaEntry('5f3a9c01'), underscoresInHeaders: 'drop',
+ *   maxBodySize: undefined, maxHeaderSize: 16_384, requestBuffer: 65_536, responseBuffer: 65_536,
+ *   slowReaders, logger, accessLog: true, metrics,
+ * });
  * http.createServer(forwarder.handle);
  */
 export class Forwarder implements RequestHost {
   readonly routes: RouteTable;
   readonly preserveHost: boolean;
   readonly via: string;
+  readonly underscoresInHeaders: UnderscoreRule;
   readonly maxBodySize: number | undefined;
+  readonly requestBuffer: number;
+  readonly responseBuffer: number;
+  readonly slowReaders: SlowReaders;
+  readonly maxHeaderSize: number;
+  readonly trustedProxies: TrustedProxies;
   readonly logger: Logger;
   readonly accessLog: AccessLog;
   /** Exchanges in flight (forwarded and not finished). */
@@ -62,7 +95,13 @@ export class Forwarder implements RequestHost {
     this.routes = options.routes;
     this.preserveHost = options.preserveHost;
     this.via = options.via;
+    this.underscoresInHeaders = options.underscoresInHeaders;
     this.maxBodySize = options.maxBodySize;
+    this.requestBuffer = options.requestBuffer;
+    this.responseBuffer = options.responseBuffer;
+    this.slowReaders = options.slowReaders;
+    this.maxHeaderSize = options.maxHeaderSize;
+    this.trustedProxies = options.trustedProxies ?? new TrustedProxies([]);
     this.logger = options.logger;
     this.accessLog = new AccessLog(options.logger, options.metrics, options.accessLog);
   }
@@ -80,13 +119,24 @@ export class Forwarder implements RequestHost {
    * The `request` listener for the proxy's HTTP servers. `expectsContinue` is set by
    * {@link handleContinue}: `100 Continue` goes out only once the request passed every check.
    */
-  readonly handle = (req: IncomingMessage, res: ServerResponse, expectsContinue = false): void => {
+  readonly handle = (req: ProxiedRequest, res: ProxiedResponse, expectsContinue = false): void => {
     const start = performance.now();
     const headers = req.headers;
     const requestId = requestIdOf(req);
-    if (this.closing) res.shouldKeepAlive = false;
+    if (this.closing) closeAfter(res);
 
-    const framing = framingProblem(headers);
+    const http2 = isHttp2(req);
+    if (http2) {
+      const problem = adoptAuthority(headers, req.rawHeaders, this.maxHeaderSize);
+      if (problem !== undefined) {
+        this.#refuse(req, res, refusal(problem.code, problem.message, ''), requestId, start);
+        return;
+      }
+    }
+    const framing =
+      framingProblem(headers) ??
+      versionProblem(req) ??
+      headerNameProblem(req.rawHeaders, this.underscoresInHeaders);
     if (framing !== undefined) {
       const refused = refusal('BAD_REQUEST', `Rejected request framing: ${framing}`, '', true);
       this.#refuse(req, res, refused, requestId, start);
@@ -112,7 +162,12 @@ export class Forwarder implements RequestHost {
         return;
       }
       if (contentLength !== '0') body = req;
-    } else if (headers['transfer-encoding'] !== undefined) {
+    } else if (
+      headers['transfer-encoding'] !== undefined ||
+      (http2 && !req.stream.endAfterHeaders)
+    ) {
+      // HTTP/2 frames its body itself (DATA frames up to END_STREAM): with no content-length it
+      // streams like a chunked HTTP/1.1 body, and is sent upstream chunked.
       body = maxBodySize === undefined ? req : limitBody(req, maxBodySize);
     }
     if (expectsContinue) res.writeContinue();
@@ -125,7 +180,7 @@ export class Forwarder implements RequestHost {
    * route, body size) before the client is invited to send its body, so a request refused
    * anyway (413…) never uploads it.
    */
-  readonly handleContinue = (req: IncomingMessage, res: ServerResponse): void => {
+  readonly handleContinue = (req: ProxiedRequest, res: ProxiedResponse): void => {
     this.handle(req, res, true);
   };
 
@@ -133,9 +188,9 @@ export class Forwarder implements RequestHost {
    * The `checkExpectation` listener: any expectation other than 100-continue cannot be met
    * (RFC 9110 §10.1.1), answered with the proxy's JSON 417.
    */
-  readonly handleExpectation = (req: IncomingMessage, res: ServerResponse): void => {
+  readonly handleExpectation = (req: ProxiedRequest, res: ProxiedResponse): void => {
     const start = performance.now();
-    if (this.closing) res.shouldKeepAlive = false;
+    if (this.closing) closeAfter(res);
     const refused = refusal(
       'EXPECTATION_FAILED',
       `Unsupported expectation ${String(req.headers.expect)}`,
@@ -185,8 +240,8 @@ export class Forwarder implements RequestHost {
   }
 
   #refuse(
-    req: IncomingMessage,
-    res: ServerResponse,
+    req: ProxiedRequest,
+    res: ProxiedResponse,
     refused: Refusal,
     requestId: string,
     start: number,
@@ -195,7 +250,7 @@ export class Forwarder implements RequestHost {
     const hasBody =
       req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
     const close = refused.close || hasBody;
-    if (close) this.answeredSockets.add(req.socket);
+    if (close && !isHttp2(req)) this.answeredSockets.add(req.socket);
     const headers = refused.headers;
     if (headers !== undefined) for (const name in headers) res.setHeader(name, headers[name]!);
     const code: ProxyErrorCode = refused.code;

@@ -3,7 +3,6 @@
  * declared up front (chunked), and the read-ahead that keeps a small body in memory so that a
  * retry can send it again.
  */
-import type { IncomingMessage } from 'node:http';
 import { PassThrough, type Readable, Transform, type TransformCallback } from 'node:stream';
 import { BreakwaterError } from 'breakwater';
 
@@ -46,7 +45,7 @@ export class BodyLimit extends Transform {
  * @example
  * const body = limitBody(req, config.limits.maxBodySize);
  */
-export function limitBody(req: IncomingMessage, limit: number): Readable {
+export function limitBody(req: Readable, limit: number): Readable {
   const limited = new BodyLimit(limit);
   req.on('error', (error) => limited.destroy(error));
   return req.pipe(limited);

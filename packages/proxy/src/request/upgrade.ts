@@ -6,6 +6,7 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { isEncrypted } from '../http/client-message.ts';
 import { requestHeadersForUpstream, responseHeadersForClient } from '../http/forwarding-headers.ts';
 import { type ProxyErrorCode, rawErrorResponse, statusOf } from '../http/proxy-error.ts';
 import { requestIdOf } from '../http/request-id.ts';
@@ -101,11 +102,13 @@ export class UpgradeTunnels {
     const host = this.#host;
     const headers = requestHeadersForUpstream(req.headers, {
       remoteAddress: req.socket.remoteAddress,
-      protocol: 'http',
+      protocol: isEncrypted(req) ? 'https' : 'http',
+      trusted: host.trustedProxies.trusts(req.socket.remoteAddress),
       hostOverride: host.preserveHost ? undefined : target.host,
       requestId,
       upgrade: true,
       via: host.via,
+      dropUnderscoreNames: host.underscoresInHeaders === 'drop',
     });
     target.activeRequests++;
     let settled = false;

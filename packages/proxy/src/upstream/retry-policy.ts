@@ -26,20 +26,27 @@ export interface RetryPolicyOptions extends Omit<Exclude<RetryConfig, false>, 'b
 
 /** What the forwarder knows when an attempt has failed. */
 export interface RetryQuestion {
+  /** Only requests that may have reached a target need a retryable method. */
   readonly method: string;
   /** The 1-based number of the attempt that just ended. */
   readonly attempt: number;
   readonly result: AttemptResult;
   /** Whether any byte of the response has been sent to the client. */
   readonly responseStarted: boolean;
-  /** Whether the request body can be sent again (no body, or fully buffered). */
+  /**
+   * Whether the request body can be sent again (no body, or fully buffered). A body that was
+   * never sent (connect error) can be sent once more whatever this says.
+   */
   readonly bodyReplayable: boolean;
+  /** Whether the upstream already has `limits.maxRetries` retries in flight. */
+  readonly retriesAtLimit?: boolean;
 }
 
 /**
  * `'retry'`, or why not: `'exhausted'` (no attempts left), `'method'` (not a retryable method),
  * `'condition'` (not a listed result), `'response-started'`, `'body'` (the body was streamed and
- * cannot be replayed), `'budget'` (the retry budget is spent).
+ * cannot be replayed), `'max-retries'` (the upstream's concurrent retries are at
+ * `limits.maxRetries`), `'budget'` (the retry budget is spent).
  */
 export type RetryVerdict =
   | 'retry'
@@ -48,6 +55,7 @@ export type RetryVerdict =
   | 'condition'
   | 'response-started'
   | 'body'
+  | 'max-retries'
   | 'budget';
 
 /**
@@ -144,10 +152,16 @@ export class ProxyRetryPolicy {
    */
   decide(question: RetryQuestion): RetryVerdict {
     if (question.attempt >= this.attempts) return 'exhausted';
-    if (!this.#methods.has(question.method)) return 'method';
+    // A connect error means the request provably never reached the target: nothing was written,
+    // body included (undici writes only on a connected socket and leaves the body stream unread).
+    // Sending it elsewhere cannot repeat a side effect, so the method and body rules, which guard
+    // against exactly that, do not apply (nginx's `proxy_next_upstream error` does the same).
+    const neverReached = question.result.kind === 'connect-error';
+    if (!neverReached && !this.#methods.has(question.method)) return 'method';
     if (!this.retriesResult(question.result)) return 'condition';
     if (question.responseStarted) return 'response-started';
-    if (!question.bodyReplayable) return 'body';
+    if (!neverReached && !question.bodyReplayable) return 'body';
+    if (question.retriesAtLimit === true) return 'max-retries';
     if (this.#budget !== undefined && !this.#budget.tryAcquireRetry()) return 'budget';
     return 'retry';
   }

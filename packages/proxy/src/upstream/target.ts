@@ -2,8 +2,9 @@
  * One upstream server. The forwarder, balancers, health checker and outlier detection all look
  * at the same object, so a change of health is seen by the next pick without copying state.
  */
-import type { Permit } from 'breakwater';
+import type { AdaptiveConcurrencyPolicy, Permit } from 'breakwater';
 import { Pool } from 'undici';
+import { defaults } from '../config/defaults.ts';
 import type { BalancedTarget } from './balancers/balancer.ts';
 import type { ActiveHealthChecker } from './health/active-checker.ts';
 
@@ -61,6 +62,11 @@ export class Target implements BalancedTarget {
   drained = false;
   /** The outlier-detection breaker for this target; `undefined` when detection is off. */
   breaker: TargetBreaker | undefined = undefined;
+  /**
+   * The target's adaptive concurrency limit (`adaptiveConcurrency` in its upstream's config);
+   * `undefined` when there is none. Replaced when the upstream's config changes.
+   */
+  limiter: AdaptiveConcurrencyPolicy | undefined = undefined;
   /** How many times outlier detection ejected this target (its breaker opened). */
   ejections = 0;
   /** The active health checker probing this target, when `healthCheck` is configured. */
@@ -68,14 +74,27 @@ export class Target implements BalancedTarget {
   /** Connections to the target; replaced (not mutated) when a reload changes the timeouts. */
   pool: Pool;
   timeouts: TargetTimeouts;
+  /** Most connections open to the target at once (`limits.maxConnections`); more requests wait. */
+  maxConnections: number;
 
-  constructor(url: string, weight: number, timeouts: TargetTimeouts) {
+  constructor(
+    url: string,
+    weight: number,
+    timeouts: TargetTimeouts,
+    maxConnections = defaults.upstreamLimits.maxConnections,
+  ) {
     this.id = url;
     this.timeouts = timeouts;
+    this.maxConnections = maxConnections;
     this.url = new URL(url);
     this.weight = weight;
     this.host = this.url.host;
-    this.pool = connectionPool(this.url, timeouts);
+    this.pool = connectionPool(this.url, timeouts, maxConnections);
+  }
+
+  /** Whether a request sent now would wait for a connection: all `maxConnections` are busy. */
+  get saturated(): boolean {
+    return this.activeRequests >= this.maxConnections;
   }
 
   /**
@@ -83,10 +102,11 @@ export class Target implements BalancedTarget {
    * everything else: health, breaker, drained flag, counters. Requests in flight finish on the
    * old pool; the returned promise resolves once it has closed.
    */
-  replacePool(timeouts: TargetTimeouts): Promise<void> {
+  replacePool(timeouts: TargetTimeouts, maxConnections = this.maxConnections): Promise<void> {
     const previous = this.pool;
     this.timeouts = timeouts;
-    this.pool = connectionPool(this.url, timeouts);
+    this.maxConnections = maxConnections;
+    this.pool = connectionPool(this.url, timeouts, maxConnections);
     return previous.close();
   }
 
@@ -105,8 +125,9 @@ export class Target implements BalancedTarget {
   }
 }
 
-function connectionPool(url: URL, timeouts: TargetTimeouts): Pool {
+function connectionPool(url: URL, timeouts: TargetTimeouts, maxConnections: number): Pool {
   return new Pool(url.origin, {
+    connections: maxConnections,
     connectTimeout: timeouts.connect,
     headersTimeout: timeouts.response,
     // The response timeout bounds waiting for headers; a slow but live body stream is the

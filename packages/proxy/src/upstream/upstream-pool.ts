@@ -3,14 +3,23 @@
  * upstream-wide health rules: which targets may take a request (active health, outlier
  * ejections capped by `maxEjectedPercent`, panic mode), breaker admission, and the retry policy.
  */
-import type { Clock, Permit, SyncTransport } from 'breakwater';
+import {
+  adaptiveConcurrency,
+  type Clock,
+  type ConcurrencyPermit,
+  type Permit,
+  type SyncTransport,
+} from 'breakwater';
 import { pino } from 'pino';
 import type { BalanceKind, FailOn } from '../config/choices.ts';
+import { defaults } from '../config/defaults.ts';
 import type {
+  AdaptiveConcurrencyConfig,
   HealthCheckConfig,
   OutlierDetectionConfig,
   RetryConfig,
   UpstreamConfig,
+  UpstreamLimitsConfig,
 } from '../config/schema.ts';
 import type { Logger } from '../logger.ts';
 import type { BalancedRequest, Balancer } from './balancers/balancer.ts';
@@ -27,7 +36,12 @@ export interface UpstreamHealthConfig {
   readonly retry?: RetryConfig | undefined;
   /** Percent (0–100); below this share of eligible targets, balance over all of them. */
   readonly panicThreshold?: number | undefined;
+  /** Connection, pending, request and retry thresholds; the defaults when left out. */
+  readonly limits?: UpstreamLimitsConfig | undefined;
 }
+
+/** The upstream threshold that turned a request (or a retry) away. */
+export type OverloadLimit = 'maxRequests' | 'maxPending' | 'maxRetries';
 
 /**
  * The settings {@link UpstreamPool.fromConfig} reads: an `UpstreamConfig` from the config layer
@@ -35,9 +49,12 @@ export interface UpstreamHealthConfig {
  */
 export type UpstreamPoolConfig = Pick<
   UpstreamConfig,
-  'balance' | 'hashOn' | 'targets' | 'timeouts'
+  'balance' | 'hashOn' | 'decay' | 'targets' | 'timeouts'
 > &
-  UpstreamHealthConfig;
+  UpstreamHealthConfig & {
+    /** A concurrency limit per target that adapts to its latency; absent: none. */
+    readonly adaptiveConcurrency?: AdaptiveConcurrencyConfig | undefined;
+  };
 
 /** Where an upstream's breakers, checkers and retry budget get time and logs. */
 export interface UpstreamPoolContext {
@@ -61,7 +78,15 @@ export interface Admission {
    * sent without one: readmitted over `maxEjectedPercent`, or in panic mode.
    */
   readonly permit: Permit | undefined;
+  /** The target's concurrency permit; `undefined` when it has no `adaptiveConcurrency` limit. */
+  readonly concurrency?: ConcurrencyPermit | undefined;
 }
+
+/**
+ * What {@link UpstreamPool.admit} answers when eligible targets exist but every one it tried is
+ * at its adaptive concurrency limit.
+ */
+export const OVERLOADED = 'overloaded';
 
 const silentLogger: Logger = pino({ level: 'silent' });
 
@@ -95,6 +120,21 @@ export class UpstreamPool {
   readonly healthCheckInterval: number | undefined;
   /** The retry rules and budget; `undefined` when retries are off. */
   readonly retry: ProxyRetryPolicy | undefined;
+  /**
+   * Whether attempts to this upstream must be timed: a balancer or a concurrency limit learns
+   * from their latency. (Attempt listeners time them anyway.)
+   */
+  readonly timesAttempts: boolean;
+  /** Connection, pending, request and retry thresholds (Envoy's cluster circuit breakers). */
+  readonly limits: UpstreamLimitsConfig;
+  /** Retries in flight now, against `limits.maxRetries`; kept by the exchange. */
+  retriesInFlight = 0;
+  /** Requests turned away (or retries not made) since the start, by the limit reached. */
+  readonly overloads: Record<OverloadLimit, number> = {
+    maxRequests: 0,
+    maxPending: 0,
+    maxRetries: 0,
+  };
   // Reused while no target changes eligibility, so a pick allocates nothing.
   #selection: CachedSelection<Target> | undefined;
 
@@ -110,12 +150,15 @@ export class UpstreamPool {
     this.balance = balance;
     this.balancer = balancer;
     this.targets = targets;
+    this.timesAttempts =
+      balancer.observe !== undefined || targets.some((target) => target.limiter !== undefined);
     const outlier = health.outlierDetection;
     this.failOn = outlier ? outlier.failOn : [];
     // Without outlier detection no breaker is attached by config; one attached by hand is honoured.
     this.maxEjectedPercent = outlier ? outlier.maxEjectedPercent : 100;
     this.panicThreshold = health.panicThreshold ?? 0;
     this.healthCheckInterval = health.healthCheck?.interval;
+    this.limits = health.limits ?? defaults.upstreamLimits;
     const retry = health.retry;
     this.retry =
       retry && retry.attempts > 1
@@ -135,15 +178,35 @@ export class UpstreamPool {
     const logger = context.logger ?? silentLogger;
     const targets = config.targets.map((entry) => {
       const target =
-        context.reuse?.(entry.url) ?? new Target(entry.url, entry.weight, config.timeouts);
+        context.reuse?.(entry.url) ??
+        new Target(
+          entry.url,
+          entry.weight,
+          config.timeouts,
+          config.limits?.maxConnections ?? defaults.upstreamLimits.maxConnections,
+        );
       attachTargetHealth(target, name, config, {
         clock: context.clock,
         logger,
         sync: context.sync,
       });
+      const limits = config.adaptiveConcurrency;
+      target.limiter =
+        limits === undefined
+          ? undefined
+          : adaptiveConcurrency({
+              ...limits,
+              name: `${name} ${target.id}`,
+              ...(context.clock ? { clock: context.clock } : {}),
+            });
       return target;
     });
-    const balancer = createBalancer<Target>({ balance: config.balance, hashOn: config.hashOn });
+    const balancer = createBalancer<Target>({
+      balance: config.balance,
+      hashOn: config.hashOn,
+      decay: config.decay,
+      clock: context.clock,
+    });
     return new UpstreamPool(name, config.balance, balancer, targets, config, context.clock);
   }
 
@@ -159,7 +222,10 @@ export class UpstreamPool {
    * to {@link admit} and {@link pick}.
    */
   selection(): Selection<Target> {
-    const selection = selectTargets(this.targets, this, this.#selection);
+    const previous = this.#selection;
+    const selection = selectTargets(this.targets, this, previous);
+    if (previous !== undefined && selection !== previous)
+      this.#readmitted(previous.key, selection.key);
     this.#selection = selection;
     return selection;
   }
@@ -167,6 +233,26 @@ export class UpstreamPool {
   /** The eligible targets (see {@link selection}). */
   eligible(): readonly Target[] {
     return this.selection().eligible;
+  }
+
+  /**
+   * Tells a balancer that learns from traffic which targets came back into rotation (after an
+   * ejection or a failed health check), so they start afresh rather than with what they earned
+   * before leaving. Runs only when eligibility changed, and only for up to 31 targets (beyond,
+   * the old estimate simply decays).
+   */
+  #readmitted(previous: number, key: number): void {
+    const forget = this.balancer.forget;
+    if (forget === undefined || previous === -1 || key === -1) return;
+    const back = key & ~previous;
+    for (let i = 0; back >>> i !== 0; i++) {
+      if ((back >>> i) & 1) forget.call(this.balancer, this.targets[i]!);
+    }
+  }
+
+  /** An attempt to `target` got its answer (headers, or a timeout) after `latency` ms. */
+  attemptAnswered(target: Target, latency: number): void {
+    this.balancer.observe?.(target, latency);
   }
 
   /** Whether so few targets are eligible that panic mode balances over all of them. */
@@ -177,6 +263,41 @@ export class UpstreamPool {
   /** The targets to balance over now: the eligible ones, or every undrained one in panic. */
   candidates(): readonly Target[] {
     return this.selection().candidates;
+  }
+
+  /** Requests in flight to the upstream's targets. */
+  get inFlight(): number {
+    let count = 0;
+    for (const target of this.targets) count += target.activeRequests;
+    return count;
+  }
+
+  /** Requests waiting for a connection: beyond `maxConnections` on their target. */
+  get pending(): number {
+    let count = 0;
+    for (const target of this.targets) {
+      count += Math.max(0, target.activeRequests - target.maxConnections);
+    }
+    return count;
+  }
+
+  /**
+   * Which threshold refuses a new request now, or `undefined`: `maxRequests` in flight, or
+   * `maxPending` requests already waiting while every candidate's connections are busy (a
+   * target with a free connection would take the request without waiting). Counted in
+   * {@link overloads} by the caller that turns the request away.
+   *
+   * @example
+   * const limit = pool.overload();
+   * if (limit !== undefined) return reply(503, 'OVERLOADED');
+   */
+  overload(): OverloadLimit | undefined {
+    const limits = this.limits;
+    if (this.inFlight >= limits.maxRequests) return 'maxRequests';
+    if (this.pending >= limits.maxPending && this.candidates().every((t) => t.saturated)) {
+      return 'maxPending';
+    }
+    return undefined;
   }
 
   /**
@@ -193,36 +314,53 @@ export class UpstreamPool {
   }
 
   /**
-   * Chooses a target for one attempt and takes its breaker permit. A target whose breaker refuses
-   * (its one half-open trial is already running) is set aside and the balancer picks again among
-   * the rest, so this ends after at most one pick per candidate. Targets in `tried` are avoided
-   * while any other candidate exists. `undefined` when no target may take the request.
-   * `selection` is the one worked out for this request; by default it is worked out now.
+   * Chooses a target for one attempt and takes its concurrency and breaker permits. A target at
+   * its concurrency limit, or whose breaker refuses (its one half-open trial is already running),
+   * is set aside and the balancer picks again among the rest, so this ends after at most one pick
+   * per candidate. Targets in `tried` are avoided while any other candidate exists. `undefined`
+   * when no target may take the request; {@link OVERLOADED} when some could but were at their
+   * concurrency limit. `selection` is the one worked out for this request; by default it is
+   * worked out now.
    */
   admit(
     request: BalancedRequest,
     tried?: ReadonlySet<Target>,
     selection: Selection<Target> = this.selection(),
-  ): Admission | undefined {
+  ): Admission | typeof OVERLOADED | undefined {
     const panic = selection.panic;
     let candidates = selection.candidates;
     if (tried !== undefined && tried.size > 0) {
       const untried = candidates.filter((target) => !tried.has(target));
       if (untried.length > 0) candidates = untried;
     }
+    let atLimit = false;
+    // A target whose connections are all busy would make the request wait (maxConnections):
+    // another one with a free connection takes it instead, as HAProxy's maxconn does.
+    if (candidates.some((target) => target.saturated)) {
+      const free = candidates.filter((target) => !target.saturated);
+      if (free.length > 0) candidates = free;
+    }
     while (candidates.length > 0) {
       const target = this.balancer.pick(candidates, request);
-      if (target === undefined) return undefined;
+      if (target === undefined) break;
+      const limiter = target.limiter;
+      const concurrency = limiter?.tryAcquire();
+      if (limiter !== undefined && concurrency === undefined) {
+        atLimit = true;
+        candidates = candidates.filter((candidate) => candidate !== target);
+        continue;
+      }
       const breaker = target.breaker;
-      if (breaker === undefined) return { target, permit: undefined };
+      if (breaker === undefined) return { target, permit: undefined, concurrency };
       const permit = breaker.tryAcquire();
-      if (permit !== undefined) return { target, permit };
+      if (permit !== undefined) return { target, permit, concurrency };
       // An open breaker among the candidates is an ejection the cap did not honour (or panic):
       // the target takes traffic, unjudged until its breaker goes half-open.
-      if (panic || breaker.state === 'open') return { target, permit: undefined };
+      if (panic || breaker.state === 'open') return { target, permit: undefined, concurrency };
+      concurrency?.ignore();
       candidates = candidates.filter((candidate) => candidate !== target);
     }
-    return undefined;
+    return atLimit ? OVERLOADED : undefined;
   }
 
   /**

@@ -203,7 +203,7 @@ export async function startCluster(
         metrics: new ProxyMetrics(() => upstreams.values()),
         logger,
         reload: reloadFile,
-        drained: broadcastTargets,
+        targetsChanged: broadcastTargets,
         upstreamsView: async () => {
           const views = await Promise.all(
             supervisor.ready().map(async (worker): Promise<WorkerView | undefined> => {

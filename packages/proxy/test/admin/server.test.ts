@@ -28,6 +28,11 @@ describe('admin listener', () => {
           {
             name: 'api',
             balance: 'least-request',
+            limits: { maxConnections: 256, maxPending: 1024, maxRequests: 1024, maxRetries: 64 },
+            inFlight: 0,
+            pending: 0,
+            retriesInFlight: 0,
+            overloads: { maxRequests: 0, maxPending: 0, maxRetries: 0 },
             targets: [
               {
                 url: upstream.url,

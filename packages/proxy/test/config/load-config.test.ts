@@ -56,6 +56,16 @@ describe('loadConfig', () => {
       headersTimeout: 10000,
       requestTimeout: 120000,
       keepAliveTimeout: 5000,
+      minResponseRate: { bytesPerSecond: 240, gracePeriod: 5000 },
+      sendTimeout: 60000,
+      responseBuffer: 65536,
+      requestBuffer: 65536,
+    });
+    assert.deepEqual(api.limits, {
+      maxConnections: 256,
+      maxPending: 1024,
+      maxRequests: 1024,
+      maxRetries: 64,
     });
     assert.deepEqual(config.log, { level: 'info', access: true });
   });
@@ -116,6 +126,47 @@ describe('loadConfig', () => {
     assert.deepEqual(issuesOf(replace('balance: consistent-hash', 'balance: random')), [
       'upstreams.api.hashOn: hashOn applies only to balance: consistent-hash (this upstream uses random)',
     ]);
+  });
+
+  test('takes a decay for peak-ewma and refuses it with any other balancer', () => {
+    const text = replace(
+      'balance: consistent-hash\n    hashOn: header:x-user-id',
+      'balance: peak-ewma\n    decay: 5s',
+    );
+    assert.equal(loadConfig(text, {}).upstreams.api!.decay, 5_000);
+    assert.deepEqual(issuesOf(replace('hashOn: header:x-user-id', 'decay: 5s')), [
+      'upstreams.api.decay: decay applies only to balance: peak-ewma (this upstream uses consistent-hash)',
+    ]);
+  });
+
+  test('takes adaptiveConcurrency per upstream, durations in config units', () => {
+    const text = replace(
+      'timeouts: { connect: 2s, response: 30s, idle: 60s }',
+      'timeouts: { connect: 2s, response: 30s, idle: 60s }\n    adaptiveConcurrency: { algorithm: aimd, maxLimit: 300, aimd: { latencyThreshold: 250ms } }',
+    );
+    assert.deepEqual(loadConfig(text, {}).upstreams.api!.adaptiveConcurrency, {
+      algorithm: 'aimd',
+      maxLimit: 300,
+      aimd: { latencyThreshold: 250 },
+    });
+  });
+
+  test('refuses adaptiveConcurrency settings that do not fit together, at their path', () => {
+    const settings = (block: string) =>
+      issuesOf(
+        replace(
+          'timeouts: { connect: 2s, response: 30s, idle: 60s }',
+          `timeouts: { connect: 2s, response: 30s, idle: 60s }\n    adaptiveConcurrency: ${block}`,
+        ),
+      );
+    const [mixed] = settings('{ algorithm: aimd, gradient: { tolerance: 2 } }');
+    assert.match(
+      mixed!,
+      /^upstreams\.api\.adaptiveConcurrency\.gradient: .*no gradient settings with algorithm "aimd"/,
+    );
+    const [bounds] = settings('{ minLimit: 10, maxLimit: 5 }');
+    assert.match(bounds!, /^upstreams\.api\.adaptiveConcurrency\.maxLimit: /);
+    assert.deepEqual(settings('{ maxLimt: 5 }').length, 1);
   });
 
   test('requires a token for a non-loopback admin listener', () => {

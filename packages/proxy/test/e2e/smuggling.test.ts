@@ -78,6 +78,15 @@ describe('request smuggling vectors', () => {
       'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\n chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
     'an HTTP/2 prior-knowledge preface (h2c)': 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n',
     'bare LF line endings': 'GET / HTTP/1.1\nHost: a\n\n',
+    'Content_Length, a look-alike of Content-Length':
+      'POST / HTTP/1.1\r\nHost: a\r\nContent_Length: 40\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n',
+    'Transfer_Encoding, a look-alike of Transfer-Encoding':
+      'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer_Encoding: chunked\r\n\r\nhello',
+    'Transfer---Encoding, a look-alike with repeated dashes':
+      'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer---Encoding: chunked\r\n\r\nhello',
+    'Transfer-Encoding on an HTTP/1.0 request (RFC 9112 §6.1)':
+      'POST / HTTP/1.0\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
+    'a request line claiming HTTP/0.9, with header fields': 'GET / HTTP/0.9\r\nHost: a\r\n\r\n',
     'a chunk size line ended by bare LF':
       'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\n0\n\n',
   };

@@ -15,10 +15,12 @@ const OWN_VIA = /^1\.1 breakwater \([0-9a-f]{8}\)$/;
 const context = {
   remoteAddress: '10.0.0.7',
   protocol: 'http',
+  trusted: false,
   hostOverride: undefined,
   requestId: 'req-1',
   upgrade: false,
   via: viaEntry('5f3a9c01'),
+  dropUnderscoreNames: true,
 };
 
 describe('requestHeadersForUpstream', () => {
@@ -57,16 +59,59 @@ describe('requestHeadersForUpstream', () => {
     assert.equal(requestHeadersForUpstream({ te: 'trailers, deflate' }, context).te, 'trailers');
   });
 
-  test('appends the client to X-Forwarded-For and this hop to Via', () => {
+  test('from a trusted proxy, appends the client to X-Forwarded-For and keeps its -Proto/-Host', () => {
     const out = requestHeadersForUpstream(
-      { host: 'a.test', 'x-forwarded-for': '1.1.1.1', via: '1.0 edge' },
-      context,
+      {
+        host: 'a.test',
+        'x-forwarded-for': '1.1.1.1',
+        'x-forwarded-proto': 'https',
+        'x-forwarded-host': 'public.test',
+        forwarded: 'for=1.1.1.1;proto=https',
+        via: '1.0 edge',
+      },
+      { ...context, trusted: true },
     );
     assert.equal(out['x-forwarded-for'], '1.1.1.1, 10.0.0.7');
+    assert.equal(out['x-forwarded-proto'], 'https');
+    assert.equal(out['x-forwarded-host'], 'public.test');
+    assert.equal(out.forwarded, 'for=1.1.1.1;proto=https, for=10.0.0.7;proto=http;host=a.test');
     assert.equal(out.via, '1.0 edge, 1.1 breakwater (5f3a9c01)');
-    assert.equal(out['x-forwarded-proto'], 'http');
-    assert.equal(out['x-forwarded-host'], 'a.test');
     assert.equal(out['x-request-id'], 'req-1');
+  });
+
+  test('from anyone else, replaces X-Forwarded-* and Forwarded with what this hop saw', () => {
+    const out = requestHeadersForUpstream(
+      {
+        host: 'a.test',
+        'x-forwarded-for': ['1.1.1.1', '2.2.2.2'],
+        'x-forwarded-proto': 'https',
+        'x-forwarded-host': 'spoofed.test',
+        forwarded: 'for=1.1.1.1',
+      },
+      { ...context, protocol: 'https' },
+    );
+    assert.equal(out['x-forwarded-for'], '10.0.0.7');
+    assert.equal(out['x-forwarded-proto'], 'https');
+    assert.equal(out['x-forwarded-host'], 'a.test');
+    assert.equal(out.forwarded, 'for=10.0.0.7;proto=https;host=a.test');
+  });
+
+  test('never sends HTTP/2 pseudo-headers upstream', () => {
+    const out = requestHeadersForUpstream(
+      {
+        ':method': 'GET',
+        ':path': '/',
+        ':authority': 'a.test',
+        ':scheme': 'https',
+        host: 'a.test',
+      },
+      context,
+    );
+    assert.deepEqual(
+      Object.keys(out).filter((name) => name.startsWith(':')),
+      [],
+    );
+    assert.equal(out.host, 'a.test');
   });
 
   test('sends the target host when preserveHost is off', () => {
@@ -150,7 +195,7 @@ describe('headers through a running proxy', () => {
       const upstreamSaw = seen();
       assert.equal(upstreamSaw.host, 'shop.example');
       assert.equal(upstreamSaw['x-hop'], undefined);
-      assert.equal(upstreamSaw['x-forwarded-for'], '203.0.113.9, 127.0.0.1');
+      assert.equal(upstreamSaw['x-forwarded-for'], '127.0.0.1', 'an untrusted chain is replaced');
       assert.equal(upstreamSaw['x-forwarded-host'], 'shop.example');
       assert.match(String(upstreamSaw.via), OWN_VIA);
       assert.equal(upstreamSaw['x-request-id'], 'client-chosen-id');
@@ -205,4 +250,13 @@ describe('headers through a running proxy', () => {
       assert.doesNotMatch(String(seen().connection ?? ''), /upgrade/i);
     });
   });
+});
+
+test('leaves out header names with underscores when told to, and keeps them otherwise', () => {
+  const incoming = { host: 'a', x_user: '7', 'x-user': '8' };
+  const dropped = requestHeadersForUpstream(incoming, context);
+  assert.equal(dropped.x_user, undefined);
+  assert.equal(dropped['x-user'], '8');
+  const kept = requestHeadersForUpstream(incoming, { ...context, dropUnderscoreNames: false });
+  assert.equal(kept.x_user, '7');
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { framingProblem, hostProblem } from '../../src/http/request-framing.ts';
+import { framingProblem, hostProblem, versionProblem } from '../../src/http/request-framing.ts';
 import {
   proxyYaml,
   rawExchange,
@@ -26,6 +26,27 @@ describe('framingProblem', () => {
 
   test('refuses any transfer coding other than chunked', () => {
     assert.match(framingProblem({ 'transfer-encoding': 'gzip, chunked' }) ?? '', /unsupported/);
+  });
+});
+
+describe('versionProblem', () => {
+  const request = (major: number, minor: number, headers: Record<string, string> = {}) => ({
+    headers,
+    httpVersionMajor: major,
+    httpVersionMinor: minor,
+  });
+
+  test('refuses Transfer-Encoding on HTTP/1.0 (RFC 9112 §6.1) and accepts it on HTTP/1.1', () => {
+    assert.match(
+      versionProblem(request(1, 0, { 'transfer-encoding': 'chunked' })) ?? '',
+      /HTTP\/1\.0/,
+    );
+    assert.equal(versionProblem(request(1, 1, { 'transfer-encoding': 'chunked' })), undefined);
+    assert.equal(versionProblem(request(1, 0, { 'content-length': '5' })), undefined);
+  });
+
+  test('refuses a request line claiming HTTP/0.9', () => {
+    assert.match(versionProblem(request(0, 9, { host: 'a' })) ?? '', /HTTP\/0\.9/);
   });
 });
 

@@ -81,7 +81,7 @@ describe('planReload', () => {
   });
 
   test('names changed upstream settings such as the balancer', () => {
-    const next = BASE.replace('  web:\n', '    balance: least-request\n  web:\n');
+    const next = BASE.replace('  web:\n', '    balance: peak-ewma\n  web:\n');
     const api = planTo(next).upstreams[0];
     assert.equal(api?.change, 'changed');
     assert.deepEqual(api?.settingsChanged, ['balance']);
@@ -129,6 +129,23 @@ routes:
     );
     assert.match(plan.warnings[0]?.message ?? '', /still 127\.0\.0\.1:8080.*\[::1\]:9090/);
     assert.equal(isEmptyPlan(plan), false);
+  });
+
+  test('applies changed TLS certificates live and warns about anything else of a TLS listener', () => {
+    const tls = (cert: string, extra = '') =>
+      BASE.replace(
+        'listen: 127.0.0.1:8080',
+        `listen:\n  - address: 127.0.0.1:8443\n    tls: { certificates: [{ cert: ${cert}, key: a.key }]${extra} }`,
+      );
+    const previous = loadConfig(tls('a.pem'));
+    const renewed = planReload(previous, loadConfig(tls('b.pem', ', minVersion: TLSv1.3')));
+    assert.deepEqual(renewed.liveChanges, ['listen.tls']);
+    assert.deepEqual(renewed.warnings, []);
+    const realpn = planReload(previous, loadConfig(tls('a.pem', ', alpn: [http/1.1]')));
+    assert.deepEqual(
+      realpn.warnings.map((warning) => warning.path),
+      ['listen'],
+    );
   });
 
   test('warns per setting for limits and the admin listener, applies log level and shutdownTimeout', () => {

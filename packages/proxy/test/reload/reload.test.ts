@@ -135,7 +135,13 @@ describe('hot reload', () => {
     const a = await namedUpstream('a');
     const b = await namedUpstream('b');
     const c = await namedUpstream('c');
-    const proxy = await startFromFile(inTempDir('keep.yaml'), yaml({ app: [a.url, b.url] }));
+    // Round robin, so that the new target and the held one (weight 3) both take requests below.
+    const roundRobin = (text: string) =>
+      text.replace('  app:\n', '  app:\n    balance: round-robin\n');
+    const proxy = await startFromFile(
+      inTempDir('keep.yaml'),
+      roundRobin(yaml({ app: [a.url, b.url] })),
+    );
     try {
       const [targetA, targetB] = proxy.upstreams.get('app')?.targets ?? [];
       assert.ok(targetA && targetB);
@@ -144,7 +150,7 @@ describe('hot reload', () => {
       await until(() => b.held() === 1, 'the slow request to reach b');
       const breakerB = targetB.breaker;
       assert.ok(breakerB);
-      const next = yaml({ app: [a.url, b.url, c.url] }).replace(
+      const next = roundRobin(yaml({ app: [a.url, b.url, c.url] })).replace(
         `- url: ${b.url}`,
         `- { url: "${b.url}", weight: 3 }`,
       );

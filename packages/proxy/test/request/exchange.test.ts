@@ -11,12 +11,14 @@ import {
 import { httpRequest } from '../support/proxy-harness.ts';
 import { until } from '../support/servers.ts';
 
+/** Round robin unless `upstreamExtra` names a balancer: these tests know which target is first. */
 function yaml(targets: readonly string[], upstreamExtra = ''): string {
+  const balance = upstreamExtra.includes('balance:') ? '' : '    balance: round-robin\n';
   return `
 listen: 127.0.0.1:0
 upstreams:
   app:
-    targets:
+${balance}    targets:
 ${targets.map((url) => `      - url: ${url}`).join('\n')}
 ${upstreamExtra}
 routes: [ { upstream: app } ]
@@ -96,18 +98,26 @@ describe('retries', () => {
     }
   });
 
-  test('does not retry a POST to a dead target: 502 after one attempt', async () => {
+  test('sends a POST whose connection was refused to another target, small or streamed body intact', async () => {
     const dead = await restartableServer(() => {});
     await dead.stop();
-    const alive = await restartableServer((_req, res) => res.end('alive'));
+    const alive = await restartableServer((req, res) => {
+      let length = 0;
+      req.on('data', (chunk: Buffer) => {
+        length += chunk.length;
+      });
+      req.on('end', () => res.end(`${req.method} ${length}`));
+    });
     const proxy = await startClockedProxy(yaml([dead.url, alive.url], '    balance: round-robin'));
     const attempts = countAttempts(proxy);
     try {
-      const response = await httpRequest(proxy.url, { method: 'POST', body: 'order=1' });
-      assert.equal(response.status, 502);
-      assert.equal(JSON.parse(response.body).error.code, 'UPSTREAM_CONNECT_FAILED');
-      assert.equal(attempts.get(dead.url), 1);
-      assert.equal(attempts.get(alive.url), undefined);
+      // 200 KB is past replayBodyUpTo (64 KB): streamed, never read ahead, yet never sent either.
+      for (const size of [7, 7, 200_000, 200_000]) {
+        const response = await httpRequest(proxy.url, { method: 'POST', body: Buffer.alloc(size) });
+        assert.equal(response.status, 200);
+        assert.equal(response.body, `POST ${size}`);
+      }
+      assert.ok((attempts.get(dead.url) ?? 0) >= 2, 'the dead target was tried');
     } finally {
       await proxy.close();
       await alive.stop();
@@ -156,14 +166,15 @@ describe('retries', () => {
     }
   });
 
-  test('streams a PUT body larger than replayBodyUpTo and then does not retry it', async () => {
+  test('streams a PUT body larger than replayBodyUpTo and requestBuffer and then does not retry it', async () => {
     const breaking = await restartableServer((req) => req.socket.destroy());
     const other = await restartableServer((_req, res) => res.end('other'));
     const proxy = await startClockedProxy(
       yaml([breaking.url, other.url], '    retry: { replayBodyUpTo: 1kb }'),
     );
     try {
-      const response = await httpRequest(proxy.url, { method: 'PUT', body: 'y'.repeat(4096) });
+      // 100 KB: past replayBodyUpTo (1 KB) and limits.requestBuffer (64 KB), so it streams.
+      const response = await httpRequest(proxy.url, { method: 'PUT', body: 'y'.repeat(100_000) });
       assert.equal(response.status, 502);
       assert.equal(other.hits(), 0);
     } finally {

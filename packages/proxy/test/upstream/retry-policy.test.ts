@@ -48,9 +48,20 @@ test('stops when the attempts are used up', () => {
   assert.equal(policy({ attempts: 1 }).decide(question()), 'exhausted');
 });
 
-test('never retries a method that is not listed, even after a connect error', () => {
-  assert.equal(policy().decide(question({ method: 'POST' })), 'method');
-  assert.equal(policy({ methods: ['GET', 'POST'] }).decide(question({ method: 'POST' })), 'retry');
+test('retries any method, streamed body or not, after a connect error: nothing reached the target', () => {
+  assert.equal(policy().decide(question({ method: 'POST' })), 'retry');
+  assert.equal(policy().decide(question({ method: 'PATCH', bodyReplayable: false })), 'retry');
+});
+
+test('never retries a method that is not listed once bytes may have reached the target', () => {
+  const reset: AttemptResult = { kind: 'reset' };
+  assert.equal(policy().decide(question({ method: 'POST', result: reset })), 'method');
+  const bad: AttemptResult = { kind: 'response', status: 502 };
+  assert.equal(policy().decide(question({ method: 'POST', result: bad })), 'method');
+  assert.equal(
+    policy({ methods: ['GET', 'POST'] }).decide(question({ method: 'POST', result: reset })),
+    'retry',
+  );
 });
 
 test('does not retry unlisted results', () => {
@@ -70,7 +81,8 @@ test('does not retry unlisted results', () => {
 test('does not retry once the response has started or when the body cannot be replayed', () => {
   const retries = policy();
   assert.equal(retries.decide(question({ responseStarted: true })), 'response-started');
-  assert.equal(retries.decide(question({ bodyReplayable: false })), 'body');
+  const reset: AttemptResult = { kind: 'reset' };
+  assert.equal(retries.decide(question({ result: reset, bodyReplayable: false })), 'body');
 });
 
 test('stops retrying when the budget is spent, and recovers as the window slides', () => {
@@ -88,7 +100,7 @@ test('stops retrying when the budget is spent, and recovers as the window slides
 test('refusals for other reasons do not spend the budget', () => {
   const retries = policy({ budget: { ratio: 0.1, minPerSecond: 0 } });
   for (let i = 0; i < 10; i++) retries.recordRequest();
-  assert.equal(retries.decide(question({ method: 'POST' })), 'method');
+  assert.equal(retries.decide(question({ method: 'POST', result: { kind: 'reset' } })), 'method');
   assert.equal(retries.decide(question({ responseStarted: true })), 'response-started');
   assert.equal(retries.decide(question()), 'retry');
   assert.equal(retries.decide(question()), 'budget');

@@ -28,4 +28,13 @@ export interface BalancedRequest {
 export interface Balancer<T extends BalancedTarget = BalancedTarget> {
   /** Returns one of `candidates`, or `undefined` when it is empty. Never returns a non-candidate. */
   pick(candidates: readonly T[], request: BalancedRequest): T | undefined;
+  /**
+   * For balancers that learn from traffic: `target` answered (response headers, or a timeout)
+   * after `latency` ms.
+   */
+  observe?(target: T, latency: number): void;
+  /** For balancers that learn from traffic: `target` comes back into rotation; start afresh. */
+  forget?(target: T): void;
+  /** For balancers that learn from traffic: what they believe `target`'s latency is, in ms. */
+  latency?(target: T): number | undefined;
 }

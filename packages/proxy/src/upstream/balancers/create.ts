@@ -1,9 +1,11 @@
+import type { Clock } from 'breakwater';
 import { InvalidOptionError } from 'breakwater';
 import { type BalanceKind, balanceKinds } from '../../config/choices.ts';
 import type { BalancedTarget, Balancer } from './balancer.ts';
 import { ConsistentHashBalancer } from './consistent-hash.ts';
 import { LeastConnectionsBalancer } from './least-connections.ts';
 import { LeastRequestBalancer } from './least-request.ts';
+import { PeakEwmaBalancer } from './peak-ewma.ts';
 import { RandomBalancer } from './random.ts';
 import { RoundRobinBalancer } from './round-robin.ts';
 import { WeightedRoundRobinBalancer } from './weighted-round-robin.ts';
@@ -16,8 +18,12 @@ export interface CreateBalancerOptions {
    * Given with any other `balance` it is an error, not silently ignored.
    */
   readonly hashOn?: string | undefined;
-  /** Source of randomness in [0, 1) for `least-request` and `random`. Default: `Math.random`. */
+  /** Only for `peak-ewma`: the time constant of its latency average, in ms. Default: 10 000. */
+  readonly decay?: number | undefined;
+  /** Source of randomness in [0, 1) for the random kinds. Default: `Math.random`. */
   readonly random?: (() => number) | undefined;
+  /** Time for `peak-ewma`'s decay. Default: the system clock. */
+  readonly clock?: Clock | undefined;
 }
 
 /**
@@ -34,7 +40,14 @@ export interface CreateBalancerOptions {
 export function createBalancer<T extends BalancedTarget = BalancedTarget>(
   options: CreateBalancerOptions,
 ): Balancer<T> {
-  const { balance, hashOn, random } = options;
+  const { balance, hashOn, decay, random, clock } = options;
+  if (decay !== undefined && balance !== 'peak-ewma') {
+    throw new InvalidOptionError(
+      'decay',
+      `no decay unless balance is "peak-ewma" (balance is "${balance}")`,
+      decay,
+    );
+  }
   if (hashOn !== undefined && balance !== 'consistent-hash') {
     throw new InvalidOptionError(
       'hashOn',
@@ -55,6 +68,12 @@ export function createBalancer<T extends BalancedTarget = BalancedTarget>(
       return new RandomBalancer<T>(random ? { random } : {});
     case 'consistent-hash':
       return new ConsistentHashBalancer<T>({ hashOn: hashOn ?? 'ip' });
+    case 'peak-ewma':
+      return new PeakEwmaBalancer<T>({
+        ...(decay !== undefined ? { decay } : {}),
+        ...(random ? { random } : {}),
+        ...(clock ? { clock } : {}),
+      });
     default:
       throw new InvalidOptionError('balance', `one of ${balanceKinds.join(', ')}`, balance);
   }

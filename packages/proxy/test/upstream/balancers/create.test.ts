@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { InvalidOptionError } from 'breakwater';
 import { balanceKinds } from '../../../src/config/choices.ts';
 import { ConsistentHashBalancer } from '../../../src/upstream/balancers/consistent-hash.ts';
 import { createBalancer } from '../../../src/upstream/balancers/create.ts';
 import { LeastConnectionsBalancer } from '../../../src/upstream/balancers/least-connections.ts';
 import { LeastRequestBalancer } from '../../../src/upstream/balancers/least-request.ts';
+import { PeakEwmaBalancer } from '../../../src/upstream/balancers/peak-ewma.ts';
 import { RandomBalancer } from '../../../src/upstream/balancers/random.ts';
 import { RoundRobinBalancer } from '../../../src/upstream/balancers/round-robin.ts';
 import { WeightedRoundRobinBalancer } from '../../../src/upstream/balancers/weighted-round-robin.ts';
@@ -18,6 +20,7 @@ test('builds the balancer each kind names', () => {
     'least-request': LeastRequestBalancer,
     random: RandomBalancer,
     'consistent-hash': ConsistentHashBalancer,
+    'peak-ewma': PeakEwmaBalancer,
   };
   for (const balance of balanceKinds) {
     const balancer = createBalancer({ balance });
@@ -67,4 +70,14 @@ test('rejects an unknown balance kind', () => {
     code: 'ERR_INVALID_OPTION',
     message: /"fastest"/,
   });
+});
+
+test('passes decay to peak-ewma and rejects it with any other balancer', () => {
+  const balancer = createBalancer({ balance: 'peak-ewma', decay: 2_000 });
+  assert.ok(balancer instanceof PeakEwmaBalancer);
+  assert.equal(balancer.decay, 2_000);
+  assert.throws(
+    () => createBalancer({ balance: 'least-request', decay: 2_000 }),
+    (error: unknown) => error instanceof InvalidOptionError && error.option === 'decay',
+  );
 });

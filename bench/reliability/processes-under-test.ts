@@ -1,0 +1,155 @@
+/**
+ * The processes a reliability run watches: targets (one process each, so one can be killed and
+ * restarted on its port) and the proxy started from its CLI on a written config file. Every
+ * process is started and stopped by PID through a {@link ProcessGroup}.
+ */
+import { readdirSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { freePort, type ProcessGroup, type Started, waitForPort } from '../lib/processes.ts';
+import { repositoryRoot } from '../lib/results.ts';
+
+const targetScript = join(repositoryRoot, 'bench', 'reliability', 'target.ts');
+const proxyCli = join(repositoryRoot, 'packages', 'proxy', 'src', 'cli.ts');
+
+/** A target process on a fixed port, which can be killed and started again there. */
+export class Target {
+  readonly port: number;
+  readonly #group: ProcessGroup;
+  readonly #directory: string;
+  readonly #responseBytes: number;
+  #process: Started | undefined;
+
+  constructor(group: ProcessGroup, directory: string, port: number, responseBytes: number) {
+    this.#group = group;
+    this.#directory = directory;
+    this.port = port;
+    this.#responseBytes = responseBytes;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get running(): boolean {
+    return this.#process !== undefined;
+  }
+
+  async start(): Promise<void> {
+    const started = this.#group.start(
+      `target ${this.port}`,
+      process.execPath,
+      [targetScript, String(this.port)],
+      join(this.#directory, `target-${this.port}.log`),
+      { env: { ...process.env, RESPONSE_BYTES: String(this.#responseBytes) } },
+    );
+    this.#process = started;
+    await waitForPort(started, this.port);
+  }
+
+  /** SIGKILL: the target vanishes mid-request, as a crashed process does. */
+  async kill(): Promise<void> {
+    const started = this.#process;
+    if (started === undefined) return;
+    this.#process = undefined;
+    try {
+      process.kill(started.pid, 'SIGKILL');
+    } catch {
+      return;
+    }
+    await started.exited;
+  }
+
+  async stop(): Promise<void> {
+    const started = this.#process;
+    this.#process = undefined;
+    if (started !== undefined) await this.#group.stop(started);
+  }
+
+  /** Connections open to the target now, and the most since the last call. */
+  stats(): Promise<{ open: number; peak: number } | undefined> {
+    return new Promise((resolve) => {
+      const req = request(`${this.url}/__stats`, { agent: false, timeout: 2_000 }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          text += chunk;
+        });
+        res.on('end', () => {
+          try {
+            resolve(JSON.parse(text) as { open: number; peak: number });
+          } catch {
+            resolve(undefined);
+          }
+        });
+      });
+      req.on('timeout', () => req.destroy());
+      req.on('error', () => resolve(undefined));
+      req.end();
+    });
+  }
+}
+
+/** Starts `count` targets on free ports. */
+export async function startTargets(
+  group: ProcessGroup,
+  directory: string,
+  count: number,
+  responseBytes: number,
+): Promise<Target[]> {
+  const targets: Target[] = [];
+  for (let i = 0; i < count; i++) {
+    const target = new Target(group, directory, await freePort(), responseBytes);
+    await target.start();
+    targets.push(target);
+  }
+  return targets;
+}
+
+/** The proxy under test, run by its own CLI. */
+export interface ProxyProcess {
+  readonly process: Started;
+  readonly url: string;
+}
+
+/** Writes a config with one upstream over `targets` (plus `extra` YAML) and starts the proxy. */
+export async function startProxyProcess(
+  group: ProcessGroup,
+  directory: string,
+  targets: readonly Target[],
+  extra = '',
+): Promise<ProxyProcess> {
+  const port = await freePort();
+  const config = join(directory, 'proxy.yaml');
+  writeFileSync(
+    config,
+    [
+      `listen: 127.0.0.1:${port}`,
+      'log: { level: warn, access: false }',
+      'upstreams:',
+      '  app:',
+      '    targets:',
+      ...targets.map((t) => `      - url: ${t.url}`),
+      'routes:',
+      '  - upstream: app',
+      extra,
+    ].join('\n'),
+  );
+  const started = group.start(
+    'proxy',
+    process.execPath,
+    ['--conditions=@breakwater/source', proxyCli, 'start', '--config', config],
+    join(directory, 'proxy.log'),
+  );
+  await waitForPort(started, port);
+  return { process: started, url: `http://127.0.0.1:${port}` };
+}
+
+/** Open file descriptors of a process (entries of /proc/<pid>/fd), or undefined when unreadable. */
+export function openDescriptors(pid: number): number | undefined {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).length;
+  } catch {
+    return undefined;
+  }
+}

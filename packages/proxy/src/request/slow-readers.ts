@@ -1,0 +1,145 @@
+/**
+ * Clients that read responses too slowly (slowhttptest's slow read, or a stalled phone) are cut
+ * off, as Kestrel's `MinResponseDataRate` and nginx's `send_timeout` do: otherwise each one holds
+ * a response buffer, a socket and, while the response streams, an upstream connection, for as
+ * long as it likes. A client is watched only while the proxy has data waiting for it (a write
+ * returned false); it must then take at least `bytesPerSecond` on average over every
+ * `gracePeriod`-long window, and never go `sendTimeout` without taking a byte. One shared timer checks every watched
+ * response; none runs while no client is behind.
+ */
+import type { ServerResponse } from 'node:http';
+
+/** The minimum response data rate; `false` turns the rate check off. */
+export interface MinResponseRate {
+  readonly bytesPerSecond: number;
+  /** How long a client may be slower before the rate counts (ms). */
+  readonly gracePeriod: number;
+}
+
+/** Options of {@link SlowReaders}. */
+export interface SlowReadersOptions {
+  readonly minResponseRate: MinResponseRate | false;
+  /** Longest time without a byte taken while data waits (ms). */
+  readonly sendTimeout: number;
+  /** Told about each cut: `'min-rate'` or `'send-timeout'`. */
+  readonly onCut?: (reason: SlowReaderCut) => void;
+}
+
+/** Why a slow reader was cut off. */
+export type SlowReaderCut = 'min-rate' | 'send-timeout';
+
+interface Watched {
+  readonly res: ServerResponse;
+  /** Start of the current measuring window, and the bytes sent by then. */
+  windowStart: number;
+  windowStartSent: number;
+  lastSent: number;
+  lastProgressAt: number;
+  readonly stop: () => void;
+}
+
+/** Bytes the socket has handed to the kernel: written minus what still waits in user space. */
+function sent(res: ServerResponse): number {
+  const socket = res.socket;
+  return socket === null ? 0 : socket.bytesWritten - socket.writableLength;
+}
+
+/**
+ * Watches responses whose client has fallen behind and destroys those below the minimum rate.
+ *
+ * @example
+ * const slowReaders = new SlowReaders({ minResponseRate: { bytesPerSecond: 240, gracePeriod: 5_000 }, sendTimeout: 60_000 });
+ * if (!res.write(chunk)) slowReaders.watch(res);
+ */
+export class SlowReaders {
+  readonly #options: SlowReadersOptions;
+  readonly #watched = new Map<ServerResponse, Watched>();
+  readonly #interval: number;
+  #timer: NodeJS.Timeout | undefined;
+  /** Clients cut off so far, by reason. */
+  readonly cut: Record<SlowReaderCut, number> = { 'min-rate': 0, 'send-timeout': 0 };
+
+  constructor(options: SlowReadersOptions) {
+    this.#options = options;
+    const grace =
+      options.minResponseRate === false ? Infinity : options.minResponseRate.gracePeriod;
+    // Often enough to act within about half of the shortest allowance, at most once a second.
+    this.#interval = Math.max(25, Math.min(1_000, grace / 2, options.sendTimeout / 2));
+  }
+
+  /** Starts watching `res` (its client has data waiting); stops when the client catches up. */
+  watch(res: ServerResponse): void {
+    if (this.#watched.has(res) || res.destroyed) return;
+    const now = performance.now();
+    const stop = () => {
+      res.off('drain', stop);
+      res.off('close', stop);
+      this.#watched.delete(res);
+      if (this.#watched.size === 0 && this.#timer !== undefined) {
+        clearInterval(this.#timer);
+        this.#timer = undefined;
+      }
+    };
+    const startSent = sent(res);
+    this.#watched.set(res, {
+      res,
+      windowStart: now,
+      windowStartSent: startSent,
+      lastSent: startSent,
+      lastProgressAt: now,
+      stop,
+    });
+    res.once('drain', stop);
+    res.once('close', stop);
+    if (this.#timer === undefined) {
+      this.#timer = setInterval(() => this.#check(), this.#interval);
+      this.#timer.unref();
+    }
+  }
+
+  /** Responses watched now. */
+  get watching(): number {
+    return this.#watched.size;
+  }
+
+  /** Stops the timer and forgets every response (at shutdown). */
+  close(): void {
+    for (const watched of [...this.#watched.values()]) watched.stop();
+  }
+
+  #check(): void {
+    const now = performance.now();
+    const { minResponseRate, sendTimeout } = this.#options;
+    for (const watched of [...this.#watched.values()]) {
+      const bytes = sent(watched.res);
+      if (bytes > watched.lastSent) {
+        watched.lastSent = bytes;
+        watched.lastProgressAt = now;
+      }
+      let reason: SlowReaderCut | undefined;
+      if (now - watched.lastProgressAt >= sendTimeout) reason = 'send-timeout';
+      else if (minResponseRate !== false) {
+        // Measured over windows of one grace period each, not from the start: the kernel takes a
+        // burst into its send buffer when the client falls behind, and that burst must not pay
+        // for minutes of trickling afterwards.
+        const elapsed = now - watched.windowStart;
+        if (elapsed >= minResponseRate.gracePeriod) {
+          const rate = ((bytes - watched.windowStartSent) * 1000) / elapsed;
+          if (rate < minResponseRate.bytesPerSecond) reason = 'min-rate';
+          watched.windowStart = now;
+          watched.windowStartSent = bytes;
+        }
+      }
+      if (reason === undefined) continue;
+      watched.stop();
+      this.cut[reason]++;
+      this.#options.onCut?.(reason);
+      // A reset, not a close: a close would leave the kernel trickling its send buffer to the
+      // client for minutes; a reset drops it at once. The exchange then sees the client gone and
+      // aborts its upstream attempt, which frees the upstream connection.
+      const socket = watched.res.socket;
+      if (socket !== null && !socket.destroyed) socket.resetAndDestroy();
+      watched.res.destroy();
+    }
+  }
+}
