@@ -6,7 +6,8 @@
  */
 import type { UpstreamsView } from '../admin/server.ts';
 
-type TargetView = UpstreamsView['upstreams'][number]['targets'][number];
+type UpstreamView = UpstreamsView['upstreams'][number];
+type TargetView = UpstreamView['targets'][number];
 
 /** One worker's answer, with its process id. */
 export interface WorkerView {
@@ -24,11 +25,9 @@ export interface WorkerTargetRow {
 
 /** The merged body: the single-process shape, plus `workers` on every target. */
 export interface ClusterUpstreamsView {
-  upstreams: {
-    name: string;
-    balance: string;
+  upstreams: (Omit<UpstreamView, 'targets'> & {
     targets: (TargetView & { workers: WorkerTargetRow[] })[];
-  }[];
+  })[];
 }
 
 // While transitions travel, the state furthest along wins: a trial running anywhere is the
@@ -56,8 +55,11 @@ export function mergeViews(
 ): ClusterUpstreamsView {
   return {
     upstreams: primary.upstreams.map((upstream) => ({
-      name: upstream.name,
-      balance: upstream.balance,
+      ...upstream,
+      ...upstreamCounts(
+        upstream,
+        workers.map(({ view }) => view.upstreams.find((each) => each.name === upstream.name)),
+      ),
       targets: upstream.targets.map((target) => {
         const rows: WorkerTargetRow[] = [];
         let ejections = 0;
@@ -93,5 +95,26 @@ export function mergeViews(
         };
       }),
     })),
+  };
+}
+
+/** Requests in flight, pending and retried, and overloads: each worker's own, summed. */
+function upstreamCounts(
+  primary: UpstreamView,
+  seen: readonly (UpstreamView | undefined)[],
+): Pick<UpstreamView, 'inFlight' | 'pending' | 'retriesInFlight' | 'overloads'> {
+  const answered = seen.filter((view) => view !== undefined);
+  if (answered.length === 0) return primary;
+  const sum = (read: (view: UpstreamView) => number) =>
+    answered.reduce((total, view) => total + read(view), 0);
+  return {
+    inFlight: sum((view) => view.inFlight),
+    pending: sum((view) => view.pending),
+    retriesInFlight: sum((view) => view.retriesInFlight),
+    overloads: {
+      maxRequests: sum((view) => view.overloads.maxRequests),
+      maxPending: sum((view) => view.overloads.maxPending),
+      maxRetries: sum((view) => view.overloads.maxRetries),
+    },
   };
 }

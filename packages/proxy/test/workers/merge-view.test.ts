@@ -17,15 +17,28 @@ const target = (fields: Partial<TargetView> = {}): TargetView => ({
   lastCheck: null,
   ...fields,
 });
-const view = (fields: Partial<TargetView> = {}): UpstreamsView => ({
-  upstreams: [{ name: 'api', balance: 'round-robin', targets: [target(fields)] }],
+const view = (fields: Partial<TargetView> = {}, inFlight = 0): UpstreamsView => ({
+  upstreams: [
+    {
+      name: 'api',
+      balance: 'round-robin',
+      limits: { maxConnections: 1024, maxPending: 1024, maxRequests: 1024, maxRetries: 3 },
+      inFlight,
+      pending: 0,
+      retriesInFlight: 0,
+      overloads: { maxRequests: inFlight, maxPending: 0, maxRetries: 0 },
+      targets: [target(fields)],
+    },
+  ],
 });
 
-test('sums in-flight requests and lists every worker row', () => {
+test('sums in-flight requests and overloads, and lists every worker row', () => {
   const merged = mergeViews(view(), [
-    { pid: 11, view: view({ activeRequests: 3 }) },
-    { pid: 12, view: view({ activeRequests: 4 }) },
+    { pid: 11, view: view({ activeRequests: 3 }, 3) },
+    { pid: 12, view: view({ activeRequests: 4 }, 4) },
   ]);
+  assert.equal(merged.upstreams[0]?.inFlight, 7);
+  assert.equal(merged.upstreams[0]?.overloads.maxRequests, 7);
   const row = merged.upstreams[0]?.targets[0];
   assert.equal(row?.activeRequests, 7);
   assert.deepEqual(
