@@ -133,6 +133,18 @@ export class CertificateStore {
   }
 
   /**
+   * Reads and checks every pair as {@link load} does, and keeps nothing: for a process that
+   * serves no TLS itself but must refuse a config its TLS listeners could not start with (the
+   * cluster primary, before its workers are given the config).
+   */
+  static async check(
+    certificates: readonly CertificateSource[],
+    settings: ContextSettings = {},
+  ): Promise<void> {
+    await loadAll(certificates, settings);
+  }
+
+  /**
    * The `SNICallback` of the listener: the pair whose names cover `serverName`, else the first.
    * Synchronous and allocation-free, since it runs on every handshake.
    */

@@ -20,6 +20,7 @@ import type { ProxyConfig } from '../config/schema.ts';
 import type { Logger } from '../logger.ts';
 import { upstreamLifecycle } from '../reload/lifecycle.ts';
 import { ConfigReloader, type ReloadResult } from '../reload/reload.ts';
+import { checkListenCertificates } from '../tls/check-listen-certificates.ts';
 import { Router, RouteTable } from '../upstream/router.ts';
 import type { Target } from '../upstream/target.ts';
 import { UpstreamPool } from '../upstream/upstream-pool.ts';
@@ -77,6 +78,9 @@ export async function startCluster(
 ): Promise<RunningCluster> {
   if (!cluster.isPrimary) throw new Error('startCluster runs in the cluster primary only');
   const { logger } = options;
+  // Workers load the certificates; a pair they cannot load would make every one of them fail
+  // to start, again and again. Refused here first, like any other config error.
+  await checkListenCertificates(config.listen);
   const clock = options.clock ?? systemClock;
   // The hub every worker's breakers share state through; it must exist before the first fork.
   clusterSync({ log: (message, error) => logger.warn({ err: error }, message) });
@@ -95,6 +99,12 @@ export async function startCluster(
     lifecycle: upstreamLifecycle({ clock, logger }),
     configFile: options.configFile,
     env: options.env,
+    // A reload with a certificate the workers could not load is rejected before any of them
+    // sees it: the running config and certificates stay everywhere.
+    certificates: async (next) => {
+      await checkListenCertificates(next.listen);
+      return () => {};
+    },
   });
 
   const broadcastTargets = () =>
