@@ -11,12 +11,17 @@ const run = promisify(execFile);
 const root = join(import.meta.dirname, '..');
 
 /** The workspaces published to npm for library users, in dependency order. */
-export const libraryPackages = ['breakwater', '@breakwater/http', '@breakwater/redis'] as const;
+export const libraryPackages = [
+  'breakwater',
+  '@breakwater/http',
+  '@breakwater/redis',
+  '@breakwater/prometheus',
+] as const;
 
 /**
- * Every published workspace, in dependency order: the library packages and the proxy (an
- * application with a CLI; `release:check` checks its tarball, the packed-install test does not
- * install it).
+ * Every published workspace, in dependency order: the library packages, then the proxy (an
+ * application with a CLI, built after `@breakwater/prometheus`, which it imports).
+ * `release:check` checks its tarball; the packed-install test does not install it.
  */
 export const publishedPackages = [...libraryPackages, '@breakwater/proxy'] as const;
 
