@@ -19,9 +19,10 @@ export const libraryPackages = [
 ] as const;
 
 /**
- * Every published workspace, in dependency order: the library packages, then the proxy (an
- * application with a CLI, built after `@breakwater/prometheus`, which it imports).
- * `release:check` checks its tarball; the packed-install test does not install it.
+ * Every published workspace, in dependency order: the library packages (the metrics package
+ * among them, built before the proxy, which uses it), then the proxy (an application with a
+ * CLI). `release:check` checks every tarball; the packed-install test installs the library
+ * packages.
  */
 export const publishedPackages = [...libraryPackages, '@breakwater/proxy'] as const;
 

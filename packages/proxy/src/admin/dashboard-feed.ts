@@ -34,6 +34,8 @@ export interface TargetView {
   readonly p50Ms: number | null;
   readonly p99Ms: number | null;
   readonly inFlight: number;
+  /** The target's adaptive concurrency limit now; null without `adaptiveConcurrency`. */
+  readonly concurrencyLimit: number | null;
   readonly ejections: number;
   /** Until the next trial, in ms; 0 when not ejected. */
   readonly retryAfterMs: number;
@@ -266,6 +268,7 @@ export class DashboardFeed {
           p50Ms: reading.p50Ms === null ? null : round(reading.p50Ms),
           p99Ms: reading.p99Ms === null ? null : round(reading.p99Ms),
           inFlight: target.activeRequests,
+          concurrencyLimit: target.limiter?.limit ?? null,
           ejections: target.ejections,
           retryAfterMs: state === 'ejected' ? Math.ceil(target.breaker?.retryAfter ?? 0) : 0,
           reason: watched.reason,

@@ -155,3 +155,30 @@ function states(seen: { event: string; data: unknown }[]): string {
     | undefined;
   return last?.upstreams[0]?.targets.map(({ state }) => state).join(',') ?? '';
 }
+
+test("shows each target's adaptive concurrency limit in the view, null without one", async () => {
+  const [limited, plain] = [await upstream(), await upstream()];
+  const proxy = await startTestProxy(`
+listen: 127.0.0.1:0
+admin:
+  listen: 127.0.0.1:0
+upstreams:
+  limited:
+    targets: [ { url: ${limited.url} } ]
+    adaptiveConcurrency: { initialLimit: 7 }
+  plain:
+    targets: [ { url: ${plain.url} } ]
+routes:
+  - { match: { pathPrefix: /plain }, upstream: plain }
+  - upstream: limited
+`);
+  closers.push(() => proxy.close());
+  const seen = await events(proxy.adminUrl!, {}, (so) => so.some(({ event }) => event === 'view'));
+  const view = seen.find(({ event }) => event === 'view')?.data as {
+    upstreams: { name: string; targets: { concurrencyLimit: number | null }[] }[];
+  };
+  const limit = (name: string) =>
+    view.upstreams.find((entry) => entry.name === name)?.targets[0]?.concurrencyLimit;
+  assert.equal(limit('limited'), 7);
+  assert.equal(limit('plain'), null);
+});

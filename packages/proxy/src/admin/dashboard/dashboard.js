@@ -203,7 +203,13 @@ function updateRow(row, target, full) {
     target.rps > 0 || target.errorPercent > 0 ? `${target.errorPercent.toFixed(1)} %` : '—';
   cells.p50.textContent = target.p50Ms === null ? '—' : `${formatMs(target.p50Ms)}`;
   cells.p99.textContent = target.p99Ms === null ? '—' : `${formatMs(target.p99Ms)}`;
-  cells.inFlight.textContent = String(target.inFlight);
+  // With adaptive concurrency, in flight against the limit it is held to: "12 / 40".
+  cells.inFlight.textContent =
+    target.concurrencyLimit == null
+      ? String(target.inFlight)
+      : `${target.inFlight} / ${target.concurrencyLimit}`;
+  cells.inFlight.title =
+    target.concurrencyLimit == null ? '' : 'in flight / adaptive concurrency limit';
   cells.ejections.textContent = String(target.ejections);
   cells.countdown.textContent =
     target.retryAfterMs > 0 ? `in ${Math.ceil(target.retryAfterMs / 1000)} s` : '—';
