@@ -11,18 +11,20 @@ const run = promisify(execFile);
 const root = join(import.meta.dirname, '..');
 
 /** The workspaces published to npm for library users, in dependency order. */
-export const libraryPackages = ['breakwater', '@breakwater/http', '@breakwater/redis'] as const;
+export const libraryPackages = [
+  'breakwater',
+  '@breakwater/http',
+  '@breakwater/redis',
+  '@breakwater/prometheus',
+] as const;
 
 /**
- * Every published workspace, in dependency order: the library packages, the metrics package
- * (the proxy uses it) and the proxy (an application with a CLI). `release:check` checks every
- * tarball; the packed-install test installs the library packages.
+ * Every published workspace, in dependency order: the library packages (the metrics package
+ * among them, built before the proxy, which uses it), then the proxy (an application with a
+ * CLI). `release:check` checks every tarball; the packed-install test installs the library
+ * packages.
  */
-export const publishedPackages = [
-  ...libraryPackages,
-  '@breakwater/prometheus',
-  '@breakwater/proxy',
-] as const;
+export const publishedPackages = [...libraryPackages, '@breakwater/proxy'] as const;
 
 /** A packed package: its name and the absolute path of its tarball. */
 export interface PackedPackage {

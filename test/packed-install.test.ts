@@ -2,7 +2,8 @@
  * The packages as users get them: every library package is built and packed, the tarballs are
  * installed into a fresh temporary application (npm, from the tarball files; express, fastify
  * and undici not installed; `redis`, the peer of `@breakwater/redis`, installed from npm's cache
- * as npm installs peers), and there:
+ * as npm installs peers; `prom-client`, the optional peer of `@breakwater/prometheus`, installed
+ * as its README says), and there:
  * - an ES module program and a CommonJS `require` program run on every Node.js found — the one
  *   running this test, Node 22 (`BREAKWATER_NODE22`, or `~/.cache/node22` where `.ci/run` puts
  *   it) and the system's Node 20 when it is 20.19 or newer. CommonJS support is Node's own
@@ -36,6 +37,8 @@ import { classifyHttpOutcome, protectedFetch } from '@breakwater/http';
 import { protectHandler } from '@breakwater/http/node';
 import { expressBreaker } from '@breakwater/http/express';
 import { redisSync } from '@breakwater/redis';
+import { instrument } from '@breakwater/prometheus';
+import { Registry } from 'prom-client';
 
 const clock = new ManualClock();
 const breaker = new CircuitBreaker({ policy: consecutiveFailures(2), openDuration: 1_000, clock });
@@ -52,6 +55,11 @@ try {
 } catch (error) {
   refused = error;
 }
+const register = new Registry();
+const metrics = instrument(breaker, { register, name: 'payments' });
+await breaker.execute(() => 'counted');
+const scraped = await register.metrics();
+metrics.dispose();
 console.log(JSON.stringify({
   open: CircuitOpenError.is(rejected) && rejected instanceof CircuitOpenError,
   recovered,
@@ -60,6 +68,7 @@ console.log(JSON.stringify({
   node: typeof protectHandler((_req, res) => res.end()),
   express: typeof expressBreaker(),
   redis: refused instanceof InvalidOptionError && refused.option === 'prefix',
+  prometheus: /^breakwater_breaker_calls_total{breaker="payments",outcome="success"} 1$/m.test(scraped),
 }));
 `;
 
@@ -95,6 +104,8 @@ import { classifyHttpOutcome } from '@breakwater/http/fetch';
 import { protectHandler } from '@breakwater/http/node';
 import { expressBreaker } from '@breakwater/http/express';
 import { type RedisSync, type RedisSyncClient, redisSync } from '@breakwater/redis';
+import { type Instrumentation, instrument } from '@breakwater/prometheus';
+import { register } from 'prom-client';
 
 const options: ProtectedFetchOptions = { timeout: 2_000, retry: { maxAttempts: 2 } };
 const http = protectedFetch(options);
@@ -124,6 +135,7 @@ export const middleware = expressBreaker();
 export function share(client: RedisSyncClient): RedisSync {
   return redisSync({ client, prefix: 'app:', flushInterval: 100 });
 }
+export const metrics: Instrumentation = instrument(policy, { register, name: 'load' });
 `;
 
 /** Every distinct Node.js binary to run the programs on, with its version. */
@@ -167,6 +179,7 @@ describe('the packed packages installed into a fresh application', () => {
         '--ignore-scripts',
         '--loglevel=error',
         ...tarballs.map((t) => t.tarball),
+        'prom-client@^15',
         '@types/node@24',
       ],
       app,
@@ -210,6 +223,7 @@ describe('the packed packages installed into a fresh application', () => {
           node: 'function',
           express: 'function',
           redis: true,
+          prometheus: true,
         },
         `ESM on ${version}`,
       );
