@@ -53,8 +53,21 @@ describe('@breakwater/http entry points', () => {
       '@breakwater/http/express',
       '@breakwater/http/fastify',
     ]);
-    assert.deepEqual(loaded['@breakwater/http/node'], ['protectHandler', 'routeSignal']);
-    assert.deepEqual(loaded['@breakwater/http/express'], ['expressBreaker', 'routeSignal']);
-    assert.deepEqual(loaded['@breakwater/http/fastify'], ['fastifyBreaker', 'routeSignal']);
+    // breakersHandler (the status endpoint) serves all three frameworks, so each exports it.
+    assert.deepEqual(loaded['@breakwater/http/node'], [
+      'breakersHandler',
+      'protectHandler',
+      'routeSignal',
+    ]);
+    assert.deepEqual(loaded['@breakwater/http/express'], [
+      'breakersHandler',
+      'expressBreaker',
+      'routeSignal',
+    ]);
+    assert.deepEqual(loaded['@breakwater/http/fastify'], [
+      'breakersHandler',
+      'fastifyBreaker',
+      'routeSignal',
+    ]);
   });
 });
