@@ -131,11 +131,13 @@ describe('failures mid-stream', () => {
 
   test('survives a client that disconnects halfway through uploading a body', async () => {
     const { promise: aborted, resolve: upstreamSawAbort } = Promise.withResolvers<void>();
+    const { promise: uploading, resolve: upstreamGotRequest } = Promise.withResolvers<void>();
     const upstream = await startServer((req, res) => {
       if (req.url !== '/upload') {
         res.end('ok');
         return;
       }
+      upstreamGotRequest();
       req.on('error', () => {});
       req.on('close', () => {
         if (!req.complete) upstreamSawAbort();
@@ -151,7 +153,8 @@ describe('failures mid-stream', () => {
       });
       req.on('error', () => {});
       req.write(Buffer.alloc(10_000));
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      // Halfway means the upload reached the upstream: leave only once it has.
+      await uploading;
       req.destroy();
       await aborted;
       assert.equal((await httpRequest(`${proxy.url}/`)).body, 'ok');
