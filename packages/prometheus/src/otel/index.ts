@@ -3,7 +3,7 @@
  * same counters as the Prometheus exporter through a meter, and breaker attributes and events on
  * the active span. Needs `@opentelemetry/api` (an optional peer dependency of this package).
  *
- * @packageDocumentation
+ * @module @breakwater/prometheus/otel
  */
 export {
   instrumentOtel,
