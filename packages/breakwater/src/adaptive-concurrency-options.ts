@@ -5,6 +5,7 @@
  * silently ignored.
  */
 import {
+  checkClock,
   checkFunction,
   checkInteger,
   checkNumber,
@@ -12,7 +13,7 @@ import {
   checkPositive,
   checkRate,
 } from './check-option.ts';
-import { type Clock, systemClock } from './clock.ts';
+import type { Clock } from './clock.ts';
 import { InvalidOptionError, TimeoutError } from './errors.ts';
 import { AimdLimit } from './limits/aimd.ts';
 import { GradientLimit } from './limits/gradient.ts';
@@ -233,19 +234,4 @@ function checkKeys(
   for (const key of Object.keys(object)) {
     if (!known.has(key)) throw new InvalidOptionError(prefix + key, expected, object[key]);
   }
-}
-
-function checkClock(value: unknown): Clock {
-  if (value === undefined) return systemClock;
-  const clock = value as Partial<Clock> | null;
-  if (
-    typeof clock !== 'object' ||
-    clock === null ||
-    typeof clock.now !== 'function' ||
-    typeof clock.setTimeout !== 'function' ||
-    typeof clock.clearTimeout !== 'function'
-  ) {
-    throw new InvalidOptionError('clock', 'a Clock (now, setTimeout, clearTimeout)', value);
-  }
-  return clock as Clock;
 }

@@ -5,6 +5,7 @@
 import { type Backoff, toBackoff } from './backoff.ts';
 import { type BreakerSnapshot, checkSnapshot } from './breaker-snapshot.ts';
 import {
+  checkClock,
   checkDuration,
   checkFunction,
   checkInteger,
@@ -12,7 +13,7 @@ import {
   checkObject,
   checkPositive,
 } from './check-option.ts';
-import { type Clock, systemClock } from './clock.ts';
+import type { Clock } from './clock.ts';
 import { InvalidOptionError } from './errors.ts';
 import { type FailurePolicy, isFailurePolicy } from './failure-policy.ts';
 import { MAX_TIMER_DELAY } from './internal.ts';
@@ -188,21 +189,6 @@ function checkBackoff(value: unknown): Backoff {
     return value as Backoff;
   }
   throw new InvalidOptionError('openDuration', 'a number of ms or a Backoff', value);
-}
-
-function checkClock(value: unknown): Clock {
-  if (value === undefined) return systemClock;
-  const clock = value as Partial<Clock> | null;
-  if (
-    typeof clock !== 'object' ||
-    clock === null ||
-    typeof clock.now !== 'function' ||
-    typeof clock.setTimeout !== 'function' ||
-    typeof clock.clearTimeout !== 'function'
-  ) {
-    throw new InvalidOptionError('clock', 'a Clock (now, setTimeout, clearTimeout)', value);
-  }
-  return clock as Clock;
 }
 
 function checkCallTimeout(value: unknown): number | undefined {

@@ -2,6 +2,7 @@
  * Validation of constructor options, done once at the edge so the hot paths can trust their
  * inputs. Each check names the offending option the way the user wrote it (`halfOpen.maxCalls`).
  */
+import { type Clock, systemClock } from './clock.ts';
 import { InvalidOptionError } from './errors.ts';
 
 /** A finite number >= `min` (or the default when `value` is undefined). */
@@ -101,4 +102,20 @@ export function checkKnownOptions(
       );
     }
   }
+}
+
+/** The `clock` option: a {@link Clock}, or the system clock when left out. */
+export function checkClock(value: unknown): Clock {
+  if (value === undefined) return systemClock;
+  const clock = value as Partial<Clock> | null;
+  if (
+    typeof clock !== 'object' ||
+    clock === null ||
+    typeof clock.now !== 'function' ||
+    typeof clock.setTimeout !== 'function' ||
+    typeof clock.clearTimeout !== 'function'
+  ) {
+    throw new InvalidOptionError('clock', 'a Clock (now, setTimeout, clearTimeout)', value);
+  }
+  return clock as Clock;
 }
