@@ -217,10 +217,12 @@ export class BreakerRegistry {
     return rows;
   }
 
-  /** The breakers by name, in the order of {@link list}. */
+  /** The breakers by name, in the order of {@link list}, as they were when called. */
   entries(): IterableIterator<[string, CircuitBreaker]> {
     this.#evictIdle();
-    return this.#breakers.entries();
+    // A copy: when bounded, every `get` moves its entry to the end of the live map, so a loop
+    // that uses the breakers it visits would meet them again and never end.
+    return [...this.#breakers.entries()].values();
   }
 
   /** Subscribes to an event; returns a function that unsubscribes. */

@@ -217,3 +217,18 @@ test('a bounded registry refuses a bad name before evicting anything for it', ()
   assert.throws(() => registry.get(''), { code: 'ERR_INVALID_OPTION', option: 'name' });
   assert.equal(registry.get('kept'), kept);
 });
+
+test('entries of a bounded registry visit each breaker once, even when the loop uses them', () => {
+  // A bounded registry reorders on every get; iterating its live map while calling get (a
+  // dashboard touching each breaker) would visit the moved entries again, without end.
+  const registry = new BreakerRegistry({ defaults: {}, maxSize: 10, clock: new ManualClock() });
+  registry.get('a');
+  registry.get('b');
+  const visited: string[] = [];
+  for (const [name] of registry.entries()) {
+    registry.get(name);
+    visited.push(name);
+    if (visited.length > 4) break;
+  }
+  assert.deepEqual(visited, ['a', 'b']);
+});
