@@ -125,9 +125,10 @@ function watchRegistry(
   const offs = new Map<string, Unsubscribe>();
   const add = (name: string, breaker: CircuitBreaker): void => {
     offs.get(name)?.();
-    // A breaker the registry deleted stops reporting a state; its counters keep their totals.
-    // (`get` makes nothing here: `has` said the name exists.)
-    const live = (): boolean => registry.has(name) && registry.get(name) === breaker;
+    // A breaker the registry deleted or evicted stops reporting a state; its counters keep their
+    // totals. `has` alone: `get` would count each scrape as a use and keep a bounded registry's
+    // idle breakers alive. A new breaker of this name comes through 'created' and replaces this.
+    const live = (): boolean => registry.has(name);
     offs.set(name, watchBreaker(name, breaker, live, tallies, listener));
   };
   for (const [name, breaker] of registry.entries()) add(name, breaker);

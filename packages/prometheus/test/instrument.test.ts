@@ -243,3 +243,21 @@ test('refuses a subject it cannot name, a bad prefix, or a registry that has the
   const mine = await register.getSingleMetric('breakwater_retries_total')?.get();
   assert.equal(mine?.help, 'mine', 'left alone');
 });
+
+test('scraping a bounded registry does not keep its idle breakers alive', async () => {
+  const clock = new ManualClock();
+  const breakers = new BreakerRegistry({ defaults: {}, clock, idleTimeout: 1_000 });
+  breakers.get('idle');
+  const register = new Registry();
+  instrument(breakers, { register });
+  const before = await series(register, 'breakwater_breaker_state');
+  assert.equal(before.get('breaker=idle,state=closed'), 1);
+  // Scrapes every 600 ms: each reads the state gauge, which must not count as using the breaker.
+  for (let i = 0; i < 4; i++) {
+    clock.advance(600);
+    await series(register, 'breakwater_breaker_state');
+  }
+  assert.equal(breakers.has('idle'), false, 'unused for 2.4 s with a 1 s idleTimeout');
+  const after = await series(register, 'breakwater_breaker_state');
+  assert.equal(after.get('breaker=idle,state=closed'), undefined);
+});
