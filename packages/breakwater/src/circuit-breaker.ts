@@ -195,7 +195,7 @@ export class CircuitBreaker implements Policy {
     this.#current = this.#closed;
     const snapshot = o.initialState;
     this.name = o.name ?? snapshot?.name ?? undefined;
-    if (snapshot) this.#restore(snapshot);
+    if (snapshot) this.#restore(snapshot, o.sync !== undefined);
     this.#policy.reset(this.#clock.now());
     if (o.sync !== undefined && this.name !== undefined) {
       this.#sync = new SyncAgent({
@@ -431,7 +431,7 @@ export class CircuitBreaker implements Policy {
     );
   }
 
-  #restore(snapshot: BreakerSnapshot): void {
+  #restore(snapshot: BreakerSnapshot, shared: boolean): void {
     this.#openAttempt = snapshot.openAttempt;
     this.#lastOpenDuration = snapshot.lastOpenDuration;
     const totals: BreakerTotals = snapshot.totals;
@@ -449,6 +449,9 @@ export class CircuitBreaker implements Policy {
     };
     const now = this.#clock.now();
     this.#current = restoredState(snapshot, now, states);
+    // A shared breaker tries only under the fleet's trial lease: restored half-open, it waits
+    // open until its first look asks for the lease (the sync is attached by then).
+    if (shared && this.#current.name === 'half-open') this.#current = new Open(this.#machine, now);
     const name = this.#current.name;
     if (name !== 'closed' && name !== 'disabled') {
       this.#opened(CAUSE_RESTORED, now);

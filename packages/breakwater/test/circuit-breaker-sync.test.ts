@@ -86,6 +86,33 @@ describe('CircuitBreaker with sync, transitions mode', () => {
     });
   });
 
+  it('restored from a half-open snapshot, still lets only one instance of the fleet try', () => {
+    const clock = new ManualClock();
+    const alone = new CircuitBreaker({ name: 'payments', clock, openDuration: 1_000 });
+    failTimes(alone, 5);
+    clock.advance(1_000);
+    const snapshot = alone.snapshot();
+    assert.equal(snapshot.state, 'half-open');
+    const fleet = new MemoryFleet(clock);
+    const breakers = ['i0', 'i1', 'i2'].map(
+      (id) =>
+        new CircuitBreaker({
+          name: 'payments',
+          clock,
+          sync: fleet.join(id),
+          initialState: snapshot,
+        }),
+    );
+    fleet.deliverAll();
+    const admitted = breakers.map((breaker) => breaker.tryAcquire() !== undefined);
+    assert.deepEqual(admitted, [true, false, false], 'one trial lease for the fleet');
+    assert.equal(
+      breakers[1]!.snapshot().reason?.rule,
+      snapshot.reason?.rule,
+      'the restored reason',
+    );
+  });
+
   it('reopens every instance with the next backoff step when the trial fails', async () => {
     const { clock, fleet, breakers } = fleetOf(4);
     failTimes(breakers[0]!, 3);
