@@ -352,8 +352,10 @@ export class Exchange implements AttemptOwner {
 
   #question(attempt: Attempt, result: AttemptResult) {
     const pool = this.#pool;
+    // A retry deciding on the next one counts itself, but the next one would replace it.
+    const others = pool.retriesInFlight - (attempt.number > 1 && !attempt.ended ? 1 : 0);
     return {
-      retriesAtLimit: pool.retriesInFlight >= pool.limits.maxRetries,
+      retriesAtLimit: others >= pool.limits.maxRetries,
       method: this.#method,
       attempt: attempt.number,
       result,

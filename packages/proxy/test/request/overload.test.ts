@@ -215,4 +215,32 @@ describe('upstream limits', () => {
       await upstream.close();
     }
   });
+
+  test('maxRetries: a retry that fails may be replaced by the next one, which adds no retry in flight', async () => {
+    // The first two tries are cut off (reset), the third answers: with maxRetries 1 the request
+    // never has more than one retry in flight, so attempts: 3 is honoured.
+    let received = 0;
+    const upstream = await startServer((req: IncomingMessage, res: ServerResponse) => {
+      received++;
+      if (received <= 2) req.socket.destroy();
+      else res.end('third time');
+    });
+    const proxy = await startTestProxy(
+      yaml(
+        [upstream.url],
+        '    outlierDetection: false\n    limits: { maxRetries: 1 }\n    retry: { attempts: 3 }',
+      ),
+    );
+    try {
+      const response = await httpRequest(proxy.url);
+      assert.equal(response.status, 200);
+      assert.equal(received, 3);
+      const view = JSON.parse((await httpRequest(`${proxy.adminUrl}/api/upstreams`)).body);
+      assert.equal(view.upstreams[0].overloads.maxRetries, 0);
+      assert.equal(view.upstreams[0].retriesInFlight, 0);
+    } finally {
+      await proxy.close();
+      await upstream.close();
+    }
+  });
 });
