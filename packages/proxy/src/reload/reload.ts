@@ -245,6 +245,8 @@ export class ConfigReloader {
         for (const target of running?.targets ?? []) reuse.set(target.id, target);
         for (const removed of upstream.removed) reuse.delete(removed.url);
         const pool = lifecycle.build(upstream.name, config, reuse);
+        // Counted since the start, per upstream name: a rebuilt pool goes on from the old counts.
+        if (running !== undefined) Object.assign(pool.overloads, running.overloads);
         const fresh = pool.targets.filter((target) => reuse.get(target.id) !== target);
         created.push({ pool, targets: fresh });
         for (const target of pool.targets) {

@@ -71,6 +71,8 @@ export class Exchange implements AttemptOwner {
   #tried: Set<Target> | undefined;
   #lastTarget: Target | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
+  // A retry decided and counted in pool.retriesInFlight, not yet dispatched (in its backoff).
+  #retryReserved = false;
   #done = false;
   #clientGone = false;
   #onDrain: (() => void) | undefined;
@@ -197,7 +199,8 @@ export class Exchange implements AttemptOwner {
     target.activeRequests++;
     const attempt = new Attempt(this, target, permit, this.#attempts);
     attempt.concurrency = concurrency;
-    if (attempt.number > 1) this.#pool.retriesInFlight++;
+    // A retry was counted when decided (#retryAfterBackoff); the attempt now holds that count.
+    if (attempt.number > 1) this.#retryReserved = false;
     if (this.#host.attemptsObserved || this.#pool.timesAttempts) {
       attempt.startedAt = performance.now();
     }
@@ -349,8 +352,10 @@ export class Exchange implements AttemptOwner {
 
   #question(attempt: Attempt, result: AttemptResult) {
     const pool = this.#pool;
+    // A retry deciding on the next one counts itself, but the next one would replace it.
+    const others = pool.retriesInFlight - (attempt.number > 1 && !attempt.ended ? 1 : 0);
     return {
-      retriesAtLimit: pool.retriesInFlight >= pool.limits.maxRetries,
+      retriesAtLimit: others >= pool.limits.maxRetries,
       method: this.#method,
       attempt: attempt.number,
       result,
@@ -365,6 +370,9 @@ export class Exchange implements AttemptOwner {
     this.#tried ??= new Set();
     this.#tried.add(attempt.target);
     this.#current = undefined;
+    // Counted from the decision, so retries waiting out their backoff count against maxRetries.
+    this.#pool.retriesInFlight++;
+    this.#retryReserved = true;
     this.#host.accessLog.metrics.observeRetry(this.#pool.name);
     // Nothing was sent to a target that refused the connection, and another target is not
     // made busier by waiting: go there at once, as nginx and HAProxy do. The backoff stays
@@ -492,6 +500,11 @@ export class Exchange implements AttemptOwner {
     this.#done = true;
     const current = this.#current;
     if (current !== undefined) this.#endAttempt(current, outcome);
+    // A retry decided but never sent (client gone, refused, no target left).
+    if (this.#retryReserved) {
+      this.#retryReserved = false;
+      this.#pool.retriesInFlight--;
+    }
     const host = this.#host;
     try {
       host.accessLog.record({

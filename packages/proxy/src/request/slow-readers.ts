@@ -138,7 +138,11 @@ export class SlowReaders {
       // client for minutes; a reset drops it at once. The exchange then sees the client gone and
       // aborts its upstream attempt, which frees the upstream connection.
       const socket = watched.res.socket;
-      if (socket !== null && !socket.destroyed) socket.resetAndDestroy();
+      if (socket !== null && !socket.destroyed) {
+        // A TLS socket's handle is not TCP: resetAndDestroy() throws ERR_INVALID_HANDLE_TYPE.
+        if ((socket as { encrypted?: boolean }).encrypted === true) socket.destroy();
+        else socket.resetAndDestroy();
+      }
       watched.res.destroy();
     }
   }

@@ -334,4 +334,35 @@ describe('hot reload', () => {
       await a.close();
     }
   });
+
+  test('the counts of requests an upstream turned away survive a reload that rebuilds it', async () => {
+    const a = await namedUpstream('a');
+    const config = (maxRequests: number) => `listen: 127.0.0.1:0
+log: { access: false }
+upstreams:
+  app:
+    targets: [ { url: ${a.url} } ]
+    limits: { maxRequests: ${maxRequests} }
+routes: [ { upstream: app } ]
+`;
+    const proxy = await startFromFile(inTempDir('overloads.yaml'), config(1));
+    try {
+      const slow = httpRequest(`${proxy.url}/slow`);
+      await until(() => a.held() === 1, 'the slow request to reach a');
+      assert.equal((await httpRequest(`${proxy.url}/`)).status, 503);
+      a.release();
+      await slow;
+      const before = proxy.upstreams.get('app');
+      assert.equal(before?.overloads.maxRequests, 1);
+      const result = await proxy.reload(loadConfig(config(2)));
+      assert.equal(result.status, 'applied');
+      const after = proxy.upstreams.get('app');
+      assert.notEqual(after, before, 'the changed upstream was rebuilt');
+      assert.deepEqual(after?.overloads, { maxRequests: 1, maxPending: 0, maxRetries: 0 });
+    } finally {
+      a.release();
+      await proxy.close();
+      await a.close();
+    }
+  });
 });

@@ -178,4 +178,69 @@ describe('upstream limits', () => {
       await alive.close();
     }
   });
+
+  test('maxRetries: a retry waiting out its backoff counts, so a second one is turned away', async () => {
+    // The first two requests are held, then both answered 503 in the same tick: both retries are
+    // decided before either backoff ends. Later requests (the retries) are answered at once.
+    const held: ServerResponse[] = [];
+    let received = 0;
+    const upstream = await startServer((_req: IncomingMessage, res: ServerResponse) => {
+      received++;
+      if (received <= 2) held.push(res);
+      else res.end('retried');
+    });
+    const proxy = await startTestProxy(
+      yaml(
+        [upstream.url],
+        '    outlierDetection: false\n    limits: { maxRetries: 1 }\n' +
+          '    retry: { attempts: 2, on: [503], backoff: { initial: 100ms, max: 100ms } }',
+      ),
+    );
+    try {
+      const responses = [httpRequest(proxy.url), httpRequest(proxy.url)];
+      await until(() => held.length === 2);
+      for (const res of held.splice(0)) {
+        res.writeHead(503, { 'content-length': 4 });
+        res.end('busy');
+      }
+      const statuses = (await Promise.all(responses)).map((response) => response.status);
+      assert.deepEqual(statuses.sort(), [200, 503], 'one retry allowed, the other answer stands');
+      assert.equal(received, 3, 'the upstream saw two requests and one retry');
+      const view = JSON.parse((await httpRequest(`${proxy.adminUrl}/api/upstreams`)).body);
+      assert.equal(view.upstreams[0].overloads.maxRetries, 1);
+      assert.equal(view.upstreams[0].retriesInFlight, 0);
+    } finally {
+      for (const res of held.splice(0)) res.end();
+      await proxy.close();
+      await upstream.close();
+    }
+  });
+
+  test('maxRetries: a retry that fails may be replaced by the next one, which adds no retry in flight', async () => {
+    // The first two tries are cut off (reset), the third answers: with maxRetries 1 the request
+    // never has more than one retry in flight, so attempts: 3 is honoured.
+    let received = 0;
+    const upstream = await startServer((req: IncomingMessage, res: ServerResponse) => {
+      received++;
+      if (received <= 2) req.socket.destroy();
+      else res.end('third time');
+    });
+    const proxy = await startTestProxy(
+      yaml(
+        [upstream.url],
+        '    outlierDetection: false\n    limits: { maxRetries: 1 }\n    retry: { attempts: 3 }',
+      ),
+    );
+    try {
+      const response = await httpRequest(proxy.url);
+      assert.equal(response.status, 200);
+      assert.equal(received, 3);
+      const view = JSON.parse((await httpRequest(`${proxy.adminUrl}/api/upstreams`)).body);
+      assert.equal(view.upstreams[0].overloads.maxRetries, 0);
+      assert.equal(view.upstreams[0].retriesInFlight, 0);
+    } finally {
+      await proxy.close();
+      await upstream.close();
+    }
+  });
 });

@@ -10,6 +10,7 @@ import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { describe, test } from 'node:test';
+import { SlowReaders } from '../../src/request/slow-readers.ts';
 import { httpRequest, startServer, startTestProxy } from '../support/proxy-harness.ts';
 
 const MiB = 1024 * 1024;
@@ -204,4 +205,37 @@ describe('slow senders', () => {
       await upstream.close();
     }
   });
+});
+
+test('a slow reader on a TLS socket is cut off without a reset, which TLS sockets refuse', async () => {
+  // node's TLSSocket.resetAndDestroy() throws ERR_INVALID_HANDLE_TYPE (its handle is not TCP);
+  // thrown from the shared timer, that would take the whole proxy down.
+  let destroyed = false;
+  const socket = {
+    encrypted: true,
+    bytesWritten: 0,
+    writableLength: 0,
+    destroyed: false,
+    resetAndDestroy() {
+      throw Object.assign(new Error('Invalid handle type'), { code: 'ERR_INVALID_HANDLE_TYPE' });
+    },
+    destroy() {
+      destroyed = true;
+    },
+  };
+  const res = { socket, destroyed: false, once() {}, off() {}, destroy() {} };
+  const cuts: string[] = [];
+  const readers = new SlowReaders({
+    minResponseRate: false,
+    sendTimeout: 50,
+    onCut: (reason) => cuts.push(reason),
+  });
+  readers.watch(res as unknown as ServerResponse);
+  const deadline = performance.now() + 2_000;
+  while (cuts.length === 0 && performance.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  readers.close();
+  assert.deepEqual(cuts, ['send-timeout']);
+  assert.equal(destroyed, true, 'the TLS socket is destroyed');
 });
