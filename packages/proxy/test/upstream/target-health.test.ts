@@ -18,6 +18,9 @@ listen: 127.0.0.1:0
 admin: { listen: 127.0.0.1:0 }
 upstreams:
   app:
+    # These stories count each target's share of sequential requests: round robin's is exact,
+    # the default least-request breaks ties at random.
+    balance: round-robin
     targets:
 ${targets.map((url) => `      - url: ${url}`).join('\n')}
 ${upstreamExtra}
