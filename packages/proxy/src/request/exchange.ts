@@ -161,7 +161,11 @@ export class Exchange implements AttemptOwner {
       return;
     }
     const pool = this.#pool;
-    const overload = pool.overload();
+    const selection = this.#selection;
+    this.#selection = undefined;
+    // Admission checked the limits a moment ago when its selection is still in hand; a retry, or
+    // a first attempt after reading the body ahead, checks them again.
+    const overload = selection === undefined ? pool.overload() : undefined;
     if (overload !== undefined) {
       pool.overloads[overload]++;
       // A retry turned away leaves the failure that caused it as the answer.
@@ -169,8 +173,6 @@ export class Exchange implements AttemptOwner {
       else this.#answerAtLimit(overload);
       return;
     }
-    const selection = this.#selection;
-    this.#selection = undefined;
     const admission = pool.admit(this.#request, this.#tried, selection);
     if (admission === undefined || admission === OVERLOADED) {
       // After a failed attempt, its failure is the answer: it says more than "busy elsewhere".
