@@ -174,6 +174,7 @@ export class Exchange implements AttemptOwner {
       return;
     }
     const admission = pool.admit(this.#request, this.#tried, selection);
+    if (admission === OVERLOADED) pool.overloads.adaptiveConcurrency++;
     if (admission === undefined || admission === OVERLOADED) {
       // After a failed attempt, its failure is the answer: it says more than "busy elsewhere".
       if (failure !== undefined) this.#answerFailure(failure);
