@@ -183,7 +183,11 @@ export async function startProxy(
     return result;
   };
   const tunnels = new UpgradeTunnels(forwarder, routes);
-  const onClientError = clientErrorListener(logger, forwarder.answeredSockets);
+  const onClientError = clientErrorListener(
+    logger,
+    forwarder.answeredSockets,
+    forwarder.bodyMalformed,
+  );
   let admin: Server | undefined;
   registerListenerMetrics(metrics.registry, () => listeners, Date.now);
 

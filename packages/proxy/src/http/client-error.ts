@@ -9,19 +9,37 @@ import type { Logger } from '../logger.ts';
 import { type ProxyErrorCode, rawErrorResponse } from './proxy-error.ts';
 
 /**
+ * Hands a parser error in the middle of a request body to the request it belongs to (which has
+ * perhaps been forwarded already and must abort its upstream request); true when that request
+ * answers the client itself.
+ */
+export type BodyErrorHandler = (socket: Duplex, reason: string) => boolean;
+
+/**
  * Builds a `clientError` listener.
  *
  * @example
- * server.on('clientError', clientErrorListener(logger));
+ * server.on('clientError', clientErrorListener(logger, answeredSockets, forwarder.bodyMalformed));
  */
 export function clientErrorListener(
   logger: Logger,
   answered: WeakSet<object>,
+  bodyMalformed: BodyErrorHandler = () => false,
 ): (error: Error, socket: Duplex) => void {
   return (error, socket) => {
     const code = 'code' in error ? String(error.code) : '';
     if (code === 'ECONNRESET' || !socket.writable) {
+      // The connection is gone; a request reading its body fails with it (its stream aborts).
       socket.destroy();
+      return;
+    }
+    if (bodyMalformed(socket, code)) {
+      logger.warn(
+        { code, remoteAddress: socketAddress(socket), reason: error.message },
+        'malformed request body; upstream request aborted',
+      );
+      // A client that never reads or closes must not pin the socket.
+      if (socket instanceof Socket) socket.setTimeout(2_000, () => socket.destroy());
       return;
     }
     // The parser may fail after the forwarder already answered this connection (it sees the

@@ -32,7 +32,7 @@ import { atLimit, noEligibleTarget, overloaded, type Refusal } from './admission
 import { Attempt, type AttemptOwner } from './attempt.ts';
 import { type AttemptFailure, ClientAbortedError, classifyError } from './attempt-failure.ts';
 import type { RequestHost } from './host.ts';
-import { readAhead } from './request-body.ts';
+import { MalformedBodyError, readAhead } from './request-body.ts';
 
 // A retried response's body is read and dropped up to this size, then its connection is closed.
 const MAX_DISCARDED_BYTES = 64 * 1024;
@@ -151,6 +151,30 @@ export class Exchange implements AttemptOwner {
         }
       },
     });
+  }
+
+  /**
+   * The client's body turned out malformed (node's parser failed in the middle of it; `reason`
+   * is its code). The attempt that is sending it upstream is aborted at once, so the target is
+   * not left waiting on a request that will never complete; the client gets 400
+   * `MALFORMED_BODY`, or a cut connection when the response has begun. False when this exchange
+   * has already ended (the caller answers the parser error itself).
+   */
+  bodyMalformed(reason: string): boolean {
+    if (this.#done) return false;
+    const error = new MalformedBodyError(reason);
+    const current = this.#current;
+    // Started by undici: its failure comes back through attemptFailed, which answers.
+    if (current !== undefined && current.abort(error)) return true;
+    // Still reading the body ahead, waiting out a retry's backoff, or queued in undici (aborted
+    // when it starts): answer now.
+    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    if (this.#res.headersSent) {
+      this.#res.destroy();
+      this.#finish('rejected', current?.status ?? 0, 'MALFORMED_BODY');
+    } else this.#answerFailure(classifyError(error));
+    return true;
   }
 
   /** Sends the next attempt to a target the pool admits, or answers when there is none. */
@@ -328,7 +352,9 @@ export class Exchange implements AttemptOwner {
       // Headers already went out: the only honest signal left is a broken connection.
       this.#host.logger.warn(
         { requestId: this.#requestId, target: attempt.target.id, err: error },
-        'upstream failed mid-response; closing client connection',
+        failure.code === 'MALFORMED_BODY'
+          ? 'request body malformed mid-response; closing client connection'
+          : 'upstream failed mid-response; closing client connection',
       );
       res.destroy();
       this.#finish(failure.outcome, attempt.status, failure.code);
@@ -399,13 +425,14 @@ export class Exchange implements AttemptOwner {
   }
 
   #answerFailure(failure: AttemptFailure): void {
-    // After a streamed body upload failed, the connection's framing is unknown; don't reuse it.
+    // After a streamed body upload failed, the connection's framing is unknown; don't reuse it
+    // (nor one whose parser has failed on the body).
     sendError(
       this.#res,
       failure.code,
       failure.message,
       this.#requestId,
-      this.#body !== null && !Buffer.isBuffer(this.#body),
+      (this.#body !== null && !Buffer.isBuffer(this.#body)) || failure.code === 'MALFORMED_BODY',
     );
     this.#finish(failure.outcome, 0, failure.code);
   }

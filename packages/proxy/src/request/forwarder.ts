@@ -88,6 +88,9 @@ export class Forwarder implements RequestHost {
   closing = false;
   /** Client sockets already answered with an error and `Connection: close`. */
   readonly answeredSockets = new WeakSet<object>();
+  // The exchange whose chunked body node's parser is still reading, by client socket (HTTP/1.1):
+  // a parser error on that socket is a malformed body of that exchange.
+  readonly #chunkedBodies = new WeakMap<object, Exchange>();
   readonly #attemptListeners: AttemptListener[] = [];
   #onIdle: (() => void) | undefined;
 
@@ -172,8 +175,31 @@ export class Forwarder implements RequestHost {
     }
     if (expectsContinue) res.writeContinue();
     this.inFlight++;
-    new Exchange(this, admission, { req, res, requestId, start, body }).start();
+    const exchange = new Exchange(this, admission, { req, res, requestId, start, body });
+    if (body !== null && !http2 && contentLength === undefined) this.#watchBody(req, exchange);
+    exchange.start();
   };
+
+  /**
+   * The `clientError` hook for a parser error in the middle of a chunked body: the exchange
+   * reading that body aborts its upstream request and answers. False when no exchange is
+   * reading a body on `socket` (the caller answers the parser error itself).
+   */
+  readonly bodyMalformed = (socket: object, reason: string): boolean => {
+    const exchange = this.#chunkedBodies.get(socket);
+    if (exchange === undefined) return false;
+    this.#chunkedBodies.delete(socket);
+    return exchange.bodyMalformed(reason);
+  };
+
+  #watchBody(req: ProxiedRequest, exchange: Exchange): void {
+    const socket = req.socket;
+    this.#chunkedBodies.set(socket, exchange);
+    // Once the body is complete, a parser error on the socket belongs to the next request.
+    req.once('end', () => {
+      if (this.#chunkedBodies.get(socket) === exchange) this.#chunkedBodies.delete(socket);
+    });
+  }
 
   /**
    * The `checkContinue` listener: a request with `Expect: 100-continue` is checked (framing,

@@ -17,6 +17,20 @@ export class BodyTooLargeError extends BreakwaterError {
 }
 
 /**
+ * The client's request body broke its own framing (a chunk size line that is not hex, …) after
+ * the request was admitted, perhaps with its head and first chunks already upstream. `reason` is
+ * the parser's code (`HPE_INVALID_CHUNK_SIZE`).
+ */
+export class MalformedBodyError extends BreakwaterError {
+  readonly reason: string;
+
+  constructor(reason: string) {
+    super('ERR_MALFORMED_BODY', `Malformed request body${reason === '' ? '' : ` (${reason})`}`);
+    this.reason = reason;
+  }
+}
+
+/**
  * Passes bytes through until more than `limit` have gone by, then fails with
  * {@link BodyTooLargeError}; the forwarder answers 413 and closes the connection.
  *
