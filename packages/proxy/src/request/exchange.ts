@@ -32,7 +32,7 @@ import { atLimit, noEligibleTarget, overloaded, type Refusal } from './admission
 import { Attempt, type AttemptOwner } from './attempt.ts';
 import { type AttemptFailure, ClientAbortedError, classifyError } from './attempt-failure.ts';
 import type { RequestHost } from './host.ts';
-import { MalformedBodyError, readAhead } from './request-body.ts';
+import { MalformedBodyError, ReplayTee, readAhead } from './request-body.ts';
 
 // A retried response's body is read and dropped up to this size, then its connection is closed.
 const MAX_DISCARDED_BYTES = 64 * 1024;
@@ -66,6 +66,8 @@ export class Exchange implements AttemptOwner {
   readonly #method: string;
   // A stream is sent once; a Buffer (a body read ahead for replay) can be sent again.
   #body: Readable | Buffer | null;
+  // A chunked body of a retryable request, streamed at once with a copy kept for a retry.
+  #replay: ReplayTee | undefined;
   #current: Attempt | undefined;
   #attempts = 0;
   #tried: Set<Target> | undefined;
@@ -98,10 +100,11 @@ export class Exchange implements AttemptOwner {
   }
 
   /**
-   * Starts the exchange. A body up to `limits.requestBuffer`, or one that may have to be sent
-   * again (retryable method) up to `retry.replayBodyUpTo`, is read ahead before a target is
-   * chosen; a larger one (declared, or found so while reading a chunked body) is streamed, and a
-   * streamed body is never retried once sent.
+   * Starts the exchange. A body with a declared length up to `limits.requestBuffer`, or up to
+   * `retry.replayBodyUpTo` when it may have to be sent again (retryable method), is read ahead
+   * before a target is chosen; a larger one streams and is never retried once sent. A chunked
+   * body streams at once, and for a retryable method a copy of up to `replayBodyUpTo` is kept
+   * on the side, so a retry can send it again when it all arrived and fit.
    */
   start(): void {
     this.#res.on('close', this.#onClientClose);
@@ -109,22 +112,22 @@ export class Exchange implements AttemptOwner {
     retry?.recordRequest();
     const body = this.#body;
     const length = this.#req.headers['content-length'];
-    // Bodies up to limits.requestBuffer are read before a target is chosen (nginx's request
-    // buffering), so a slow sender holds no upstream connection; a retryable one up to
-    // replayBodyUpTo too, so it can be sent again. A larger body streams.
-    // Only a declared length is buffered for that: a chunked body of unknown size may come from
-    // a client that waits for the upstream before sending more, and must keep streaming.
     const replay = retry?.retriesMethod(this.#method) === true ? retry.replayBodyUpTo : 0;
-    const requestBuffer = length === undefined ? 0 : this.#host.requestBuffer;
-    const limit = Math.max(replay, requestBuffer);
-    if (
-      body !== null &&
-      !Buffer.isBuffer(body) &&
-      limit > 0 &&
-      (length === undefined || Number(length) <= limit)
-    ) {
-      this.#readAhead(body, limit);
-      return;
+    if (body !== null && !Buffer.isBuffer(body)) {
+      if (length !== undefined) {
+        // Read before a target is chosen (nginx's request buffering): a slow sender holds no
+        // upstream connection, and the body can be sent again.
+        const limit = Math.max(replay, this.#host.requestBuffer);
+        if (limit > 0 && Number(length) <= limit) {
+          this.#readAhead(body, limit);
+          return;
+        }
+      } else if (replay > 0) {
+        // A chunked body is never waited for: its client may send a first chunk and wait for
+        // the upstream's answer before sending more (a live upload, a gRPC-web-like protocol).
+        this.#replay = new ReplayTee(body, replay);
+        this.#body = this.#replay.stream;
+      }
     }
     this.#next();
   }
@@ -165,7 +168,7 @@ export class Exchange implements AttemptOwner {
     const error = new MalformedBodyError(reason);
     const current = this.#current;
     // Started by undici: its failure comes back through attemptFailed, which answers.
-    if (current !== undefined && current.abort(error)) return true;
+    if (current?.abort(error) === true) return true;
     // Still reading the body ahead, waiting out a retry's backoff, or queued in undici (aborted
     // when it starts): answer now.
     if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
@@ -211,6 +214,9 @@ export class Exchange implements AttemptOwner {
 
   #dispatch({ target, permit, concurrency }: Admission): void {
     const req = this.#req;
+    // A chunked body that arrived whole while an earlier attempt ran: send the kept copy.
+    const replayed = this.#replay?.body;
+    if (replayed !== undefined) this.#body = replayed;
     const headers = requestHeadersForUpstream(req.headers, {
       remoteAddress: req.socket.remoteAddress,
       protocol: isEncrypted(req) ? 'https' : 'http',
@@ -362,6 +368,29 @@ export class Exchange implements AttemptOwner {
     }
     const result = resultOf(failure.outcome, 0);
     this.#settlePermit(attempt, result, failure);
+    const replay = this.#replay;
+    // A chunked body still arriving may yet fit its replay copy: the retry decision waits for it
+    // with no upstream connection held (the attempt is over). Not after a refused connection:
+    // nothing was read of the stream, which goes to the next target as it is.
+    if (
+      replay?.reading === true &&
+      failure.outcome !== 'connect-error' &&
+      this.#pool.retry?.retriesResult(result) === true
+    ) {
+      this.#endAttempt(attempt, failure.outcome);
+      this.#current = undefined;
+      replay.stream.destroy();
+      replay.whenSettled(() => {
+        if (this.#done) return;
+        if (replay.body !== undefined) this.#body = replay.body;
+        this.#retryOrAnswer(attempt, result, failure);
+      });
+      return;
+    }
+    this.#retryOrAnswer(attempt, result, failure);
+  }
+
+  #retryOrAnswer(attempt: Attempt, result: AttemptResult, failure: AttemptFailure): void {
     if (this.#shouldRetry(attempt, result)) {
       this.#endAttempt(attempt, failure.outcome);
       this.#retryAfterBackoff(attempt, failure);
@@ -389,7 +418,8 @@ export class Exchange implements AttemptOwner {
       attempt: attempt.number,
       result,
       responseStarted: this.#res.headersSent,
-      bodyReplayable: this.#body === null || Buffer.isBuffer(this.#body),
+      bodyReplayable:
+        this.#body === null || Buffer.isBuffer(this.#body) || this.#replay?.body !== undefined,
     };
   }
 
