@@ -8,23 +8,29 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from '../logger.ts';
 import { type ProxyErrorCode, rawErrorResponse } from './proxy-error.ts';
 
-/**
- * Hands a parser error in the middle of a request body to the request it belongs to (which has
- * perhaps been forwarded already and must abort its upstream request); true when that request
- * answers the client itself.
- */
-export type BodyErrorHandler = (socket: Duplex, reason: string) => boolean;
+/** What a `clientError` listener works with besides the logger. */
+export interface ClientErrorOptions {
+  /** Client sockets already answered with an error and `Connection: close`. */
+  readonly answered: WeakSet<object>;
+  /**
+   * Hands a parser error in the middle of a request body (`code`: node's) to the request it
+   * belongs to, which has perhaps been forwarded already and must abort its upstream request;
+   * true when that request answers the client itself.
+   */
+  readonly bodyFailed?: ((socket: Duplex, code: string) => boolean) | undefined;
+  /** Told of each request this listener refuses with an error response (for the metrics). */
+  readonly refused?: ((code: ProxyErrorCode) => void) | undefined;
+}
 
 /**
  * Builds a `clientError` listener.
  *
  * @example
- * server.on('clientError', clientErrorListener(logger, answeredSockets, forwarder.bodyMalformed));
+ * server.on('clientError', clientErrorListener(logger, { answered, bodyFailed, refused }));
  */
 export function clientErrorListener(
   logger: Logger,
-  answered: WeakSet<object>,
-  bodyMalformed: BodyErrorHandler = () => false,
+  { answered, bodyFailed = () => false, refused }: ClientErrorOptions,
 ): (error: Error, socket: Duplex) => void {
   return (error, socket) => {
     const code = 'code' in error ? String(error.code) : '';
@@ -33,10 +39,10 @@ export function clientErrorListener(
       socket.destroy();
       return;
     }
-    if (bodyMalformed(socket, code)) {
+    if (bodyFailed(socket, code)) {
       logger.warn(
         { code, remoteAddress: socketAddress(socket), reason: error.message },
-        'malformed request body; upstream request aborted',
+        'request body failed; upstream request aborted',
       );
       // A client that never reads or closes must not pin the socket.
       if (socket instanceof Socket) socket.setTimeout(2_000, () => socket.destroy());
@@ -72,6 +78,7 @@ export function clientErrorListener(
       { code, remoteAddress: socketAddress(socket), reason: error.message },
       'rejected malformed request',
     );
+    refused?.(errorCode);
     socket.end(rawErrorResponse(errorCode, message));
     // A client that never reads or closes must not pin the socket.
     if (socket instanceof Socket) socket.setTimeout(2_000, () => socket.destroy());

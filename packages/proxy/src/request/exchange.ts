@@ -32,7 +32,7 @@ import { atLimit, noEligibleTarget, overloaded, type Refusal } from './admission
 import { Attempt, type AttemptOwner } from './attempt.ts';
 import { type AttemptFailure, ClientAbortedError, classifyError } from './attempt-failure.ts';
 import type { RequestHost } from './host.ts';
-import { MalformedBodyError, ReplayTee, readAhead } from './request-body.ts';
+import { type BodyFailure, ReplayTee, readAhead } from './request-body.ts';
 
 // A retried response's body is read and dropped up to this size, then its connection is closed.
 const MAX_DISCARDED_BYTES = 64 * 1024;
@@ -68,6 +68,8 @@ export class Exchange implements AttemptOwner {
   #body: Readable | Buffer | null;
   // A chunked body of a retryable request, streamed at once with a copy kept for a retry.
   #replay: ReplayTee | undefined;
+  // Node's parser gave up on the body half-way (bodyFailed).
+  #bodyFailed = false;
   #current: Attempt | undefined;
   #attempts = 0;
   #tried: Set<Target> | undefined;
@@ -157,15 +159,16 @@ export class Exchange implements AttemptOwner {
   }
 
   /**
-   * The client's body turned out malformed (node's parser failed in the middle of it; `reason`
-   * is its code). The attempt that is sending it upstream is aborted at once, so the target is
-   * not left waiting on a request that will never complete; the client gets 400
-   * `MALFORMED_BODY`, or a cut connection when the response has begun. False when this exchange
-   * has already ended (the caller answers the parser error itself).
+   * The client's body failed in node's parser, half-way: malformed, or not received within
+   * `limits.requestTimeout`. The attempt that is sending it upstream is aborted at once, so the
+   * target is not left waiting on a request that will never complete; the client gets 400
+   * `MALFORMED_BODY` or 408 `REQUEST_TIMEOUT`, or a cut connection when the response has begun.
+   * False when this exchange has already ended (the caller answers the parser error itself).
    */
-  bodyMalformed(reason: string): boolean {
+  bodyFailed(error: BodyFailure): boolean {
     if (this.#done) return false;
-    const error = new MalformedBodyError(reason);
+    // The connection's parser has failed: whatever the answer, the connection ends with it.
+    this.#bodyFailed = true;
     const current = this.#current;
     // Started by undici: its failure comes back through attemptFailed, which answers.
     if (current?.abort(error) === true) return true;
@@ -173,10 +176,11 @@ export class Exchange implements AttemptOwner {
     // when it starts): answer now.
     if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
+    const failure = classifyError(error);
     if (this.#res.headersSent) {
       this.#res.destroy();
-      this.#finish('rejected', current?.status ?? 0, 'MALFORMED_BODY');
-    } else this.#answerFailure(classifyError(error));
+      this.#finish('rejected', current?.status ?? 0, failure.code);
+    } else this.#answerFailure(failure);
     return true;
   }
 
@@ -358,8 +362,8 @@ export class Exchange implements AttemptOwner {
       // Headers already went out: the only honest signal left is a broken connection.
       this.#host.logger.warn(
         { requestId: this.#requestId, target: attempt.target.id, err: error },
-        failure.code === 'MALFORMED_BODY'
-          ? 'request body malformed mid-response; closing client connection'
+        this.#bodyFailed
+          ? 'request body failed mid-response; closing client connection'
           : 'upstream failed mid-response; closing client connection',
       );
       res.destroy();
@@ -456,13 +460,13 @@ export class Exchange implements AttemptOwner {
 
   #answerFailure(failure: AttemptFailure): void {
     // After a streamed body upload failed, the connection's framing is unknown; don't reuse it
-    // (nor one whose parser has failed on the body).
+    // (nor one whose parser has given up on the body).
     sendError(
       this.#res,
       failure.code,
       failure.message,
       this.#requestId,
-      (this.#body !== null && !Buffer.isBuffer(this.#body)) || failure.code === 'MALFORMED_BODY',
+      (this.#body !== null && !Buffer.isBuffer(this.#body)) || this.#bodyFailed,
     );
     this.#finish(failure.outcome, 0, failure.code);
   }

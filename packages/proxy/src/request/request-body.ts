@@ -32,6 +32,19 @@ export class MalformedBodyError extends BreakwaterError {
 }
 
 /**
+ * The client's request body did not arrive within `limits.requestTimeout` (node's HTTP/1.1
+ * server gave up on it), perhaps with its head and first bytes already upstream.
+ */
+export class BodyTimeoutError extends BreakwaterError {
+  constructor() {
+    super('ERR_BODY_TIMEOUT', 'Request body was not received within limits.requestTimeout');
+  }
+}
+
+/** How a request body that node's parser gave up on in the middle failed. */
+export type BodyFailure = MalformedBodyError | BodyTimeoutError;
+
+/**
  * Passes bytes through until more than `limit` have gone by, then fails with
  * {@link BodyTooLargeError}; the forwarder answers 413 and closes the connection.
  *

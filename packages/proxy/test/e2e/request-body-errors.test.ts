@@ -1,8 +1,9 @@
 /**
- * Black-box: a chunked request body that turns out malformed after forwarding began. The
- * upstream has the head and the first chunk already; the proxy aborts that upstream request at
- * once (its connection closed, nothing of the bad part sent), answers the client 400
- * `MALFORMED_BODY` (or cuts the connection when the response has begun) and counts it.
+ * Black-box: a request body that fails after forwarding began, found malformed or too slow for
+ * `limits.requestTimeout`. The upstream has the head and the first chunk already; the proxy
+ * aborts that upstream request at once (its connection closed, nothing of the bad part sent),
+ * answers the client (400 `MALFORMED_BODY`, 408 `REQUEST_TIMEOUT`), or cuts the connection when
+ * the response has begun, and counts it.
  */
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
@@ -127,6 +128,40 @@ test('a body found malformed after the response began cuts the client connection
     await until(() => proxy.logs.lines.some((entry) => entry.msg === 'request'), 'the log line');
     const line = proxy.logs.lines.find((entry) => entry.msg === 'request');
     assert.equal(line?.code, 'MALFORMED_BODY');
+  } finally {
+    client.socket.destroy();
+    await proxy.close();
+    await upstream.server.close();
+  }
+});
+
+test('a streamed body not received within requestTimeout aborts the upstream request and gets 408', async () => {
+  const upstream = await recordingUpstream();
+  const proxy = await startTestProxy(
+    proxyYaml(
+      [upstream.server.url],
+      'admin: { listen: 127.0.0.1:0 }\nlog: { access: true }\nlimits: { headersTimeout: 1s, requestTimeout: 1s }\n',
+    ),
+  );
+  const client = holdingClient(proxy.port);
+  try {
+    // A POST with no declared length streams at once; its client then sends nothing more.
+    client.socket.write(HEAD);
+    await until(() => upstream.received.includes('hello'), 'the first chunk upstream');
+    await until(() => /\r\n\r\n\{.*\}$/s.test(client.text), 'the whole answer to the client');
+    const target = proxy.upstreams.get('app')!.targets[0]!;
+    assert.equal(target.activeRequests, 0, 'the upstream request ended before the answer');
+    assert.match(client.text, /^HTTP\/1\.1 408 /);
+    assert.equal(
+      JSON.parse(client.text.slice(client.text.indexOf('\r\n\r\n') + 4)).error.code,
+      'REQUEST_TIMEOUT',
+    );
+    await until(() => upstream.closed, 'the upstream connection closed');
+    const metrics = (await httpRequest(`${proxy.adminUrl}/metrics`)).body;
+    assert.match(
+      metrics,
+      /breakwater_proxy_errors_total\{upstream="app",code="REQUEST_TIMEOUT"\} 1/,
+    );
   } finally {
     client.socket.destroy();
     await proxy.close();
