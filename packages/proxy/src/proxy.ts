@@ -183,7 +183,12 @@ export async function startProxy(
     return result;
   };
   const tunnels = new UpgradeTunnels(forwarder, routes);
-  const onClientError = clientErrorListener(logger, forwarder.answeredSockets);
+  const onClientError = clientErrorListener(logger, {
+    answered: forwarder.answeredSockets,
+    bodyFailed: forwarder.bodyFailed,
+    // Refused before any route matched: counted under upstream "" as NO_ROUTE is.
+    refused: (code) => metrics.observeError('', code),
+  });
   let admin: Server | undefined;
   registerListenerMetrics(metrics.registry, () => listeners, Date.now);
 

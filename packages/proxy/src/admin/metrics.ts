@@ -147,7 +147,7 @@ export class ProxyMetrics implements RequestMetrics {
   #limitMetrics(pools: () => Iterable<UpstreamPool>): void {
     new Counter({
       name: 'breakwater_upstream_overloads_total',
-      help: 'Requests answered 503 OVERLOADED (maxRequests, maxPending) or retries not made (maxRetries), by upstream and limit.',
+      help: 'Requests answered 503 OVERLOADED (maxRequests, maxPending, every target at its adaptiveConcurrency limit) or retries not made (maxRetries, adaptiveConcurrency), by upstream and limit.',
       labelNames: ['upstream', 'limit'],
       registers: [this.registry],
       collect() {

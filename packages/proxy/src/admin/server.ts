@@ -63,7 +63,13 @@ export interface UpstreamsView {
     pending: number;
     retriesInFlight: number;
     /** Requests turned away (or retries not made) since the start, by limit. */
-    overloads: { maxRequests: number; maxPending: number; maxRetries: number };
+    overloads: {
+      maxRequests: number;
+      maxPending: number;
+      maxRetries: number;
+      /** Every eligible target was at its adaptive concurrency limit. */
+      adaptiveConcurrency: number;
+    };
     targets: {
       url: string;
       weight: number;

@@ -8,20 +8,44 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from '../logger.ts';
 import { type ProxyErrorCode, rawErrorResponse } from './proxy-error.ts';
 
+/** What a `clientError` listener works with besides the logger. */
+export interface ClientErrorOptions {
+  /** Client sockets already answered with an error and `Connection: close`. */
+  readonly answered: WeakSet<object>;
+  /**
+   * Hands a parser error in the middle of a request body (`code`: node's) to the request it
+   * belongs to, which has perhaps been forwarded already and must abort its upstream request;
+   * true when that request answers the client itself.
+   */
+  readonly bodyFailed?: ((socket: Duplex, code: string) => boolean) | undefined;
+  /** Told of each request this listener refuses with an error response (for the metrics). */
+  readonly refused?: ((code: ProxyErrorCode) => void) | undefined;
+}
+
 /**
  * Builds a `clientError` listener.
  *
  * @example
- * server.on('clientError', clientErrorListener(logger));
+ * server.on('clientError', clientErrorListener(logger, { answered, bodyFailed, refused }));
  */
 export function clientErrorListener(
   logger: Logger,
-  answered: WeakSet<object>,
+  { answered, bodyFailed = () => false, refused }: ClientErrorOptions,
 ): (error: Error, socket: Duplex) => void {
   return (error, socket) => {
     const code = 'code' in error ? String(error.code) : '';
     if (code === 'ECONNRESET' || !socket.writable) {
+      // The connection is gone; a request reading its body fails with it (its stream aborts).
       socket.destroy();
+      return;
+    }
+    if (bodyFailed(socket, code)) {
+      logger.warn(
+        { code, remoteAddress: socketAddress(socket), reason: error.message },
+        'request body failed; upstream request aborted',
+      );
+      // A client that never reads or closes must not pin the socket.
+      if (socket instanceof Socket) socket.setTimeout(2_000, () => socket.destroy());
       return;
     }
     // The parser may fail after the forwarder already answered this connection (it sees the
@@ -54,6 +78,7 @@ export function clientErrorListener(
       { code, remoteAddress: socketAddress(socket), reason: error.message },
       'rejected malformed request',
     );
+    refused?.(errorCode);
     socket.end(rawErrorResponse(errorCode, message));
     // A client that never reads or closes must not pin the socket.
     if (socket instanceof Socket) socket.setTimeout(2_000, () => socket.destroy());

@@ -14,6 +14,7 @@ export type ProxyErrorCode =
   | 'UPSTREAM_ERROR'
   | 'BODY_TOO_LARGE'
   | 'BAD_REQUEST'
+  | 'MALFORMED_BODY'
   | 'REQUEST_TIMEOUT'
   | 'HEADERS_TOO_LARGE'
   | 'UNAUTHORIZED'
@@ -34,6 +35,7 @@ export const statusOf: Readonly<Record<ProxyErrorCode, number>> = {
   UPSTREAM_ERROR: 502,
   BODY_TOO_LARGE: 413,
   BAD_REQUEST: 400,
+  MALFORMED_BODY: 400,
   REQUEST_TIMEOUT: 408,
   HEADERS_TOO_LARGE: 431,
   UNAUTHORIZED: 401,

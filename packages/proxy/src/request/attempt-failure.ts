@@ -6,7 +6,7 @@
 
 import type { ProxyErrorCode } from '../http/proxy-error.ts';
 import type { AttemptOutcome } from '../upstream/attempt-result.ts';
-import { BodyTooLargeError } from './request-body.ts';
+import { BodyTimeoutError, BodyTooLargeError, MalformedBodyError } from './request-body.ts';
 
 /** An attempt that failed before or during the response, with what the client should get. */
 export interface AttemptFailure {
@@ -32,6 +32,12 @@ export class ClientAbortedError extends Error {
 export function classifyError(error: unknown): AttemptFailure {
   if (error instanceof BodyTooLargeError) {
     return { outcome: 'rejected', code: 'BODY_TOO_LARGE', message: error.message };
+  }
+  if (error instanceof MalformedBodyError) {
+    return { outcome: 'rejected', code: 'MALFORMED_BODY', message: error.message };
+  }
+  if (error instanceof BodyTimeoutError) {
+    return { outcome: 'rejected', code: 'REQUEST_TIMEOUT', message: error.message };
   }
   if (error instanceof ClientAbortedError) {
     return { outcome: 'aborted', code: 'BAD_REQUEST', message: error.message };

@@ -49,6 +49,8 @@ export class Attempt implements Dispatcher.DispatchHandler {
   discarded = 0;
   ended = false;
   #controller: Dispatcher.DispatchController | undefined;
+  // An abort asked for before undici started the dispatch (still queued for a connection).
+  #pendingAbort: Error | undefined;
 
   constructor(exchange: AttemptOwner, target: Target, permit: Permit | undefined, number: number) {
     this.exchange = exchange;
@@ -57,9 +59,15 @@ export class Attempt implements Dispatcher.DispatchHandler {
     this.number = number;
   }
 
-  /** Aborts the dispatch; false when undici has not started it yet (nothing to abort). */
+  /**
+   * Aborts the dispatch; false when undici has not started it yet, in which case it is aborted
+   * as soon as undici starts it (and nothing reaches the target).
+   */
   abort(reason: Error): boolean {
-    if (this.#controller === undefined) return false;
+    if (this.#controller === undefined) {
+      this.#pendingAbort ??= reason;
+      return false;
+    }
     this.#controller.abort(reason);
     return true;
   }
@@ -71,6 +79,7 @@ export class Attempt implements Dispatcher.DispatchHandler {
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.#controller = controller;
     if (this.exchange.clientGone) controller.abort(new ClientAbortedError());
+    else if (this.#pendingAbort !== undefined) controller.abort(this.#pendingAbort);
   }
 
   onResponseStart(

@@ -32,7 +32,7 @@ import { atLimit, noEligibleTarget, overloaded, type Refusal } from './admission
 import { Attempt, type AttemptOwner } from './attempt.ts';
 import { type AttemptFailure, ClientAbortedError, classifyError } from './attempt-failure.ts';
 import type { RequestHost } from './host.ts';
-import { readAhead } from './request-body.ts';
+import { type BodyFailure, ReplayTee, readAhead } from './request-body.ts';
 
 // A retried response's body is read and dropped up to this size, then its connection is closed.
 const MAX_DISCARDED_BYTES = 64 * 1024;
@@ -66,6 +66,10 @@ export class Exchange implements AttemptOwner {
   readonly #method: string;
   // A stream is sent once; a Buffer (a body read ahead for replay) can be sent again.
   #body: Readable | Buffer | null;
+  // A chunked body of a retryable request, streamed at once with a copy kept for a retry.
+  #replay: ReplayTee | undefined;
+  // Node's parser gave up on the body half-way (bodyFailed).
+  #bodyFailed = false;
   #current: Attempt | undefined;
   #attempts = 0;
   #tried: Set<Target> | undefined;
@@ -98,10 +102,11 @@ export class Exchange implements AttemptOwner {
   }
 
   /**
-   * Starts the exchange. A body up to `limits.requestBuffer`, or one that may have to be sent
-   * again (retryable method) up to `retry.replayBodyUpTo`, is read ahead before a target is
-   * chosen; a larger one (declared, or found so while reading a chunked body) is streamed, and a
-   * streamed body is never retried once sent.
+   * Starts the exchange. A body with a declared length up to `limits.requestBuffer`, or up to
+   * `retry.replayBodyUpTo` when it may have to be sent again (retryable method), is read ahead
+   * before a target is chosen; a larger one streams and is never retried once sent. A chunked
+   * body streams at once, and for a retryable method a copy of up to `replayBodyUpTo` is kept
+   * on the side, so a retry can send it again when it all arrived and fit.
    */
   start(): void {
     this.#res.on('close', this.#onClientClose);
@@ -109,22 +114,22 @@ export class Exchange implements AttemptOwner {
     retry?.recordRequest();
     const body = this.#body;
     const length = this.#req.headers['content-length'];
-    // Bodies up to limits.requestBuffer are read before a target is chosen (nginx's request
-    // buffering), so a slow sender holds no upstream connection; a retryable one up to
-    // replayBodyUpTo too, so it can be sent again. A larger body streams.
-    // Only a declared length is buffered for that: a chunked body of unknown size may come from
-    // a client that waits for the upstream before sending more, and must keep streaming.
     const replay = retry?.retriesMethod(this.#method) === true ? retry.replayBodyUpTo : 0;
-    const requestBuffer = length === undefined ? 0 : this.#host.requestBuffer;
-    const limit = Math.max(replay, requestBuffer);
-    if (
-      body !== null &&
-      !Buffer.isBuffer(body) &&
-      limit > 0 &&
-      (length === undefined || Number(length) <= limit)
-    ) {
-      this.#readAhead(body, limit);
-      return;
+    if (body !== null && !Buffer.isBuffer(body)) {
+      if (length !== undefined) {
+        // Read before a target is chosen (nginx's request buffering): a slow sender holds no
+        // upstream connection, and the body can be sent again.
+        const limit = Math.max(replay, this.#host.requestBuffer);
+        if (limit > 0 && Number(length) <= limit) {
+          this.#readAhead(body, limit);
+          return;
+        }
+      } else if (replay > 0) {
+        // A chunked body is never waited for: its client may send a first chunk and wait for
+        // the upstream's answer before sending more (a live upload, a gRPC-web-like protocol).
+        this.#replay = new ReplayTee(body, replay);
+        this.#body = this.#replay.stream;
+      }
     }
     this.#next();
   }
@@ -153,6 +158,32 @@ export class Exchange implements AttemptOwner {
     });
   }
 
+  /**
+   * The client's body failed in node's parser, half-way: malformed, or not received within
+   * `limits.requestTimeout`. The attempt that is sending it upstream is aborted at once, so the
+   * target is not left waiting on a request that will never complete; the client gets 400
+   * `MALFORMED_BODY` or 408 `REQUEST_TIMEOUT`, or a cut connection when the response has begun.
+   * False when this exchange has already ended (the caller answers the parser error itself).
+   */
+  bodyFailed(error: BodyFailure): boolean {
+    if (this.#done) return false;
+    // The connection's parser has failed: whatever the answer, the connection ends with it.
+    this.#bodyFailed = true;
+    const current = this.#current;
+    // Started by undici: its failure comes back through attemptFailed, which answers.
+    if (current?.abort(error) === true) return true;
+    // Still reading the body ahead, waiting out a retry's backoff, or queued in undici (aborted
+    // when it starts): answer now.
+    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    const failure = classifyError(error);
+    if (this.#res.headersSent) {
+      this.#res.destroy();
+      this.#finish('rejected', current?.status ?? 0, failure.code);
+    } else this.#answerFailure(failure);
+    return true;
+  }
+
   /** Sends the next attempt to a target the pool admits, or answers when there is none. */
   #next(failure?: AttemptFailure): void {
     if (this.#done) return;
@@ -174,6 +205,7 @@ export class Exchange implements AttemptOwner {
       return;
     }
     const admission = pool.admit(this.#request, this.#tried, selection);
+    if (admission === OVERLOADED) pool.overloads.adaptiveConcurrency++;
     if (admission === undefined || admission === OVERLOADED) {
       // After a failed attempt, its failure is the answer: it says more than "busy elsewhere".
       if (failure !== undefined) this.#answerFailure(failure);
@@ -186,6 +218,9 @@ export class Exchange implements AttemptOwner {
 
   #dispatch({ target, permit, concurrency }: Admission): void {
     const req = this.#req;
+    // A chunked body that arrived whole while an earlier attempt ran: send the kept copy.
+    const replayed = this.#replay?.body;
+    if (replayed !== undefined) this.#body = replayed;
     const headers = requestHeadersForUpstream(req.headers, {
       remoteAddress: req.socket.remoteAddress,
       protocol: isEncrypted(req) ? 'https' : 'http',
@@ -327,7 +362,9 @@ export class Exchange implements AttemptOwner {
       // Headers already went out: the only honest signal left is a broken connection.
       this.#host.logger.warn(
         { requestId: this.#requestId, target: attempt.target.id, err: error },
-        'upstream failed mid-response; closing client connection',
+        this.#bodyFailed
+          ? 'request body failed mid-response; closing client connection'
+          : 'upstream failed mid-response; closing client connection',
       );
       res.destroy();
       this.#finish(failure.outcome, attempt.status, failure.code);
@@ -335,6 +372,29 @@ export class Exchange implements AttemptOwner {
     }
     const result = resultOf(failure.outcome, 0);
     this.#settlePermit(attempt, result, failure);
+    const replay = this.#replay;
+    // A chunked body still arriving may yet fit its replay copy: the retry decision waits for it
+    // with no upstream connection held (the attempt is over). Not after a refused connection:
+    // nothing was read of the stream, which goes to the next target as it is.
+    if (
+      replay?.reading === true &&
+      failure.outcome !== 'connect-error' &&
+      this.#pool.retry?.retriesResult(result) === true
+    ) {
+      this.#endAttempt(attempt, failure.outcome);
+      this.#current = undefined;
+      replay.stream.destroy();
+      replay.whenSettled(() => {
+        if (this.#done) return;
+        if (replay.body !== undefined) this.#body = replay.body;
+        this.#retryOrAnswer(attempt, result, failure);
+      });
+      return;
+    }
+    this.#retryOrAnswer(attempt, result, failure);
+  }
+
+  #retryOrAnswer(attempt: Attempt, result: AttemptResult, failure: AttemptFailure): void {
     if (this.#shouldRetry(attempt, result)) {
       this.#endAttempt(attempt, failure.outcome);
       this.#retryAfterBackoff(attempt, failure);
@@ -362,7 +422,8 @@ export class Exchange implements AttemptOwner {
       attempt: attempt.number,
       result,
       responseStarted: this.#res.headersSent,
-      bodyReplayable: this.#body === null || Buffer.isBuffer(this.#body),
+      bodyReplayable:
+        this.#body === null || Buffer.isBuffer(this.#body) || this.#replay?.body !== undefined,
     };
   }
 
@@ -398,13 +459,14 @@ export class Exchange implements AttemptOwner {
   }
 
   #answerFailure(failure: AttemptFailure): void {
-    // After a streamed body upload failed, the connection's framing is unknown; don't reuse it.
+    // After a streamed body upload failed, the connection's framing is unknown; don't reuse it
+    // (nor one whose parser has given up on the body).
     sendError(
       this.#res,
       failure.code,
       failure.message,
       this.#requestId,
-      this.#body !== null && !Buffer.isBuffer(this.#body),
+      (this.#body !== null && !Buffer.isBuffer(this.#body)) || this.#bodyFailed,
     );
     this.#finish(failure.outcome, 0, failure.code);
   }

@@ -27,7 +27,7 @@ import { AccessLog, type RequestMetrics } from './access-log.ts';
 import { admitRequest, type Refusal, refusal } from './admission.ts';
 import { Exchange } from './exchange.ts';
 import type { AttemptListener, RequestHost } from './host.ts';
-import { limitBody } from './request-body.ts';
+import { BodyTimeoutError, limitBody, MalformedBodyError } from './request-body.ts';
 import type { SlowReaders } from './slow-readers.ts';
 
 /** Settings the forwarder reads on every request. */
@@ -88,6 +88,9 @@ export class Forwarder implements RequestHost {
   closing = false;
   /** Client sockets already answered with an error and `Connection: close`. */
   readonly answeredSockets = new WeakSet<object>();
+  // The exchange whose body node's parser is still reading, by client socket (HTTP/1.1): a
+  // parser error on that socket (malformed chunk, requestTimeout) is that body's failure.
+  readonly #bodies = new WeakMap<object, Exchange>();
   readonly #attemptListeners: AttemptListener[] = [];
   #onIdle: (() => void) | undefined;
 
@@ -172,8 +175,34 @@ export class Forwarder implements RequestHost {
     }
     if (expectsContinue) res.writeContinue();
     this.inFlight++;
-    new Exchange(this, admission, { req, res, requestId, start, body }).start();
+    const exchange = new Exchange(this, admission, { req, res, requestId, start, body });
+    if (body !== null && !http2) this.#watchBody(req, exchange);
+    exchange.start();
   };
+
+  /**
+   * The `clientError` hook for a parser error in the middle of a body (`code`: node's, e.g.
+   * `HPE_INVALID_CHUNK_SIZE`, or `ERR_HTTP_REQUEST_TIMEOUT` for limits.requestTimeout): the
+   * exchange reading that body aborts its upstream request and answers. False when no exchange
+   * is reading a body on `socket` (the caller answers the parser error itself).
+   */
+  readonly bodyFailed = (socket: object, code: string): boolean => {
+    const exchange = this.#bodies.get(socket);
+    if (exchange === undefined) return false;
+    this.#bodies.delete(socket);
+    const error =
+      code === 'ERR_HTTP_REQUEST_TIMEOUT' ? new BodyTimeoutError() : new MalformedBodyError(code);
+    return exchange.bodyFailed(error);
+  };
+
+  #watchBody(req: ProxiedRequest, exchange: Exchange): void {
+    const socket = req.socket;
+    this.#bodies.set(socket, exchange);
+    // Once the body is complete, a parser error on the socket belongs to the next request.
+    req.once('end', () => {
+      if (this.#bodies.get(socket) === exchange) this.#bodies.delete(socket);
+    });
+  }
 
   /**
    * The `checkContinue` listener: a request with `Expect: 100-continue` is checked (framing,

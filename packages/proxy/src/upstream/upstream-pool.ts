@@ -44,6 +44,12 @@ export interface UpstreamHealthConfig {
 export type OverloadLimit = 'maxRequests' | 'maxPending' | 'maxRetries';
 
 /**
+ * Why a request (or a retry) was turned away as overloaded: one of the upstream's
+ * {@link OverloadLimit}s, or every eligible target at its adaptive concurrency limit.
+ */
+export type OverloadReason = OverloadLimit | 'adaptiveConcurrency';
+
+/**
  * The settings {@link UpstreamPool.fromConfig} reads: an `UpstreamConfig` from the config layer
  * (defaults filled in), or a hand-built one where the health keys may be left out (= off).
  */
@@ -130,10 +136,11 @@ export class UpstreamPool {
   /** Retries in flight now, against `limits.maxRetries`; kept by the exchange. */
   retriesInFlight = 0;
   /** Requests turned away (or retries not made) since the start, by the limit reached. */
-  readonly overloads: Record<OverloadLimit, number> = {
+  readonly overloads: Record<OverloadReason, number> = {
     maxRequests: 0,
     maxPending: 0,
     maxRetries: 0,
+    adaptiveConcurrency: 0,
   };
   // Reused while no target changes eligibility, so a pick allocates nothing.
   #selection: CachedSelection<Target> | undefined;
@@ -319,7 +326,8 @@ export class UpstreamPool {
    * is set aside and the balancer picks again among the rest, so this ends after at most one pick
    * per candidate. Targets in `tried` are avoided while any other candidate exists. `undefined`
    * when no target may take the request; {@link OVERLOADED} when some could but were at their
-   * concurrency limit. `selection` is the one worked out for this request; by default it is
+   * concurrency limit (counted in {@link overloads} by the caller that turns the request
+   * away). `selection` is the one worked out for this request; by default it is
    * worked out now.
    */
   admit(

@@ -115,6 +115,7 @@ function upstreamCounts(
       maxRequests: sum((view) => view.overloads.maxRequests),
       maxPending: sum((view) => view.overloads.maxPending),
       maxRetries: sum((view) => view.overloads.maxRetries),
+      adaptiveConcurrency: sum((view) => view.overloads.adaptiveConcurrency),
     },
   };
 }

@@ -32,7 +32,7 @@ describe('admin listener', () => {
             inFlight: 0,
             pending: 0,
             retriesInFlight: 0,
-            overloads: { maxRequests: 0, maxPending: 0, maxRetries: 0 },
+            overloads: { maxRequests: 0, maxPending: 0, maxRetries: 0, adaptiveConcurrency: 0 },
             targets: [
               {
                 url: upstream.url,

@@ -64,6 +64,12 @@ routes: [ { upstream: app } ]`);
       ),
     );
     assert.match(metrics, /breakwater_proxy_errors_total\{upstream="app",code="OVERLOADED"\} 1/);
+    // Counted with the other overload refusals (limits.maxRequests, maxPending…).
+    assert.match(
+      metrics,
+      /breakwater_upstream_overloads_total\{upstream="app",limit="adaptiveConcurrency"\} 1/,
+    );
+    assert.equal(view.upstreams[0].overloads.adaptiveConcurrency, 1);
 
     a.release();
     b.release();

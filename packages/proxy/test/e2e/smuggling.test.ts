@@ -91,12 +91,17 @@ describe('request smuggling vectors', () => {
       'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\n0\n\n',
   };
 
+  // Vectors whose head is sound and whose chunked body breaks: the request was admitted and its
+  // body is found malformed on the way (the upstream request, if begun, is aborted).
+  const malformedBodies = new Set(['a chunk size line ended by bare LF']);
+
   for (const [name, bytes] of Object.entries(vectors)) {
     test(`answers 400 JSON, closes and forwards nothing for ${name}`, async () => {
       received.length = 0;
       const result = await raw(proxy.port, bytes, RAW_QUIET_MS);
       assert.equal(statusLine(result.text), 'HTTP/1.1 400 Bad Request');
-      assert.equal(jsonBody(result.text).error.code, 'BAD_REQUEST');
+      const code = malformedBodies.has(name) ? 'MALFORMED_BODY' : 'BAD_REQUEST';
+      assert.equal(jsonBody(result.text).error.code, code);
       assert.equal(result.closed, true, 'connection must be closed after a framing error');
       assert.deepEqual(received, []);
     });

@@ -11,7 +11,7 @@ import { describe, test } from 'node:test';
 import { httpRequest, proxyYaml, startServer, startTestProxy } from '../support/proxy-harness.ts';
 import { pumpBody } from '../support/pump.ts';
 import { raw } from '../support/raw.ts';
-import { startTcpServer } from '../support/servers.ts';
+import { startTcpServer, until } from '../support/servers.ts';
 
 const SILENT = 'log:\n  level: silent\n';
 
@@ -269,6 +269,42 @@ describe('connections and framing', () => {
       });
       assert.match(text, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
     } finally {
+      await proxy.close();
+      await upstream.close();
+    }
+  });
+});
+
+describe('interactive uploads', () => {
+  test('a chunked PUT whose client waits for the answer before sending more reaches the upstream at once', async () => {
+    // The upstream answers after the first chunk, as a live stream or a gRPC-web-like protocol
+    // would; the client sends nothing more until it has that answer. Reading the body ahead
+    // (for a replay, PUT being retryable) would hold the request back from the upstream forever.
+    const upstream = await startServer((req, res) => {
+      req.once('data', (chunk: Buffer) => {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.write(`got ${chunk.toString()}\n`);
+        req.on('end', () => res.end('bye\n'));
+      });
+    });
+    const proxy = await startTestProxy(proxyYaml([upstream.url], SILENT));
+    const socket = connect(proxy.port, '127.0.0.1');
+    let answer = '';
+    socket.on('data', (chunk: Buffer) => {
+      answer += chunk.toString('latin1');
+    });
+    socket.on('error', () => {});
+    try {
+      await once(socket, 'connect');
+      socket.write(
+        'PUT /live HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n',
+      );
+      await until(() => answer.includes('got hello'), 'the answer to the first chunk');
+      assert.match(answer, /^HTTP\/1\.1 200 /);
+      socket.write('0\r\n\r\n');
+      await until(() => answer.includes('bye'), 'the end of the answer');
+    } finally {
+      socket.destroy();
       await proxy.close();
       await upstream.close();
     }

@@ -358,7 +358,12 @@ routes: [ { upstream: app } ]
       assert.equal(result.status, 'applied');
       const after = proxy.upstreams.get('app');
       assert.notEqual(after, before, 'the changed upstream was rebuilt');
-      assert.deepEqual(after?.overloads, { maxRequests: 1, maxPending: 0, maxRetries: 0 });
+      assert.deepEqual(after?.overloads, {
+        maxRequests: 1,
+        maxPending: 0,
+        maxRetries: 0,
+        adaptiveConcurrency: 0,
+      });
     } finally {
       a.release();
       await proxy.close();

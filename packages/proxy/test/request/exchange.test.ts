@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { describe, test } from 'node:test';
 import { ManualClock } from 'breakwater';
 import {
@@ -117,7 +119,12 @@ describe('retries', () => {
         assert.equal(response.status, 200);
         assert.equal(response.body, `POST ${size}`);
       }
-      assert.ok((attempts.get(dead.url) ?? 0) >= 2, 'the dead target was tried');
+      // A chunked PUT streams at once with a replay copy on the side; the stream goes on intact.
+      for (const size of [500, 100_000]) {
+        const response = await chunkedPut(proxy.url, ['a'.repeat(size), 'b'.repeat(size)]);
+        assert.deepEqual(response, { status: 200, body: `PUT ${2 * size}` });
+      }
+      assert.ok((attempts.get(dead.url) ?? 0) >= 3, 'the dead target was tried');
     } finally {
       await proxy.close();
       await alive.stop();
@@ -184,7 +191,7 @@ describe('retries', () => {
     }
   });
 
-  test('reads a small chunked PUT ahead and replays it; streams a large one and does not retry it', async () => {
+  test('keeps a copy of a small chunked PUT while streaming it and replays it; does not retry a large one', async () => {
     const breaking = await restartableServer((req) => req.socket.destroy());
     const echo = await restartableServer((req, res) => {
       let size = 0;
@@ -212,13 +219,53 @@ describe('retries', () => {
     }
   });
 
-  test('answers 413 when a chunked body read ahead for replay grows past maxBodySize', async () => {
-    const echo = await restartableServer((_req, res) => res.end('never'));
+  test('a chunked PUT whose attempt failed before its body was whole is retried once the rest arrives', async () => {
+    const breaking = await restartableServer((req) => req.socket.destroy());
+    const echo = await restartableServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => res.end(`got ${Buffer.concat(chunks).toString()}`));
+    });
+    const proxy = await startClockedProxy(yaml([breaking.url, echo.url]));
+    const socket = connect(proxy.port, '127.0.0.1');
+    let answer = '';
+    socket.on('data', (chunk: Buffer) => {
+      answer += chunk.toString('latin1');
+    });
+    socket.on('error', () => {});
+    try {
+      await once(socket, 'connect');
+      socket.write('PUT / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n');
+      // The first target has reset the attempt while the body is still open.
+      await until(() => breaking.hits() === 1, 'the first attempt');
+      await until(() => proxy.upstreams.get('app')!.targets[0]!.activeRequests === 0, 'its end');
+      assert.equal(echo.hits(), 0, 'the retry waits for the rest of the body');
+      socket.write('6\r\n world\r\n0\r\n\r\n');
+      await until(() => answer.includes('got hello world'), 'the retried answer');
+      assert.match(answer, /^HTTP\/1\.1 200 /);
+      assert.equal(echo.hits(), 1);
+    } finally {
+      socket.destroy();
+      await proxy.close();
+      await breaking.stop();
+      await echo.stop();
+    }
+  });
+
+  test('answers 413 when a streamed chunked PUT grows past maxBodySize, the upstream never getting it whole', async () => {
+    let completed = 0;
+    const echo = await restartableServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        completed++;
+        res.end('never');
+      });
+    });
     const proxy = await startClockedProxy(`${yaml([echo.url])}limits: { maxBodySize: 1000 }\n`);
     try {
       const response = await chunkedPut(proxy.url, ['e'.repeat(800), 'f'.repeat(800)]);
       assert.equal(response.status, 413);
-      assert.equal(echo.hits(), 0);
+      assert.equal(completed, 0);
     } finally {
       await proxy.close();
       await echo.stop();

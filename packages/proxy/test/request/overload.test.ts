@@ -94,6 +94,7 @@ describe('upstream limits', () => {
         maxRequests: 0,
         maxPending: 1,
         maxRetries: 0,
+        adaptiveConcurrency: 0,
       });
       const metrics = (await httpRequest(`${proxy.adminUrl}/metrics`)).body;
       assert.match(

@@ -26,7 +26,7 @@ const view = (fields: Partial<TargetView> = {}, inFlight = 0): UpstreamsView => 
       inFlight,
       pending: 0,
       retriesInFlight: 0,
-      overloads: { maxRequests: inFlight, maxPending: 0, maxRetries: 0 },
+      overloads: { maxRequests: inFlight, maxPending: 0, maxRetries: 0, adaptiveConcurrency: 0 },
       targets: [target(fields)],
     },
   ],
