@@ -3,11 +3,12 @@
  * only the workers forward: `GET /api/listeners` lists the workers' listeners with their
  * connections summed, `GET /api/upstreams` shows the latency and adaptive concurrency the
  * workers learnt, and the dashboard's live feed shows the workers' traffic and an ejection's
- * reason once, however many workers saw it.
+ * reason once, however many workers saw it; in a browser, each worker's share is on hover.
  */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
+import { chromium } from 'playwright-core';
 import type { DashboardView, TimelineEntry } from '../../src/admin/dashboard-feed.ts';
 import type { ClusterListenerView } from '../../src/workers/merge-listeners.ts';
 import type { ClusterUpstreamsView } from '../../src/workers/merge-view.ts';
@@ -213,6 +214,41 @@ log: { access: false }
     } finally {
       running = false;
       await load;
+    }
+  });
+
+  test("the page shows each worker's share of a target on hover", async () => {
+    const browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
+    });
+    let running = true;
+    const load = (async () => {
+      const until = Date.now() + 20_000;
+      while (running && Date.now() < until) {
+        await requests(`http://127.0.0.1:${proxy.port}/`, 4, 2);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    })();
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${proxy.admin}/`);
+      const rps = page
+        .locator('tr', { has: page.locator('th', { hasText: slow.url.replace(/\/$/, '') }) })
+        .locator('td.num')
+        .first();
+      const pids = await workerPids();
+      await page.waitForFunction(
+        ({ cell, expected }) =>
+          expected.every((pid) => (cell?.getAttribute('title') ?? '').includes(`worker ${pid}:`)),
+        { cell: await rps.elementHandle({ timeout: 10_000 }), expected: pids },
+        { timeout: 10_000 },
+      );
+      assert.match((await rps.getAttribute('title')) ?? '', /req\/s, \d+ in flight, closed/);
+    } finally {
+      running = false;
+      await load;
+      await browser.close();
     }
   });
 });
