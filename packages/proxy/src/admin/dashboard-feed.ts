@@ -262,7 +262,13 @@ export class DashboardFeed {
             inFlight: row.inFlight,
             rps: seconds > 0 && !fresh ? round(attempts / seconds) : 0,
           });
-          watched.counted.set(pid, { ...row, at: now, tick });
+          watched.counted.set(pid, {
+            attempts: row.attempts,
+            failures: row.failures,
+            latency: row.latency,
+            at: now,
+            tick,
+          });
         }
         for (const [pid, counted] of watched.counted) {
           if (tick - counted.tick > FORGET_WORKER_TICKS) watched.counted.delete(pid);
