@@ -3,7 +3,8 @@
  * only the workers forward: `GET /api/listeners` lists the workers' listeners with their
  * connections summed, `GET /api/upstreams` shows the latency and adaptive concurrency the
  * workers learnt, and the dashboard's live feed shows the workers' traffic and an ejection's
- * reason once, however many workers saw it; in a browser, each worker's share is on hover.
+ * reason once, however many workers saw it, and the primary's reloads; in a browser, each
+ * worker's share is on hover.
  */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -215,6 +216,19 @@ log: { access: false }
       running = false;
       await load;
     }
+  });
+
+  test("a reload through the primary is on the dashboard's timeline", async () => {
+    const reload = await proxy.adminPost('/api/reload');
+    assert.equal(reload.status, 200);
+    const seen = await events(proxy.admin, (so) => so.some(({ event }) => event === 'view'));
+    const view = seen.find(({ event }) => event === 'view')?.data as DashboardView;
+    assert.equal(view.reloadable, true);
+    const reloads = seen.filter(
+      ({ event, data }) => event === 'timeline' && (data as TimelineEntry).kind === 'reload',
+    );
+    assert.equal(reloads.length, 1);
+    assert.match((reloads[0]!.data as TimelineEntry).text, /Config reloaded: nothing changed/);
   });
 
   test("the page shows each worker's share of a target on hover", async () => {
