@@ -242,6 +242,8 @@ export class DashboardFeed {
       for (const target of pool.targets) {
         const watched = this.#watch(pool.name, target);
         const seen = rows.get(`${pool.name}\n${target.id}`) ?? [];
+        // No worker answered in time (a busy machine): the last tick's facts stand.
+        if (seen.length === 0 && watched.cluster !== undefined) continue;
         const workers: WorkerTargetView[] = [];
         for (const { pid, row } of seen) {
           const before = watched.counted.get(pid);

@@ -31,12 +31,13 @@ function page() {
       return true;
     },
   };
-  const next = async (check: (view: DashboardView) => boolean, what: string) => {
+  /** The latest view `check` accepts, among those sent after the first `after` events. */
+  const next = async (check: (view: DashboardView) => boolean, what: string, after = 0) => {
     const deadline = Date.now() + 10_000;
     for (;;) {
-      const found = events.findLast(
-        ({ event, data }) => event === 'view' && check(data as DashboardView),
-      );
+      const found = events
+        .slice(after)
+        .findLast(({ event, data }) => event === 'view' && check(data as DashboardView));
       if (found !== undefined) return found.data as DashboardView;
       assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
       await new Promise<void>((resolve) => {
@@ -109,7 +110,8 @@ test("shows the workers' traffic, in-flight requests, limits and ejections, merg
   let asked = 0;
   const feed = new DashboardFeed({
     pools: () => [upstream],
-    workers: async () => ticks[Math.min(asked++, ticks.length - 1)]!,
+    // After the two ticks no worker answers in time: what they said last stands.
+    workers: async () => ticks[asked++] ?? [],
     reloadable: false,
     logger: createLogger('silent'),
   });
@@ -139,6 +141,15 @@ test("shows the workers' traffic, in-flight requests, limits and ejections, merg
       ],
     );
     assert.ok((row.workers?.[0]?.rps ?? 0) > 0);
+    // The next tick's view: no worker answered it.
+    const sent = reader.events.length;
+    const later = await reader.next(
+      (each) => each.upstreams[0]?.targets[0]?.rps === 0,
+      'a tick no worker answered',
+      sent,
+    );
+    assert.equal(later.upstreams[0]?.targets[0]?.state, 'ejected');
+    assert.equal(later.upstreams[0]?.targets[0]?.inFlight, 5);
     // Both workers said the target went on trial: once on the timeline (see the next test).
     const trials = reader.events.filter(
       ({ event, data }) => event === 'timeline' && (data as TimelineEntry).kind === 'trial',
