@@ -4,18 +4,29 @@
  * target is ejected, readmitted, changes health or is drained, or the config is reloaded, it
  * adds a timeline entry and sends it and a fresh view at once. Breakers and health checkers are
  * watched through their events; each attempt only adds to its target's {@link TargetTraffic}
- * through the forwarder's attempt listener.
+ * through the forwarder's attempt listener. In a cluster the primary's feed forwards nothing: at
+ * each tick it asks the workers for their reports (`dashboard-report.ts`), adds each worker's
+ * increase in traffic counts to its own, shows what the workers know of each target merged, and
+ * puts their timeline entries on its own; health checks, drains and reloads are the primary's.
  */
 import type { ServerResponse } from 'node:http';
-import { CircuitBreaker, type TripReason } from 'breakwater';
 import type { Logger } from '../logger.ts';
 import type { ReloadResult } from '../reload/reload.ts';
 import type { AttemptListener } from '../request/host.ts';
-import type { AttemptOutcome } from '../upstream/attempt-result.ts';
 import type { Target } from '../upstream/target.ts';
 import type { UpstreamPool } from '../upstream/upstream-pool.ts';
+import {
+  type MergedTargetFacts,
+  mergeTargetFacts,
+  type TargetReport,
+  type WorkerReport,
+} from './dashboard-report.ts';
+import { failedAttempt } from './failed-attempt.ts';
 import { TargetSampler } from './target-sampler.ts';
+import { type TimelineEntry, watchTimeline } from './target-timeline.ts';
 import { TargetTraffic } from './target-traffic.ts';
+
+export type { TimelineEntry } from './target-timeline.ts';
 
 /**
  * A target's state as the dashboard words it: drained and down (health checks) win over what
@@ -43,6 +54,18 @@ export interface TargetView {
   readonly reason: string | null;
   /** Attempts per second, oldest first; only in the first view after connecting. */
   readonly history?: readonly number[];
+  /** Cluster mode: each worker's share, in process order. */
+  readonly workers?: readonly WorkerTargetView[];
+}
+
+/** One worker's part of a target's row (cluster mode). */
+export interface WorkerTargetView {
+  readonly pid: number;
+  /** The worker's breaker state (`disabled` without outlier detection). */
+  readonly breaker: string;
+  readonly inFlight: number;
+  /** Attempts per second since the previous report. */
+  readonly rps: number;
 }
 
 /** What `event: view` carries. */
@@ -53,30 +76,19 @@ export interface DashboardView {
   readonly upstreams: readonly { readonly name: string; readonly targets: TargetView[] }[];
 }
 
-/** What `event: timeline` carries. */
-export interface TimelineEntry {
-  /** Wall-clock time, ms since the epoch. */
-  readonly at: number;
-  readonly kind:
-    | 'ejected'
-    | 'trial'
-    | 'recovered'
-    | 'health-down'
-    | 'health-up'
-    | 'drained'
-    | 'enabled'
-    | 'reload';
-  readonly upstream: string | null;
-  readonly target: string | null;
-  /** The entry in words, reason included. */
-  readonly text: string;
-}
-
 /** What the feed needs from the running proxy. */
 export interface DashboardFeedContext {
   readonly pools: () => Iterable<UpstreamPool>;
-  /** Subscribes to every attempt's end (the forwarder's `onAttempt`); returns the unsubscribe. */
-  readonly onAttempt: (listener: AttemptListener) => () => void;
+  /**
+   * Subscribes to every attempt's end (the forwarder's `onAttempt`); returns the unsubscribe.
+   * Absent in a cluster's primary, which forwards nothing.
+   */
+  readonly onAttempt?: (listener: AttemptListener) => () => void;
+  /**
+   * Cluster mode: asks every worker for its report (a worker that does not answer in time is
+   * left out of that tick). Absent in a single process.
+   */
+  readonly workers?: () => Promise<readonly WorkerReport[]>;
   readonly reloadable: boolean;
   readonly logger: Logger;
 }
@@ -86,12 +98,26 @@ const TIMELINE_KEPT = 100;
 /** A page that stops reading is cut off once this much is queued for it. */
 const MAX_QUEUED_BYTES = 1 << 20;
 
+/** A worker whose reports stop coming is forgotten after this many ticks. */
+const FORGET_WORKER_TICKS = 30;
+
 interface Watched {
   readonly traffic: TargetTraffic;
   readonly sampler: TargetSampler;
   reason: string | null;
-  healthy: boolean;
   drained: boolean;
+  /** Cluster mode: the workers' merged facts at the last tick, and each worker's part. */
+  cluster?: { readonly facts: MergedTargetFacts; readonly workers: WorkerTargetView[] };
+  /** Cluster mode: each worker's counts at its last report, to add only the increase. */
+  readonly counted: Map<number, CountedTraffic>;
+}
+
+interface CountedTraffic {
+  readonly attempts: number;
+  readonly failures: number;
+  readonly latency: readonly number[];
+  readonly at: number;
+  readonly tick: number;
 }
 
 /**
@@ -112,6 +138,9 @@ export class DashboardFeed {
   readonly #timeline: TimelineEntry[] = [];
   #timer: NodeJS.Timeout | undefined;
   #offAttempts: (() => void) | undefined;
+  /** Cluster mode: a tick waiting for the workers' reports; the next one does not start. */
+  #collecting = false;
+  #ticks = 0;
 
   constructor(context: DashboardFeedContext) {
     this.#context = context;
@@ -119,8 +148,8 @@ export class DashboardFeed {
 
   start(): void {
     if (this.#timer !== undefined) return;
-    this.#offAttempts = this.#context.onAttempt((pool, target, outcome, status, durationMs) => {
-      this.#watch(pool.name, target).traffic.record(durationMs, failed(outcome, status));
+    this.#offAttempts = this.#context.onAttempt?.((pool, target, outcome, status, durationMs) => {
+      this.#watch(pool.name, target).traffic.record(durationMs, failedAttempt(outcome, status));
     });
     this.#tick();
     this.#timer = setInterval(() => this.#tick(), 1_000);
@@ -153,7 +182,10 @@ export class DashboardFeed {
 
   /** Adds an entry made outside the feed's own watching (a reload, a drain by the admin API). */
   note(entry: Omit<TimelineEntry, 'at'>): void {
-    const full: TimelineEntry = { at: Date.now(), ...entry };
+    this.#noteAt({ at: Date.now(), ...entry });
+  }
+
+  #noteAt(full: TimelineEntry): void {
     this.#timeline.push(full);
     if (this.#timeline.length > TIMELINE_KEPT) this.#timeline.shift();
     if (this.#clients.size === 0) return;
@@ -168,6 +200,111 @@ export class DashboardFeed {
   }
 
   #tick(): void {
+    const workers = this.#context.workers;
+    if (workers === undefined) {
+      this.#sample();
+      return;
+    }
+    if (this.#collecting) return;
+    this.#collecting = true;
+    workers()
+      .then(
+        (reports) => {
+          if (this.#timer !== undefined) this.#absorb(reports);
+        },
+        (error: unknown) =>
+          this.#context.logger.warn({ err: error }, "collecting the workers' dashboard failed"),
+      )
+      .finally(() => {
+        this.#collecting = false;
+        if (this.#timer !== undefined) this.#sample();
+      });
+  }
+
+  /**
+   * Takes in the workers' reports: each worker's increase in traffic counts since its previous
+   * report (all of it from a worker seen for the first time, or whose counts went back, i.e. a
+   * rebuilt target), their merged facts, and their timeline entries.
+   */
+  #absorb(reports: readonly WorkerReport[]): void {
+    const tick = ++this.#ticks;
+    const now = performance.now();
+    const rows = new Map<string, { pid: number; row: TargetReport }[]>();
+    for (const { pid, report } of reports) {
+      for (const row of report.targets) {
+        const key = `${row.upstream}\n${row.url}`;
+        const list = rows.get(key);
+        if (list === undefined) rows.set(key, [{ pid, row }]);
+        else list.push({ pid, row });
+      }
+    }
+    for (const pool of this.#context.pools()) {
+      for (const target of pool.targets) {
+        const watched = this.#watch(pool.name, target);
+        const seen = rows.get(`${pool.name}\n${target.id}`) ?? [];
+        // No worker answered in time (a busy machine): the last tick's facts stand.
+        if (seen.length === 0 && watched.cluster !== undefined) continue;
+        const workers: WorkerTargetView[] = [];
+        for (const { pid, row } of seen) {
+          const before = watched.counted.get(pid);
+          const fresh = before === undefined || row.attempts < before.attempts;
+          const attempts = fresh ? row.attempts : row.attempts - before.attempts;
+          const latency = fresh
+            ? row.latency
+            : row.latency.map((count, i) => count - (before.latency[i] ?? 0));
+          watched.traffic.add(
+            attempts,
+            fresh ? row.failures : row.failures - before.failures,
+            latency,
+          );
+          const seconds = before === undefined ? 0 : (now - before.at) / 1000;
+          workers.push({
+            pid,
+            breaker: row.breaker,
+            inFlight: row.inFlight,
+            rps: seconds > 0 && !fresh ? round(attempts / seconds) : 0,
+          });
+          watched.counted.set(pid, {
+            attempts: row.attempts,
+            failures: row.failures,
+            latency: row.latency,
+            at: now,
+            tick,
+          });
+        }
+        for (const [pid, counted] of watched.counted) {
+          if (tick - counted.tick > FORGET_WORKER_TICKS) watched.counted.delete(pid);
+        }
+        const facts = mergeTargetFacts(seen.map(({ row }) => row));
+        if (facts.reason !== null) watched.reason = facts.reason;
+        watched.cluster = { facts, workers };
+      }
+    }
+    const entries = reports.flatMap(({ report }) => report.timeline).sort((a, b) => a.at - b.at);
+    for (const entry of entries) if (!this.#repeats(entry)) this.#noteAt(entry);
+  }
+
+  /**
+   * Whether a worker's entry only repeats another worker's: with outcomes shared, several workers
+   * may trip on the same failures, and each may say the target went on trial or came back. A
+   * target's breaker goes ejected, trial, then readmitted or ejected again, so the same kind
+   * twice in a row for one target is one event told twice.
+   */
+  #repeats(entry: TimelineEntry): boolean {
+    if (entry.kind !== 'ejected' && entry.kind !== 'trial' && entry.kind !== 'recovered') {
+      return false;
+    }
+    const last = this.#timeline.findLast(
+      (each) =>
+        each.target === entry.target &&
+        each.upstream === entry.upstream &&
+        (each.kind === 'ejected' || each.kind === 'trial' || each.kind === 'recovered'),
+    );
+    return last?.kind === entry.kind;
+  }
+
+  /** Samples every target's counts and sends the view. */
+  #sample(): void {
     const now = performance.now();
     for (const pool of this.#context.pools()) {
       for (const target of pool.targets) {
@@ -210,43 +347,16 @@ export class DashboardFeed {
       traffic: new TargetTraffic(),
       sampler: new TargetSampler(),
       reason: null,
-      healthy: target.healthy,
       drained: target.drained,
+      counted: new Map(),
     };
     this.#watched.set(target, watched);
-    const breaker = target.breaker;
-    if (breaker instanceof CircuitBreaker) {
-      const who = `${target.id} (${upstream})`;
-      breaker.on('open', ({ attempt, openDuration, reason }) => {
-        watched.reason = describeEjection(reason, openDuration);
-        this.note({
-          kind: 'ejected',
-          upstream,
-          target: target.id,
-          text: `${who} ejected${attempt > 0 ? ' again' : ''}: ${watched.reason}`,
-        });
-      });
-      breaker.on('half-open', () => {
-        this.note({ kind: 'trial', upstream, target: target.id, text: `${who} on trial` });
-      });
-      breaker.on('close', ({ reason }) => {
-        this.note({
-          kind: 'recovered',
-          upstream,
-          target: target.id,
-          text: `${who} readmitted: ${reason}`,
-        });
-      });
-    }
-    target.checker?.on('change', ({ healthy, check }) => {
-      watched.healthy = healthy;
-      const detail = check.error ?? (check.status === undefined ? '' : `status ${check.status}`);
-      this.note({
-        kind: healthy ? 'health-up' : 'health-down',
-        upstream,
-        target: target.id,
-        text: `${target.id} (${upstream}) ${healthy ? 'passes' : 'fails'} its health checks${detail ? `: ${detail}` : ''}`,
-      });
+    // In a cluster the primary's breakers see no traffic: ejections come in the workers' reports.
+    watchTimeline(upstream, target, {
+      reason: (text) => {
+        watched.reason = text;
+      },
+      entry: (entry) => this.note(entry),
     });
     return watched;
   }
@@ -257,7 +367,11 @@ export class DashboardFeed {
       const targets = pool.targets.map((target, index): TargetView => {
         const watched = this.#watch(pool.name, target);
         const reading = watched.sampler.last;
-        const state = displayState(target);
+        const cluster = watched.cluster;
+        const state =
+          cluster === undefined
+            ? displayState(target)
+            : displayState(target, cluster.facts.breaker);
         return {
           index,
           url: target.id,
@@ -267,12 +381,19 @@ export class DashboardFeed {
           errorPercent: round(reading.errorPercent),
           p50Ms: reading.p50Ms === null ? null : round(reading.p50Ms),
           p99Ms: reading.p99Ms === null ? null : round(reading.p99Ms),
-          inFlight: target.activeRequests,
-          concurrencyLimit: target.limiter?.limit ?? null,
-          ejections: target.ejections,
-          retryAfterMs: state === 'ejected' ? Math.ceil(target.breaker?.retryAfter ?? 0) : 0,
+          inFlight: cluster?.facts.inFlight ?? target.activeRequests,
+          concurrencyLimit:
+            cluster === undefined
+              ? (target.limiter?.limit ?? null)
+              : cluster.facts.concurrencyLimit,
+          ejections: cluster?.facts.ejections ?? target.ejections,
+          retryAfterMs:
+            state !== 'ejected'
+              ? 0
+              : (cluster?.facts.retryAfterMs ?? Math.ceil(target.breaker?.retryAfter ?? 0)),
           reason: watched.reason,
           ...(full ? { history: watched.sampler.history.map(round) } : {}),
+          ...(cluster === undefined ? {} : { workers: cluster.workers }),
         };
       });
       upstreams.push({ name: pool.name, targets });
@@ -327,43 +448,19 @@ export function describeReload(result: ReloadResult): Omit<TimelineEntry, 'at'> 
 }
 
 /**
- * Whether an attempt counts as an error on the dashboard: no response (connect error, timeout,
- * reset) or a 5xx. A client's own abort and the proxy's refusal to send are not the target's.
+ * The dashboard's word for a target's state; `breaker` is the workers' merged breaker state in a
+ * cluster's primary, whose own breakers see no traffic.
  */
-function failed(outcome: AttemptOutcome, status: number): boolean {
-  if (outcome === 'response') return status >= 500;
-  return outcome === 'connect-error' || outcome === 'timeout' || outcome === 'reset';
-}
-
-/** The dashboard's word for a target's state. */
-export function displayState(target: Target): TargetDisplayState {
+export function displayState(
+  target: Target,
+  breaker: string | undefined = target.breaker?.state,
+): TargetDisplayState {
   if (target.drained) return 'drained';
   if (!target.healthy) return 'down';
-  const state = target.breaker?.state;
+  const state = breaker;
   if (state === 'open' || state === 'forced-open') return 'ejected';
   if (state === 'half-open') return 'half-open';
   return 'closed';
-}
-
-/**
- * The trip reason in words for the page: the rule with its numbers, the last failure when it has
- * a name, and how long the target stays out.
- */
-function describeEjection(reason: TripReason, openDuration: number): string {
-  const last = reason.recentFailures.at(-1);
-  // A failure settled through a permit without an error says nothing more than the rule.
-  const lastFailure =
-    last === undefined || last.error === 'undefined'
-      ? ''
-      : ` (last: ${last.error}${last.message === '' ? '' : `, ${last.message}`})`;
-  const wait = Number.isFinite(openDuration)
-    ? `out for ${formatSeconds(openDuration)}`
-    : 'out until enabled';
-  return `${reason.text}${lastFailure}; ${wait}`;
-}
-
-function formatSeconds(ms: number): string {
-  return ms >= 1_000 ? `${Math.round(ms / 100) / 10} s` : `${ms} ms`;
 }
 
 function round(value: number): number {

@@ -40,6 +40,8 @@ export interface AdminContext {
   readonly targetsChanged?: (() => void) | undefined;
   /** Cluster mode: the body of `GET /api/upstreams` merged from every worker. */
   readonly upstreamsView?: (() => Promise<unknown>) | undefined;
+  /** Cluster mode: the listeners of `GET /api/listeners`, merged from every worker. */
+  readonly listenersView?: (() => Promise<unknown>) | undefined;
   /** Cluster mode: the Prometheus text of every worker, aggregated. */
   readonly collectMetrics?: (() => Promise<string>) | undefined;
   /**
@@ -164,7 +166,17 @@ export function createAdminServer(context: AdminContext): Server {
         }
         return;
       case '/api/listeners':
-        sendJson(res, 200, { listeners: listenersView(context.listeners?.() ?? [], Date.now()) });
+        if (context.listenersView === undefined) {
+          sendJson(res, 200, { listeners: listenersView(context.listeners?.() ?? [], Date.now()) });
+          return;
+        }
+        context.listenersView().then(
+          (listeners) => sendJson(res, 200, { listeners }),
+          (error: unknown) => {
+            context.logger.error({ err: error }, "collecting the workers' listeners failed");
+            sendJson(res, 500, { error: { code: 'VIEW_FAILED', message: 'Collection failed' } });
+          },
+        );
         return;
       case '/metrics':
         (context.collectMetrics ?? (() => context.metrics.registry.metrics()))().then(

@@ -36,6 +36,17 @@ export class TargetTraffic {
     while (bucket < latencyBoundsMs.length && durationMs > latencyBoundsMs[bucket]!) bucket++;
     this.latency[bucket]!++;
   }
+
+  /**
+   * Adds counts recorded elsewhere (a cluster worker's increase since its last report); `latency`
+   * has one entry per bucket.
+   */
+  add(attempts: number, failures: number, latency: ArrayLike<number>): void {
+    this.attempts += attempts;
+    this.failures += failures;
+    const length = Math.min(latency.length, this.latency.length);
+    for (let i = 0; i < length; i++) this.latency[i]! += latency[i]!;
+  }
 }
 
 /**

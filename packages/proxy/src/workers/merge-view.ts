@@ -2,7 +2,11 @@
  * `GET /api/upstreams` for a cluster: the primary's view (configuration, active-check health,
  * drains) with what only the workers know laid over it: requests in flight (summed), breaker
  * state (shared through `clusterSync()`, so workers agree but for the moment a transition takes
- * to travel), eligibility and ejections. Each target also lists its per-worker rows.
+ * to travel), eligibility and ejections, and the per-process learning of latency-aware balancers
+ * and adaptive concurrency: each worker learns its own limit for a target, so the fleet's limit
+ * is their sum; a peak-ewma balancer's latency is the slowest worker's belief, since the figure is
+ * there to show a target going slow and any worker seeing it is the news. Each target also lists
+ * its per-worker rows.
  */
 import type { UpstreamsView } from '../admin/server.ts';
 
@@ -21,6 +25,10 @@ export interface WorkerTargetRow {
   readonly eligible: boolean;
   readonly activeRequests: number;
   readonly breaker: TargetView['breaker'];
+  /** This worker's peak-ewma estimate (ms), when the balancer has one. */
+  readonly latency?: number | null;
+  /** This worker's adaptive concurrency limit and the requests holding it. */
+  readonly concurrency?: { limit: number; inFlight: number };
 }
 
 /** The merged body: the single-process shape, plus `workers` on every target. */
@@ -74,6 +82,8 @@ export function mergeViews(
             eligible: seen.eligible,
             activeRequests: seen.activeRequests,
             breaker: seen.breaker,
+            ...(seen.latency === undefined ? {} : { latency: seen.latency }),
+            ...(seen.concurrency === undefined ? {} : { concurrency: seen.concurrency }),
           });
         }
         if (rows.length === 0) return { ...target, workers: rows };
@@ -91,11 +101,42 @@ export function mergeViews(
           activeRequests: rows.reduce((sum, row) => sum + row.activeRequests, 0),
           breaker,
           ejections,
+          ...learnt(target, rows),
           workers: rows,
         };
       }),
     })),
   };
+}
+
+/**
+ * The latency-aware balancer's estimate and the adaptive concurrency limit, from the workers (the
+ * primary forwards nothing, so its own are never more than their starting values): the slowest
+ * estimate any worker holds, and the limits and their holders summed.
+ */
+function learnt(
+  primary: TargetView,
+  rows: readonly WorkerTargetRow[],
+): Pick<TargetView, 'latency' | 'concurrency'> {
+  const merged: Pick<TargetView, 'latency' | 'concurrency'> = {};
+  if (primary.latency !== undefined) {
+    let latency: number | null = null;
+    for (const row of rows) {
+      if (row.latency != null && (latency === null || row.latency > latency)) latency = row.latency;
+    }
+    merged.latency = latency;
+  }
+  if (primary.concurrency !== undefined) {
+    const limited = rows.filter((row) => row.concurrency !== undefined);
+    merged.concurrency =
+      limited.length === 0
+        ? primary.concurrency
+        : {
+            limit: limited.reduce((sum, row) => sum + row.concurrency!.limit, 0),
+            inFlight: limited.reduce((sum, row) => sum + row.concurrency!.inFlight, 0),
+          };
+  }
+  return merged;
 }
 
 /** Requests in flight, pending and retried, and overloads: each worker's own, summed. */

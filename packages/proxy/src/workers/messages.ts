@@ -5,6 +5,8 @@
  * message stays right across a reload that reorders targets.
  */
 
+import type { DashboardReport } from '../admin/dashboard-report.ts';
+import type { ListenerView } from '../admin/listeners-view.ts';
 import type { UpstreamsView } from '../admin/server.ts';
 import type { ProxyConfig } from '../config/schema.ts';
 
@@ -34,6 +36,8 @@ export type ToWorker =
       readonly config: ProxyConfig;
     }
   | { readonly bw: 'proxy'; readonly type: 'view'; readonly id: number }
+  | { readonly bw: 'proxy'; readonly type: 'listeners'; readonly id: number }
+  | { readonly bw: 'proxy'; readonly type: 'dashboard'; readonly id: number }
   | { readonly bw: 'proxy'; readonly type: 'stop' };
 
 /** Worker → primary. */
@@ -51,6 +55,18 @@ export type ToPrimary =
       readonly type: 'view';
       readonly id: number;
       readonly view: UpstreamsView;
+    }
+  | {
+      readonly bw: 'proxy';
+      readonly type: 'listeners';
+      readonly id: number;
+      readonly listeners: readonly ListenerView[];
+    }
+  | {
+      readonly bw: 'proxy';
+      readonly type: 'dashboard';
+      readonly id: number;
+      readonly report: DashboardReport;
     };
 
 /** Whether `value` is one of these messages (the rest of the channel is someone else's). */

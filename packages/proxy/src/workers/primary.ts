@@ -13,6 +13,9 @@ import { fileURLToPath } from 'node:url';
 import { type Clock, systemClock } from 'breakwater';
 import { clusterSync } from 'breakwater/cluster';
 import { AggregatorRegistry } from 'prom-client';
+import { DashboardAssets } from '../admin/dashboard-assets.ts';
+import { DashboardFeed, describeReload } from '../admin/dashboard-feed.ts';
+import type { WorkerReport } from '../admin/dashboard-report.ts';
 import { ProxyMetrics } from '../admin/metrics.ts';
 import { createAdminServer, upstreamsView } from '../admin/server.ts';
 import type { ConfigEnv } from '../config/load-config.ts';
@@ -24,6 +27,7 @@ import { checkListenCertificates } from '../tls/check-listen-certificates.ts';
 import { Router, RouteTable } from '../upstream/router.ts';
 import type { Target } from '../upstream/target.ts';
 import { UpstreamPool } from '../upstream/upstream-pool.ts';
+import { mergeListeners, type WorkerListeners } from './merge-listeners.ts';
 import { mergeViews, type WorkerView } from './merge-view.ts';
 import type { ToPrimary, ToWorker } from './messages.ts';
 import { type WorkerInfo, WorkerSupervisor } from './supervisor.ts';
@@ -62,6 +66,11 @@ export interface RunningCluster {
 
 /** A worker has this long to answer a view request or apply a reload (ms). */
 const ANSWER_TIMEOUT_MS = 2_000;
+/**
+ * A worker has this long to send the dashboard its report: less than the feed's one-second tick,
+ * so a busy worker makes a tick without its numbers rather than a late one.
+ */
+const REPORT_TIMEOUT_MS = 900;
 
 /**
  * Starts the primary and `config.workers` workers. Call it only in the cluster primary.
@@ -128,12 +137,12 @@ export async function startCluster(
 
   const pending = new Map<number, (message: ToPrimary) => void>();
   let nextId = 1;
-  const ask = (worker: Worker, message: ToWorker & { id: number }) =>
+  const ask = (worker: Worker, message: ToWorker & { id: number }, timeout = ANSWER_TIMEOUT_MS) =>
     new Promise<ToPrimary | undefined>((resolve) => {
       const timer = setTimeout(() => {
         pending.delete(message.id);
         resolve(undefined);
-      }, ANSWER_TIMEOUT_MS);
+      }, timeout);
       pending.set(message.id, (answer) => {
         clearTimeout(timer);
         pending.delete(message.id);
@@ -155,8 +164,7 @@ export async function startCluster(
       targets: targetStates(upstreams.values()),
     }),
     onMessage: (_worker, message) => {
-      if (message.type === 'view' || message.type === 'reloaded')
-        pending.get(message.id)?.(message);
+      if (message.type !== 'ready') pending.get(message.id)?.(message);
     },
     stopTimeout: () => reloader.config.shutdownTimeout + 2_000,
     logger,
@@ -191,12 +199,41 @@ export async function startCluster(
     });
     return pushes;
   };
+  // The dashboard comes with the admin listener; its numbers are the workers' (see the feed).
+  const dashboard =
+    config.admin === undefined
+      ? undefined
+      : {
+          assets: new DashboardAssets(),
+          feed: new DashboardFeed({
+            pools: () => upstreams.values(),
+            workers: async () => {
+              const reports = await Promise.all(
+                supervisor.ready().map(async (worker): Promise<WorkerReport | undefined> => {
+                  const id = nextId++;
+                  const answer = await ask(
+                    worker,
+                    { bw: 'proxy', type: 'dashboard', id },
+                    REPORT_TIMEOUT_MS,
+                  );
+                  return answer?.type === 'dashboard'
+                    ? { pid: worker.process.pid ?? 0, report: answer.report }
+                    : undefined;
+                }),
+              );
+              return reports.filter((report) => report !== undefined);
+            },
+            reloadable: options.configFile !== undefined,
+            logger,
+          }),
+        };
   const reloadFile = async (): Promise<ReloadResult> => {
     const result = await reloader.reloadFile();
     if (result.status === 'applied') {
       watchHealth();
       await pushReload(reloader.config);
     }
+    dashboard?.feed.note(describeReload(result));
     return result;
   };
 
@@ -228,6 +265,18 @@ export async function startCluster(
             views.filter((view) => view !== undefined),
           );
         },
+        listenersView: async () => {
+          const answers = await Promise.all(
+            supervisor.ready().map(async (worker): Promise<WorkerListeners | undefined> => {
+              const answer = await ask(worker, { bw: 'proxy', type: 'listeners', id: nextId++ });
+              return answer?.type === 'listeners'
+                ? { pid: worker.process.pid ?? 0, listeners: answer.listeners }
+                : undefined;
+            }),
+          );
+          return mergeListeners(answers.filter((answer) => answer !== undefined));
+        },
+        dashboard,
         collectMetrics: () => aggregator.clusterMetrics(),
         routes: (req, res, path) =>
           clusterRoutes(req, res, path, {
@@ -240,6 +289,7 @@ export async function startCluster(
     }
   } catch (error) {
     await supervisor.stop();
+    dashboard?.feed.stop();
     admin?.close();
     await Promise.all([...upstreams.values()].map((pool) => pool.destroy()));
     throw error;
@@ -247,6 +297,7 @@ export async function startCluster(
   // Probing starts once the workers serve; results go out as they change.
   for (const pool of upstreams.values()) pool.start();
   watchHealth();
+  dashboard?.feed.start();
   admin?.on('error', (error) => logger.error({ err: error }, 'admin listener error'));
 
   const adminAddress = admin === undefined ? undefined : (admin.address() as AddressInfo);
@@ -279,6 +330,7 @@ export async function startCluster(
         logger.info('shutting down');
         await reloader.stop();
         await supervisor.stop();
+        dashboard?.feed.stop();
         if (admin !== undefined) {
           const closed = new Promise<void>((resolve) => admin?.close(() => resolve()));
           admin.closeAllConnections();

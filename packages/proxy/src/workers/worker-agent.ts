@@ -1,12 +1,16 @@
 /**
  * A worker's side of the cluster protocol: applies the primary's target states (health, drains),
- * applies reloads the primary validated, answers its requests for this worker's view, and stops
- * gracefully when told to (rolling restart, shutdown).
+ * applies reloads the primary validated, answers its requests for this worker's view, listeners
+ * and dashboard report, and stops gracefully when told to (rolling restart, shutdown).
  */
+import { DashboardReporter } from '../admin/dashboard-report.ts';
+import { listenersView } from '../admin/listeners-view.ts';
 import type { UpstreamsView } from '../admin/server.ts';
 import { upstreamsView } from '../admin/server.ts';
 import type { ProxyConfig } from '../config/schema.ts';
 import type { ReloadResult } from '../reload/reload.ts';
+import type { AttemptListener } from '../request/host.ts';
+import type { Listener } from '../request/listeners.ts';
 import type { UpstreamPool } from '../upstream/upstream-pool.ts';
 import { isProxyMessage, type ToPrimary, type ToWorker } from './messages.ts';
 import { applyTargetStates } from './target-states.ts';
@@ -14,6 +18,8 @@ import { applyTargetStates } from './target-states.ts';
 /** What the agent needs of the worker's running proxy. */
 export interface WorkerProxy {
   readonly upstreams: ReadonlyMap<string, UpstreamPool>;
+  readonly listeners: readonly Listener[];
+  readonly forwarder: { onAttempt(listener: AttemptListener): () => void };
   reload(config: ProxyConfig): Promise<ReloadResult>;
   stopAccepting(): void;
   close(): Promise<void>;
@@ -40,6 +46,8 @@ export function attachWorkerAgent(
   exit: (code: number) => void,
 ): (message: unknown) => void {
   let stopping = false;
+  // Counting for the dashboard starts when a primary with an admin listener first asks.
+  let reporter: DashboardReporter | undefined;
   const stop = () => {
     if (stopping) return;
     stopping = true;
@@ -63,6 +71,21 @@ export function attachWorkerAgent(
         send({ bw: 'proxy', type: 'view', id: message.id, view });
         return;
       }
+      case 'listeners':
+        send({
+          bw: 'proxy',
+          type: 'listeners',
+          id: message.id,
+          listeners: listenersView(proxy.listeners, Date.now()),
+        });
+        return;
+      case 'dashboard':
+        reporter ??= new DashboardReporter({
+          pools: () => proxy.upstreams.values(),
+          onAttempt: (listener) => proxy.forwarder.onAttempt(listener),
+        });
+        send({ bw: 'proxy', type: 'dashboard', id: message.id, report: reporter.report() });
+        return;
       case 'reload':
         proxy.reload(message.config).then((result) => {
           send(

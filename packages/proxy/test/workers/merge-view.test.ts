@@ -76,3 +76,37 @@ test("stands on the primary's view when no worker answered", () => {
   assert.deepEqual(merged.upstreams[0]?.targets[0]?.workers, []);
   assert.equal(merged.upstreams[0]?.targets[0]?.breaker.state, 'closed');
 });
+
+test("takes the slowest worker's latency estimate, not the primary's", () => {
+  const merged = mergeViews(view({ latency: null }), [
+    { pid: 11, view: view({ latency: 12.5 }) },
+    { pid: 12, view: view({ latency: 180 }) },
+    { pid: 13, view: view({ latency: null }) },
+  ]);
+  const row = merged.upstreams[0]?.targets[0];
+  assert.equal(row?.latency, 180);
+  assert.deepEqual(
+    row?.workers.map((each) => each.latency),
+    [12.5, 180, null],
+  );
+});
+
+test('sums the workers’ adaptive concurrency limits and the requests holding them', () => {
+  const merged = mergeViews(view({ concurrency: { limit: 20, inFlight: 0 } }), [
+    { pid: 11, view: view({ concurrency: { limit: 35, inFlight: 4 } }) },
+    { pid: 12, view: view({ concurrency: { limit: 12, inFlight: 1 } }) },
+  ]);
+  const row = merged.upstreams[0]?.targets[0];
+  assert.deepEqual(row?.concurrency, { limit: 47, inFlight: 5 });
+  assert.deepEqual(
+    row?.workers.map((each) => each.concurrency?.limit),
+    [35, 12],
+  );
+});
+
+test('leaves out latency and concurrency where the upstream has neither', () => {
+  const merged = mergeViews(view(), [{ pid: 11, view: view() }]);
+  const row = merged.upstreams[0]?.targets[0];
+  assert.equal('latency' in (row ?? {}), false);
+  assert.equal('concurrency' in (row ?? {}), false);
+});

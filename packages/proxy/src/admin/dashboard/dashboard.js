@@ -208,8 +208,20 @@ function updateRow(row, target, full) {
     target.concurrencyLimit == null
       ? String(target.inFlight)
       : `${target.inFlight} / ${target.concurrencyLimit}`;
-  cells.inFlight.title =
-    target.concurrencyLimit == null ? '' : 'in flight / adaptive concurrency limit';
+  // With several workers, each one's share on hover: how evenly the work spreads.
+  const workers = Array.isArray(target.workers)
+    ? target.workers.map(
+        (worker) =>
+          `worker ${worker.pid}: ${worker.rps.toFixed(1)} req/s, ${worker.inFlight} in flight, ${worker.breaker}`,
+      )
+    : [];
+  cells.rps.title = workers.join('\n');
+  cells.inFlight.title = [
+    target.concurrencyLimit == null ? '' : 'in flight / adaptive concurrency limit (all workers)',
+    ...workers,
+  ]
+    .filter((line) => line !== '')
+    .join('\n');
   cells.ejections.textContent = String(target.ejections);
   cells.countdown.textContent =
     target.retryAfterMs > 0 ? `in ${Math.ceil(target.retryAfterMs / 1000)} s` : '—';
