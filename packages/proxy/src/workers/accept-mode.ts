@@ -5,6 +5,7 @@
  * would no longer share one. Refused with a config error naming `cluster.accept` rather than
  * falling back to round robin silently.
  */
+import { readFileSync } from 'node:fs';
 import { ConfigError, type ConfigIssue } from '../config/config-error.ts';
 import type { ProxyConfig } from '../config/schema.ts';
 
@@ -76,4 +77,34 @@ export function assertAcceptSupported(
 ): void {
   const issues = acceptIssues(config, platform);
   if (issues.length > 0) throw new ConfigError(issues);
+}
+
+/**
+ * Why a worker stopping under `reuse-port` (rolling restart, reload failure, shutdown) may reset
+ * connections, or `undefined` when it will not: the kernel queues each new connection on one
+ * worker's socket, and when that socket closes, the connections still queued on it are reset —
+ * unless `net.ipv4.tcp_migrate_req` is 1 (Linux ≥ 5.14), which moves them to another socket of
+ * the group. Round robin has no such window: the primary's socket never closes.
+ *
+ * @example
+ * ```ts
+ * const caveat = reusePortCaveat(config);
+ * if (caveat !== undefined) logger.warn(caveat);
+ * ```
+ */
+export function reusePortCaveat(
+  config: Pick<ProxyConfig, 'cluster'>,
+  readMigrateSetting: () => string | undefined = readTcpMigrateReq,
+): string | undefined {
+  if (config.cluster.accept !== 'reuse-port') return undefined;
+  if (readMigrateSetting()?.trim() === '1') return undefined;
+  return 'cluster.accept is reuse-port and net.ipv4.tcp_migrate_req is not 1: when a worker stops (rolling restart, shutdown), connections the kernel had queued on its socket are reset; set the sysctl to 1 (Linux 5.14+) or use round-robin';
+}
+
+function readTcpMigrateReq(): string | undefined {
+  try {
+    return readFileSync('/proc/sys/net/ipv4/tcp_migrate_req', 'utf8');
+  } catch {
+    return undefined;
+  }
 }

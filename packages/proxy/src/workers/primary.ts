@@ -24,7 +24,7 @@ import { checkListenCertificates } from '../tls/check-listen-certificates.ts';
 import { Router, RouteTable } from '../upstream/router.ts';
 import type { Target } from '../upstream/target.ts';
 import { UpstreamPool } from '../upstream/upstream-pool.ts';
-import { assertAcceptSupported } from './accept-mode.ts';
+import { assertAcceptSupported, reusePortCaveat } from './accept-mode.ts';
 import { mergeViews, type WorkerView } from './merge-view.ts';
 import type { ToPrimary, ToWorker } from './messages.ts';
 import { type WorkerInfo, WorkerSupervisor } from './supervisor.ts';
@@ -83,6 +83,8 @@ export async function startCluster(
   // to start, again and again. Refused here first, like any other config error.
   await checkListenCertificates(config.listen);
   assertAcceptSupported(config);
+  const caveat = reusePortCaveat(config);
+  if (caveat !== undefined) options.logger.warn({ path: 'cluster.accept' }, caveat);
   const clock = options.clock ?? systemClock;
   // The hub every worker's breakers share state through; it must exist before the first fork.
   clusterSync({ log: (message, error) => logger.warn({ err: error }, message) });

@@ -2,7 +2,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ConfigError } from '../../src/config/config-error.ts';
 import { loadConfig } from '../../src/config/load-config.ts';
-import { acceptIssues, assertAcceptSupported } from '../../src/workers/accept-mode.ts';
+import {
+  acceptIssues,
+  assertAcceptSupported,
+  reusePortCaveat,
+} from '../../src/workers/accept-mode.ts';
 
 const config = (cluster: string, listen = '127.0.0.1:8080') =>
   loadConfig(`
@@ -61,5 +65,20 @@ test('an unknown accept mode is a config error naming the path', () => {
       error.issues.some(
         (issue) => issue.path === 'cluster.accept' && /round-robin, reuse-port/.test(issue.message),
       ),
+  );
+});
+
+test('reuse-port warns of reset queued connections unless tcp_migrate_req is 1', () => {
+  const reuse = config('cluster: { accept: reuse-port }');
+  assert.match(reusePortCaveat(reuse, () => '0\n') ?? '', /tcp_migrate_req is not 1/);
+  assert.match(reusePortCaveat(reuse, () => undefined) ?? '', /connections .* are reset/);
+  assert.equal(
+    reusePortCaveat(reuse, () => '1\n'),
+    undefined,
+  );
+  assert.equal(
+    reusePortCaveat(config(''), () => '0\n'),
+    undefined,
+    'round-robin has no window',
   );
 });
