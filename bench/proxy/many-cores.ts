@@ -23,6 +23,9 @@ export interface CoresRun {
   readonly proxyCpuSeconds: number | undefined;
   readonly loadGeneratorCpuSeconds: number | undefined;
   readonly upstreamCpuSeconds: number | undefined;
+  readonly primaryCpuSeconds: number | undefined;
+  readonly non2xx: number;
+  readonly socketErrors: number;
 }
 
 /** One subject's runs. */
@@ -30,6 +33,8 @@ export interface CoresSubject {
   readonly id: string;
   readonly label: string;
   readonly runs: readonly CoresRun[];
+  /** The same load with a new connection per request (Breakwater's rows). */
+  readonly newConnectionRuns?: readonly CoresRun[];
 }
 
 /** One proxy at one and at two workers. */
@@ -63,6 +68,10 @@ interface Summary {
   readonly proxyCores: number | undefined;
   readonly loadCores: number | undefined;
   readonly upstreamCores: number | undefined;
+  /** The first process alone (Breakwater's primary). */
+  readonly primaryCores: number | undefined;
+  /** Non-2xx responses and socket errors, summed over the runs. */
+  readonly errors: number;
 }
 
 function medianOf(
@@ -76,8 +85,7 @@ function medianOf(
   );
 }
 
-function summarise(subject: CoresSubject): Summary {
-  const { runs } = subject;
+function summarise(label: string, runs: readonly CoresRun[]): Summary {
   const perRequest = (pick: (run: CoresRun) => number | undefined) =>
     medianOf(runs, (run) => {
       const seconds = pick(run);
@@ -91,7 +99,7 @@ function summarise(subject: CoresSubject): Summary {
       return seconds === undefined ? undefined : seconds / run.durationSeconds;
     });
   return {
-    label: subject.label,
+    label,
     requestsPerSecond: medianOf(runs, (run) => run.requestsPerSecond),
     p99Ms: medianOf(runs, (run) => run.p99Ms),
     proxyMicros: perRequest((run) => run.proxyCpuSeconds),
@@ -100,6 +108,8 @@ function summarise(subject: CoresSubject): Summary {
     proxyCores: cores((run) => run.proxyCpuSeconds),
     loadCores: cores((run) => run.loadGeneratorCpuSeconds),
     upstreamCores: cores((run) => run.upstreamCpuSeconds),
+    primaryCores: cores((run) => run.primaryCpuSeconds),
+    errors: runs.reduce((sum, run) => sum + run.non2xx + run.socketErrors, 0),
   };
 }
 
@@ -124,8 +134,12 @@ export function renderManyCores(
   machine: Pick<MachineInfo, 'cores' | 'loadAverage'>,
 ): string {
   const summaries = new Map<string, Summary>();
+  const fresh = new Map<string, Summary>();
   for (const subject of subjects) {
-    if (subject.runs.length > 0) summaries.set(subject.id, summarise(subject));
+    if (subject.runs.length > 0) summaries.set(subject.id, summarise(subject.label, subject.runs));
+    if (subject.newConnectionRuns !== undefined && subject.newConnectionRuns.length > 0) {
+      fresh.set(subject.id, summarise(subject.label, subject.newConnectionRuns));
+    }
   }
   const ids = [...new Set(PAIRS.flatMap((pair) => [pair.one, pair.two]))];
   if (!ids.some((id) => summaries.has(id))) return '';
@@ -173,6 +187,38 @@ export function renderManyCores(
     ),
   );
   lines.push('');
+
+  if (fresh.size > 0) {
+    lines.push(
+      'The same load with a new connection per request (`Connection: close`), where how the workers get their ' +
+        "connections matters most: under round-robin the primary accepts each one and passes it to a worker over IPC (its CPU is the 'primary cores busy' column); " +
+        'under reuse-port each worker accepts from its own socket.',
+    );
+    lines.push('');
+    lines.push(
+      markdownTable(
+        [
+          'proxy',
+          'req/s (median)',
+          'p99',
+          'errors (all runs)',
+          'proxy CPU per request',
+          'proxy cores busy',
+          'primary cores busy',
+        ],
+        [...fresh.values()].map((s) => [
+          s.label,
+          formatCount(s.requestsPerSecond),
+          formatMilliseconds(s.p99Ms),
+          formatCount(s.errors),
+          micros(s.proxyMicros),
+          coresText(s.proxyCores),
+          coresText(s.primaryCores),
+        ]),
+      ),
+    );
+    lines.push('');
+  }
 
   const goalRows: string[][] = [];
   for (const pair of PAIRS) {
@@ -236,15 +282,19 @@ export function renderManyCores(
       verdict(byRate === undefined ? undefined : byRate >= 0.5),
     ]);
   }
-  const roundRobin = summaries.get('breakwater-w2');
-  const reusePort = summaries.get('breakwater-w2-reuseport');
-  if (roundRobin !== undefined && reusePort !== undefined) {
+  for (const [load, table] of [
+    ['keep-alive', summaries],
+    ['new connection per request', fresh],
+  ] as const) {
+    const roundRobin = table.get('breakwater-w2');
+    const reusePort = table.get('breakwater-w2-reuseport');
+    if (roundRobin === undefined || reusePort === undefined) continue;
     goalRows.push([
-      'Accepting: reuse-port ÷ round-robin, 2 workers',
-      `req/s ${times(divide(reusePort.requestsPerSecond, roundRobin.requestsPerSecond))}; ` +
-        `CPU per request ${times(divide(reusePort.proxyMicros, roundRobin.proxyMicros))}; ` +
+      `Accepting, 2 workers, ${load}: reuse-port ÷ round-robin`,
+      `req/s ${formatCount(reusePort.requestsPerSecond)} ÷ ${formatCount(roundRobin.requestsPerSecond)} = ${times(divide(reusePort.requestsPerSecond, roundRobin.requestsPerSecond))}; ` +
+        `CPU per request ${micros(reusePort.proxyMicros)} ÷ ${micros(roundRobin.proxyMicros)} = ${times(divide(reusePort.proxyMicros, roundRobin.proxyMicros))}; ` +
         `p99 ${formatMilliseconds(reusePort.p99Ms)} vs ${formatMilliseconds(roundRobin.p99Ms)}`,
-      'chooses cluster.accept',
+      'informs cluster.accept (bench/README.md)',
       '—',
     ]);
   }

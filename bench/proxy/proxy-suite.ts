@@ -27,6 +27,7 @@ import {
   verdict,
 } from '../lib/markdown.ts';
 import {
+  cpuSeconds,
   freePort,
   ProcessGroup,
   reapedChildrenCpuSeconds,
@@ -124,6 +125,11 @@ export interface MeasuredRun extends LoadResult {
   readonly loadGeneratorCpuSeconds: number | undefined;
   /** The upstream's CPU time over the run, in seconds. */
   readonly upstreamCpuSeconds: number | undefined;
+  /**
+   * The proxy's first process alone (Breakwater's cluster primary, nginx's master), in seconds:
+   * under round-robin the primary accepts every connection and hands it to a worker.
+   */
+  readonly primaryCpuSeconds: number | undefined;
   /** Breakwater failure runs: how its admin API saw the failing target when the run ended. */
   readonly failingTarget?: string;
 }
@@ -133,6 +139,8 @@ export interface SubjectResult {
   readonly id: string;
   readonly label: string;
   readonly runs: MeasuredRun[];
+  /** Subjects with `newConnections`: the same load with a new connection per request. */
+  readonly newConnectionRuns?: MeasuredRun[];
   readonly skipped?: string;
 }
 
@@ -240,12 +248,15 @@ async function measure(
   round: number,
   options: ProxySuiteOptions,
   upstreamPid?: number,
+  headers?: readonly string[],
 ): Promise<MeasuredRun> {
   const load: LoadOptions = {
     durationSeconds: options.durationSeconds,
     connections: options.connections,
     threads: options.threads,
+    ...(headers === undefined ? {} : { headers }),
   };
+  const primaryBefore = pid === undefined ? undefined : cpuSeconds(pid);
   const proxyBefore = pid === undefined ? undefined : treeCpuSeconds(pid);
   const upstreamBefore = upstreamPid === undefined ? undefined : treeCpuSeconds(upstreamPid);
   const { value: result, seconds: loadGeneratorCpuSeconds } = await cpuOver(
@@ -253,6 +264,7 @@ async function measure(
     () => runLoad(url, load),
   );
   const proxyAfter = pid === undefined ? undefined : treeCpuSeconds(pid);
+  const primaryAfter = pid === undefined ? undefined : cpuSeconds(pid);
   const upstreamAfter = upstreamPid === undefined ? undefined : treeCpuSeconds(upstreamPid);
   const proxyCpuSeconds =
     proxyBefore === undefined || proxyAfter === undefined ? undefined : proxyAfter - proxyBefore;
@@ -272,6 +284,10 @@ async function measure(
     // autocannon runs in a Node child too, so this is the generator's CPU either way.
     loadGeneratorCpuSeconds,
     upstreamCpuSeconds,
+    primaryCpuSeconds:
+      primaryBefore === undefined || primaryAfter === undefined
+        ? undefined
+        : primaryAfter - primaryBefore,
   };
 }
 
@@ -480,7 +496,12 @@ async function runHealthy(
         continue;
       }
     }
-    results.push({ id: subject.id, label: subject.label, runs: [] });
+    results.push({
+      id: subject.id,
+      label: subject.label,
+      runs: [],
+      ...(subject.newConnections === true ? { newConnectionRuns: [] } : {}),
+    });
   }
 
   for (let round = 1; round <= options.rounds; round++) {
@@ -505,6 +526,23 @@ async function runHealthy(
             `(cores busy: proxy ${cores(run.proxyCpuSeconds, run)}, wrk ${cores(run.loadGeneratorCpuSeconds, run)}, ` +
             `upstream ${cores(run.upstreamCpuSeconds, run)})`,
         );
+        if (result.newConnectionRuns !== undefined) {
+          const fresh = await measure(
+            subject.url,
+            subject.started?.pid,
+            round,
+            options,
+            upstream.process.pid,
+            ['Connection: close'],
+          );
+          result.newConnectionRuns.push(fresh);
+          log(
+            `bench: round ${round} ${result.label}, new connection per request: ` +
+              `${formatCount(fresh.requestsPerSecond)} req/s, p99 ${formatMilliseconds(fresh.p99Ms)}, ` +
+              `errors ${fresh.non2xx + fresh.socketErrors}, CPU ${fresh.cpuMicrosPerRequest?.toFixed(1) ?? 'n/a'} µs/req ` +
+              `(primary ${cores(fresh.primaryCpuSeconds, fresh)} cores)`,
+          );
+        }
       } catch (error: unknown) {
         log(
           `bench: round ${round} ${result.label} failed: ${error instanceof Error ? error.message : String(error)}`,

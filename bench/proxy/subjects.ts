@@ -46,6 +46,11 @@ export interface ProxySubject {
   readonly balance?: string;
   /** The failure scenarios this subject runs in (all when absent). */
   readonly scenarios?: readonly ('refuse' | 'slow')[];
+  /**
+   * Also measured with a new connection per request (`Connection: close`), where how workers
+   * get connections (cluster.accept) costs the most: the many-cores table compares them.
+   */
+  readonly newConnections?: boolean;
 }
 
 const benchProxyDirectory = join(repositoryRoot, 'bench', 'proxy');
@@ -322,14 +327,17 @@ export function breakwaterSubject(
     readonly balance?: string;
     /** Workers and accept mode. Default: one process. */
     readonly cluster?: BreakwaterCluster;
+    /** See {@link ProxySubject.newConnections}. */
+    readonly newConnections?: boolean;
   } = {},
 ): ProxySubject {
-  const { scenarios, root = repositoryRoot, balance, cluster } = variant;
+  const { scenarios, root = repositoryRoot, balance, cluster, newConnections } = variant;
   const cliPath = join(root, 'packages', 'proxy', 'src', 'cli.ts');
   return {
     id,
     label,
     upstreamOverrides,
+    ...(newConnections === true ? { newConnections } : {}),
     ...(scenarios ? { scenarios } : {}),
     ...(balance ? { balance } : {}),
     unavailable: () => (existsSync(cliPath) ? undefined : `${cliPath} does not exist`),
@@ -369,14 +377,19 @@ export function breakwaterBaseline(root: string, label: string): ProxySubject {
 }
 
 /** @breakwater/proxy, started through its CLI, single process, configured as the example. */
-export const breakwater: ProxySubject = breakwaterSubject('breakwater', 'Breakwater', {});
+export const breakwater: ProxySubject = breakwaterSubject(
+  'breakwater',
+  'Breakwater',
+  {},
+  { newConnections: true },
+);
 
 /** The same with two workers taking connections from the primary's round-robin hand-off. */
 export const breakwaterTwoWorkers: ProxySubject = breakwaterSubject(
   'breakwater-w2',
   'Breakwater (2 workers, round-robin)',
   {},
-  { cluster: { workers: 2, accept: 'round-robin' } },
+  { cluster: { workers: 2, accept: 'round-robin' }, newConnections: true },
 );
 
 /** Two workers, each with its own `SO_REUSEPORT` listening socket. */
@@ -384,7 +397,7 @@ export const breakwaterTwoWorkersReusePort: ProxySubject = breakwaterSubject(
   'breakwater-w2-reuseport',
   'Breakwater (2 workers, reuse-port)',
   {},
-  { cluster: { workers: 2, accept: 'reuse-port' } },
+  { cluster: { workers: 2, accept: 'reuse-port' }, newConnections: true },
 );
 
 /** The subjects of the "many cores" table, in its order: `--only cores` selects them. */
