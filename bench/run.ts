@@ -7,7 +7,7 @@
  *   node --conditions=@breakwater/source bench/run.ts tls     TLS and HTTP/2 beside nginx (also part of proxy)
  *
  * Proxy options: --duration 5 --warmup 1 --rounds 2 --connections 50 --threads 1
- * --only breakwater,minimal --no-failures --no-healthy --scenarios refuse,slow,overload,balancers
+ * --only breakwater,minimal (or --only cores: Breakwater, nginx and HAProxy at 1 and 2 workers) --no-failures --no-healthy --scenarios refuse,slow,overload,balancers
  * --sweep least-request,peak-ewma (the balancers the sweep runs) --slow-delay 200 --profile (V8 CPU profiles of the Node proxies into bench/results/profiles/)
  * --baseline DIR (another checkout's proxy side by side).
  * Core options: --quick (shorter sampling, for a smoke run).

@@ -4,7 +4,7 @@
  * touches processes it did not start.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 
@@ -230,6 +230,23 @@ export function residentBytes(pid: number): number | undefined {
 
 let clockTicksPerSecond: number | undefined;
 
+function ticksPerSecond(): number {
+  clockTicksPerSecond ??=
+    Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
+  return clockTicksPerSecond;
+}
+
+/** /proc/<pid>/stat's fields from the state on (field 3), or `undefined` when unreadable. */
+function statFields(pid: number | 'self'): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may contain spaces and parentheses: split after its last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * CPU time (user + system) a process has used so far, in seconds, from /proc/<pid>/stat; or
  * `undefined` when unreadable. The difference over a run divided by the requests served is the
@@ -237,19 +254,70 @@ let clockTicksPerSecond: number | undefined;
  * requests per second.
  */
 export function cpuSeconds(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may contain spaces) start at field 3 (state).
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const utime = Number(fields[11]);
-    const stime = Number(fields[12]);
-    if (!Number.isFinite(utime) || !Number.isFinite(stime)) return undefined;
-    clockTicksPerSecond ??=
-      Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
-    return (utime + stime) / clockTicksPerSecond;
-  } catch {
-    return undefined;
+  const fields = statFields(pid);
+  if (fields === undefined) return undefined;
+  const utime = Number(fields[11]);
+  const stime = Number(fields[12]);
+  if (!Number.isFinite(utime) || !Number.isFinite(stime)) return undefined;
+  return (utime + stime) / ticksPerSecond();
+}
+
+/** The pids of `pid`'s descendants now, found by each process's parent in /proc. */
+function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const parent = Number(statFields(Number(entry))?.[1]);
+    if (!Number.isFinite(parent)) continue;
+    const list = children.get(parent) ?? [];
+    list.push(Number(entry));
+    children.set(parent, list);
   }
+  const found: number[] = [];
+  const queue = [pid];
+  while (queue.length > 0) {
+    for (const child of children.get(queue.shift()!) ?? []) {
+      found.push(child);
+      queue.push(child);
+    }
+  }
+  return found;
+}
+
+/**
+ * CPU time (user + system, seconds) of `pid` and every process below it: a cluster primary and
+ * its workers, an nginx master and its workers. Each process's waited-for children's time
+ * (cutime + cstime) is counted too, so a worker that exits during a run still counts once its
+ * parent has reaped it. `undefined` when `pid` is unreadable.
+ */
+export function treeCpuSeconds(pid: number): number | undefined {
+  if (statFields(pid) === undefined) return undefined;
+  let total = 0;
+  for (const each of [pid, ...descendants(pid)]) {
+    const fields = statFields(each);
+    if (fields === undefined) continue; // exited meanwhile: its parent's cutime has it
+    // utime, stime, cutime, cstime are fields 14–17 (indices 11–14 from the state on).
+    for (const index of [11, 12, 13, 14]) total += Number(fields[index]) || 0;
+  }
+  return total / ticksPerSecond();
+}
+
+/** Resident set size of `pid` and every process below it, in bytes. */
+export function treeResidentBytes(pid: number): number | undefined {
+  const own = residentBytes(pid);
+  if (own === undefined) return undefined;
+  return descendants(pid).reduce((sum, each) => sum + (residentBytes(each) ?? 0), own);
+}
+
+/**
+ * CPU time (seconds) of this process's children that have exited and been reaped. The change
+ * across one load run is the load generator's CPU: the run's wrk is the only child of the bench
+ * that ends meanwhile (proxies and upstreams run until the suite stops them).
+ */
+export function reapedChildrenCpuSeconds(): number | undefined {
+  const fields = statFields('self');
+  if (fields === undefined) return undefined;
+  return (Number(fields[13]) + Number(fields[14])) / ticksPerSecond();
 }
 
 /** The last lines of a log file, for error messages. */

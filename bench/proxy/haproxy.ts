@@ -1,5 +1,6 @@
 /**
- * HAProxy as a reverse proxy over the same targets: one thread (like the single Node process),
+ * HAProxy as a reverse proxy over the same targets: one thread (like the single Node process) or
+ * several (`nbthread`, HAProxy's way to use more cores: one process, a thread per core),
  * round robin, connection reuse, TCP health checks (`observe` needs `check`), and passive
  * detection with `observe layer7` + `error-limit` + `on-error mark-down`; a failed connection is
  * retried on another server (`option redispatch`).
@@ -12,13 +13,15 @@ export function writeHaproxyConfig(
   directory: string,
   port: number,
   targets: readonly string[],
+  threads = 1,
+  name = 'haproxy',
 ): string {
   const servers = targets.map((target, index) => `  server s${index + 1} ${target}`).join('\n');
-  const path = join(directory, 'haproxy.cfg');
+  const path = join(directory, `${name}.cfg`);
   writeFileSync(
     path,
     `global
-  nbthread 1
+  nbthread ${threads}
   maxconn 4096
 
 defaults

@@ -1,20 +1,20 @@
 /**
  * nginx configurations, runnable without root: pid, logs and temp paths live in the run's
- * temporary directory, `daemon off` and `master_process off` keep it one foreground process we
- * start, measure (RSS) and stop by PID. One worker, like the single Node process it is compared
- * with.
+ * temporary directory and `daemon off` keeps it in the foreground, a process we start, measure
+ * and stop by PID. One worker runs with `master_process off` (one process, like the single Node
+ * process it is compared with); several run under a master, whose process tree is measured.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-function preamble(directory: string, name: string): string {
+function preamble(directory: string, name: string, workers = 1): string {
   for (const sub of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) {
     mkdirSync(join(directory, `${name}-temp`, sub), { recursive: true });
   }
   const temp = join(directory, `${name}-temp`);
   return `daemon off;
-master_process off;
-worker_processes 1;
+master_process ${workers === 1 ? 'off' : 'on'};
+worker_processes ${workers};
 pid ${join(directory, `${name}.pid`)};
 error_log ${join(directory, `${name}-error.log`)} warn;
 events { worker_connections 4096; }
@@ -54,14 +54,16 @@ export function writeNginxProxyConfig(
   directory: string,
   port: number,
   targets: readonly string[],
+  workers = 1,
+  name = 'nginx-proxy',
 ): string {
   const servers = targets
     .map((target) => `    server ${target} max_fails=3 fail_timeout=10s;`)
     .join('\n');
-  const path = join(directory, 'nginx-proxy.conf');
+  const path = join(directory, `${name}.conf`);
   writeFileSync(
     path,
-    `${preamble(directory, 'nginx-proxy')}  upstream targets {
+    `${preamble(directory, name, workers)}  upstream targets {
 ${servers}
     keepalive 64;
   }

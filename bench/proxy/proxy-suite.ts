@@ -30,8 +30,10 @@ import {
   cpuSeconds,
   freePort,
   ProcessGroup,
-  residentBytes,
+  reapedChildrenCpuSeconds,
   type Started,
+  treeCpuSeconds,
+  treeResidentBytes,
 } from '../lib/processes.ts';
 import { resultsDirectory, writeResults } from '../lib/results.ts';
 import {
@@ -47,6 +49,7 @@ import {
   runLoad,
   trackLoadGenerators,
 } from './load.ts';
+import { renderManyCores } from './many-cores.ts';
 import {
   type OverloadCase,
   overloadSettleSeconds,
@@ -60,11 +63,16 @@ import {
   breakwaterFeatures,
   breakwaterSlowCalls,
   breakwaterSubject,
+  breakwaterTwoWorkers,
+  breakwaterTwoWorkersReusePort,
+  coresSubjectIds,
   fastifyProxy,
   haproxy,
+  haproxyTwoThreads,
   httpProxy,
   minimalForwarder,
   nginxProxy,
+  nginxTwoWorkers,
   type ProxySubject,
   type StartContext,
 } from './subjects.ts';
@@ -72,6 +80,7 @@ import {
   type ControllableTarget,
   startControllableTarget,
   startUpstream,
+  type Upstream,
   verifyHello,
 } from './upstream.ts';
 
@@ -82,7 +91,7 @@ export interface ProxySuiteOptions {
   readonly rounds: number;
   readonly connections: number;
   readonly threads: number;
-  /** Subject ids to run (all when empty). */
+  /** Subject ids to run (all when empty); `cores` stands for the many-cores subjects. */
   readonly only: readonly string[];
   /** Skip the failure scenarios. */
   readonly skipFailures: boolean;
@@ -103,10 +112,24 @@ export interface ProxySuiteOptions {
 /** One measured run. */
 export interface MeasuredRun extends LoadResult {
   readonly round: number;
-  /** The proxy's resident set size at the end of the run, in bytes. */
+  /** The proxy's resident set size at the end of the run (all its processes), in bytes. */
   readonly rssBytes: number | undefined;
-  /** The proxy's CPU time (user + system) per request served during the run, in µs. */
+  /**
+   * The proxy's CPU time (user + system) per request served during the run, in µs: every
+   * process of it together (a cluster primary and its workers, an nginx master and its workers).
+   */
   readonly cpuMicrosPerRequest: number | undefined;
+  /** The proxy's CPU time over the run, in seconds (all its processes). */
+  readonly proxyCpuSeconds: number | undefined;
+  /** The load generator's (wrk's) CPU time over the run, in seconds. */
+  readonly loadGeneratorCpuSeconds: number | undefined;
+  /** The upstream's CPU time over the run, in seconds. */
+  readonly upstreamCpuSeconds: number | undefined;
+  /**
+   * The proxy's first process alone (Breakwater's cluster primary, nginx's master), in seconds:
+   * under round-robin the primary accepts every connection and hands it to a worker.
+   */
+  readonly primaryCpuSeconds: number | undefined;
   /** Breakwater failure runs: how its admin API saw the failing target when the run ended. */
   readonly failingTarget?: string;
 }
@@ -116,6 +139,8 @@ export interface SubjectResult {
   readonly id: string;
   readonly label: string;
   readonly runs: MeasuredRun[];
+  /** Subjects with `newConnections`: the same load with a new connection per request. */
+  readonly newConnectionRuns?: MeasuredRun[];
   readonly skipped?: string;
 }
 
@@ -141,11 +166,15 @@ const direct: ProxySubject = {
 const allSubjects: readonly ProxySubject[] = [
   direct,
   breakwater,
+  breakwaterTwoWorkers,
+  breakwaterTwoWorkersReusePort,
   minimalForwarder,
   fastifyProxy,
   httpProxy,
   nginxProxy,
+  nginxTwoWorkers,
   haproxy,
+  haproxyTwoThreads,
 ];
 
 const failureSubjects: readonly ProxySubject[] = [
@@ -180,6 +209,10 @@ function log(message: string): void {
   process.stderr.write(`${message}\n`);
 }
 
+function cores(seconds: number | undefined, run: MeasuredRun): string {
+  return seconds === undefined ? 'n/a' : (seconds / run.durationSeconds).toFixed(2);
+}
+
 function formatMicros(micros: number | undefined): string {
   return micros === undefined || !Number.isFinite(micros) ? 'n/a' : `${micros.toFixed(1)} µs`;
 }
@@ -195,29 +228,66 @@ function medianOf(
   return median(values);
 }
 
+/** CPU seconds `read` says were spent while `work` ran, or `undefined` if unreadable. */
+async function cpuOver<T>(
+  read: () => number | undefined,
+  work: () => Promise<T>,
+): Promise<{ value: T; seconds: number | undefined }> {
+  const before = read();
+  const value = await work();
+  const after = read();
+  return {
+    value,
+    seconds: before === undefined || after === undefined ? undefined : after - before,
+  };
+}
+
 async function measure(
   url: string,
   pid: number | undefined,
   round: number,
   options: ProxySuiteOptions,
+  upstreamPid?: number,
+  headers?: readonly string[],
 ): Promise<MeasuredRun> {
   const load: LoadOptions = {
     durationSeconds: options.durationSeconds,
     connections: options.connections,
     threads: options.threads,
+    ...(headers === undefined ? {} : { headers }),
   };
-  const cpuBefore = pid === undefined ? undefined : cpuSeconds(pid);
-  const result = await runLoad(url, load);
-  const cpuAfter = pid === undefined ? undefined : cpuSeconds(pid);
-  const cpuMicrosPerRequest =
-    cpuBefore === undefined || cpuAfter === undefined || result.requests <= 0
+  const primaryBefore = pid === undefined ? undefined : cpuSeconds(pid);
+  const proxyBefore = pid === undefined ? undefined : treeCpuSeconds(pid);
+  const upstreamBefore = upstreamPid === undefined ? undefined : treeCpuSeconds(upstreamPid);
+  const { value: result, seconds: loadGeneratorCpuSeconds } = await cpuOver(
+    reapedChildrenCpuSeconds,
+    () => runLoad(url, load),
+  );
+  const proxyAfter = pid === undefined ? undefined : treeCpuSeconds(pid);
+  const primaryAfter = pid === undefined ? undefined : cpuSeconds(pid);
+  const upstreamAfter = upstreamPid === undefined ? undefined : treeCpuSeconds(upstreamPid);
+  const proxyCpuSeconds =
+    proxyBefore === undefined || proxyAfter === undefined ? undefined : proxyAfter - proxyBefore;
+  const upstreamCpuSeconds =
+    upstreamBefore === undefined || upstreamAfter === undefined
       ? undefined
-      : ((cpuAfter - cpuBefore) / result.requests) * 1e6;
+      : upstreamAfter - upstreamBefore;
   return {
     ...result,
     round,
-    rssBytes: pid === undefined ? undefined : residentBytes(pid),
-    cpuMicrosPerRequest,
+    rssBytes: pid === undefined ? undefined : treeResidentBytes(pid),
+    cpuMicrosPerRequest:
+      proxyCpuSeconds === undefined || result.requests <= 0
+        ? undefined
+        : (proxyCpuSeconds / result.requests) * 1e6,
+    proxyCpuSeconds,
+    // autocannon runs in a Node child too, so this is the generator's CPU either way.
+    loadGeneratorCpuSeconds,
+    upstreamCpuSeconds,
+    primaryCpuSeconds:
+      primaryBefore === undefined || primaryAfter === undefined
+        ? undefined
+        : primaryAfter - primaryBefore,
   };
 }
 
@@ -270,8 +340,9 @@ export async function runProxySuite(options: ProxySuiteOptions): Promise<ProxySu
     );
     log(`bench: ${notes[0]}`);
   }
+  const only = options.only.flatMap((id) => (id === 'cores' ? coresSubjectIds : [id]));
   const selected = (subjects: readonly ProxySubject[]): ProxySubject[] =>
-    subjects.filter((subject) => options.only.length === 0 || options.only.includes(subject.id));
+    subjects.filter((subject) => only.length === 0 || only.includes(subject.id));
 
   try {
     const upstream = await startUpstream(group, directory);
@@ -286,7 +357,7 @@ export async function runProxySuite(options: ProxySuiteOptions): Promise<ProxySu
       ? []
       : await runHealthy(
           selected(withBaseline(allSubjects, options.baseline)),
-          upstream.origins,
+          upstream,
           group,
           directory,
           options,
@@ -347,6 +418,7 @@ export async function runProxySuite(options: ProxySuiteOptions): Promise<ProxySu
       )
     ).detection.match(/^balance: ([\w-]+)/)?.[1];
     const extra = [
+      renderManyCores(healthy, machine),
       sweep.length > 0 ? renderBalancerSweep(sweep, options.slowDelayMs, defaultBalance) : '',
       overload.length > 0
         ? renderOverload(overload, {
@@ -392,11 +464,12 @@ export async function runProxySuite(options: ProxySuiteOptions): Promise<ProxySu
 
 async function runHealthy(
   subjects: readonly ProxySubject[],
-  origins: readonly string[],
+  upstream: Upstream,
   group: ProcessGroup,
   directory: string,
   options: ProxySuiteOptions,
 ): Promise<SubjectResult[]> {
+  const origins = upstream.origins;
   const running = new Map<string, { started: Started | undefined; url: string }>();
   const results: SubjectResult[] = [];
   for (const subject of subjects) {
@@ -423,7 +496,12 @@ async function runHealthy(
         continue;
       }
     }
-    results.push({ id: subject.id, label: subject.label, runs: [] });
+    results.push({
+      id: subject.id,
+      label: subject.label,
+      runs: [],
+      ...(subject.newConnections === true ? { newConnectionRuns: [] } : {}),
+    });
   }
 
   for (let round = 1; round <= options.rounds; round++) {
@@ -432,14 +510,39 @@ async function runHealthy(
       if (subject === undefined || group.interrupted) continue;
       try {
         await warmUp(subject.url, options);
-        const run = await measure(subject.url, subject.started?.pid, round, options);
+        const run = await measure(
+          subject.url,
+          subject.started?.pid,
+          round,
+          options,
+          upstream.process.pid,
+        );
         result.runs.push(run);
         log(
           `bench: round ${round} ${result.label}: ${formatCount(run.requestsPerSecond)} req/s, ` +
             `p50 ${formatMilliseconds(run.p50Ms)}, p99 ${formatMilliseconds(run.p99Ms)}, ` +
             `errors ${run.non2xx + run.socketErrors}, RSS ${formatBytes(run.rssBytes)}, ` +
-            `CPU ${run.cpuMicrosPerRequest?.toFixed(1) ?? 'n/a'} µs/req`,
+            `CPU ${run.cpuMicrosPerRequest?.toFixed(1) ?? 'n/a'} µs/req ` +
+            `(cores busy: proxy ${cores(run.proxyCpuSeconds, run)}, wrk ${cores(run.loadGeneratorCpuSeconds, run)}, ` +
+            `upstream ${cores(run.upstreamCpuSeconds, run)})`,
         );
+        if (result.newConnectionRuns !== undefined) {
+          const fresh = await measure(
+            subject.url,
+            subject.started?.pid,
+            round,
+            options,
+            upstream.process.pid,
+            ['Connection: close'],
+          );
+          result.newConnectionRuns.push(fresh);
+          log(
+            `bench: round ${round} ${result.label}, new connection per request: ` +
+              `${formatCount(fresh.requestsPerSecond)} req/s, p99 ${formatMilliseconds(fresh.p99Ms)}, ` +
+              `errors ${fresh.non2xx + fresh.socketErrors}, CPU ${fresh.cpuMicrosPerRequest?.toFixed(1) ?? 'n/a'} µs/req ` +
+              `(primary ${cores(fresh.primaryCpuSeconds, fresh)} cores)`,
+          );
+        }
       } catch (error: unknown) {
         log(
           `bench: round ${round} ${result.label} failed: ${error instanceof Error ? error.message : String(error)}`,
@@ -805,7 +908,7 @@ export function renderProxyMarkdown(input: RenderInput): string {
   lines.push('## Proxy targets');
   lines.push('');
   lines.push(
-    "Judged on median req/s. CPU per request (the proxy process's user + system time over the run ÷ requests served) is shown beside it: " +
+    "Judged on median req/s. CPU per request (the proxy's user + system time over the run, all its processes together, ÷ requests served) is shown beside it: " +
       'it moves less than req/s when other work shares the machine (though not zero: a proxy that waits more batches less), so it helps tell noise from a real gap. "The floor\'s ratio" is what the minimal forwarder itself reaches.',
   );
   lines.push('');

@@ -46,6 +46,11 @@ export interface ProxySubject {
   readonly balance?: string;
   /** The failure scenarios this subject runs in (all when absent). */
   readonly scenarios?: readonly ('refuse' | 'slow')[];
+  /**
+   * Also measured with a new connection per request (`Connection: close`), where how workers
+   * get connections (cluster.accept) costs the most: the many-cores table compares them.
+   */
+  readonly newConnections?: boolean;
 }
 
 const benchProxyDirectory = join(repositoryRoot, 'bench', 'proxy');
@@ -95,45 +100,62 @@ export const fastifyProxy: ProxySubject = nodeSubject(
   'fastify-proxy-server.ts',
 );
 
+/** nginx as a reverse proxy with `workers` worker processes (`worker_processes`). */
+export function nginxSubject(id: string, workers: number): ProxySubject {
+  return {
+    id,
+    label: `nginx (${workers} worker${workers === 1 ? '' : 's'})`,
+    detection: 'max_fails=3 fail_timeout=10s, proxy_next_upstream error timeout 502/503/504',
+    unavailable: () => (which('nginx') === undefined ? 'nginx is not installed' : undefined),
+    async start(context) {
+      const targets = context.targets.map((url) => new URL(url).host);
+      const name = `${id}-proxy`;
+      const config = writeNginxProxyConfig(context.directory, context.port, targets, workers, name);
+      const started = context.group.start(
+        `nginx proxy (${id})`,
+        which('nginx')!,
+        nginxArguments(context.directory, config, name),
+        join(context.directory, `${name}.log`),
+      );
+      await waitForPort(started, context.port);
+      return started;
+    },
+  };
+}
+
+/** HAProxy with `threads` threads (`nbthread`). */
+export function haproxySubject(id: string, threads: number): ProxySubject {
+  return {
+    id,
+    label: `HAProxy (${threads} thread${threads === 1 ? '' : 's'})`,
+    detection: 'check + observe layer7, error-limit 10, on-error mark-down, redispatch',
+    unavailable: () => (which('haproxy') === undefined ? 'haproxy is not installed' : undefined),
+    async start(context) {
+      const targets = context.targets.map((url) => new URL(url).host);
+      const config = writeHaproxyConfig(context.directory, context.port, targets, threads, id);
+      const started = context.group.start(
+        `haproxy (${id})`,
+        which('haproxy')!,
+        haproxyArguments(config),
+        join(context.directory, `${id}.log`),
+      );
+      await waitForPort(started, context.port);
+      return started;
+    },
+  };
+}
+
 /** nginx as a reverse proxy (one worker). */
-export const nginxProxy: ProxySubject = {
-  id: 'nginx',
-  label: 'nginx (1 worker)',
-  detection: 'max_fails=3 fail_timeout=10s, proxy_next_upstream error timeout 502/503/504',
-  unavailable: () => (which('nginx') === undefined ? 'nginx is not installed' : undefined),
-  async start(context) {
-    const targets = context.targets.map((url) => new URL(url).host);
-    const config = writeNginxProxyConfig(context.directory, context.port, targets);
-    const started = context.group.start(
-      'nginx proxy',
-      which('nginx')!,
-      nginxArguments(context.directory, config, 'nginx-proxy'),
-      join(context.directory, 'nginx-proxy.log'),
-    );
-    await waitForPort(started, context.port);
-    return started;
-  },
-};
+export const nginxProxy: ProxySubject = nginxSubject('nginx', 1);
+
+/** nginx with two workers. */
+export const nginxTwoWorkers: ProxySubject = nginxSubject('nginx-w2', 2);
 
 /** HAProxy (one thread). */
-export const haproxy: ProxySubject = {
-  id: 'haproxy',
-  label: 'HAProxy (1 thread)',
-  detection: 'check + observe layer7, error-limit 10, on-error mark-down, redispatch',
-  unavailable: () => (which('haproxy') === undefined ? 'haproxy is not installed' : undefined),
-  async start(context) {
-    const targets = context.targets.map((url) => new URL(url).host);
-    const config = writeHaproxyConfig(context.directory, context.port, targets);
-    const started = context.group.start(
-      'haproxy',
-      which('haproxy')!,
-      haproxyArguments(config),
-      join(context.directory, 'haproxy.log'),
-    );
-    await waitForPort(started, context.port);
-    return started;
-  },
-};
+export const haproxy: ProxySubject = haproxySubject('haproxy', 1);
+
+/** HAProxy with two threads. */
+export const haproxyTwoThreads: ProxySubject = haproxySubject('haproxy-w2', 2);
 
 const exampleConfigPath = join(repositoryRoot, 'examples', 'breakwater.yaml');
 
@@ -153,6 +175,7 @@ export function breakwaterBenchConfig(
   context: StartContext,
   upstreamOverrides: YamlMap = {},
   balance = 'round-robin',
+  cluster: BreakwaterCluster = { workers: 1 },
 ): {
   config: YamlMap;
   features: string[];
@@ -202,10 +225,21 @@ export function breakwaterBenchConfig(
   config.upstreams = { bench: upstream };
   config.routes = [{ match: { pathPrefix: '/' }, upstream: 'bench' }];
   config.log = { level: 'warn', access: false };
+  // Always written out: the proxy's default (one worker per core) would make "Breakwater" mean
+  // a different process count on every machine.
+  config.workers = cluster.workers;
+  if (cluster.accept !== undefined) config.cluster = { accept: cluster.accept };
   const features = Object.keys(upstream)
     .filter((key) => !['balance', 'targets'].includes(key))
     .sort();
   return { config, features };
+}
+
+/** How many Breakwater processes serve, and how its workers get connections. */
+export interface BreakwaterCluster {
+  readonly workers: number;
+  /** `cluster.accept`; left out (the proxy's default) when undefined. */
+  readonly accept?: 'round-robin' | 'reuse-port';
 }
 
 /** What the validated Breakwater bench config turns on, for the tables. */
@@ -291,19 +325,24 @@ export function breakwaterSubject(
     readonly root?: string;
     /** See {@link ProxySubject.balance}. */
     readonly balance?: string;
+    /** Workers and accept mode. Default: one process. */
+    readonly cluster?: BreakwaterCluster;
+    /** See {@link ProxySubject.newConnections}. */
+    readonly newConnections?: boolean;
   } = {},
 ): ProxySubject {
-  const { scenarios, root = repositoryRoot, balance } = variant;
+  const { scenarios, root = repositoryRoot, balance, cluster, newConnections } = variant;
   const cliPath = join(root, 'packages', 'proxy', 'src', 'cli.ts');
   return {
     id,
     label,
     upstreamOverrides,
+    ...(newConnections === true ? { newConnections } : {}),
     ...(scenarios ? { scenarios } : {}),
     ...(balance ? { balance } : {}),
     unavailable: () => (existsSync(cliPath) ? undefined : `${cliPath} does not exist`),
     async start(context) {
-      const { config } = breakwaterBenchConfig(context, upstreamOverrides, balance);
+      const { config } = breakwaterBenchConfig(context, upstreamOverrides, balance, cluster);
       const configPath = join(context.directory, `${id}.yaml`);
       writeFileSync(configPath, stringify(config));
       const started = context.group.start(
@@ -338,7 +377,39 @@ export function breakwaterBaseline(root: string, label: string): ProxySubject {
 }
 
 /** @breakwater/proxy, started through its CLI, single process, configured as the example. */
-export const breakwater: ProxySubject = breakwaterSubject('breakwater', 'Breakwater', {});
+export const breakwater: ProxySubject = breakwaterSubject(
+  'breakwater',
+  'Breakwater',
+  {},
+  { newConnections: true },
+);
+
+/** The same with two workers taking connections from the primary's round-robin hand-off. */
+export const breakwaterTwoWorkers: ProxySubject = breakwaterSubject(
+  'breakwater-w2',
+  'Breakwater (2 workers, round-robin)',
+  {},
+  { cluster: { workers: 2, accept: 'round-robin' }, newConnections: true },
+);
+
+/** Two workers, each with its own `SO_REUSEPORT` listening socket. */
+export const breakwaterTwoWorkersReusePort: ProxySubject = breakwaterSubject(
+  'breakwater-w2-reuseport',
+  'Breakwater (2 workers, reuse-port)',
+  {},
+  { cluster: { workers: 2, accept: 'reuse-port' }, newConnections: true },
+);
+
+/** The subjects of the "many cores" table, in its order: `--only cores` selects them. */
+export const coresSubjectIds: readonly string[] = [
+  'breakwater',
+  'breakwater-w2',
+  'breakwater-w2-reuseport',
+  'nginx',
+  'nginx-w2',
+  'haproxy',
+  'haproxy-w2',
+];
 
 /**
  * The same, with the proxy's default balancer instead of round robin: what a user who names no

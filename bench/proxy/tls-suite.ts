@@ -116,6 +116,8 @@ async function startBreakwater(
     upstreams: { bench: { targets: targets.map((url) => ({ url })) } },
     routes: [{ upstream: 'bench' }],
     log: { level: 'warn', access: false },
+    // One process, as nginx runs here; written out since the proxy's default is one per core.
+    workers: 1,
   };
   const configPath = join(directory, 'breakwater-tls.yaml');
   writeFileSync(configPath, stringify(config));

@@ -125,6 +125,8 @@ export async function startProxyProcess(
     config,
     [
       `listen: 127.0.0.1:${port}`,
+      // One process: the suites read its RSS and descriptors by pid (the default is one per core).
+      'workers: 1',
       'log: { level: warn, access: false }',
       'upstreams:',
       '  app:',

@@ -19,8 +19,8 @@ const USAGE = `Usage: breakwater <command> [options]
 
 Commands:
   start --config FILE   Start the proxy with the YAML config FILE (-c FILE)
-        [--workers N]   Worker processes: a number or auto (one per core); overrides
-                        the file's workers setting
+        [--workers N]   Worker processes: a number, or auto (one per core, the default);
+                        overrides the file's workers setting; 1 runs no cluster
   validate FILE         Check a config file; prints OK or every problem (exit 1 on errors):
                         the schema, colliding listen addresses, listen hosts that do not resolve
 
@@ -32,7 +32,8 @@ Signals: SIGTERM / SIGINT stop accepting connections, let in-flight requests fin
 (bounded by shutdownTimeout) and exit 0. A second signal exits at once.
 SIGHUP re-reads the config file and applies it without dropping requests; an invalid
 file is logged and the running config stays. With several workers, SIGUSR2 replaces
-them one at a time without refusing a connection.`;
+them one at a time (with cluster.accept: round-robin, the default, without refusing a
+connection).`;
 
 async function main(argv: string[]): Promise<number> {
   let parsed: ReturnType<typeof parse>;

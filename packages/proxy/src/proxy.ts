@@ -57,6 +57,12 @@ export interface StartProxyOptions {
    * worker applies the primary's view of target health and drains here.
    */
   readonly prepare?: (upstreams: ReadonlyMap<string, UpstreamPool>) => void;
+  /**
+   * Binds the proxy listeners with `SO_REUSEPORT` in this process (a cluster worker under
+   * `cluster.accept: reuse-port`): every worker owns a socket on the same port and the kernel
+   * spreads connections among them. Default: false (node:cluster's hand-off in a worker).
+   */
+  readonly reusePort?: boolean;
 }
 
 /** A running proxy. */
@@ -113,7 +119,7 @@ export async function startProxy(
   const logger = options.logger ?? createLogger(config.log.level);
   // cluster.redis: breakers shared with other proxy instances, unless the caller brought a sync.
   const shared =
-    options.sync === undefined && config.cluster !== undefined
+    options.sync === undefined && config.cluster.redis !== undefined
       ? redisBreakerSync(config.cluster.redis, logger)
       : undefined;
   const sync = options.sync ?? shared?.sync;
@@ -240,7 +246,7 @@ export async function startProxy(
       const listener = await createListener(entry, context);
       listeners.push(listener);
       bound.set(index, listener);
-      await listen(listener.server, addresses[index]!);
+      await listen(listener.server, addresses[index]!, options.reusePort === true);
     }
     // Back in config order, for proxyAddresses and the admin API.
     listeners.splice(0, listeners.length, ...[...config.listen.keys()].map((i) => bound.get(i)!));
@@ -394,8 +400,19 @@ function formatAddress(address: AddressInfo): string {
 }
 
 /** Binds `server` to `bound`; a failure becomes a {@link ListenError} naming the config path. */
-async function listen(server: NetServer, bound: BoundAddress): Promise<void> {
-  server.listen(bound.address.port, bound.address.host);
+async function listen(server: NetServer, bound: BoundAddress, reusePort = false): Promise<void> {
+  if (reusePort) {
+    // `exclusive` binds here instead of asking the primary for its handle; Node 24 also does so
+    // for any reusePort listen in a worker, but the intent should not rest on that detail.
+    server.listen({
+      port: bound.address.port,
+      host: bound.address.host,
+      reusePort: true,
+      exclusive: true,
+    });
+  } else {
+    server.listen(bound.address.port, bound.address.host);
+  }
   try {
     await once(server, 'listening');
   } catch (error) {

@@ -28,13 +28,14 @@ const onStart = (value: unknown) => {
   // With cluster.redis the workers share through Redis like any other instance (startProxy
   // connects); otherwise through the primary's hub. Made before the breakers attach.
   const sync =
-    config.cluster === undefined
+    config.cluster.redis === undefined
       ? clusterSync({ instanceId: `worker-${slot}-${process.pid}` })
       : undefined;
   startProxy(config, {
     logger,
     ...(sync !== undefined ? { sync } : {}),
     prepare: (upstreams) => applyTargetStates(upstreams, targets),
+    reusePort: config.cluster.accept === 'reuse-port',
   }).then(
     (proxy) => {
       // The primary's /metrics asks every worker for these; prom-client answers only in a

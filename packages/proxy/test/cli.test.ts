@@ -70,7 +70,8 @@ describe('breakwater CLI', () => {
     const file = inTempDir('taken.yaml');
     await writeFile(
       file,
-      `listen: [127.0.0.1:0, 127.0.0.1:${taken.port}]\nupstreams:\n  api:\n    targets: [ { url: "http://127.0.0.1:1" } ]\nroutes: [ { upstream: api } ]\n`,
+      // One process: this test is about the start error, not about workers.
+      `listen: [127.0.0.1:0, 127.0.0.1:${taken.port}]\nworkers: 1\nupstreams:\n  api:\n    targets: [ { url: "http://127.0.0.1:1" } ]\nroutes: [ { upstream: api } ]\n`,
     );
     try {
       const result = await run(['start', '--config', file]);
@@ -99,7 +100,7 @@ describe('breakwater CLI', () => {
     const b = await startServer((_req, res) => res.end('b'));
     const file = inTempDir('hup.yaml');
     const config = (url: string) =>
-      `listen: 127.0.0.1:0\nlog: { access: false }\nupstreams:\n  app:\n    targets: [ { url: "${url}" } ]\nroutes: [ { upstream: app } ]\n`;
+      `listen: 127.0.0.1:0\nworkers: 1\nlog: { access: false }\nupstreams:\n  app:\n    targets: [ { url: "${url}" } ]\nroutes: [ { upstream: app } ]\n`;
     await writeFile(file, config(a.url));
     const child = spawn(
       process.execPath,

@@ -48,8 +48,9 @@ describe('the two-instance example', () => {
     );
     for (const config of loaded) {
       assert.equal(config.workers, 'auto');
-      assert.equal(config.cluster?.redis.url, 'redis://10.0.0.9:6379');
-      assert.equal(config.cluster?.redis.prefix, loaded[0]!.cluster?.redis.prefix);
+      assert.ok(config.cluster.redis, 'cluster.redis is set');
+      assert.equal(config.cluster.redis?.url, 'redis://10.0.0.9:6379');
+      assert.equal(config.cluster.redis?.prefix, loaded[0]!.cluster.redis?.prefix);
       assert.deepEqual(config.upstreams, loaded[0]!.upstreams);
       const hosts = await checkListenHosts(config);
       assert.deepEqual(hosts.errors, []);

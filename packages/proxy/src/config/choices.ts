@@ -45,3 +45,14 @@ export type UnderscoreRule = 'drop' | 'forward' | 'refuse';
 
 /** Every {@link UnderscoreRule}, for the config schema. */
 export const underscoreRules: readonly UnderscoreRule[] = ['drop', 'forward', 'refuse'];
+
+/**
+ * How cluster workers get their connections (`cluster.accept`): `round-robin` is node:cluster's
+ * hand-off (the primary accepts, workers take turns); `reuse-port` gives each worker its own
+ * listening socket on the same port (`SO_REUSEPORT`, Linux, Node ≥ 23.1) and the kernel spreads
+ * connections by a hash of their addresses.
+ */
+export type ClusterAccept = 'round-robin' | 'reuse-port';
+
+/** Every {@link ClusterAccept}, for the config schema. */
+export const clusterAccepts: readonly ClusterAccept[] = ['round-robin', 'reuse-port'];

@@ -3,7 +3,7 @@
  * the rest of the proxy only ever sees complete, validated settings and restates none of these.
  * Durations are in milliseconds, sizes in bytes, percentages 0–100.
  */
-import type { BalanceKind, FailOn, UnderscoreRule } from './choices.ts';
+import type { BalanceKind, ClusterAccept, FailOn, UnderscoreRule } from './choices.ts';
 
 /** A condition worth a retry: an error kind, or a response status. */
 export type RetryOn = 'connect-error' | 'reset' | 'timeout' | number;
@@ -13,13 +13,22 @@ export const defaults = {
   preserveHost: true,
   shutdownTimeout: 10_000,
   /**
-   * One process, as before cluster mode existed. `auto` (one worker per core) is meant to become
-   * the default once the benchmark has measured workers against nginx and HAProxy and chosen
-   * between cluster's hand-off and `reusePort` listeners.
+   * One worker per core, as nginx (`worker_processes auto`) and HAProxy (one thread per core)
+   * do: a single-threaded load balancer leaves all but one core idle. `1` is one process, no
+   * cluster.
    */
-  workers: 1 as number | 'auto',
-  /** Keys and channels of `cluster.redis` start with this, so proxies share Redis safely. */
-  cluster: { redisPrefix: 'breakwater:proxy:' },
+  workers: 'auto' as number | 'auto',
+  cluster: {
+    /** Keys and channels of `cluster.redis` start with this, so proxies share Redis safely. */
+    redisPrefix: 'breakwater:proxy:',
+    /**
+     * How workers get connections. Round robin: the primary accepts and hands each connection to
+     * a worker, so a worker that stops never drops a queued connection (a rolling restart
+     * refuses none); bench/README.md ("Workers: accepting connections") gives the measurements
+     * behind the choice over `reuse-port`.
+     */
+    accept: 'round-robin' as ClusterAccept,
+  },
   admin: { listen: { host: '127.0.0.1', port: 9901 } },
   /** Request header names with `_`: dropped, as nginx's `underscores_in_headers off` does. */
   underscoresInHeaders: 'drop' as UnderscoreRule,

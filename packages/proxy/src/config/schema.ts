@@ -9,6 +9,8 @@ import { MAX_BODY_SIZE, MAX_BUFFER_SIZE, MAX_HEADER_SIZE, parseByteSize } from '
 import {
   type BalanceKind,
   balanceKinds,
+  type ClusterAccept,
+  clusterAccepts,
   type FailOn,
   failOnValues,
   type UnderscoreRule,
@@ -603,21 +605,31 @@ const log = z.strictObject(
 
 const REDIS_URL = 'expected a redis:// or rediss:// URL';
 
-/** `cluster.redis`: the Redis that proxy instances share target breaker transitions through. */
+/**
+ * `cluster`: how workers accept connections, and the Redis that proxy instances share target
+ * breaker transitions through (`cluster.redis`, optional).
+ */
 const clusterSettings = z.strictObject(
   {
-    redis: z.strictObject(
-      {
-        url: z.string({ error: expected(REDIS_URL) }).regex(/^rediss?:\/\/\S+$/, REDIS_URL),
-        prefix: z
-          .string({ error: expected('expected a string') })
-          .min(1, 'expected a non-empty prefix')
-          .default(defaults.cluster.redisPrefix),
-      },
-      { error: expected('expected a mapping with url and prefix') },
-    ),
+    accept: z
+      .enum(clusterAccepts as [ClusterAccept, ...ClusterAccept[]], {
+        error: expected(`expected one of ${clusterAccepts.join(', ')}`),
+      })
+      .default(defaults.cluster.accept),
+    redis: z
+      .strictObject(
+        {
+          url: z.string({ error: expected(REDIS_URL) }).regex(/^rediss?:\/\/\S+$/, REDIS_URL),
+          prefix: z
+            .string({ error: expected('expected a string') })
+            .min(1, 'expected a non-empty prefix')
+            .default(defaults.cluster.redisPrefix),
+        },
+        { error: expected('expected a mapping with url and prefix') },
+      )
+      .optional(),
   },
-  { error: expected('expected a mapping with redis') },
+  { error: expected('expected a mapping with accept and redis') },
 );
 
 /** The top-level config schema. Exported for tooling (e.g. JSON Schema generation). */
@@ -651,7 +663,7 @@ export const configSchema = z.strictObject({
       error: expected('expected auto or a positive whole number'),
     })
     .default(defaults.workers),
-  cluster: clusterSettings.optional(),
+  cluster: clusterSettings.default({ accept: defaults.cluster.accept }),
   limits: limits.default(defaults.limits),
   log: log.default(defaults.log),
   trustedProxies: trustedProxies.default(defaults.trustedProxies),

@@ -27,6 +27,7 @@ import { checkListenCertificates } from '../tls/check-listen-certificates.ts';
 import { Router, RouteTable } from '../upstream/router.ts';
 import type { Target } from '../upstream/target.ts';
 import { UpstreamPool } from '../upstream/upstream-pool.ts';
+import { assertAcceptSupported, reusePortCaveat } from './accept-mode.ts';
 import { mergeListeners, type WorkerListeners } from './merge-listeners.ts';
 import { mergeViews, type WorkerView } from './merge-view.ts';
 import type { ToPrimary, ToWorker } from './messages.ts';
@@ -90,6 +91,9 @@ export async function startCluster(
   // Workers load the certificates; a pair they cannot load would make every one of them fail
   // to start, again and again. Refused here first, like any other config error.
   await checkListenCertificates(config.listen);
+  assertAcceptSupported(config);
+  const caveat = reusePortCaveat(config);
+  if (caveat !== undefined) options.logger.warn({ path: 'cluster.accept' }, caveat);
   const clock = options.clock ?? systemClock;
   // The hub every worker's breakers share state through; it must exist before the first fork.
   clusterSync({ log: (message, error) => logger.warn({ err: error }, message) });

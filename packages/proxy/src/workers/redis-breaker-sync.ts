@@ -22,13 +22,13 @@ export interface RedisBreakerSync {
  *
  * @example
  * ```ts
- * const shared = redisBreakerSync(config.cluster.redis, logger);
+ * const shared = redisBreakerSync(config.cluster.redis, logger); // when cluster.redis is set
  * const pool = UpstreamPool.fromConfig('api', config.upstreams.api, { sync: shared.sync });
  * await shared.close();
  * ```
  */
 export function redisBreakerSync(
-  settings: NonNullable<ProxyConfig['cluster']>['redis'],
+  settings: NonNullable<ProxyConfig['cluster']['redis']>,
   logger: Logger,
 ): RedisBreakerSync {
   const client = createClient({

@@ -1,8 +1,11 @@
 /**
  * The primary's workers: forks one per slot, hands each its start message, replaces one that
  * crashes (after {@link RestartBackoff}), replaces them one at a time on a rolling restart, and
- * stops them all on shutdown. The primary holds the listening sockets (node:cluster's
- * round-robin hand-off), so a worker that goes away never closes a port while another is up.
+ * stops them all on shutdown. Under `cluster.accept: round-robin` the primary holds the listening
+ * sockets (node:cluster's hand-off), so a worker that goes away never closes a port while another
+ * is up and never drops a queued connection. Under `reuse-port` each worker binds its own socket
+ * (see `accept-mode.ts`); a stopping worker's socket closes with whatever the kernel had queued
+ * on it, unless `net.ipv4.tcp_migrate_req` moves those to a sibling (bench/README.md).
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { Clock, TimerHandle } from 'breakwater';

@@ -100,8 +100,10 @@ function rssKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   return Number(match[1]);
 }
 
+// One process (not one per core): the start tests read its RSS and signal it by pid.
 const VALID = (url: string) => `
 listen: 127.0.0.1:0
+workers: 1
 upstreams:
   app:
     targets: [{ url: ${url} }]

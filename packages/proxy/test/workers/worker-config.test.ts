@@ -26,13 +26,14 @@ test('a worker gets no admin listener and no health checks, and everything else'
   assert.ok(config.upstreams.api?.healthCheck !== undefined, 'the original is left alone');
 });
 
-test('workers defaults to one process and auto means one per core', () => {
+test('workers defaults to one per core, and auto means one per core', () => {
   const plain = loadConfig(`
 listen: 127.0.0.1:0
 upstreams: { api: { targets: [{ url: http://127.0.0.1:8001 }] } }
 routes: [{ upstream: api }]
 `);
-  assert.equal(plain.workers, 1);
+  assert.equal(plain.workers, 'auto');
+  assert.equal(workerCount(1), 1);
   assert.equal(workerCount('auto'), availableParallelism());
   assert.equal(workerCount(3), 3);
 });
