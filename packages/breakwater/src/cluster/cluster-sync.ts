@@ -179,10 +179,16 @@ function safeSend(worker: Worker, envelope: ToWorker): void {
   // A worker that is exiting has no channel; what it would have learnt no longer matters.
   if (!worker.isConnected()) return;
   try {
-    worker.send(envelope);
+    // With no callback, a write that fails later (EPIPE while the worker dies) is emitted as an
+    // 'error' on the worker, which would crash a primary that has no listener for it.
+    worker.send(envelope, undefined, {}, ignoreSendError);
   } catch {
     // The channel closed between the check and the send: same case.
   }
+}
+
+function ignoreSendError(): void {
+  // The worker is exiting: what it would have learnt no longer matters.
 }
 
 /** The primary's own breakers: the hub is in this process, so nothing crosses IPC. */
@@ -305,7 +311,11 @@ class WorkerTransport implements ClusterSync {
       return false;
     }
     try {
-      process.send(envelope);
+      // The callback keeps an asynchronous failure (EPIPE when the primary is gone) from being
+      // emitted as an 'error' on `process`, which crashes an app without a listener for it.
+      process.send(envelope, undefined, {}, (error: Error | null) => {
+        if (error !== null) this.#peers.setStatus('alone', error);
+      });
       return true;
     } catch (error) {
       this.#peers.setStatus('alone', error);

@@ -46,6 +46,20 @@ describe('clusterSync between real workers', () => {
     );
   });
 
+  it('goes on alone when the channel fails after a send, instead of crashing the worker', async () => {
+    const { stdout } = await run(
+      process.execPath,
+      ['--conditions=@breakwater/source', fixture('failing-channel.ts')],
+      { timeout: 15_000 },
+    );
+    const result = JSON.parse(stdout.trim().split('\n').at(-1)!) as {
+      code: number;
+      statuses: string[];
+    };
+    assert.equal(result.code, 0, 'the worker exited on its own, not from an unhandled error');
+    assert.ok(result.statuses.includes('alone'), `statuses: ${result.statuses.join(', ')}`);
+  });
+
   it('rejects an instance id that would break the counts format', () => {
     assert.throws(() => clusterSync({ instanceId: 'a|b' }), /instanceId/);
     assert.throws(() => clusterSync({ flushInterval: 0 }), /flushInterval/);
