@@ -53,10 +53,12 @@ export function clientErrorListener(
       return;
     }
     // The parser may fail after the forwarder already answered this connection (it sees the
-    // head first, then the framing error); a second response would corrupt the stream.
+    // head first, then the framing error); a second response would corrupt the stream. That
+    // answer, and those of requests pipelined before it, still go out whole before the close.
     if (answered.has(socket)) {
       logger.debug({ code, reason: error.message }, 'parser error after a response; closing');
-      socket.end();
+      deferred.add(socket);
+      afterResponses(socket, () => socket.end());
       return;
     }
     let errorCode: ProxyErrorCode = 'BAD_REQUEST';

@@ -102,3 +102,27 @@ test('a malformed request pipelined behind a response half-sent lets that respon
     await upstream.server.close();
   }
 });
+
+test('a request refused with its connection closed, pipelined behind one in flight, lets that one finish first', async () => {
+  const upstream = await heldUpstream();
+  const proxy = await startTestProxy(proxyYaml([upstream.server.url]));
+  const client = rawClient(proxy.port);
+  try {
+    // The second request is refused (a look-alike framing field) and its connection is to close;
+    // what follows it fails node's parser.
+    client.socket.write(
+      `GET /a HTTP/1.1\r\nHost: a\r\n\r\nPOST /b HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent_Length: 3\r\n\r\nabc${GARBAGE}`,
+    );
+    await until(() => upstream.requests === 1, 'the first request upstream');
+    upstream.release();
+    await until(() => client.closed, 'the connection closed');
+    assert.match(client.text, /^HTTP\/1\.1 200 /);
+    const second = client.text.indexOf('HTTP/1.1 400 ');
+    assert.ok(second > client.text.indexOf('first part;last part'), client.text);
+    assert.equal(upstream.requests, 1);
+  } finally {
+    client.socket.destroy();
+    await proxy.close();
+    await upstream.server.close();
+  }
+});
