@@ -184,7 +184,8 @@ export class Forwarder implements RequestHost {
    * The `clientError` hook for a parser error in the middle of a body (`code`: node's, e.g.
    * `HPE_INVALID_CHUNK_SIZE`, or `ERR_HTTP_REQUEST_TIMEOUT` for limits.requestTimeout): the
    * exchange reading that body aborts its upstream request and answers. False when no exchange
-   * is reading a body on `socket` (the caller answers the parser error itself).
+   * is reading a body on `socket` (the caller answers the parser error itself), or when that
+   * exchange has answered already (`socket` is then in {@link answeredSockets}).
    */
   readonly bodyFailed = (socket: object, code: string): boolean => {
     const reading = this.#bodies.get(socket);
@@ -195,7 +196,11 @@ export class Forwarder implements RequestHost {
     if (reading.req.complete) return false;
     const error =
       code === 'ERR_HTTP_REQUEST_TIMEOUT' ? new BodyTimeoutError() : new MalformedBodyError(code);
-    return reading.exchange.bodyFailed(error);
+    if (reading.exchange.bodyFailed(error)) return true;
+    // Its request was answered already (the upstream did not wait for the whole body): the
+    // connection closes after that answer, with no second response for the same request.
+    this.answeredSockets.add(socket);
+    return false;
   };
 
   #watchBody(req: ProxiedRequest, exchange: Exchange): void {

@@ -191,3 +191,25 @@ test('a malformed request pipelined after a complete body is not blamed on that 
     await upstream.server.close();
   }
 });
+
+test('a body found malformed after its response was complete closes the connection, no second answer', async () => {
+  // The upstream answers in full as soon as the first chunk arrives; the request is over.
+  const upstream = await recordingUpstream((socket) =>
+    socket.write('HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ndone'),
+  );
+  const proxy = await startTestProxy(proxyYaml([upstream.server.url], 'log: { access: true }\n'));
+  const client = holdingClient(proxy.port);
+  try {
+    // A PUT: its body goes on being read (for a replay copy) after the response.
+    client.socket.write(HEAD.replace('POST', 'PUT'));
+    await until(() => client.text.endsWith('done'), 'the whole response');
+    client.socket.write(BAD_CHUNK);
+    await until(() => client.ended, 'the connection closed');
+    assert.match(client.text, /^HTTP\/1\.1 200 /);
+    assert.equal(client.text.match(/HTTP\/1\.1 /g)?.length, 1, client.text);
+  } finally {
+    client.socket.destroy();
+    await proxy.close();
+    await upstream.server.close();
+  }
+});
