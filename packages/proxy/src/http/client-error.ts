@@ -32,6 +32,8 @@ export function clientErrorListener(
   logger: Logger,
   { answered, bodyFailed = () => false, refused }: ClientErrorOptions,
 ): (error: Error, socket: Duplex) => void {
+  // Sockets whose error response waits for the responses in flight before it (see below).
+  const deferred = new WeakSet<object>();
   return (error, socket) => {
     const code = 'code' in error ? String(error.code) : '';
     if (code === 'ECONNRESET' || !socket.writable) {
@@ -39,6 +41,8 @@ export function clientErrorListener(
       socket.destroy();
       return;
     }
+    // The parser stays failed and reports again for every later read: answered once already.
+    if (deferred.has(socket)) return;
     if (bodyFailed(socket, code)) {
       logger.warn(
         { code, remoteAddress: socketAddress(socket), reason: error.message },
@@ -49,10 +53,12 @@ export function clientErrorListener(
       return;
     }
     // The parser may fail after the forwarder already answered this connection (it sees the
-    // head first, then the framing error); a second response would corrupt the stream.
-    if (answered.has(socket) || responseStarted(socket)) {
+    // head first, then the framing error); a second response would corrupt the stream. That
+    // answer, and those of requests pipelined before it, still go out whole before the close.
+    if (answered.has(socket)) {
       logger.debug({ code, reason: error.message }, 'parser error after a response; closing');
-      socket.end();
+      deferred.add(socket);
+      afterResponses(socket, () => socket.end());
       return;
     }
     let errorCode: ProxyErrorCode = 'BAD_REQUEST';
@@ -79,19 +85,38 @@ export function clientErrorListener(
       'rejected malformed request',
     );
     refused?.(errorCode);
-    socket.end(rawErrorResponse(errorCode, message));
-    // A client that never reads or closes must not pin the socket.
-    if (socket instanceof Socket) socket.setTimeout(2_000, () => socket.destroy());
+    const answer = () => {
+      socket.end(rawErrorResponse(errorCode, message));
+      // A client that never reads or closes must not pin the socket.
+      if (socket instanceof Socket) socket.setTimeout(2_000, () => socket.destroy());
+    };
+    // Requests pipelined before this one are still being answered: their responses go out
+    // whole and in order first (as nginx does); written now, the error would reach the client
+    // as the answer to one of them, or in the middle of one.
+    if (responseInFlight(socket) === undefined) answer();
+    else {
+      deferred.add(socket);
+      afterResponses(socket, answer);
+    }
   };
 }
 
-// node:http keeps the response being written on the socket; if its head went out already, a
-// raw error response would land in the middle of it.
-function responseStarted(socket: Duplex): boolean {
+// node:http keeps the response being written on the socket, and assigns the next pipelined
+// request's response there once it has finished.
+function responseInFlight(socket: Duplex): Duplex | undefined {
   const message: unknown = Reflect.get(socket, '_httpMessage');
-  return (
-    typeof message === 'object' && message !== null && Reflect.get(message, 'headersSent') === true
-  );
+  return typeof message === 'object' && message !== null ? (message as Duplex) : undefined;
+}
+
+/** Calls `then` once every response in flight on `socket` has finished, unless it closed. */
+function afterResponses(socket: Duplex, then: () => void): void {
+  const response = responseInFlight(socket);
+  if (response === undefined) {
+    if (socket.writable) then();
+    return;
+  }
+  // node's own 'finish' listener, added first, has moved the next response onto the socket.
+  response.once('finish', () => afterResponses(socket, then));
 }
 
 function socketAddress(socket: Duplex): string | undefined {

@@ -375,11 +375,14 @@ export class Exchange implements AttemptOwner {
     const replay = this.#replay;
     // A chunked body still arriving may yet fit its replay copy: the retry decision waits for it
     // with no upstream connection held (the attempt is over). Not after a refused connection:
-    // nothing was read of the stream, which goes to the next target as it is.
+    // nothing was read of the stream, which goes to the next target as it is. Nor when no retry
+    // could follow anyway (no attempt left…): the client, perhaps waiting for this answer
+    // before it sends more, gets it now.
     if (
       replay?.reading === true &&
       failure.outcome !== 'connect-error' &&
-      this.#pool.retry?.retriesResult(result) === true
+      this.#pool.retry?.mayRetry({ ...this.#question(attempt, result), bodyReplayable: true }) ===
+        true
     ) {
       this.#endAttempt(attempt, failure.outcome);
       this.#current = undefined;

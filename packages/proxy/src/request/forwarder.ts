@@ -90,7 +90,7 @@ export class Forwarder implements RequestHost {
   readonly answeredSockets = new WeakSet<object>();
   // The exchange whose body node's parser is still reading, by client socket (HTTP/1.1): a
   // parser error on that socket (malformed chunk, requestTimeout) is that body's failure.
-  readonly #bodies = new WeakMap<object, Exchange>();
+  readonly #bodies = new WeakMap<object, { req: ProxiedRequest; exchange: Exchange }>();
   readonly #attemptListeners: AttemptListener[] = [];
   #onIdle: (() => void) | undefined;
 
@@ -184,23 +184,32 @@ export class Forwarder implements RequestHost {
    * The `clientError` hook for a parser error in the middle of a body (`code`: node's, e.g.
    * `HPE_INVALID_CHUNK_SIZE`, or `ERR_HTTP_REQUEST_TIMEOUT` for limits.requestTimeout): the
    * exchange reading that body aborts its upstream request and answers. False when no exchange
-   * is reading a body on `socket` (the caller answers the parser error itself).
+   * is reading a body on `socket` (the caller answers the parser error itself), or when that
+   * exchange has answered already (`socket` is then in {@link answeredSockets}).
    */
   readonly bodyFailed = (socket: object, code: string): boolean => {
-    const exchange = this.#bodies.get(socket);
-    if (exchange === undefined) return false;
+    const reading = this.#bodies.get(socket);
+    if (reading === undefined) return false;
     this.#bodies.delete(socket);
+    // The parser finished this body (its 'end' event comes later, once it has been read): the
+    // error is in what follows it, a pipelined request's head, and not this request's fault.
+    if (reading.req.complete) return false;
     const error =
       code === 'ERR_HTTP_REQUEST_TIMEOUT' ? new BodyTimeoutError() : new MalformedBodyError(code);
-    return exchange.bodyFailed(error);
+    if (reading.exchange.bodyFailed(error)) return true;
+    // Its request was answered already (the upstream did not wait for the whole body): the
+    // connection closes after that answer, with no second response for the same request.
+    this.answeredSockets.add(socket);
+    return false;
   };
 
   #watchBody(req: ProxiedRequest, exchange: Exchange): void {
     const socket = req.socket;
-    this.#bodies.set(socket, exchange);
-    // Once the body is complete, a parser error on the socket belongs to the next request.
+    this.#bodies.set(socket, { req, exchange });
+    // Once the body has been read, the entry has no more use (bodyFailed checks req.complete for
+    // the moment between the parser's end of the body and this event).
     req.once('end', () => {
-      if (this.#bodies.get(socket) === exchange) this.#bodies.delete(socket);
+      if (this.#bodies.get(socket)?.exchange === exchange) this.#bodies.delete(socket);
     });
   }
 

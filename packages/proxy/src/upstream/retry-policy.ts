@@ -151,6 +151,27 @@ export class ProxyRetryPolicy {
    * ```
    */
   decide(question: RetryQuestion): RetryVerdict {
+    const verdict = this.#rules(question);
+    if (verdict !== 'retry') return verdict;
+    if (this.#budget !== undefined && !this.#budget.tryAcquireRetry()) return 'budget';
+    return 'retry';
+  }
+
+  /**
+   * Whether {@link decide} could say `'retry'` to this question, its budget aside and without
+   * spending any: e.g. whether a retry is worth waiting for while a body is still arriving
+   * (asked with `bodyReplayable: true`, as it would be once the body is whole).
+   *
+   * @example
+   * ```ts
+   * if (retries.mayRetry({ ...question, bodyReplayable: true })) tee.whenSettled(decideThen);
+   * ```
+   */
+  mayRetry(question: RetryQuestion): boolean {
+    return this.#rules(question) === 'retry';
+  }
+
+  #rules(question: RetryQuestion): RetryVerdict {
     if (question.attempt >= this.attempts) return 'exhausted';
     // A connect error means the request provably never reached the target: nothing was written,
     // body included (undici writes only on a connected socket and leaves the body stream unread).
@@ -162,7 +183,6 @@ export class ProxyRetryPolicy {
     if (question.responseStarted) return 'response-started';
     if (!neverReached && !question.bodyReplayable) return 'body';
     if (question.retriesAtLimit === true) return 'max-retries';
-    if (this.#budget !== undefined && !this.#budget.tryAcquireRetry()) return 'budget';
     return 'retry';
   }
 

@@ -168,3 +168,48 @@ test('a streamed body not received within requestTimeout aborts the upstream req
     await upstream.server.close();
   }
 });
+
+test('a malformed request pipelined after a complete body is not blamed on that body', async () => {
+  const upstream = await recordingUpstream();
+  const proxy = await startTestProxy(
+    proxyYaml([upstream.server.url], 'admin: { listen: 127.0.0.1:0 }\nlog: { access: true }\n'),
+  );
+  const client = holdingClient(proxy.port);
+  try {
+    // One write: a whole, well-formed chunked PUT, then a request head node's parser refuses.
+    // The parser reaches the bad head before the PUT's body stream has emitted its end.
+    client.socket.write(`${HEAD.replace('POST', 'PUT')}0\r\n\r\nNOT A REQUEST\r\n\r\n`);
+    // Forwarded whole (the proxy may send it chunked or, read in full by then, with a length).
+    await until(() => upstream.received.includes('hello'), 'the PUT upstream');
+    assert.match(upstream.received, /^PUT \/upload /);
+    const metrics = (await httpRequest(`${proxy.adminUrl}/metrics`)).body;
+    assert.match(metrics, /breakwater_proxy_errors_total\{upstream="",code="BAD_REQUEST"\} 1/);
+    assert.doesNotMatch(metrics, /MALFORMED_BODY/);
+  } finally {
+    client.socket.destroy();
+    await proxy.close();
+    await upstream.server.close();
+  }
+});
+
+test('a body found malformed after its response was complete closes the connection, no second answer', async () => {
+  // The upstream answers in full as soon as the first chunk arrives; the request is over.
+  const upstream = await recordingUpstream((socket) =>
+    socket.write('HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ndone'),
+  );
+  const proxy = await startTestProxy(proxyYaml([upstream.server.url], 'log: { access: true }\n'));
+  const client = holdingClient(proxy.port);
+  try {
+    // A PUT: its body goes on being read (for a replay copy) after the response.
+    client.socket.write(HEAD.replace('POST', 'PUT'));
+    await until(() => client.text.endsWith('done'), 'the whole response');
+    client.socket.write(BAD_CHUNK);
+    await until(() => client.ended, 'the connection closed');
+    assert.match(client.text, /^HTTP\/1\.1 200 /);
+    assert.equal(client.text.match(/HTTP\/1\.1 /g)?.length, 1, client.text);
+  } finally {
+    client.socket.destroy();
+    await proxy.close();
+    await upstream.server.close();
+  }
+});

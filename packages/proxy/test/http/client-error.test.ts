@@ -43,3 +43,24 @@ test('leaves a parser error in the middle of a body to the request reading it', 
   assert.equal(socket.writableEnded, false);
   assert.deepEqual(refused, []);
 });
+
+test('answers a request the parser refused only after the response in flight before it, once', async () => {
+  const refused: ProxyErrorCode[] = [];
+  const listener = clientErrorListener(logger, {
+    answered: new WeakSet(),
+    refused: (code) => refused.push(code),
+  });
+  const socket = new PassThrough();
+  // node:http's response to a request pipelined before the refused one, still being written.
+  const inFlight = new PassThrough();
+  Reflect.set(socket, '_httpMessage', inFlight);
+  listener(parserError('HPE_INVALID_METHOD'), socket);
+  // The failed parser reports again on every later read.
+  listener(parserError('HPE_INVALID_METHOD'), socket);
+  assert.equal(socket.writableLength, 0);
+  assert.equal(socket.writableEnded, false);
+  Reflect.set(socket, '_httpMessage', null);
+  inFlight.emit('finish');
+  assert.match(await text(socket), /^HTTP\/1\.1 400 .*"code":"BAD_REQUEST"/s);
+  assert.deepEqual(refused, ['BAD_REQUEST']);
+});

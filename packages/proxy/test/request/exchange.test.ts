@@ -252,6 +252,34 @@ describe('retries', () => {
     }
   });
 
+  test('a chunked PUT whose last attempt failed is answered at once, not after the rest of its body', async () => {
+    // The first target refuses the connection, the second resets the attempt: no attempt is
+    // left, so waiting for the rest of the body (for a replay) is for nothing, and a client that
+    // waits for the answer before sending more would wait until limits.requestTimeout.
+    const dead = await restartableServer(() => {});
+    await dead.stop();
+    const breaking = await restartableServer((req) => req.socket.destroy());
+    const proxy = await startClockedProxy(yaml([dead.url, breaking.url]));
+    const socket = connect(proxy.port, '127.0.0.1');
+    let answer = '';
+    socket.on('data', (chunk: Buffer) => {
+      answer += chunk.toString('latin1');
+    });
+    socket.on('error', () => {});
+    try {
+      await once(socket, 'connect');
+      socket.write('PUT / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n');
+      await until(() => /\r\n\r\n\{.*\}$/s.test(answer), 'the answer');
+      assert.match(answer, /^HTTP\/1\.1 502 /);
+      assert.match(answer, /"code":"UPSTREAM_RESET"/);
+      assert.equal(breaking.hits(), 1);
+    } finally {
+      socket.destroy();
+      await proxy.close();
+      await breaking.stop();
+    }
+  });
+
   test('answers 413 when a streamed chunked PUT grows past maxBodySize, the upstream never getting it whole', async () => {
     let completed = 0;
     const echo = await restartableServer((req, res) => {

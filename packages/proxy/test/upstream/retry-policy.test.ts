@@ -97,6 +97,19 @@ test('stops retrying when the budget is spent, and recovers as the window slides
   assert.equal(retries.shouldRetry(question()), true);
 });
 
+test('says whether a retry may follow without spending the budget', () => {
+  const retries = policy({ budget: { ratio: 0.1, minPerSecond: 0 } });
+  for (let i = 0; i < 10; i++) retries.recordRequest();
+  const reset: AttemptResult = { kind: 'reset' };
+  assert.equal(retries.mayRetry(question({ result: reset })), true);
+  assert.equal(retries.mayRetry(question({ result: reset })), true);
+  assert.equal(retries.mayRetry(question({ result: reset, attempt: 3 })), false, 'exhausted');
+  assert.equal(retries.mayRetry(question({ result: reset, retriesAtLimit: true })), false);
+  // The one retry the budget allows is still there.
+  assert.equal(retries.decide(question()), 'retry');
+  assert.equal(retries.decide(question()), 'budget');
+});
+
 test('refusals for other reasons do not spend the budget', () => {
   const retries = policy({ budget: { ratio: 0.1, minPerSecond: 0 } });
   for (let i = 0; i < 10; i++) retries.recordRequest();
