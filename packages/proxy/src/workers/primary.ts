@@ -135,6 +135,8 @@ export async function startCluster(
     }
   };
 
+  /** The config each worker's start message carried. */
+  const startedWith = new WeakMap<Worker, ProxyConfig>();
   const pending = new Map<number, (message: ToPrimary) => void>();
   let nextId = 1;
   const ask = (worker: Worker, message: ToWorker & { id: number }, timeout = ANSWER_TIMEOUT_MS) =>
@@ -157,12 +159,16 @@ export async function startCluster(
       options.workerEntry ??
       fileURLToPath(new URL(`../worker-main${extname(import.meta.url)}`, import.meta.url)),
     execArgv: options.execArgv ?? process.execArgv,
-    startMessage: () => ({
-      bw: 'proxy',
-      type: 'start',
-      config: workerConfig(reloader.config),
-      targets: targetStates(upstreams.values()),
-    }),
+    startMessage: (worker) => {
+      startedWith.set(worker, reloader.config);
+      return {
+        bw: 'proxy',
+        type: 'start',
+        config: workerConfig(reloader.config),
+        targets: targetStates(upstreams.values()),
+      };
+    },
+    onReady: (worker) => catchUp(worker),
     onMessage: (_worker, message) => {
       if (message.type !== 'ready') pending.get(message.id)?.(message);
     },
@@ -173,31 +179,44 @@ export async function startCluster(
 
   // Reloads reach the workers in the order the primary applied them.
   let pushes: Promise<void> = Promise.resolve();
+  const reloadWorker = async (worker: Worker, next: ProxyConfig): Promise<void> => {
+    const answer = await ask(worker, {
+      bw: 'proxy',
+      type: 'reload',
+      id: nextId++,
+      config: workerConfig(next),
+    });
+    if (answer?.type === 'reloaded' && answer.ok) return;
+    logger.error(
+      {
+        pid: worker.process.pid,
+        error: answer?.type === 'reloaded' ? answer.error : 'no answer',
+      },
+      'a worker failed to apply the reload; restarting it with the new config',
+    );
+    await supervisor.replace(worker);
+  };
   const pushReload = (next: ProxyConfig): Promise<void> => {
     pushes = pushes.then(async () => {
-      const message = workerConfig(next);
-      await Promise.all(
-        supervisor.ready().map(async (worker) => {
-          const answer = await ask(worker, {
-            bw: 'proxy',
-            type: 'reload',
-            id: nextId++,
-            config: message,
-          });
-          if (answer?.type === 'reloaded' && answer.ok) return;
-          logger.error(
-            {
-              pid: worker.process.pid,
-              error: answer?.type === 'reloaded' ? answer.error : 'no answer',
-            },
-            'a worker failed to apply the reload; restarting it with the new config',
-          );
-          await supervisor.replace(worker);
-        }),
-      );
+      await Promise.all(supervisor.ready().map((worker) => reloadWorker(worker, next)));
       broadcastTargets();
     });
     return pushes;
+  };
+  // A reload is pushed to the workers that serve, and a worker follows the primary's target
+  // states only once it serves: a reload, drain or health change that came while a worker was
+  // starting (after its start message was made) is sent to it when it is ready.
+  const catchUp = (worker: Worker): void => {
+    pushes = pushes.then(async () => {
+      if (startedWith.get(worker) !== reloader.config) await reloadWorker(worker, reloader.config);
+      if (worker.isConnected()) {
+        worker.send({
+          bw: 'proxy',
+          type: 'targets',
+          targets: targetStates(upstreams.values()),
+        } satisfies ToWorker);
+      }
+    });
   };
   // The dashboard comes with the admin listener; its numbers are the workers' (see the feed).
   const dashboard =

@@ -1,0 +1,92 @@
+/**
+ * The cluster primary, in this process, with real workers on loopback: what reaches a worker
+ * that is still starting when the config or a target's state changes.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { after, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../../src/config/load-config.ts';
+import type { ClusterUpstreamsView } from '../../src/workers/merge-view.ts';
+import { type RunningCluster, startCluster } from '../../src/workers/primary.ts';
+import { waitUntil } from '../support/cluster-cli.ts';
+import {
+  capturingLogger,
+  httpRequest,
+  startServer,
+  type TestServer,
+} from '../support/proxy-harness.ts';
+import { useTempDir } from '../support/temp-dir.ts';
+
+const WORKER = fileURLToPath(new URL('./fixtures/slow-start-worker.ts', import.meta.url));
+
+describe('cluster primary', () => {
+  const inTempDir = useTempDir('bw-primary-');
+  const servers: TestServer[] = [];
+  let running: RunningCluster | undefined;
+  after(async () => {
+    await running?.close();
+    await Promise.all(servers.map((server) => server.close()));
+  });
+
+  test('a reload and a drain made while a replacement worker starts reach it once it serves', async () => {
+    const a = await startServer((_req, res) => res.end('a'));
+    const b = await startServer((_req, res) => res.end('b'));
+    servers.push(a, b);
+    const yaml = (targets: string) => `
+listen: 127.0.0.1:0
+workers: 1
+admin: { listen: 127.0.0.1:0 }
+upstreams:
+  app:
+    targets: [${targets}]
+routes:
+  - upstream: app
+log: { access: false, level: warn }
+`;
+    const file = inTempDir('proxy.yaml');
+    const hold = inTempDir('hold');
+    process.env.BREAKWATER_TEST_HOLD = hold;
+    writeFileSync(file, yaml(`{ url: ${a.url} }`));
+    running = await startCluster(loadConfig(yaml(`{ url: ${a.url} }`)), {
+      logger: capturingLogger().logger,
+      configFile: file,
+      workerEntry: WORKER,
+      execArgv: ['--conditions=@breakwater/source'],
+    });
+    const admin = `http://127.0.0.1:${running.adminAddress?.port}`;
+
+    // The replacement's start message (the config with one target) is made; it is not serving.
+    writeFileSync(hold, '');
+    const restarted = running.restart();
+    await waitUntil(
+      'the replacement has its start message',
+      async () => existsSync(`${hold}.started`),
+      30_000,
+    );
+    writeFileSync(file, yaml(`{ url: ${a.url} }, { url: ${b.url} }`));
+    assert.equal((await running.reloadFile()).status, 'applied');
+    const drained = await httpRequest(`${admin}/api/upstreams/app/targets/0/drain`, {
+      method: 'POST',
+    });
+    assert.equal(drained.status, 200, drained.body);
+    rmSync(hold);
+    await restarted;
+
+    const pid = running.workers()[0]?.pid;
+    assert.ok(pid !== undefined);
+    // The primary brings the new worker up to date once it is ready; no fixed wait.
+    await waitUntil(
+      'the new worker has the reloaded config and the drain',
+      async () => {
+        const view = JSON.parse(
+          (await httpRequest(`${admin}/api/upstreams`)).body,
+        ) as ClusterUpstreamsView;
+        const targets = view.upstreams[0]?.targets ?? [];
+        const row = (index: number) => targets[index]?.workers.find((each) => each.pid === pid);
+        return row(1)?.eligible === true && row(0)?.eligible === false;
+      },
+      10_000,
+    );
+  });
+});
