@@ -29,7 +29,7 @@ import type { Target } from '../upstream/target.ts';
 import { UpstreamPool } from '../upstream/upstream-pool.ts';
 import { mergeListeners, type WorkerListeners } from './merge-listeners.ts';
 import { mergeViews, type WorkerView } from './merge-view.ts';
-import type { ToPrimary, ToWorker } from './messages.ts';
+import type { ToPrimary, ToWorker, WorkerMetrics } from './messages.ts';
 import { type WorkerInfo, WorkerSupervisor } from './supervisor.ts';
 import { targetStates } from './target-states.ts';
 import { workerConfig } from './worker-config.ts';
@@ -135,6 +135,8 @@ export async function startCluster(
     }
   };
 
+  /** Workers that have served: /metrics counts them until they exit. */
+  const served = new WeakSet<Worker>();
   /** The config each worker's start message carried. */
   const startedWith = new WeakMap<Worker, ProxyConfig>();
   const pending = new Map<number, (message: ToPrimary) => void>();
@@ -168,7 +170,10 @@ export async function startCluster(
         targets: targetStates(upstreams.values()),
       };
     },
-    onReady: (worker) => catchUp(worker),
+    onReady: (worker) => {
+      served.add(worker);
+      catchUp(worker);
+    },
     onMessage: (_worker, message) => {
       if (message.type !== 'ready') pending.get(message.id)?.(message);
     },
@@ -246,6 +251,26 @@ export async function startCluster(
             logger,
           }),
         };
+  // Not prom-client's clusterMetrics(): it waits for every connected worker, and a worker still
+  // starting has no registry to answer with, so every scrape during a restart failed after 5 s.
+  // Asked: each worker that has served, a retiring one included (its counts are part of the
+  // totals until it exits). One that exits meanwhile took its counts with it; one alive but
+  // silent fails the scrape, since totals without it would look like a counter reset.
+  const collectMetrics = async (): Promise<string> => {
+    const workers = Object.values(cluster.workers ?? {}).filter(
+      (worker): worker is Worker =>
+        worker !== undefined && served.has(worker) && worker.isConnected(),
+    );
+    const answers = await Promise.all(
+      workers.map(async (worker): Promise<WorkerMetrics | undefined> => {
+        const answer = await ask(worker, { bw: 'proxy', type: 'metrics', id: nextId++ });
+        if (answer?.type === 'metrics') return answer.metrics;
+        if (worker.isDead()) return undefined;
+        throw new Error(`worker ${worker.process.pid} did not send its metrics in time`);
+      }),
+    );
+    return AggregatorRegistry.aggregate(answers.filter((each) => each !== undefined)).metrics();
+  };
   const reloadFile = async (): Promise<ReloadResult> => {
     const result = await reloader.reloadFile();
     if (result.status === 'applied') {
@@ -256,7 +281,6 @@ export async function startCluster(
     return result;
   };
 
-  const aggregator = new AggregatorRegistry();
   let admin: Server | undefined;
   let proxyAddresses: readonly string[];
   try {
@@ -296,7 +320,7 @@ export async function startCluster(
           return mergeListeners(answers.filter((answer) => answer !== undefined));
         },
         dashboard,
-        collectMetrics: () => aggregator.clusterMetrics(),
+        collectMetrics,
         routes: (req, res, path) =>
           clusterRoutes(req, res, path, {
             workers: () => supervisor.list(),

@@ -1,10 +1,11 @@
 /**
- * The cluster primary, in this process, with real workers on loopback: what reaches a worker
- * that is still starting when the config or a target's state changes.
+ * The cluster primary, in this process, with real workers on loopback: what it does for a
+ * worker that is still starting (held by the test's worker entry) when the config or a target's
+ * state changes, or when the admin API asks the workers.
  */
 import assert from 'node:assert/strict';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
-import { after, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../src/config/load-config.ts';
 import type { ClusterUpstreamsView } from '../../src/workers/merge-view.ts';
@@ -22,18 +23,13 @@ const WORKER = fileURLToPath(new URL('./fixtures/slow-start-worker.ts', import.m
 
 describe('cluster primary', () => {
   const inTempDir = useTempDir('bw-primary-');
-  const servers: TestServer[] = [];
-  let running: RunningCluster | undefined;
-  after(async () => {
-    await running?.close();
-    await Promise.all(servers.map((server) => server.close()));
-  });
-
-  test('a reload and a drain made while a replacement worker starts reach it once it serves', async () => {
-    const a = await startServer((_req, res) => res.end('a'));
-    const b = await startServer((_req, res) => res.end('b'));
-    servers.push(a, b);
-    const yaml = (targets: string) => `
+  let a: TestServer;
+  let b: TestServer;
+  let running: RunningCluster;
+  let admin: string;
+  let file: string;
+  let hold: string;
+  const yaml = (targets: string) => `
 listen: 127.0.0.1:0
 workers: 1
 admin: { listen: 127.0.0.1:0 }
@@ -44,8 +40,12 @@ routes:
   - upstream: app
 log: { access: false, level: warn }
 `;
-    const file = inTempDir('proxy.yaml');
-    const hold = inTempDir('hold');
+
+  before(async () => {
+    a = await startServer((_req, res) => res.end('a'));
+    b = await startServer((_req, res) => res.end('b'));
+    file = inTempDir('proxy.yaml');
+    hold = inTempDir('hold');
     process.env.BREAKWATER_TEST_HOLD = hold;
     writeFileSync(file, yaml(`{ url: ${a.url} }`));
     running = await startCluster(loadConfig(yaml(`{ url: ${a.url} }`)), {
@@ -54,9 +54,16 @@ log: { access: false, level: warn }
       workerEntry: WORKER,
       execArgv: ['--conditions=@breakwater/source'],
     });
-    const admin = `http://127.0.0.1:${running.adminAddress?.port}`;
+    admin = `http://127.0.0.1:${running.adminAddress?.port}`;
+  });
+  after(async () => {
+    await running?.close();
+    await Promise.all([a?.close(), b?.close()]);
+  });
 
-    // The replacement's start message (the config with one target) is made; it is not serving.
+  /** Starts a rolling restart whose replacement stays starting until `release()`. */
+  const restartHeld = async () => {
+    rmSync(`${hold}.started`, { force: true });
     writeFileSync(hold, '');
     const restarted = running.restart();
     await waitUntil(
@@ -64,14 +71,36 @@ log: { access: false, level: warn }
       async () => existsSync(`${hold}.started`),
       30_000,
     );
+    return {
+      release: () => {
+        rmSync(hold);
+        return restarted;
+      },
+    };
+  };
+
+  test('GET /metrics answers from the serving workers while a replacement starts', async () => {
+    const before = await httpRequest(`${admin}/metrics`);
+    assert.equal(before.status, 200, before.body);
+    const restart = await restartHeld();
+    try {
+      const during = await httpRequest(`${admin}/metrics`);
+      assert.equal(during.status, 200, during.body);
+      assert.match(during.body, /^breakwater_/m);
+    } finally {
+      await restart.release();
+    }
+  });
+
+  test('a reload and a drain made while a replacement worker starts reach it once it serves', async () => {
+    const restart = await restartHeld();
     writeFileSync(file, yaml(`{ url: ${a.url} }, { url: ${b.url} }`));
     assert.equal((await running.reloadFile()).status, 'applied');
     const drained = await httpRequest(`${admin}/api/upstreams/app/targets/0/drain`, {
       method: 'POST',
     });
     assert.equal(drained.status, 200, drained.body);
-    rmSync(hold);
-    await restarted;
+    await restart.release();
 
     const pid = running.workers()[0]?.pid;
     assert.ok(pid !== undefined);
