@@ -27,6 +27,7 @@ import { checkListenCertificates } from '../tls/check-listen-certificates.ts';
 import { Router, RouteTable } from '../upstream/router.ts';
 import type { Target } from '../upstream/target.ts';
 import { UpstreamPool } from '../upstream/upstream-pool.ts';
+import { coalesce } from './coalesce.ts';
 import { mergeListeners, type WorkerListeners } from './merge-listeners.ts';
 import { mergeViews, type WorkerView } from './merge-view.ts';
 import type { ToPrimary, ToWorker, WorkerMetrics } from './messages.ts';
@@ -256,7 +257,7 @@ export async function startCluster(
   // Asked: each worker that has served, a retiring one included (its counts are part of the
   // totals until it exits). One that exits meanwhile took its counts with it; one alive but
   // silent fails the scrape, since totals without it would look like a counter reset.
-  const collectMetrics = async (): Promise<string> => {
+  const collectMetrics = coalesce(async (): Promise<string> => {
     const workers = Object.values(cluster.workers ?? {}).filter(
       (worker): worker is Worker =>
         worker !== undefined && served.has(worker) && worker.isConnected(),
@@ -270,7 +271,7 @@ export async function startCluster(
       }),
     );
     return AggregatorRegistry.aggregate(answers.filter((each) => each !== undefined)).metrics();
-  };
+  });
   const reloadFile = async (): Promise<ReloadResult> => {
     const result = await reloader.reloadFile();
     if (result.status === 'applied') {
@@ -294,7 +295,7 @@ export async function startCluster(
         logger,
         reload: reloadFile,
         targetsChanged: broadcastTargets,
-        upstreamsView: async () => {
+        upstreamsView: coalesce(async () => {
           const views = await Promise.all(
             supervisor.ready().map(async (worker): Promise<WorkerView | undefined> => {
               const answer = await ask(worker, { bw: 'proxy', type: 'view', id: nextId++ });
@@ -307,8 +308,8 @@ export async function startCluster(
             upstreamsView(upstreams.values()),
             views.filter((view) => view !== undefined),
           );
-        },
-        listenersView: async () => {
+        }),
+        listenersView: coalesce(async () => {
           const answers = await Promise.all(
             supervisor.ready().map(async (worker): Promise<WorkerListeners | undefined> => {
               const answer = await ask(worker, { bw: 'proxy', type: 'listeners', id: nextId++ });
@@ -318,7 +319,7 @@ export async function startCluster(
             }),
           );
           return mergeListeners(answers.filter((answer) => answer !== undefined));
-        },
+        }),
         dashboard,
         collectMetrics,
         routes: (req, res, path) =>

@@ -4,6 +4,7 @@
  * state changes, or when the admin API asks the workers.
  */
 import assert from 'node:assert/strict';
+import cluster from 'node:cluster';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -78,6 +79,54 @@ log: { access: false, level: warn }
       },
     };
   };
+
+  /** The (one) worker's process, seen from here: this test is its primary. */
+  const theWorker = () => {
+    const worker = Object.values(cluster.workers ?? {}).find(
+      (each) => each?.process.pid === running.workers()[0]?.pid,
+    );
+    assert.ok(worker !== undefined);
+    return worker;
+  };
+  /** The proxy messages the worker has received, by type. */
+  const received = async (): Promise<Record<string, number>> => {
+    const worker = theWorker();
+    const answer = new Promise<Record<string, number>>((resolve) => {
+      const onMessage = (message: { test?: string; received?: Record<string, number> }) => {
+        if (message.test !== 'counts') return;
+        worker.off('message', onMessage);
+        resolve(message.received ?? {});
+      };
+      worker.on('message', onMessage);
+    });
+    worker.send({ test: 'counts' });
+    return answer;
+  };
+
+  test('admin requests that come while the workers are busy share one question to them', async () => {
+    const CALLS = 40;
+    for (const [path, type] of [
+      ['/api/upstreams', 'view'],
+      ['/api/listeners', 'listeners'],
+      ['/metrics', 'metrics'],
+    ] as const) {
+      const before = (await received())[type] ?? 0;
+      // The requests all arrive while the worker cannot answer: without sharing, each would
+      // queue its own question on the worker's channel.
+      theWorker().send({ test: 'busy', ms: 1_000 });
+      const answers = await Promise.all(
+        Array.from({ length: CALLS }, () => httpRequest(`${admin}${path}`)),
+      );
+      for (const answer of answers) assert.equal(answer.status, 200, answer.body);
+      const asked = ((await received())[type] ?? 0) - before;
+      // One question out and one more for whoever came meanwhile; a few more if a loaded machine
+      // spreads the requests past the busy second, never one per request.
+      assert.ok(
+        asked > 0 && asked <= CALLS / 4,
+        `${path}: ${asked} ${type} questions for ${CALLS} requests`,
+      );
+    }
+  });
 
   test('GET /metrics answers from the serving workers while a replacement starts', async () => {
     const before = await httpRequest(`${admin}/metrics`);
