@@ -282,6 +282,15 @@ export async function startCluster(
     return result;
   };
 
+  // One rolling restart at a time, whoever asks (SIGUSR2, POST /api/restart): a second one
+  // running beside it would replace each worker again, and retire replacements still starting.
+  let restarting: Promise<void> | undefined;
+  const restart = (): Promise<void> => {
+    restarting ??= supervisor.rollingRestart().finally(() => {
+      restarting = undefined;
+    });
+    return restarting;
+  };
   let admin: Server | undefined;
   let proxyAddresses: readonly string[];
   try {
@@ -325,7 +334,7 @@ export async function startCluster(
         routes: (req, res, path) =>
           clusterRoutes(req, res, path, {
             workers: () => supervisor.list(),
-            restart: () => supervisor.rollingRestart(),
+            restart,
           }),
       });
       admin.listen(config.admin.listen.port, config.admin.listen.host);
@@ -356,19 +365,13 @@ export async function startCluster(
     'breakwater proxy started',
   );
 
-  let restarting: Promise<void> | undefined;
   let closing: Promise<void> | undefined;
   return {
     proxyAddresses,
     adminAddress,
     workers: () => supervisor.list(),
     reloadFile,
-    restart: () => {
-      restarting ??= supervisor.rollingRestart().finally(() => {
-        restarting = undefined;
-      });
-      return restarting;
-    },
+    restart,
     close: () => {
       closing ??= (async () => {
         logger.info('shutting down');

@@ -128,6 +128,26 @@ log: { access: false, level: warn }
     }
   });
 
+  test('a rolling restart asked for again while one runs (API and signal) joins it', async () => {
+    let forks = 0;
+    const counted = () => forks++;
+    cluster.on('fork', counted);
+    try {
+      const [viaApi, viaSignal, again] = await Promise.all([
+        httpRequest(`${admin}/api/restart`, { method: 'POST' }),
+        running.restart(),
+        httpRequest(`${admin}/api/restart`, { method: 'POST' }),
+      ]);
+      assert.equal(viaApi.status, 200, viaApi.body);
+      assert.equal(again.status, 200, again.body);
+      assert.equal(viaSignal, undefined);
+    } finally {
+      cluster.off('fork', counted);
+    }
+    // One worker slot: one replacement, not one per request.
+    assert.equal(forks, 1);
+  });
+
   test('GET /metrics answers from the serving workers while a replacement starts', async () => {
     const before = await httpRequest(`${admin}/metrics`);
     assert.equal(before.status, 200, before.body);
