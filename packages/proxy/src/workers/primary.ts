@@ -123,13 +123,15 @@ export async function startCluster(
       type: 'targets',
       targets: targetStates(upstreams.values()),
     });
-  const watched = new WeakSet<Target>();
+  // By checker, not by target: a reload that changes a kept target's healthCheck gives it a new
+  // checker, whose changes must reach the workers too.
+  const watched = new WeakSet<NonNullable<Target['checker']>>();
   const watchHealth = () => {
     for (const pool of upstreams.values()) {
       for (const target of pool.targets) {
         const checker = target.checker;
-        if (checker === undefined || watched.has(target)) continue;
-        watched.add(target);
+        if (checker === undefined || watched.has(checker)) continue;
+        watched.add(checker);
         // The checker's own listener sets target.healthy first (it was attached first).
         checker.on('change', broadcastTargets);
       }

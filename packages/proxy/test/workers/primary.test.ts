@@ -30,13 +30,15 @@ describe('cluster primary', () => {
   let admin: string;
   let file: string;
   let hold: string;
-  const yaml = (targets: string) => `
+  let bHealthy = true;
+  const yaml = (targets: string, more = '') => `
 listen: 127.0.0.1:0
 workers: 1
 admin: { listen: 127.0.0.1:0 }
 upstreams:
   app:
     targets: [${targets}]
+    ${more}
 routes:
   - upstream: app
 log: { access: false, level: warn }
@@ -44,7 +46,10 @@ log: { access: false, level: warn }
 
   before(async () => {
     a = await startServer((_req, res) => res.end('a'));
-    b = await startServer((_req, res) => res.end('b'));
+    b = await startServer((req, res) => {
+      if (req.url?.startsWith('/health') && !bHealthy) res.statusCode = 503;
+      res.end('b');
+    });
     file = inTempDir('proxy.yaml');
     hold = inTempDir('hold');
     process.env.BREAKWATER_TEST_HOLD = hold;
@@ -185,6 +190,32 @@ log: { access: false, level: warn }
         return row(1)?.eligible === true && row(0)?.eligible === false;
       },
       10_000,
+    );
+  });
+  test("health changes still reach the workers after a reload that changes the targets' health check", async () => {
+    const check = (path: string) =>
+      `healthCheck: { path: ${path}, interval: 200ms, healthyThreshold: 1, unhealthyThreshold: 1 }`;
+    const targets = `{ url: ${a.url} }, { url: ${b.url} }`;
+    writeFileSync(file, yaml(targets, check('/healthz')));
+    assert.equal((await running.reloadFile()).status, 'applied');
+    // A changed check replaces each target's checker; the target stays.
+    writeFileSync(file, yaml(targets, check('/health-deep')));
+    assert.equal((await running.reloadFile()).status, 'applied');
+    bHealthy = false;
+    const pid = running.workers()[0]?.pid;
+    await waitUntil(
+      'the worker stops sending to the target its health check found down',
+      async () => {
+        const view = JSON.parse(
+          (await httpRequest(`${admin}/api/upstreams`)).body,
+        ) as ClusterUpstreamsView;
+        const target = view.upstreams[0]?.targets[1];
+        return (
+          target?.healthy === false &&
+          target.workers.find((row) => row.pid === pid)?.eligible === false
+        );
+      },
+      15_000,
     );
   });
 });
