@@ -110,6 +110,8 @@ interface Watched {
   cluster?: { readonly facts: MergedTargetFacts; readonly workers: WorkerTargetView[] };
   /** Cluster mode: each worker's counts at its last report, to add only the increase. */
   readonly counted: Map<number, CountedTraffic>;
+  /** Subscribes to a breaker or checker a reload gave the target since the last look. */
+  follow: () => void;
 }
 
 interface CountedTraffic {
@@ -351,17 +353,21 @@ export class DashboardFeed {
   /** Starts watching a target the first time the feed sees it. */
   #watch(upstream: string, target: Target): Watched {
     const existing = this.#watched.get(target);
-    if (existing !== undefined) return existing;
+    if (existing !== undefined) {
+      existing.follow();
+      return existing;
+    }
     const watched: Watched = {
       traffic: new TargetTraffic(),
       sampler: new TargetSampler(),
       reason: null,
       drained: target.drained,
       counted: new Map(),
+      follow: () => {},
     };
     this.#watched.set(target, watched);
     // In a cluster the primary's breakers see no traffic: ejections come in the workers' reports.
-    watchTimeline(upstream, target, {
+    watched.follow = watchTimeline(upstream, target, {
       reason: (text) => {
         watched.reason = text;
       },

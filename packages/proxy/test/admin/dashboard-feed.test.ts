@@ -13,7 +13,7 @@ import {
 import type { TargetReport, WorkerReport } from '../../src/admin/dashboard-report.ts';
 import { latencyBoundsMs } from '../../src/admin/target-traffic.ts';
 import { createLogger } from '../../src/logger.ts';
-import { guardedPool } from '../support/ejections.ts';
+import { eject, guardedPool } from '../support/ejections.ts';
 
 /** A page reading the stream: every event, and a way to wait for one. */
 function page() {
@@ -262,6 +262,35 @@ test('a worker that comes back after missing many reports does not bring its old
     answers = [report(11, 320, 20), report(12, 0, 0)];
     await tick();
     assert.equal(errorPercent(), 0, 'the 20 old failures are not counted a second time');
+  } finally {
+    feed.stop();
+  }
+});
+
+test("tells a target's ejections after a reload gave it a new breaker", async (t) => {
+  t.mock.timers.enable({ apis: ['setInterval'] });
+  const { upstream } = guardedPool(1);
+  const feed = new DashboardFeed({
+    pools: () => [upstream],
+    reloadable: false,
+    logger: createLogger('silent'),
+  });
+  const reader = page();
+  feed.start();
+  try {
+    feed.stream(reader.res);
+    // A reload that changes outlierDetection keeps the target and replaces its breaker.
+    upstream.targets[0]!.breaker = guardedPool(1).upstream.targets[0]!.breaker;
+    t.mock.timers.tick(1_000);
+    eject(upstream, 0);
+    const ejected = reader.events.filter(
+      ({ event, data }) => event === 'timeline' && (data as TimelineEntry).kind === 'ejected',
+    );
+    assert.equal(ejected.length, 1);
+    const views = reader.events.filter(({ event }) => event === 'view');
+    const row = (views.at(-1)?.data as DashboardView | undefined)?.upstreams[0]?.targets[0];
+    assert.equal(row?.state, 'ejected');
+    assert.match(row?.reason ?? '', /consecutive failure/);
   } finally {
     feed.stop();
   }
