@@ -33,7 +33,7 @@ Signals: SIGTERM / SIGINT stop accepting connections, let in-flight requests fin
 SIGHUP re-reads the config file and applies it without dropping requests; an invalid
 file is logged and the running config stays. With several workers, SIGUSR2 replaces
 them one at a time (with cluster.accept: round-robin, the default, without refusing a
-connection).`;
+connection); without workers it is logged and ignored.`;
 
 async function main(argv: string[]): Promise<number> {
   let parsed: ReturnType<typeof parse>;
@@ -135,15 +135,22 @@ async function main(argv: string[]): Promise<number> {
           logger.info({ signal: 'SIGHUP', file }, 'reloading config');
           void proxy.reloadFile();
         });
-        if (restart !== undefined) {
-          const rolling = restart;
-          process.on('SIGUSR2', () => {
-            logger.info({ signal: 'SIGUSR2' }, 'rolling restart of the workers');
-            rolling().catch((error: unknown) =>
-              logger.error({ err: error }, 'rolling restart failed'),
+        // Handled in one process too: SIGUSR2's default action ends the process, and a deploy
+        // script sending it after an upgrade must not kill a proxy that runs without workers
+        // (`workers: 1`, or `auto` on one core).
+        process.on('SIGUSR2', () => {
+          if (restart === undefined) {
+            logger.warn(
+              { signal: 'SIGUSR2' },
+              'no workers (one process): nothing to restart; signal ignored',
             );
-          });
-        }
+            return;
+          }
+          logger.info({ signal: 'SIGUSR2' }, 'rolling restart of the workers');
+          restart().catch((error: unknown) =>
+            logger.error({ err: error }, 'rolling restart failed'),
+          );
+        });
       });
     }
     default:

@@ -150,4 +150,47 @@ describe('breakwater CLI', () => {
       await b.close();
     }
   });
+  test('SIGUSR2 to a proxy without workers is logged and ignored, not fatal', async () => {
+    const a = await startServer((_req, res) => res.end('a'));
+    const file = inTempDir('usr2.yaml');
+    // One process, as `workers: auto` gives on a one-core machine.
+    await writeFile(
+      file,
+      `listen: 127.0.0.1:0\nworkers: 1\nlog: { access: false }\nupstreams:\n  app:\n    targets: [ { url: "${a.url}" } ]\nroutes: [ { upstream: app } ]\n`,
+    );
+    const child = spawn(
+      process.execPath,
+      ['--conditions=@breakwater/source', CLI, 'start', '--config', file],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString('utf8');
+    });
+    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+      child.on('exit', (code, signal) => resolve({ code, signal })),
+    );
+    const logged = async (pattern: RegExp) => {
+      const deadline = Date.now() + 20_000;
+      while (!pattern.test(output)) {
+        if (child.exitCode !== null || child.signalCode !== null) {
+          throw new Error(`exited (${child.exitCode ?? child.signalCode}): ${output}`);
+        }
+        if (Date.now() > deadline) throw new Error(`no ${pattern} in: ${output}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    };
+    try {
+      await logged(/breakwater proxy started/);
+      const port = /"listen":\["127\.0\.0\.1:(\d+)"\]/.exec(output)?.[1];
+      child.kill('SIGUSR2');
+      await logged(/nothing to restart/);
+      assert.equal((await httpRequest(`http://127.0.0.1:${port}/`)).body, 'a');
+      child.kill('SIGTERM');
+      assert.deepEqual(await exited, { code: 0, signal: null });
+    } finally {
+      child.kill('SIGKILL');
+      await a.close();
+    }
+  });
 });

@@ -110,6 +110,8 @@ interface Watched {
   cluster?: { readonly facts: MergedTargetFacts; readonly workers: WorkerTargetView[] };
   /** Cluster mode: each worker's counts at its last report, to add only the increase. */
   readonly counted: Map<number, CountedTraffic>;
+  /** Subscribes to a breaker or checker a reload gave the target since the last look. */
+  follow: () => void;
 }
 
 interface CountedTraffic {
@@ -223,7 +225,7 @@ export class DashboardFeed {
 
   /**
    * Takes in the workers' reports: each worker's increase in traffic counts since its previous
-   * report (all of it from a worker seen for the first time, or whose counts went back, i.e. a
+   * report (none from a worker not counted yet, all of it from one whose counts went back, i.e. a
    * rebuilt target), their merged facts, and their timeline entries.
    */
   #absorb(reports: readonly WorkerReport[]): void {
@@ -247,23 +249,32 @@ export class DashboardFeed {
         const workers: WorkerTargetView[] = [];
         for (const { pid, row } of seen) {
           const before = watched.counted.get(pid);
-          const fresh = before === undefined || row.attempts < before.attempts;
-          const attempts = fresh ? row.attempts : row.attempts - before.attempts;
-          const latency = fresh
-            ? row.latency
-            : row.latency.map((count, i) => count - (before.latency[i] ?? 0));
-          watched.traffic.add(
-            attempts,
-            fresh ? row.failures : row.failures - before.failures,
-            latency,
-          );
-          const seconds = before === undefined ? 0 : (now - before.at) / 1000;
-          workers.push({
-            pid,
-            breaker: row.breaker,
-            inFlight: row.inFlight,
-            rps: seconds > 0 && !fresh ? round(attempts / seconds) : 0,
-          });
+          if (before === undefined) {
+            // The report a worker's next increase is measured from, nothing to add: a new
+            // worker's reporter starts counting at the primary's first question, so its first
+            // counts are none, while one forgotten after missing reports would bring its lifetime
+            // counts, already shown, a second time in one tick.
+            workers.push({ pid, breaker: row.breaker, inFlight: row.inFlight, rps: 0 });
+          } else {
+            // Counts that went back belong to a rebuilt target: all of them are new.
+            const fresh = row.attempts < before.attempts;
+            const attempts = fresh ? row.attempts : row.attempts - before.attempts;
+            const latency = fresh
+              ? row.latency
+              : row.latency.map((count, i) => count - (before.latency[i] ?? 0));
+            watched.traffic.add(
+              attempts,
+              fresh ? row.failures : row.failures - before.failures,
+              latency,
+            );
+            const seconds = (now - before.at) / 1000;
+            workers.push({
+              pid,
+              breaker: row.breaker,
+              inFlight: row.inFlight,
+              rps: seconds > 0 && !fresh ? round(attempts / seconds) : 0,
+            });
+          }
           watched.counted.set(pid, {
             attempts: row.attempts,
             failures: row.failures,
@@ -342,17 +353,21 @@ export class DashboardFeed {
   /** Starts watching a target the first time the feed sees it. */
   #watch(upstream: string, target: Target): Watched {
     const existing = this.#watched.get(target);
-    if (existing !== undefined) return existing;
+    if (existing !== undefined) {
+      existing.follow();
+      return existing;
+    }
     const watched: Watched = {
       traffic: new TargetTraffic(),
       sampler: new TargetSampler(),
       reason: null,
       drained: target.drained,
       counted: new Map(),
+      follow: () => {},
     };
     this.#watched.set(target, watched);
     // In a cluster the primary's breakers see no traffic: ejections come in the workers' reports.
-    watchTimeline(upstream, target, {
+    watched.follow = watchTimeline(upstream, target, {
       reason: (text) => {
         watched.reason = text;
       },

@@ -48,6 +48,8 @@ export interface DashboardReporterContext {
 interface Watched {
   readonly traffic: TargetTraffic;
   reason: TargetReport['reason'];
+  /** Subscribes to a breaker or checker a reload gave the target since the last look. */
+  follow: () => void;
 }
 
 /** Timeline entries a worker keeps for a primary that stopped asking. */
@@ -111,10 +113,13 @@ export class DashboardReporter {
 
   #watch(upstream: string, target: Target): Watched {
     const existing = this.#watched.get(target);
-    if (existing !== undefined) return existing;
-    const watched: Watched = { traffic: new TargetTraffic(), reason: null };
+    if (existing !== undefined) {
+      existing.follow();
+      return existing;
+    }
+    const watched: Watched = { traffic: new TargetTraffic(), reason: null, follow: () => {} };
     this.#watched.set(target, watched);
-    watchTimeline(upstream, target, {
+    watched.follow = watchTimeline(upstream, target, {
       ownOnly: true,
       reason: (text) => {
         watched.reason = { text, at: Date.now() };

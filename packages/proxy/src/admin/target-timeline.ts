@@ -40,14 +40,35 @@ export interface TimelineWatch {
 }
 
 /**
- * Subscribes to `target`'s breaker and health checker for as long as the target lives.
+ * Subscribes to `target`'s breaker and health checker, and returns `follow`: a reload that keeps
+ * the target may give it a new breaker (changed `outlierDetection`) or checker (changed
+ * `healthCheck`), so the watcher calls `follow()` whenever it looks at the target again, and it
+ * subscribes to the ones the target has now.
  *
  * @example
  * ```ts
- * watchTimeline('api', target, { entry: (entry) => feed.note(entry) });
+ * const follow = watchTimeline('api', target, { entry: (entry) => feed.note(entry) });
+ * follow(); // at each later look at the target
  * ```
  */
-export function watchTimeline(upstream: string, target: Target, watch: TimelineWatch): void {
+export function watchTimeline(upstream: string, target: Target, watch: TimelineWatch): () => void {
+  let breakerSeen: Target['breaker'] | undefined;
+  let checkerSeen: Target['checker'] | undefined;
+  const follow = () => {
+    if (target.breaker !== breakerSeen) {
+      breakerSeen = target.breaker;
+      watchBreaker(upstream, target, watch);
+    }
+    if (target.checker !== checkerSeen) {
+      checkerSeen = target.checker;
+      watchChecker(upstream, target, watch);
+    }
+  };
+  follow();
+  return follow;
+}
+
+function watchBreaker(upstream: string, target: Target, watch: TimelineWatch): void {
   const breaker = target.breaker;
   const who = `${target.id} (${upstream})`;
   const base = { upstream, target: target.id } as const;
@@ -70,6 +91,11 @@ export function watchTimeline(upstream: string, target: Target, watch: TimelineW
       watch.entry({ ...base, kind: 'recovered', text: `${who} readmitted: ${reason}` });
     });
   }
+}
+
+function watchChecker(upstream: string, target: Target, watch: TimelineWatch): void {
+  const who = `${target.id} (${upstream})`;
+  const base = { upstream, target: target.id } as const;
   target.checker?.on('change', ({ healthy, check }) => {
     watch.health?.(healthy);
     const detail = check.error ?? (check.status === undefined ? '' : `status ${check.status}`);

@@ -5,6 +5,7 @@
  * message stays right across a reload that reorders targets.
  */
 
+import type { Registry } from 'prom-client';
 import type { DashboardReport } from '../admin/dashboard-report.ts';
 import type { ListenerView } from '../admin/listeners-view.ts';
 import type { UpstreamsView } from '../admin/server.ts';
@@ -38,6 +39,7 @@ export type ToWorker =
   | { readonly bw: 'proxy'; readonly type: 'view'; readonly id: number }
   | { readonly bw: 'proxy'; readonly type: 'listeners'; readonly id: number }
   | { readonly bw: 'proxy'; readonly type: 'dashboard'; readonly id: number }
+  | { readonly bw: 'proxy'; readonly type: 'metrics'; readonly id: number }
   | { readonly bw: 'proxy'; readonly type: 'stop' };
 
 /** Worker → primary. */
@@ -67,7 +69,17 @@ export type ToPrimary =
       readonly type: 'dashboard';
       readonly id: number;
       readonly report: DashboardReport;
+    }
+  | {
+      readonly bw: 'proxy';
+      readonly type: 'metrics';
+      readonly id: number;
+      /** The worker's registry as `getMetricsAsJSON()` gives it, for `AggregatorRegistry`. */
+      readonly metrics: WorkerMetrics;
     };
+
+/** One worker's metrics, as prom-client's `Registry.getMetricsAsJSON()` returns them. */
+export type WorkerMetrics = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
 
 /** Whether `value` is one of these messages (the rest of the channel is someone else's). */
 export function isProxyMessage(

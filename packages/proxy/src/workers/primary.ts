@@ -28,9 +28,10 @@ import { Router, RouteTable } from '../upstream/router.ts';
 import type { Target } from '../upstream/target.ts';
 import { UpstreamPool } from '../upstream/upstream-pool.ts';
 import { assertAcceptSupported, reusePortCaveat } from './accept-mode.ts';
+import { coalesce } from './coalesce.ts';
 import { mergeListeners, type WorkerListeners } from './merge-listeners.ts';
 import { mergeViews, type WorkerView } from './merge-view.ts';
-import type { ToPrimary, ToWorker } from './messages.ts';
+import type { ToPrimary, ToWorker, WorkerMetrics } from './messages.ts';
 import { type WorkerInfo, WorkerSupervisor } from './supervisor.ts';
 import { targetStates } from './target-states.ts';
 import { workerConfig } from './worker-config.ts';
@@ -126,19 +127,25 @@ export async function startCluster(
       type: 'targets',
       targets: targetStates(upstreams.values()),
     });
-  const watched = new WeakSet<Target>();
+  // By checker, not by target: a reload that changes a kept target's healthCheck gives it a new
+  // checker, whose changes must reach the workers too.
+  const watched = new WeakSet<NonNullable<Target['checker']>>();
   const watchHealth = () => {
     for (const pool of upstreams.values()) {
       for (const target of pool.targets) {
         const checker = target.checker;
-        if (checker === undefined || watched.has(target)) continue;
-        watched.add(target);
+        if (checker === undefined || watched.has(checker)) continue;
+        watched.add(checker);
         // The checker's own listener sets target.healthy first (it was attached first).
         checker.on('change', broadcastTargets);
       }
     }
   };
 
+  /** Workers that have served: /metrics counts them until they exit. */
+  const served = new WeakSet<Worker>();
+  /** The config each worker's start message carried. */
+  const startedWith = new WeakMap<Worker, ProxyConfig>();
   const pending = new Map<number, (message: ToPrimary) => void>();
   let nextId = 1;
   const ask = (worker: Worker, message: ToWorker & { id: number }, timeout = ANSWER_TIMEOUT_MS) =>
@@ -161,12 +168,19 @@ export async function startCluster(
       options.workerEntry ??
       fileURLToPath(new URL(`../worker-main${extname(import.meta.url)}`, import.meta.url)),
     execArgv: options.execArgv ?? process.execArgv,
-    startMessage: () => ({
-      bw: 'proxy',
-      type: 'start',
-      config: workerConfig(reloader.config),
-      targets: targetStates(upstreams.values()),
-    }),
+    startMessage: (worker) => {
+      startedWith.set(worker, reloader.config);
+      return {
+        bw: 'proxy',
+        type: 'start',
+        config: workerConfig(reloader.config),
+        targets: targetStates(upstreams.values()),
+      };
+    },
+    onReady: (worker) => {
+      served.add(worker);
+      catchUp(worker);
+    },
     onMessage: (_worker, message) => {
       if (message.type !== 'ready') pending.get(message.id)?.(message);
     },
@@ -177,31 +191,44 @@ export async function startCluster(
 
   // Reloads reach the workers in the order the primary applied them.
   let pushes: Promise<void> = Promise.resolve();
+  const reloadWorker = async (worker: Worker, next: ProxyConfig): Promise<void> => {
+    const answer = await ask(worker, {
+      bw: 'proxy',
+      type: 'reload',
+      id: nextId++,
+      config: workerConfig(next),
+    });
+    if (answer?.type === 'reloaded' && answer.ok) return;
+    logger.error(
+      {
+        pid: worker.process.pid,
+        error: answer?.type === 'reloaded' ? answer.error : 'no answer',
+      },
+      'a worker failed to apply the reload; restarting it with the new config',
+    );
+    await supervisor.replace(worker);
+  };
   const pushReload = (next: ProxyConfig): Promise<void> => {
     pushes = pushes.then(async () => {
-      const message = workerConfig(next);
-      await Promise.all(
-        supervisor.ready().map(async (worker) => {
-          const answer = await ask(worker, {
-            bw: 'proxy',
-            type: 'reload',
-            id: nextId++,
-            config: message,
-          });
-          if (answer?.type === 'reloaded' && answer.ok) return;
-          logger.error(
-            {
-              pid: worker.process.pid,
-              error: answer?.type === 'reloaded' ? answer.error : 'no answer',
-            },
-            'a worker failed to apply the reload; restarting it with the new config',
-          );
-          await supervisor.replace(worker);
-        }),
-      );
+      await Promise.all(supervisor.ready().map((worker) => reloadWorker(worker, next)));
       broadcastTargets();
     });
     return pushes;
+  };
+  // A reload is pushed to the workers that serve, and a worker follows the primary's target
+  // states only once it serves: a reload, drain or health change that came while a worker was
+  // starting (after its start message was made) is sent to it when it is ready.
+  const catchUp = (worker: Worker): void => {
+    pushes = pushes.then(async () => {
+      if (startedWith.get(worker) !== reloader.config) await reloadWorker(worker, reloader.config);
+      if (worker.isConnected()) {
+        worker.send({
+          bw: 'proxy',
+          type: 'targets',
+          targets: targetStates(upstreams.values()),
+        } satisfies ToWorker);
+      }
+    });
   };
   // The dashboard comes with the admin listener; its numbers are the workers' (see the feed).
   const dashboard =
@@ -231,6 +258,26 @@ export async function startCluster(
             logger,
           }),
         };
+  // Not prom-client's clusterMetrics(): it waits for every connected worker, and a worker still
+  // starting has no registry to answer with, so every scrape during a restart failed after 5 s.
+  // Asked: each worker that has served, a retiring one included (its counts are part of the
+  // totals until it exits). One that exits meanwhile took its counts with it; one alive but
+  // silent fails the scrape, since totals without it would look like a counter reset.
+  const collectMetrics = coalesce(async (): Promise<string> => {
+    const workers = Object.values(cluster.workers ?? {}).filter(
+      (worker): worker is Worker =>
+        worker !== undefined && served.has(worker) && worker.isConnected(),
+    );
+    const answers = await Promise.all(
+      workers.map(async (worker): Promise<WorkerMetrics | undefined> => {
+        const answer = await ask(worker, { bw: 'proxy', type: 'metrics', id: nextId++ });
+        if (answer?.type === 'metrics') return answer.metrics;
+        if (worker.isDead()) return undefined;
+        throw new Error(`worker ${worker.process.pid} did not send its metrics in time`);
+      }),
+    );
+    return AggregatorRegistry.aggregate(answers.filter((each) => each !== undefined)).metrics();
+  });
   const reloadFile = async (): Promise<ReloadResult> => {
     const result = await reloader.reloadFile();
     if (result.status === 'applied') {
@@ -241,7 +288,15 @@ export async function startCluster(
     return result;
   };
 
-  const aggregator = new AggregatorRegistry();
+  // One rolling restart at a time, whoever asks (SIGUSR2, POST /api/restart): a second one
+  // running beside it would replace each worker again, and retire replacements still starting.
+  let restarting: Promise<void> | undefined;
+  const restart = (): Promise<void> => {
+    restarting ??= supervisor.rollingRestart().finally(() => {
+      restarting = undefined;
+    });
+    return restarting;
+  };
   let admin: Server | undefined;
   let proxyAddresses: readonly string[];
   try {
@@ -255,7 +310,7 @@ export async function startCluster(
         logger,
         reload: reloadFile,
         targetsChanged: broadcastTargets,
-        upstreamsView: async () => {
+        upstreamsView: coalesce(async () => {
           const views = await Promise.all(
             supervisor.ready().map(async (worker): Promise<WorkerView | undefined> => {
               const answer = await ask(worker, { bw: 'proxy', type: 'view', id: nextId++ });
@@ -268,8 +323,8 @@ export async function startCluster(
             upstreamsView(upstreams.values()),
             views.filter((view) => view !== undefined),
           );
-        },
-        listenersView: async () => {
+        }),
+        listenersView: coalesce(async () => {
           const answers = await Promise.all(
             supervisor.ready().map(async (worker): Promise<WorkerListeners | undefined> => {
               const answer = await ask(worker, { bw: 'proxy', type: 'listeners', id: nextId++ });
@@ -279,13 +334,13 @@ export async function startCluster(
             }),
           );
           return mergeListeners(answers.filter((answer) => answer !== undefined));
-        },
+        }),
         dashboard,
-        collectMetrics: () => aggregator.clusterMetrics(),
+        collectMetrics,
         routes: (req, res, path) =>
           clusterRoutes(req, res, path, {
             workers: () => supervisor.list(),
-            restart: () => supervisor.rollingRestart(),
+            restart,
           }),
       });
       admin.listen(config.admin.listen.port, config.admin.listen.host);
@@ -316,19 +371,13 @@ export async function startCluster(
     'breakwater proxy started',
   );
 
-  let restarting: Promise<void> | undefined;
   let closing: Promise<void> | undefined;
   return {
     proxyAddresses,
     adminAddress,
     workers: () => supervisor.list(),
     reloadFile,
-    restart: () => {
-      restarting ??= supervisor.rollingRestart().finally(() => {
-        restarting = undefined;
-      });
-      return restarting;
-    },
+    restart,
     close: () => {
       closing ??= (async () => {
         logger.info('shutting down');

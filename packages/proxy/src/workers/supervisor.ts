@@ -20,7 +20,12 @@ export interface SupervisorOptions {
   readonly exec: string;
   readonly execArgv: readonly string[];
   /** The message a new worker starts from: the current config and target states. */
-  readonly startMessage: () => ToWorker;
+  readonly startMessage: (worker: Worker) => ToWorker;
+  /**
+   * A worker now serves. It started from the config and target states of its start message: the
+   * primary brings it up to date with whatever changed while it was starting.
+   */
+  readonly onReady?: (worker: Worker) => void;
   /** Every other message from a worker (view answers, reload results). */
   readonly onMessage: (worker: Worker, message: ToPrimary) => void;
   /** How long a stopping worker may take to finish its requests before it is killed (ms). */
@@ -176,7 +181,7 @@ export class WorkerSupervisor {
     slot.startedAt = Date.now();
     const { logger } = this.#options;
     worker.on('online', () => {
-      if (worker.isConnected()) worker.send(this.#options.startMessage());
+      if (worker.isConnected()) worker.send(this.#options.startMessage(worker));
     });
     // A send racing a worker's death fails with an 'error' event: logged, never a crash here.
     worker.on('error', (error: Error) =>
@@ -190,6 +195,7 @@ export class WorkerSupervisor {
         this.#readyWaiters.get(worker)?.(typed.listen);
         this.#readyWaiters.delete(worker);
         logger.info({ slot: slot.index, pid: worker.process.pid }, 'worker ready');
+        this.#options.onReady?.(worker);
         return;
       }
       this.#options.onMessage(worker, typed);

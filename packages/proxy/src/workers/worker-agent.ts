@@ -3,6 +3,8 @@
  * applies reloads the primary validated, answers its requests for this worker's view, listeners
  * and dashboard report, and stops gracefully when told to (rolling restart, shutdown).
  */
+
+import type { Registry } from 'prom-client';
 import { DashboardReporter } from '../admin/dashboard-report.ts';
 import { listenersView } from '../admin/listeners-view.ts';
 import type { UpstreamsView } from '../admin/server.ts';
@@ -20,6 +22,7 @@ export interface WorkerProxy {
   readonly upstreams: ReadonlyMap<string, UpstreamPool>;
   readonly listeners: readonly Listener[];
   readonly forwarder: { onAttempt(listener: AttemptListener): () => void };
+  readonly metrics: { readonly registry: Pick<Registry, 'getMetricsAsJSON'> };
   reload(config: ProxyConfig): Promise<ReloadResult>;
   stopAccepting(): void;
   close(): Promise<void>;
@@ -85,6 +88,11 @@ export function attachWorkerAgent(
           onAttempt: (listener) => proxy.forwarder.onAttempt(listener),
         });
         send({ bw: 'proxy', type: 'dashboard', id: message.id, report: reporter.report() });
+        return;
+      case 'metrics':
+        proxy.metrics.registry.getMetricsAsJSON().then((metrics) => {
+          send({ bw: 'proxy', type: 'metrics', id: message.id, metrics });
+        });
         return;
       case 'reload':
         proxy.reload(message.config).then((result) => {

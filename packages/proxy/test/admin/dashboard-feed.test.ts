@@ -13,7 +13,7 @@ import {
 import type { TargetReport, WorkerReport } from '../../src/admin/dashboard-report.ts';
 import { latencyBoundsMs } from '../../src/admin/target-traffic.ts';
 import { createLogger } from '../../src/logger.ts';
-import { guardedPool } from '../support/ejections.ts';
+import { eject, guardedPool } from '../support/ejections.ts';
 
 /** A page reading the stream: every event, and a way to wait for one. */
 function page() {
@@ -204,6 +204,93 @@ test('puts a transition that several workers report on the timeline once', async
       .map(({ data }) => (data as TimelineEntry).kind);
     // In time order: ejected twice (one event), trial twice (one), ejected again, readmitted.
     assert.deepEqual(kinds, ['ejected', 'trial', 'ejected', 'recovered']);
+  } finally {
+    feed.stop();
+  }
+});
+
+test('a worker that comes back after missing many reports does not bring its old counts again', async (t) => {
+  t.mock.timers.enable({ apis: ['setInterval'] });
+  const { upstream } = guardedPool(1);
+  const url = upstream.targets[0]!.id;
+  const row = (attempts: number, failures: number): TargetReport => ({
+    upstream: 'api',
+    url,
+    attempts,
+    failures,
+    latency: latency(0, attempts),
+    inFlight: 0,
+    concurrencyLimit: null,
+    breaker: 'closed',
+    retryAfterMs: 0,
+    ejections: 0,
+    reason: null,
+  });
+  const report = (pid: number, attempts: number, failures: number): WorkerReport => ({
+    pid,
+    report: { targets: [row(attempts, failures)], timeline: [] },
+  });
+  // Worker 11's first 20 attempts failed; then it got busy and missed its reports for longer
+  // than the feed remembers a worker (worker 12 answered meanwhile), serving 300 good requests.
+  let answers: WorkerReport[] = [report(11, 0, 0), report(12, 0, 0)];
+  const feed = new DashboardFeed({
+    pools: () => [upstream],
+    workers: async () => answers,
+    reloadable: false,
+    logger: createLogger('silent'),
+  });
+  const reader = page();
+  const tick = async () => {
+    t.mock.timers.tick(1_000);
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+  };
+  const errorPercent = () => {
+    const views = reader.events.filter(({ event }) => event === 'view');
+    const view = views.at(-1)?.data as DashboardView | undefined;
+    assert.ok(view !== undefined, 'a view was sent');
+    return view.upstreams[0]?.targets[0]?.errorPercent;
+  };
+  feed.start();
+  try {
+    feed.stream(reader.res);
+    await tick();
+    answers = [report(11, 20, 20), report(12, 0, 0)];
+    await tick();
+    assert.equal(errorPercent(), 100, 'the failures are shown once');
+    answers = [report(12, 0, 0)];
+    for (let i = 0; i < 40; i++) await tick();
+    answers = [report(11, 320, 20), report(12, 0, 0)];
+    await tick();
+    assert.equal(errorPercent(), 0, 'the 20 old failures are not counted a second time');
+  } finally {
+    feed.stop();
+  }
+});
+
+test("tells a target's ejections after a reload gave it a new breaker", async (t) => {
+  t.mock.timers.enable({ apis: ['setInterval'] });
+  const { upstream } = guardedPool(1);
+  const feed = new DashboardFeed({
+    pools: () => [upstream],
+    reloadable: false,
+    logger: createLogger('silent'),
+  });
+  const reader = page();
+  feed.start();
+  try {
+    feed.stream(reader.res);
+    // A reload that changes outlierDetection keeps the target and replaces its breaker.
+    upstream.targets[0]!.breaker = guardedPool(1).upstream.targets[0]!.breaker;
+    t.mock.timers.tick(1_000);
+    eject(upstream, 0);
+    const ejected = reader.events.filter(
+      ({ event, data }) => event === 'timeline' && (data as TimelineEntry).kind === 'ejected',
+    );
+    assert.equal(ejected.length, 1);
+    const views = reader.events.filter(({ event }) => event === 'view');
+    const row = (views.at(-1)?.data as DashboardView | undefined)?.upstreams[0]?.targets[0];
+    assert.equal(row?.state, 'ejected');
+    assert.match(row?.reason ?? '', /consecutive failure/);
   } finally {
     feed.stop();
   }

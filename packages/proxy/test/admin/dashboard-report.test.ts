@@ -103,3 +103,18 @@ test('merges a target across workers: furthest state, sums, the latest reason', 
   assert.equal(mergeTargetFacts([row({})]).concurrencyLimit, null);
   assert.equal(mergeTargetFacts([]).breaker, 'disabled');
 });
+
+test("reports a target's ejections after a reload gave it a new breaker", () => {
+  const { upstream, reporter } = reporting();
+  reporter.report();
+  // A reload that changes outlierDetection keeps the target and replaces its breaker.
+  upstream.targets[0]!.breaker = guardedPool(1).upstream.targets[0]!.breaker;
+  reporter.report();
+  eject(upstream, 0);
+  const report = reporter.report();
+  assert.deepEqual(
+    report.timeline.map((entry) => entry.kind),
+    ['ejected'],
+  );
+  assert.match(report.targets[0]?.reason?.text ?? '', /consecutive failure/);
+});
