@@ -20,6 +20,7 @@ import type { ProxyConfig } from '../config/schema.ts';
 import type { Logger } from '../logger.ts';
 import { upstreamLifecycle } from '../reload/lifecycle.ts';
 import { ConfigReloader, type ReloadResult } from '../reload/reload.ts';
+import { checkSpillDirectory } from '../request/response-spills.ts';
 import { checkListenCertificates } from '../tls/check-listen-certificates.ts';
 import { Router, RouteTable } from '../upstream/router.ts';
 import type { Target } from '../upstream/target.ts';
@@ -81,6 +82,8 @@ export async function startCluster(
   // Workers load the certificates; a pair they cannot load would make every one of them fail
   // to start, again and again. Refused here first, like any other config error.
   await checkListenCertificates(config.listen);
+  // The same for the workers' spill directory.
+  await checkSpillDirectory(config.limits);
   const clock = options.clock ?? systemClock;
   // The hub every worker's breakers share state through; it must exist before the first fork.
   clusterSync({ log: (message, error) => logger.warn({ err: error }, message) });
