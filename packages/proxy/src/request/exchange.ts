@@ -289,6 +289,12 @@ export class Exchange implements AttemptOwner {
       return;
     }
     const res = this.#res;
+    // A pipelined response queued behind an earlier one on its connection (no socket yet) has
+    // no client to take anything: it goes to disk from its first byte, not through memory.
+    if (res.socket === null && !isHttp2Response(res) && this.#startSpill(true)) {
+      this.responseData(attempt, controller, chunk);
+      return;
+    }
     const out: Writable = res;
     if (!out.write(chunk)) {
       const host = this.#host;
@@ -337,12 +343,15 @@ export class Exchange implements AttemptOwner {
     res.end();
   }
 
-  /** Sends the rest of the response through a spill file; false when spilling is off or full. */
-  #startSpill(): boolean {
+  /**
+   * Sends the rest of the response through a spill file; false when spilling is off or full.
+   * `clientIdle`: nothing waits in the response yet, so no 'drain' is to come before feeding.
+   */
+  #startSpill(clientIdle = false): boolean {
     const spills = this.#host.responseSpills;
     if (spills === undefined || this.#spillSpent) return false;
     const res = this.#res;
-    const spill = spills.start(res as SpillClient, this.#spillOwner);
+    const spill = spills.start(res as SpillClient, this.#spillOwner, clientIdle);
     if (spill === undefined) {
       this.#spillSpent = true;
       return false;

@@ -101,13 +101,18 @@ export class ResponseSpill {
   #clientReady = false;
   #blocksInFlight = 0;
 
-  constructor(budget: SpillBudget, client: SpillClient, owner: SpillOwner) {
+  /**
+   * `clientIdle`: nothing waits in `client` yet (a pipelined response still queued behind an
+   * earlier one). Otherwise the spill starts when a write returned false, and feeding starts at
+   * the 'drain' that follows once the client caught up.
+   */
+  constructor(budget: SpillBudget, client: SpillClient, owner: SpillOwner, clientIdle = false) {
     this.#budget = budget;
     this.#client = client;
     this.#owner = owner;
     budget.files++;
-    // The spill starts when a write returned false: 'drain' follows once the client caught up.
-    client.once('drain', this.#onClientReady);
+    if (clientIdle) this.#clientReady = true;
+    else client.once('drain', this.#onClientReady);
     this.#open();
   }
 

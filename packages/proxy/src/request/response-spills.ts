@@ -61,14 +61,15 @@ export class ResponseSpills implements SpillBudget {
   /**
    * Starts spilling the rest of a response written to `client`, or returns `undefined` when the
    * total bound is reached already (the response then waits for its client, as without spilling).
+   * `clientIdle`: nothing waits in `client` (else feeding starts at its next 'drain').
    */
-  start(client: SpillClient, owner: SpillOwner): ResponseSpill | undefined {
+  start(client: SpillClient, owner: SpillOwner, clientIdle = false): ResponseSpill | undefined {
     if (this.diskBytes >= this.maxTotalSize) {
       this.fallbacks['max-total-size']++;
       return undefined;
     }
     this.spilled++;
-    return new ResponseSpill(this, client, owner);
+    return new ResponseSpill(this, client, owner, clientIdle);
   }
 
   /**

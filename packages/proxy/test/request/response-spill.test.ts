@@ -13,6 +13,7 @@ import { readdirSync, readlinkSync } from 'node:fs';
 import { mkdtemp, rm, rmdir } from 'node:fs/promises';
 import { type IncomingMessage, request, type ServerResponse } from 'node:http';
 import { connect as connectH2 } from 'node:http2';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -243,6 +244,47 @@ describe('response spilling', () => {
       assert.equal(await metric(proxy, 'breakwater_response_spill_files'), 0);
     } finally {
       client.req.destroy();
+      await proxy.close();
+      await upstream.close();
+    }
+  });
+
+  test('a pipelined response queued behind a slow one goes to disk: both upstream responses finish, both arrive intact', async () => {
+    const body = randomBytes(16 * MiB);
+    const upstream = await upstreamOf(body);
+    const proxy = await startTestProxy(yaml(upstream.url, spill()));
+    const socket = connect(proxy.port, '127.0.0.1');
+    socket.on('error', () => {});
+    try {
+      await once(socket, 'connect');
+      socket.pause();
+      const get = 'GET /big HTTP/1.1\r\nHost: a\r\n\r\n';
+      socket.write(get + get);
+      await waitFor(() => upstream.outcomes.length === 2, 'both upstream responses to finish');
+      assert.deepEqual(upstream.outcomes, ['finished', 'finished']);
+      assert.equal(await metric(proxy, 'breakwater_responses_spilled_total'), 2);
+      const chunks: Buffer[] = [];
+      let length = 0;
+      socket.on('data', (chunk: Buffer) => {
+        chunks.push(chunk);
+        length += chunk.length;
+      });
+      socket.resume();
+      await waitFor(() => length >= 2 * body.length, 'both responses');
+      const bytes = Buffer.concat(chunks);
+      const bodies: Buffer[] = [];
+      let offset = 0;
+      for (let i = 0; i < 2; i++) {
+        const headEnd = bytes.indexOf('\r\n\r\n', offset);
+        await waitFor(() => Buffer.concat(chunks).length >= headEnd + 4 + body.length, 'a body');
+        const all = Buffer.concat(chunks);
+        bodies.push(all.subarray(headEnd + 4, headEnd + 4 + body.length));
+        offset = headEnd + 4 + body.length;
+      }
+      assert.equal(sha256(bodies[0]!), sha256(body));
+      assert.equal(sha256(bodies[1]!), sha256(body));
+    } finally {
+      socket.destroy();
       await proxy.close();
       await upstream.close();
     }
