@@ -36,7 +36,7 @@ import { Attempt, type AttemptOwner } from './attempt.ts';
 import { type AttemptFailure, ClientAbortedError, classifyError } from './attempt-failure.ts';
 import type { RequestHost } from './host.ts';
 import { readAhead } from './request-body.ts';
-import type { ResponseSpill, SpillClient, SpillOwner } from './response-spill.ts';
+import type { ResponseSpill, SpillClient, SpillOwner, SpillStart } from './response-spill.ts';
 
 // A retried response's body is read and dropped up to this size, then its connection is closed.
 const MAX_DISCARDED_BYTES = 64 * 1024;
@@ -291,7 +291,7 @@ export class Exchange implements AttemptOwner {
     const res = this.#res;
     // A pipelined response queued behind an earlier one on its connection (no socket yet) has
     // no client to take anything: it goes to disk from its first byte, not through memory.
-    if (res.socket === null && !isHttp2Response(res) && this.#startSpill(true)) {
+    if (res.socket === null && !isHttp2Response(res) && this.#startSpill('socket')) {
       this.responseData(attempt, controller, chunk);
       return;
     }
@@ -345,13 +345,13 @@ export class Exchange implements AttemptOwner {
 
   /**
    * Sends the rest of the response through a spill file; false when spilling is off or full.
-   * `clientIdle`: nothing waits in the response yet, so no 'drain' is to come before feeding.
+   * Feeding the client begins at `startOn` (see {@link SpillStart}).
    */
-  #startSpill(clientIdle = false): boolean {
+  #startSpill(startOn: SpillStart = 'drain'): boolean {
     const spills = this.#host.responseSpills;
     if (spills === undefined || this.#spillSpent) return false;
     const res = this.#res;
-    const spill = spills.start(res as SpillClient, this.#spillOwner, clientIdle);
+    const spill = spills.start(res as SpillClient, this.#spillOwner, startOn);
     if (spill === undefined) {
       this.#spillSpent = true;
       return false;

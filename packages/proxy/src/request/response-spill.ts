@@ -31,9 +31,16 @@ const WRITE_QUEUE_LIMIT = 64 * 1024;
 export interface SpillClient {
   /** `callback` runs once the chunk is handed to the connection (or failed). */
   write(chunk: Buffer, callback: (error?: Error | null) => void): boolean;
-  once(event: 'drain', listener: () => void): unknown;
-  off(event: 'drain', listener: () => void): unknown;
+  once(event: SpillStart, listener: () => void): unknown;
+  off(event: SpillStart, listener: () => void): unknown;
 }
+
+/**
+ * When feeding the client from the file may begin: at the `'drain'` after the write that fell
+ * behind, or, for a pipelined response still queued behind an earlier one, when it gets its
+ * `'socket'` (anything written before would wait in memory).
+ */
+export type SpillStart = 'drain' | 'socket';
 
 /** What a spill reports to: the exchange whose response it carries. */
 export interface SpillOwner {
@@ -100,19 +107,15 @@ export class ResponseSpill {
   /** What the client had before the spill began has gone out: feeding from the file may start. */
   #clientReady = false;
   #blocksInFlight = 0;
+  readonly #startOn: SpillStart;
 
-  /**
-   * `clientIdle`: nothing waits in `client` yet (a pipelined response still queued behind an
-   * earlier one). Otherwise the spill starts when a write returned false, and feeding starts at
-   * the 'drain' that follows once the client caught up.
-   */
-  constructor(budget: SpillBudget, client: SpillClient, owner: SpillOwner, clientIdle = false) {
+  constructor(budget: SpillBudget, client: SpillClient, owner: SpillOwner, startOn: SpillStart) {
     this.#budget = budget;
     this.#client = client;
     this.#owner = owner;
+    this.#startOn = startOn;
     budget.files++;
-    if (clientIdle) this.#clientReady = true;
-    else client.once('drain', this.#onClientReady);
+    client.once(startOn, this.#onClientReady);
     this.#open();
   }
 
@@ -157,7 +160,7 @@ export class ResponseSpill {
   destroy(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#client.off('drain', this.#onClientReady);
+    this.#client.off(this.#startOn, this.#onClientReady);
     this.#queue = [];
     this.#tail = [];
     this.#closeFile();
@@ -261,7 +264,7 @@ export class ResponseSpill {
     this.#tail = [];
     if (!this.#ended && !this.#full) return;
     this.#closed = true;
-    this.#client.off('drain', this.#onClientReady);
+    this.#client.off(this.#startOn, this.#onClientReady);
     this.#closeFile();
     if (this.#ended) this.#owner.delivered();
     else this.#owner.handBack();

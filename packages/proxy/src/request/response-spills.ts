@@ -14,6 +14,7 @@ import {
   type SpillBudget,
   type SpillClient,
   type SpillOwner,
+  type SpillStart,
 } from './response-spill.ts';
 
 /** Why a spill stopped growing and the rest of its response went back to backpressure. */
@@ -61,15 +62,15 @@ export class ResponseSpills implements SpillBudget {
   /**
    * Starts spilling the rest of a response written to `client`, or returns `undefined` when the
    * total bound is reached already (the response then waits for its client, as without spilling).
-   * `clientIdle`: nothing waits in `client` (else feeding starts at its next 'drain').
+   * Feeding `client` from the file begins at its `startOn` event.
    */
-  start(client: SpillClient, owner: SpillOwner, clientIdle = false): ResponseSpill | undefined {
+  start(client: SpillClient, owner: SpillOwner, startOn: SpillStart): ResponseSpill | undefined {
     if (this.diskBytes >= this.maxTotalSize) {
       this.fallbacks['max-total-size']++;
       return undefined;
     }
     this.spilled++;
-    return new ResponseSpill(this, client, owner, clientIdle);
+    return new ResponseSpill(this, client, owner, startOn);
   }
 
   /**

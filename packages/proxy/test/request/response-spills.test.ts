@@ -58,7 +58,7 @@ describe('response spill bounds', () => {
       { maxFileSize: 256 * KiB, maxTotalSize: 256 * KiB, directory },
       pino({ level: 'silent' }),
     );
-    const spill = spills.start(stuckClient(), owner())!;
+    const spill = spills.start(stuckClient(), owner(), 'drain')!;
     const chunk = Buffer.alloc(32 * KiB, 1);
     // A chunk is taken whatever push answers (false only asks for a pause): nine of them, one
     // more than the file holds.
@@ -66,7 +66,7 @@ describe('response spill bounds', () => {
     assert.equal(spill.fileBytes, 256 * KiB, 'exactly maxFileSize in the file');
     assert.equal(spills.fallbacks['max-file-size'], 1);
     assert.equal(spills.diskBytes, 256 * KiB);
-    assert.equal(spills.start(stuckClient(), owner()), undefined, 'the total is on disk');
+    assert.equal(spills.start(stuckClient(), owner(), 'drain'), undefined, 'the total is on disk');
     assert.equal(spills.fallbacks['max-total-size'], 1);
     assert.equal(spills.spilled, 1);
     spill.destroy();
