@@ -40,6 +40,8 @@ import type { ResponseSpill, SpillClient, SpillOwner, SpillStart } from './respo
 
 // A retried response's body is read and dropped up to this size, then its connection is closed.
 const MAX_DISCARDED_BYTES = 64 * 1024;
+// Bytes a pipelined response queued behind an earlier one keeps in memory before it spills.
+const QUEUED_RESPONSE_IN_MEMORY = 16 * 1024;
 
 /** The client's side of an exchange: its request, the response to write, and its body. */
 export interface ClientRequest {
@@ -289,13 +291,18 @@ export class Exchange implements AttemptOwner {
       return;
     }
     const res = this.#res;
+    const out: Writable = res;
     // A pipelined response queued behind an earlier one on its connection (no socket yet) has
-    // no client to take anything: it goes to disk from its first byte, not through memory.
-    if (res.socket === null && !isHttp2Response(res) && this.#startSpill('socket')) {
+    // no client to take anything: past a small start, it goes to disk rather than to memory.
+    if (
+      res.socket === null &&
+      !isHttp2Response(res) &&
+      out.writableLength + chunk.length > QUEUED_RESPONSE_IN_MEMORY &&
+      this.#startSpill('socket')
+    ) {
       this.responseData(attempt, controller, chunk);
       return;
     }
-    const out: Writable = res;
     if (!out.write(chunk)) {
       const host = this.#host;
       // The rate rule cuts a socket: on HTTP/2 that would end every other stream of the
@@ -349,7 +356,9 @@ export class Exchange implements AttemptOwner {
    */
   #startSpill(startOn: SpillStart = 'drain'): boolean {
     const spills = this.#host.responseSpills;
-    if (spills === undefined || this.#spillSpent) return false;
+    // After the end (client gone, data still arriving before the abort lands) nothing would
+    // close a new spill's file.
+    if (spills === undefined || this.#spillSpent || this.#done) return false;
     const res = this.#res;
     const spill = spills.start(res as SpillClient, this.#spillOwner, startOn);
     if (spill === undefined) {

@@ -167,8 +167,12 @@ export class ResponseSpill {
   }
 
   readonly #onClientReady = (): void => {
-    this.#clientReady = true;
-    this.#feed();
+    // 'socket' comes before node flushes what the response queued in memory: feeding waits a
+    // tick so the file's bytes follow those.
+    process.nextTick(() => {
+      this.#clientReady = true;
+      this.#feed();
+    });
   };
 
   #open(): void {
