@@ -12,6 +12,7 @@ import { loadConfigFile } from './config/load-config.ts';
 import { ListenError } from './listen-error.ts';
 import { createLogger } from './logger.ts';
 import { startProxy } from './proxy.ts';
+import { checkSpillDirectory } from './request/response-spills.ts';
 import { startCluster } from './workers/primary.ts';
 import { workerCount } from './workers/worker-count.ts';
 
@@ -70,6 +71,12 @@ async function main(argv: string[]): Promise<number> {
         process.stderr.write(`warning: ${file}: ${warning.path}: ${warning.message}\n`);
       }
       if (hosts.errors.length > 0) return reportConfigError(new ConfigError(hosts.errors, file));
+      try {
+        await checkSpillDirectory(config.limits);
+      } catch (error) {
+        if (!(error instanceof ConfigError)) throw error;
+        return reportConfigError(new ConfigError(error.issues, file));
+      }
       process.stdout.write(`OK ${file}\n`);
       return 0;
     }

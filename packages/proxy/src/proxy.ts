@@ -27,6 +27,7 @@ import { listenShape } from './reload/plan.ts';
 import { ConfigReloader, type ReloadResult } from './reload/reload.ts';
 import { Forwarder } from './request/forwarder.ts';
 import { createListener, type Listener, type ListenerContext } from './request/listeners.ts';
+import { checkSpillDirectory, ResponseSpills } from './request/response-spills.ts';
 import { SlowReaders } from './request/slow-readers.ts';
 import { UpgradeTunnels } from './request/upgrade.ts';
 import { Router, RouteTable } from './upstream/router.ts';
@@ -116,6 +117,9 @@ export async function startProxy(
   config: ProxyConfig,
   options: StartProxyOptions = {},
 ): Promise<RunningProxy> {
+  // Before anything starts: a spill directory it cannot write is a config error, not a surprise
+  // under load.
+  await checkSpillDirectory(config.limits);
   const logger = options.logger ?? createLogger(config.log.level);
   // cluster.redis: breakers shared with other proxy instances, unless the caller brought a sync.
   const shared =
@@ -141,6 +145,10 @@ export async function startProxy(
     sendTimeout: config.limits.sendTimeout,
   });
   metrics.countSlowReaders(slowReaders);
+  const spillConfig = config.limits.responseSpill;
+  const responseSpills =
+    spillConfig === false ? undefined : new ResponseSpills(spillConfig, logger);
+  if (responseSpills !== undefined) metrics.countResponseSpills(responseSpills);
   const forwarder = new Forwarder({
     routes,
     // Unique per proxy, so a request that comes back to this proxy is recognised as a loop.
@@ -150,6 +158,7 @@ export async function startProxy(
     maxBodySize: config.limits.maxBodySize,
     requestBuffer: config.limits.requestBuffer,
     responseBuffer: config.limits.responseBuffer,
+    responseSpills,
     slowReaders,
     maxHeaderSize: config.limits.maxHeaderSize,
     trustedProxies: new TrustedProxies(config.trustedProxies),

@@ -65,6 +65,24 @@ describe('breakwater CLI', () => {
     assert.match(result.stderr, /admin\.listen: 127\.0\.0\.1:8080 collides with listen\[0\]/);
   });
 
+  test('validate and start refuse a spill directory they cannot write, naming its path', async () => {
+    const file = inTempDir('spill.yaml');
+    const missing = inTempDir('no-such-directory');
+    await writeFile(
+      file,
+      `listen: 127.0.0.1:0\nlimits: { responseSpill: { directory: ${missing} } }\nupstreams:\n  api:\n    targets: [ { url: "http://127.0.0.1:1" } ]\nroutes: [ { upstream: api } ]\n`,
+    );
+    const validated = await run(['validate', file]);
+    assert.equal(validated.code, 1);
+    assert.match(
+      validated.stderr,
+      /limits\.responseSpill\.directory: cannot create spill files in .*no-such-directory \(ENOENT\)/,
+    );
+    const started = await run(['start', '--config', file]);
+    assert.equal(started.code, 1);
+    assert.match(started.stderr, /limits\.responseSpill\.directory: cannot create spill files/);
+  });
+
   test('start on an address in use prints one line naming the file, the path and the address', async () => {
     const taken = await startServer((_req, res) => res.end());
     const file = inTempDir('taken.yaml');

@@ -8,6 +8,7 @@ import { type Instrumentation, instrument } from '@breakwater/prometheus';
 import { CircuitBreaker } from 'breakwater';
 import { Counter, Gauge, type Metric, Registry } from 'prom-client';
 import type { RequestMetrics } from '../request/access-log.ts';
+import type { ResponseSpills } from '../request/response-spills.ts';
 import type { SlowReaders } from '../request/slow-readers.ts';
 import type { Target } from '../upstream/target.ts';
 import type { UpstreamPool } from '../upstream/upstream-pool.ts';
@@ -137,6 +138,60 @@ export class ProxyMetrics implements RequestMetrics {
       collect() {
         this.reset();
         for (const [reason, count] of Object.entries(slowReaders.cut)) {
+          if (count > 0) this.inc({ reason }, count);
+        }
+      },
+    });
+  }
+
+  /**
+   * Responses spilled to disk for clients that fell behind (`limits.responseSpill`): how many,
+   * how many bytes, what is on disk now, and the spills a bound or a disk error stopped.
+   */
+  countResponseSpills(spills: ResponseSpills): void {
+    const registers = [this.registry];
+    new Counter({
+      name: 'breakwater_responses_spilled_total',
+      help: 'Responses whose client fell more than limits.responseBuffer behind, continued through a temp file (limits.responseSpill).',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(spills.spilled);
+      },
+    });
+    new Counter({
+      name: 'breakwater_response_spill_bytes_total',
+      help: 'Bytes of responses written to spill files.',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(spills.bytesWritten);
+      },
+    });
+    new Gauge({
+      name: 'breakwater_response_spill_files',
+      help: 'Spill files open now (one per response being fed to its client from disk).',
+      registers,
+      collect() {
+        this.set(spills.files);
+      },
+    });
+    new Gauge({
+      name: 'breakwater_response_spill_disk_bytes',
+      help: 'Bytes held in spill files now, against limits.responseSpill.maxTotalSize.',
+      registers,
+      collect() {
+        this.set(spills.diskBytes);
+      },
+    });
+    new Counter({
+      name: 'breakwater_response_spill_fallbacks_total',
+      help: 'Spills refused or stopped (max-file-size, max-total-size, error): the rest of the response waited for its client instead.',
+      labelNames: ['reason'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [reason, count] of Object.entries(spills.fallbacks)) {
           if (count > 0) this.inc({ reason }, count);
         }
       },

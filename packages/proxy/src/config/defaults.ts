@@ -3,6 +3,7 @@
  * the rest of the proxy only ever sees complete, validated settings and restates none of these.
  * Durations are in milliseconds, sizes in bytes, percentages 0–100.
  */
+import { tmpdir } from 'node:os';
 import type { BalanceKind, ClusterAccept, FailOn, UnderscoreRule } from './choices.ts';
 
 /** A condition worth a retry: an error kind, or a response status. */
@@ -38,6 +39,17 @@ export const defaults = {
     /** nginx's send_timeout. */
     sendTimeout: 60_000,
     responseBuffer: 65_536,
+    /**
+     * nginx's proxy_buffering with proxy_temp_path: what a client behind by more than
+     * responseBuffer has not taken yet is written to a temp file, so the upstream connection is
+     * free as soon as the upstream is done. 1gb per response as nginx's proxy_max_temp_file_size;
+     * the total bounds what many slow readers can make the proxy write at once.
+     */
+    responseSpill: {
+      maxFileSize: 1024 ** 3,
+      maxTotalSize: 4 * 1024 ** 3,
+      directory: tmpdir(),
+    },
     requestBuffer: 65_536,
     maxHeaderSize: 16_384,
     headersTimeout: 10_000,

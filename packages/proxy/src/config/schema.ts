@@ -3,6 +3,7 @@
  * an error, never silently ignored. Durations arrive as `250ms` / `5s` / `1m` or milliseconds and
  * leave as milliseconds; listen addresses leave parsed.
  */
+import { isAbsolute } from 'node:path';
 import { AdaptiveConcurrencyPolicy, InvalidOptionError } from 'breakwater';
 import { z } from 'zod';
 import { MAX_BODY_SIZE, MAX_BUFFER_SIZE, MAX_HEADER_SIZE, parseByteSize } from './byte-size.ts';
@@ -551,6 +552,37 @@ const minResponseRate = falseOr(
   'expected false or a mapping such as { bytesPerSecond: 240, gracePeriod: 5s }',
 );
 
+const SPILL =
+  'expected false or a mapping such as { maxFileSize: 1gb, maxTotalSize: 4gb, directory: /var/tmp }';
+
+const responseSpill = falseOr(
+  z
+    .strictObject(
+      {
+        maxFileSize: positiveSize(MAX_BODY_SIZE).default(defaults.limits.responseSpill.maxFileSize),
+        maxTotalSize: positiveSize(MAX_BODY_SIZE).default(
+          defaults.limits.responseSpill.maxTotalSize,
+        ),
+        directory: z
+          .string({ error: expected('expected an absolute directory path') })
+          .refine(isAbsolute, 'expected an absolute directory path')
+          .default(defaults.limits.responseSpill.directory),
+      },
+      { error: expected(SPILL) },
+    )
+    .superRefine((spill, ctx) => {
+      // One file can never outgrow the total: a larger maxFileSize would be a promise not kept.
+      if (spill.maxFileSize > spill.maxTotalSize) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['maxFileSize'],
+          message: `must not exceed maxTotalSize (${sizeText(spill.maxTotalSize)})`,
+        });
+      }
+    }),
+  SPILL,
+);
+
 const limits = z.strictObject(
   {
     // Kestrel's MinResponseDataRate: a client reading slower than this (after the grace period,
@@ -561,6 +593,10 @@ const limits = z.strictObject(
     // Response bytes read ahead of a slow client: a response that fits is read off the upstream
     // connection at once, so the connection goes back to the pool whatever the client's pace.
     responseBuffer: size(MAX_BUFFER_SIZE).default(defaults.limits.responseBuffer),
+    // nginx's proxy_buffering to proxy_temp_path: beyond responseBuffer, what the client has not
+    // taken goes to a temp file, so the upstream connection is free once the upstream is done;
+    // false keeps the upstream paused until the client catches up.
+    responseSpill: responseSpill.default(defaults.limits.responseSpill),
     // nginx's request buffering: bodies up to this size are read whole before a target is
     // chosen, so a slow sender holds no upstream connection; larger bodies stream.
     requestBuffer: size(MAX_BUFFER_SIZE).default(defaults.limits.requestBuffer),
@@ -692,3 +728,5 @@ export type TlsListenerConfig = NonNullable<ListenerConfig['tls']>;
 export type Http2Config = ProxyConfig['http2'];
 /** One route of a {@link ProxyConfig}. */
 export type RouteConfig = ProxyConfig['routes'][number];
+/** `limits.responseSpill` when on: where and how much of slow clients' responses go to disk. */
+export type ResponseSpillConfig = Exclude<ProxyConfig['limits']['responseSpill'], false>;

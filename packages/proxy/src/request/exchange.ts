@@ -1,8 +1,11 @@
 /**
  * One forwarded request: one or more attempts, each an undici dispatch to one target, with
- * response headers, data and end written straight to the client's `ServerResponse` (backpressure
- * both ways, no buffering of responses). A failed attempt is retried on another target when the
- * upstream's retry policy allows it and nothing has reached the client yet.
+ * response headers, data and end written straight to the client's `ServerResponse`. A client that
+ * falls behind gets up to `limits.responseBuffer` held in memory, then the rest through a temp
+ * file (`limits.responseSpill`, `response-spill.ts`) so the upstream connection is free when the
+ * upstream is done; without spilling (or past its bounds) the upstream waits for the client
+ * (backpressure). A failed attempt is retried on another target when the upstream's retry policy
+ * allows it and nothing has reached the client yet.
  */
 import type { Readable, Writable } from 'node:stream';
 import type { Dispatcher } from 'undici';
@@ -33,9 +36,12 @@ import { Attempt, type AttemptOwner } from './attempt.ts';
 import { type AttemptFailure, ClientAbortedError, classifyError } from './attempt-failure.ts';
 import type { RequestHost } from './host.ts';
 import { type BodyFailure, ReplayTee, readAhead } from './request-body.ts';
+import type { ResponseSpill, SpillClient, SpillOwner, SpillStart } from './response-spill.ts';
 
 // A retried response's body is read and dropped up to this size, then its connection is closed.
 const MAX_DISCARDED_BYTES = 64 * 1024;
+// Bytes a pipelined response queued behind an earlier one keeps in memory before it spills.
+const QUEUED_RESPONSE_IN_MEMORY = 16 * 1024;
 
 /** The client's side of an exchange: its request, the response to write, and its body. */
 export interface ClientRequest {
@@ -80,6 +86,13 @@ export class Exchange implements AttemptOwner {
   #done = false;
   #clientGone = false;
   #onDrain: (() => void) | undefined;
+  // The rest of a response whose client fell more than responseBuffer behind, through a file.
+  #spill: ResponseSpill | undefined;
+  // A spill filled up or was refused: the rest of this response keeps to backpressure (as nginx
+  // past proxy_max_temp_file_size).
+  #spillSpent = false;
+  // The upstream's trailers, kept while a spill still feeds the client.
+  #trailers: Record<string, string | string[] | undefined> = {};
   // The selection admission worked out, used by the first attempt when it follows at once.
   #selection: Selection<Target> | undefined;
 
@@ -307,16 +320,34 @@ export class Exchange implements AttemptOwner {
       if (attempt.discarded > MAX_DISCARDED_BYTES) attempt.abort(new Error('discarded enough'));
       return;
     }
+    const spill = this.#spill;
+    if (spill !== undefined) {
+      if (!spill.push(chunk)) controller.pause();
+      return;
+    }
     const res = this.#res;
     const out: Writable = res;
+    // A pipelined response queued behind an earlier one on its connection (no socket yet) has
+    // no client to take anything: past a small start, it goes to disk rather than to memory.
+    if (
+      res.socket === null &&
+      !isHttp2Response(res) &&
+      out.writableLength + chunk.length > QUEUED_RESPONSE_IN_MEMORY &&
+      this.#startSpill('socket')
+    ) {
+      this.responseData(attempt, controller, chunk);
+      return;
+    }
     if (!out.write(chunk)) {
       const host = this.#host;
       // The rate rule cuts a socket: on HTTP/2 that would end every other stream of the
       // connection, so a slow HTTP/2 reader is held back by flow control alone.
       if (!isHttp2Response(res)) host.slowReaders.watch(res);
       // Up to responseBuffer bytes wait here for a slow client while the upstream goes on
-      // sending, so a response that fits leaves the upstream connection free at once.
+      // sending, so a response that fits leaves the upstream connection free at once; beyond,
+      // the rest goes to a spill file, or the upstream waits.
       if (out.writableLength > host.responseBuffer) {
+        if (this.#startSpill()) return;
         controller.pause();
         this.#onDrain ??= () => this.#current?.resume();
         res.once('drain', this.#onDrain);
@@ -331,6 +362,20 @@ export class Exchange implements AttemptOwner {
       this.#retryAfterBackoff(attempt, undefined);
       return;
     }
+    const spill = this.#spill;
+    if (spill !== undefined) {
+      // The upstream is done: the attempt ends now (its connection is back in the pool, its
+      // target no longer busy), the exchange once the client has read the file.
+      this.#trailers = trailers;
+      this.#endAttempt(attempt, 'response');
+      spill.end();
+      return;
+    }
+    this.#endResponse(trailers);
+    this.#finish('response', attempt.status, undefined);
+  }
+
+  #endResponse(trailers: Record<string, string | string[] | undefined>): void {
     const res = this.#res;
     // Trailers survive only on a chunked response; node drops them otherwise, as it must.
     for (const _name in trailers) {
@@ -338,8 +383,51 @@ export class Exchange implements AttemptOwner {
       break;
     }
     res.end();
-    this.#finish('response', attempt.status, undefined);
   }
+
+  /**
+   * Sends the rest of the response through a spill file; false when spilling is off or full.
+   * Feeding the client begins at `startOn` (see {@link SpillStart}).
+   */
+  #startSpill(startOn: SpillStart = 'drain'): boolean {
+    const spills = this.#host.responseSpills;
+    // After the end (client gone, data still arriving before the abort lands) nothing would
+    // close a new spill's file.
+    if (spills === undefined || this.#spillSpent || this.#done) return false;
+    const res = this.#res;
+    const spill = spills.start(res as SpillClient, this.#spillOwner, startOn);
+    if (spill === undefined) {
+      this.#spillSpent = true;
+      return false;
+    }
+    this.#spill = spill;
+    // Data waits for this client until the file is read: watched to the end, not to a drain.
+    if (!isHttp2Response(res)) this.#host.slowReaders.watch(res, 'close');
+    return true;
+  }
+
+  readonly #spillOwner: SpillOwner = {
+    resume: () => this.#current?.resume(),
+    handBack: () => {
+      this.#spill = undefined;
+      this.#spillSpent = true;
+      this.#current?.resume();
+    },
+    delivered: () => {
+      this.#spill = undefined;
+      this.#endResponse(this.#trailers);
+      this.#finish('response', this.#current?.status ?? 0, undefined);
+    },
+    failed: (error) => {
+      this.#spill = undefined;
+      this.#host.logger.warn(
+        { requestId: this.#requestId, err: error },
+        'response spill failed mid-response; closing client connection',
+      );
+      // The client's close ends the exchange (and aborts the upstream if it is still sending).
+      this.#res.destroy();
+    },
+  };
 
   attemptFailed(attempt: Attempt, error: Error): void {
     if (attempt !== this.#current || this.#done) return;
@@ -507,8 +595,10 @@ export class Exchange implements AttemptOwner {
     if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
     const current = this.#current;
-    // Between attempts (backoff) or still reading the body: nothing upstream to cancel.
-    if (current === undefined) this.#finish('aborted', 0, undefined);
+    // Between attempts (backoff) or still reading the body: nothing upstream to cancel. Or the
+    // upstream is done and a spill file was feeding the client: #finish closes it.
+    if (current === undefined || current.ended)
+      this.#finish('aborted', current?.status ?? 0, undefined);
     // Not started yet by undici: it is aborted from onRequestStart.
     else current.abort(new ClientAbortedError());
   };
@@ -565,6 +655,8 @@ export class Exchange implements AttemptOwner {
   #finish(outcome: AttemptOutcome, upstreamStatus: number, code: ProxyErrorCode | undefined): void {
     if (this.#done) return;
     this.#done = true;
+    this.#spill?.destroy();
+    this.#spill = undefined;
     const current = this.#current;
     if (current !== undefined) this.#endAttempt(current, outcome);
     // A retry decided but never sent (client gone, refused, no target left).

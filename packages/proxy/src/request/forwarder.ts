@@ -28,6 +28,7 @@ import { admitRequest, type Refusal, refusal } from './admission.ts';
 import { Exchange } from './exchange.ts';
 import type { AttemptListener, RequestHost } from './host.ts';
 import { BodyTimeoutError, limitBody, MalformedBodyError } from './request-body.ts';
+import type { ResponseSpills } from './response-spills.ts';
 import type { SlowReaders } from './slow-readers.ts';
 
 /** Settings the forwarder reads on every request. */
@@ -44,8 +45,10 @@ export interface ForwarderOptions {
   readonly maxBodySize: number | undefined;
   /** Request bodies up to this size are read whole before a target is chosen. */
   readonly requestBuffer: number;
-  /** Response bytes held for a client that is behind before the upstream is paused. */
+  /** Response bytes held for a client that is behind before the rest spills (or the upstream is paused). */
   readonly responseBuffer: number;
+  /** Where responses of clients more than `responseBuffer` behind go; absent: spilling is off. */
+  readonly responseSpills?: ResponseSpills;
   /** Cuts off clients that read too slowly; told of every response whose client is behind. */
   readonly slowReaders: SlowReaders;
   /** Largest request head; node:http enforces it for HTTP/1.1, the forwarder for HTTP/2. */
@@ -77,6 +80,7 @@ export class Forwarder implements RequestHost {
   readonly maxBodySize: number | undefined;
   readonly requestBuffer: number;
   readonly responseBuffer: number;
+  readonly responseSpills: ResponseSpills | undefined;
   readonly slowReaders: SlowReaders;
   readonly maxHeaderSize: number;
   readonly trustedProxies: TrustedProxies;
@@ -102,6 +106,7 @@ export class Forwarder implements RequestHost {
     this.maxBodySize = options.maxBodySize;
     this.requestBuffer = options.requestBuffer;
     this.responseBuffer = options.responseBuffer;
+    this.responseSpills = options.responseSpills;
     this.slowReaders = options.slowReaders;
     this.maxHeaderSize = options.maxHeaderSize;
     this.trustedProxies = options.trustedProxies ?? new TrustedProxies([]);

@@ -10,6 +10,7 @@ import type { AttemptOutcome } from '../upstream/attempt-result.ts';
 import type { Target } from '../upstream/target.ts';
 import type { UpstreamPool } from '../upstream/upstream-pool.ts';
 import type { AccessLog } from './access-log.ts';
+import type { ResponseSpills } from './response-spills.ts';
 import type { SlowReaders } from './slow-readers.ts';
 
 /**
@@ -36,8 +37,10 @@ export interface RequestHost {
   readonly underscoresInHeaders: UnderscoreRule;
   /** Request bodies with a declared length up to this size are read before a target is chosen. */
   readonly requestBuffer: number;
-  /** Response bytes held for a client that is behind before the upstream is paused. */
+  /** Response bytes held for a client that is behind before the rest spills (or the upstream is paused). */
   readonly responseBuffer: number;
+  /** Where responses of clients more than `responseBuffer` behind go; `undefined`: spilling is off. */
+  readonly responseSpills: ResponseSpills | undefined;
   /** Cuts off clients that read too slowly; told of every response whose client is behind. */
   readonly slowReaders: SlowReaders;
   /** Set during shutdown: responses close their connections so keep-alive clients go away. */

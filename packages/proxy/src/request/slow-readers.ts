@@ -3,9 +3,10 @@
  * off, as Kestrel's `MinResponseDataRate` and nginx's `send_timeout` do: otherwise each one holds
  * a response buffer, a socket and, while the response streams, an upstream connection, for as
  * long as it likes. A client is watched only while the proxy has data waiting for it (a write
- * returned false); it must then take at least `bytesPerSecond` on average over every
- * `gracePeriod`-long window, and never go `sendTimeout` without taking a byte. One shared timer checks every watched
- * response; none runs while no client is behind.
+ * returned false, or its response is spilled to disk); it must then take at least
+ * `bytesPerSecond` on average over every `gracePeriod`-long window, and never go `sendTimeout`
+ * without taking a byte. One shared timer checks every watched response; none runs while no
+ * client is behind.
  */
 import type { ServerResponse } from 'node:http';
 
@@ -28,8 +29,15 @@ export interface SlowReadersOptions {
 /** Why a slow reader was cut off. */
 export type SlowReaderCut = 'min-rate' | 'send-timeout';
 
+/**
+ * How long a response stays watched: until its client drains what waits in memory, or until
+ * the response closes (a spilled response has data waiting in its file until the end).
+ */
+export type WatchUntil = 'drain' | 'close';
+
 interface Watched {
   readonly res: ServerResponse;
+  until: WatchUntil;
   /** Start of the current measuring window, and the bytes sent by then. */
   windowStart: number;
   windowStartSent: number;
@@ -38,9 +46,17 @@ interface Watched {
   readonly stop: () => void;
 }
 
-/** Bytes the socket has handed to the kernel: written minus what still waits in user space. */
+/**
+ * The client's connection. A pipelined response queued behind an earlier one has no socket yet:
+ * its client's pace is its connection's, so it is measured (and cut) there.
+ */
+function connectionOf(res: ServerResponse): ServerResponse['socket'] {
+  return res.socket ?? res.req?.socket ?? null;
+}
+
+/** Bytes the connection has handed to the kernel: written minus what still waits in user space. */
 function sent(res: ServerResponse): number {
-  const socket = res.socket;
+  const socket = connectionOf(res);
   return socket === null ? 0 : socket.bytesWritten - socket.writableLength;
 }
 
@@ -67,9 +83,20 @@ export class SlowReaders {
     this.#interval = Math.max(25, Math.min(1_000, grace / 2, options.sendTimeout / 2));
   }
 
-  /** Starts watching `res` (its client has data waiting); stops when the client catches up. */
-  watch(res: ServerResponse): void {
-    if (this.#watched.has(res) || res.destroyed) return;
+  /**
+   * Starts watching `res` (its client has data waiting): until it drains, or with `'close'`
+   * until the response closes. Watching again with `'close'` extends a watch to the close.
+   */
+  watch(res: ServerResponse, until: WatchUntil = 'drain'): void {
+    const current = this.#watched.get(res);
+    if (current !== undefined) {
+      if (until === 'close' && current.until === 'drain') {
+        current.until = 'close';
+        res.off('drain', current.stop);
+      }
+      return;
+    }
+    if (res.destroyed) return;
     const now = performance.now();
     const stop = () => {
       res.off('drain', stop);
@@ -83,13 +110,14 @@ export class SlowReaders {
     const startSent = sent(res);
     this.#watched.set(res, {
       res,
+      until,
       windowStart: now,
       windowStartSent: startSent,
       lastSent: startSent,
       lastProgressAt: now,
       stop,
     });
-    res.once('drain', stop);
+    if (until === 'drain') res.once('drain', stop);
     res.once('close', stop);
     if (this.#timer === undefined) {
       this.#timer = setInterval(() => this.#check(), this.#interval);
@@ -137,7 +165,7 @@ export class SlowReaders {
       // A reset, not a close: a close would leave the kernel trickling its send buffer to the
       // client for minutes; a reset drops it at once. The exchange then sees the client gone and
       // aborts its upstream attempt, which frees the upstream connection.
-      const socket = watched.res.socket;
+      const socket = connectionOf(watched.res);
       if (socket !== null && !socket.destroyed) {
         // A TLS socket's handle is not TCP: resetAndDestroy() throws ERR_INVALID_HANDLE_TYPE.
         if ((socket as { encrypted?: boolean }).encrypted === true) socket.destroy();

@@ -23,6 +23,7 @@ import type { ProxyConfig } from '../config/schema.ts';
 import type { Logger } from '../logger.ts';
 import { upstreamLifecycle } from '../reload/lifecycle.ts';
 import { ConfigReloader, type ReloadResult } from '../reload/reload.ts';
+import { checkSpillDirectory } from '../request/response-spills.ts';
 import { checkListenCertificates } from '../tls/check-listen-certificates.ts';
 import { Router, RouteTable } from '../upstream/router.ts';
 import type { Target } from '../upstream/target.ts';
@@ -92,6 +93,8 @@ export async function startCluster(
   // Workers load the certificates; a pair they cannot load would make every one of them fail
   // to start, again and again. Refused here first, like any other config error.
   await checkListenCertificates(config.listen);
+  // The same for the workers' spill directory.
+  await checkSpillDirectory(config.limits);
   assertAcceptSupported(config);
   const caveat = reusePortCaveat(config);
   if (caveat !== undefined) options.logger.warn({ path: 'cluster.accept' }, caveat);

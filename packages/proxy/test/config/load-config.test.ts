@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { tmpdir } from 'node:os';
 import { describe, test } from 'node:test';
 import { ConfigError } from '../../src/config/config-error.ts';
 import { loadConfig } from '../../src/config/load-config.ts';
@@ -59,6 +60,7 @@ describe('loadConfig', () => {
       minResponseRate: { bytesPerSecond: 240, gracePeriod: 5000 },
       sendTimeout: 60000,
       responseBuffer: 65536,
+      responseSpill: { maxFileSize: 1024 ** 3, maxTotalSize: 4 * 1024 ** 3, directory: tmpdir() },
       requestBuffer: 65536,
     });
     assert.deepEqual(api.limits, {
@@ -211,6 +213,46 @@ describe('loadConfig', () => {
     assert.deepEqual(issuesOf(`${VALID}\nlimits: { headersTimeout: 1m, requestTimeout: 30s }\n`), [
       'limits.headersTimeout: must not exceed limits.requestTimeout (30000 ms)',
     ]);
+  });
+
+  test('reads limits.responseSpill: sizes, a directory, or false', () => {
+    const spill = loadConfig(
+      `${VALID}\nlimits: { responseSpill: { maxFileSize: 256mb, maxTotalSize: 2gb, directory: /var/tmp } }\n`,
+      {},
+    ).limits.responseSpill;
+    assert.deepEqual(spill, {
+      maxFileSize: 256 * 1024 ** 2,
+      maxTotalSize: 2 * 1024 ** 3,
+      directory: '/var/tmp',
+    });
+    assert.equal(
+      loadConfig(`${VALID}\nlimits: { responseSpill: false }\n`, {}).limits.responseSpill,
+      false,
+    );
+  });
+
+  test('refuses a bad limits.responseSpill, naming the key', () => {
+    assert.deepEqual(issuesOf(`${VALID}\nlimits: { responseSpill: true }\n`), [
+      'limits.responseSpill: expected false or a mapping such as { maxFileSize: 1gb, maxTotalSize: 4gb, directory: /var/tmp }, received true',
+    ]);
+    assert.deepEqual(
+      issuesOf(
+        `${VALID}\nlimits: { responseSpill: { maxFileSize: lots, maxTotalSize: 0, directory: tmp, size: 1 } }\n`,
+      ),
+      [
+        'limits.responseSpill.maxFileSize: expected a size like 64kb, 1mb or a number of bytes, received "lots"',
+        'limits.responseSpill.maxTotalSize: expected a size greater than 0',
+        'limits.responseSpill.directory: expected an absolute directory path',
+        'limits.responseSpill.size: unknown key',
+      ],
+    );
+    assert.deepEqual(issuesOf(`${VALID}\nlimits: { responseSpill: { maxFileSize: 2048gb } }\n`), [
+      'limits.responseSpill.maxFileSize: expected at most 1tb (1099511627776 bytes), received "2048gb"',
+    ]);
+    assert.deepEqual(
+      issuesOf(`${VALID}\nlimits: { responseSpill: { maxFileSize: 8gb, maxTotalSize: 4gb } }\n`),
+      ['limits.responseSpill.maxFileSize: must not exceed maxTotalSize (4gb)'],
+    );
   });
 
   test('refuses the same target twice in one upstream', () => {

@@ -1,7 +1,8 @@
 /**
  * Slow readers end to end: a client that stops reading is cut off by `limits.minResponseRate`
  * (and `sendTimeout`), freeing its upstream connection; a response within `limits.responseBuffer`
- * is read off the upstream at once whatever the client's pace. Clients here pause their sockets;
+ * is read off the upstream at once whatever the client's pace. These run without response
+ * spilling (`response-spill.test.ts` covers cutting a spilled response). Clients here pause their sockets;
  * responses are large enough (tens of MB) to fill loopback's kernel buffers, so the proxy is
  * really behind.
  */
@@ -79,7 +80,7 @@ describe('slow readers', () => {
     const proxy = await startTestProxy(
       yaml(
         server.url,
-        '{ minResponseRate: { bytesPerSecond: 100000, gracePeriod: 300ms }, sendTimeout: 1m, responseBuffer: 64kb }',
+        '{ minResponseRate: { bytesPerSecond: 100000, gracePeriod: 300ms }, sendTimeout: 1m, responseBuffer: 64kb, responseSpill: false }',
       ),
     );
     const socket = await pausedClient(proxy.port);
@@ -111,7 +112,7 @@ describe('slow readers', () => {
     const proxy = await startTestProxy(
       yaml(
         server.url,
-        '{ minResponseRate: { bytesPerSecond: 100000, gracePeriod: 300ms }, sendTimeout: 1m }',
+        '{ minResponseRate: { bytesPerSecond: 100000, gracePeriod: 300ms }, sendTimeout: 1m, responseSpill: false }',
       ),
     );
     const socket = await pausedClient(proxy.port);
@@ -131,7 +132,10 @@ describe('slow readers', () => {
   test('sendTimeout cuts a client that takes no byte at all, with the rate check off', async () => {
     const { server, outcomes } = await bigUpstream(64 * MiB);
     const proxy = await startTestProxy(
-      yaml(server.url, '{ minResponseRate: false, sendTimeout: 400ms, responseBuffer: 64kb }'),
+      yaml(
+        server.url,
+        '{ minResponseRate: false, sendTimeout: 400ms, responseBuffer: 64kb, responseSpill: false }',
+      ),
     );
     const socket = await pausedClient(proxy.port);
     try {
@@ -150,7 +154,10 @@ describe('slow readers', () => {
     const size = 48 * MiB;
     const { server, outcomes } = await bigUpstream(size);
     const proxy = await startTestProxy(
-      yaml(server.url, '{ minResponseRate: false, sendTimeout: 1m, responseBuffer: 64mb }'),
+      yaml(
+        server.url,
+        '{ minResponseRate: false, sendTimeout: 1m, responseBuffer: 64mb, responseSpill: false }',
+      ),
     );
     const socket = await pausedClient(proxy.port);
     try {
