@@ -6,7 +6,6 @@
  * finishes its requests and exits.
  */
 import { clusterSync } from 'breakwater/cluster';
-import { AggregatorRegistry } from 'prom-client';
 import { createLogger } from './logger.ts';
 import { startProxy } from './proxy.ts';
 import { isProxyMessage, type ToPrimary, type ToWorker } from './workers/messages.ts';
@@ -38,10 +37,6 @@ const onStart = (value: unknown) => {
     reusePort: config.cluster.accept === 'reuse-port',
   }).then(
     (proxy) => {
-      // The primary's /metrics asks every worker for these; prom-client answers only in a
-      // process that made an AggregatorRegistry (its constructor adds the IPC listener).
-      AggregatorRegistry.setRegistries([proxy.metrics.registry]);
-      new AggregatorRegistry();
       const exit = (code: number) => logger.flush(() => process.exit(code));
       const agent = attachWorkerAgent(proxy, send, exit);
       process.on('message', agent);
