@@ -181,7 +181,10 @@ export class WorkerSupervisor {
     slot.startedAt = Date.now();
     const { logger } = this.#options;
     worker.on('online', () => {
-      if (worker.isConnected()) worker.send(this.#options.startMessage(worker));
+      // A worker retired before it came online has been sent its stop: a start message now
+      // would only make it start a proxy to stop again.
+      if (this.#stopping || this.#retiring.has(worker) || !worker.isConnected()) return;
+      worker.send(this.#options.startMessage(worker));
     });
     // A send racing a worker's death fails with an 'error' event: logged, never a crash here.
     worker.on('error', (error: Error) =>
@@ -195,7 +198,8 @@ export class WorkerSupervisor {
         this.#readyWaiters.get(worker)?.(typed.listen);
         this.#readyWaiters.delete(worker);
         logger.info({ slot: slot.index, pid: worker.process.pid }, 'worker ready');
-        this.#options.onReady?.(worker);
+        // One told to stop before its ready crossed the stop is not brought up to date.
+        if (!this.#retiring.has(worker)) this.#options.onReady?.(worker);
         return;
       }
       this.#options.onMessage(worker, typed);
