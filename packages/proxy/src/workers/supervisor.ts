@@ -73,6 +73,10 @@ export class WorkerSupervisor {
   readonly #slots: Slot[];
   /** Workers told to stop (replaced, or shutting down): their exit is not a crash. */
   readonly #retiring = new Set<Worker>();
+  /** Every worker forked and not yet exited, one a replacement is swapping out included. */
+  readonly #alive = new Set<Worker>();
+  /** The stop under way for each worker told to stop, so it is told once. */
+  readonly #retirements = new Map<Worker, Promise<void>>();
   readonly #readyWaiters = new Map<Worker, (listen: readonly string[] | Error) => void>();
   #stopping = false;
 
@@ -152,15 +156,17 @@ export class WorkerSupervisor {
     }
   }
 
-  /** Stops every worker gracefully (each finishes its requests, up to `stopTimeout`). */
+  /**
+   * Stops every worker gracefully (each finishes its requests, up to `stopTimeout`) and resolves
+   * once all have exited: the slots' workers, and any a replacement is still swapping out.
+   */
   async stop(): Promise<void> {
     this.#stopping = true;
-    const exits: Promise<void>[] = [];
     for (const slot of this.#slots) {
       if (slot.timer !== undefined) this.#options.clock.clearTimeout(slot.timer);
-      if (slot.worker !== undefined) exits.push(this.#retire(slot.worker));
+      slot.timer = undefined;
     }
-    await Promise.all(exits);
+    await Promise.all([...this.#alive].map((worker) => this.#retire(worker)));
   }
 
   async #swap(slot: Slot): Promise<void> {
@@ -176,6 +182,7 @@ export class WorkerSupervisor {
 
   #fork(slot: Slot): Promise<readonly string[]> {
     const worker = cluster.fork({ BREAKWATER_WORKER_SLOT: String(slot.index) });
+    this.#alive.add(worker);
     slot.worker = worker;
     slot.ready = false;
     slot.startedAt = Date.now();
@@ -216,6 +223,7 @@ export class WorkerSupervisor {
   }
 
   #exited(slot: Slot, worker: Worker, code: number | null, signal: string | null): void {
+    this.#alive.delete(worker);
     const waiter = this.#readyWaiters.get(worker);
     this.#readyWaiters.delete(worker);
     const retired = this.#retiring.delete(worker);
@@ -251,6 +259,16 @@ export class WorkerSupervisor {
   #retire(worker: Worker): Promise<void> {
     this.#retiring.add(worker);
     if (worker.isDead()) return Promise.resolve();
+    let retirement = this.#retirements.get(worker);
+    if (retirement === undefined) {
+      retirement = this.#stopWorker(worker);
+      this.#retirements.set(worker, retirement);
+      retirement.finally(() => this.#retirements.delete(worker));
+    }
+    return retirement;
+  }
+
+  #stopWorker(worker: Worker): Promise<void> {
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.#options.logger.warn({ pid: worker.process.pid }, 'worker did not stop; killing it');

@@ -154,4 +154,23 @@ describe('worker supervisor', () => {
     assert.equal(existsSync(`${hold}.started`), false, 'a start message reached the worker');
     assert.ok(elapsed < STOP_TIMEOUT_MS - 4_000, `stop() took ${elapsed} ms`);
   });
+  test('stop() during a rolling restart drains the worker being replaced before it resolves', async () => {
+    const { supervisor: running, logs } = start();
+    await running.start();
+    const old = running.list()[0]?.pid;
+    assert.ok(old !== undefined);
+    const held = holdNextStart();
+    const restarted = running.rollingRestart();
+    await held;
+    const replacement = running.list()[0]?.pid;
+    assert.ok(replacement !== undefined && replacement !== old);
+
+    await running.stop();
+    // Both have exited, each on its own (the old one after finishing its requests), by the
+    // time stop() resolves: a service manager may kill whatever is left once the primary exits.
+    assert.deepEqual(exits.get(old), { code: 0, signal: null });
+    assert.deepEqual(exits.get(replacement), { code: 0, signal: null });
+    assert.deepEqual(killed(logs), []);
+    await restarted;
+  });
 });
