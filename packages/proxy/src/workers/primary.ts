@@ -66,6 +66,11 @@ export interface RunningCluster {
   close(): Promise<void>;
 }
 
+/**
+ * A new worker has this long to start serving (ms): far more than loading the package and
+ * binding its listeners take on a busy machine; beyond it the worker is stuck and replaced.
+ */
+const WORKER_START_TIMEOUT_MS = 30_000;
 /** A worker has this long to answer a view request or apply a reload (ms). */
 const ANSWER_TIMEOUT_MS = 2_000;
 /**
@@ -185,6 +190,7 @@ export async function startCluster(
       if (message.type !== 'ready') pending.get(message.id)?.(message);
     },
     stopTimeout: () => reloader.config.shutdownTimeout + 2_000,
+    startTimeout: WORKER_START_TIMEOUT_MS,
     logger,
     clock,
   });

@@ -30,6 +30,12 @@ export interface SupervisorOptions {
   readonly onMessage: (worker: Worker, message: ToPrimary) => void;
   /** How long a stopping worker may take to finish its requests before it is killed (ms). */
   readonly stopTimeout: () => number;
+  /**
+   * How long a new worker may take to report it serves (ms, on `clock`). One that has not by
+   * then is killed and counted as a crash, so that neither a rolling restart nor the reload
+   * queue waits for it forever.
+   */
+  readonly startTimeout: number;
   readonly logger: Logger;
   readonly clock: Clock;
 }
@@ -64,7 +70,7 @@ interface Slot {
  * @example
  * ```ts
  * const supervisor = new WorkerSupervisor({ count: 2, exec, execArgv, startMessage, onMessage,
- *   stopTimeout: () => 10_000, logger, clock: systemClock });
+ *   stopTimeout: () => 10_000, startTimeout: 30_000, logger, clock: systemClock });
  * const listen = await supervisor.start();
  * ```
  */
@@ -197,10 +203,15 @@ export class WorkerSupervisor {
     worker.on('error', (error: Error) =>
       logger.warn({ err: error, pid: worker.process.pid }, 'worker channel error'),
     );
+    const startTimer = this.#options.clock.setTimeout(
+      () => this.#startTimedOut(slot, worker),
+      this.#options.startTimeout,
+    );
     worker.on('message', (message: unknown) => {
       if (!isProxyMessage(message)) return;
       const typed = message as ToPrimary;
       if (typed.type === 'ready') {
+        this.#options.clock.clearTimeout(startTimer);
         if (slot.worker === worker) slot.ready = true;
         this.#readyWaiters.get(worker)?.(typed.listen);
         this.#readyWaiters.delete(worker);
@@ -211,9 +222,10 @@ export class WorkerSupervisor {
       }
       this.#options.onMessage(worker, typed);
     });
-    worker.on('exit', (code: number | null, signal: string | null) =>
-      this.#exited(slot, worker, code, signal),
-    );
+    worker.on('exit', (code: number | null, signal: string | null) => {
+      this.#options.clock.clearTimeout(startTimer);
+      this.#exited(slot, worker, code, signal);
+    });
     return new Promise((resolve, reject) => {
       this.#readyWaiters.set(worker, (result) => {
         if (result instanceof Error) reject(result);
@@ -250,6 +262,25 @@ export class WorkerSupervisor {
         logger.error({ err: error, slot: slot.index }, 'replacement worker failed to start');
       });
     }, delay);
+  }
+
+  /**
+   * A worker that has not become ready in time is stuck (a hung start, a target it waits on):
+   * whoever waits for it goes on, and its exit is handled as a crash (backoff, crash loop).
+   */
+  #startTimedOut(slot: Slot, worker: Worker): void {
+    // One being stopped has its own bound (stopTimeout).
+    if (worker.isDead() || this.#retiring.has(worker)) return;
+    const { startTimeout } = this.#options;
+    const pid = worker.process.pid;
+    this.#options.logger.error(
+      { slot: slot.index, pid, startTimeoutMs: startTimeout },
+      'worker did not become ready in time; killing it',
+    );
+    const waiter = this.#readyWaiters.get(worker);
+    this.#readyWaiters.delete(worker);
+    waiter?.(new Error(`worker ${pid} did not become ready within ${startTimeout} ms`));
+    worker.process.kill('SIGKILL');
   }
 
   #anyReady(): boolean {

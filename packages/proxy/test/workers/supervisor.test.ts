@@ -8,7 +8,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { type Clock, systemClock } from 'breakwater';
+import { type Clock, ManualClock, systemClock } from 'breakwater';
 import { loadConfig } from '../../src/config/load-config.ts';
 import { WorkerSupervisor } from '../../src/workers/supervisor.ts';
 import { workerConfig } from '../../src/workers/worker-config.ts';
@@ -57,7 +57,7 @@ describe('worker supervisor', () => {
     cluster.off('exit', onExit);
   });
 
-  const start = (options: { clock?: Clock } = {}) => {
+  const start = (options: { clock?: Clock; startTimeout?: number } = {}) => {
     const { logger, logs } = capturingLogger();
     const made = new WorkerSupervisor({
       count: 1,
@@ -66,6 +66,7 @@ describe('worker supervisor', () => {
       startMessage: () => ({ bw: 'proxy', type: 'start', config, targets: [] }),
       onMessage: () => {},
       stopTimeout: () => STOP_TIMEOUT_MS,
+      startTimeout: options.startTimeout ?? 30_000,
       logger,
       clock: options.clock ?? systemClock,
     });
@@ -172,5 +173,44 @@ describe('worker supervisor', () => {
     assert.deepEqual(exits.get(replacement), { code: 0, signal: null });
     assert.deepEqual(killed(logs), []);
     await restarted;
+  });
+  test('a replacement that never becomes ready is killed after the start timeout and counted as a crash', async () => {
+    const clock = new ManualClock();
+    const { supervisor: running, logs } = start({ clock, startTimeout: 30_000 });
+    await running.start();
+    const held = holdNextStart();
+    const restarted = running.rollingRestart();
+    await held;
+    const stuck = running.list()[0]?.pid;
+    clock.advance(30_000);
+    // The rolling restart goes on instead of waiting for the stuck worker forever.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      restarted,
+      new Promise((_resolve, reject) => {
+        timer = setTimeout(() => reject(new Error('the rolling restart is still waiting')), 20_000);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    await waitUntil('the stuck worker is gone', async () => exits.has(stuck ?? -1), 20_000);
+    assert.deepEqual(exits.get(stuck ?? -1), { code: null, signal: 'SIGKILL' });
+    const row = running.list()[0];
+    assert.equal(row?.restarts, 1);
+    assert.deepEqual(row?.lastExit, { code: null, signal: 'SIGKILL' });
+    assert.ok(
+      logs.lines.some((line) => /did not become ready/.test(String(line.msg))),
+      JSON.stringify(logs.lines),
+    );
+
+    // Replaced as after a crash (the first one at once), and this one starts.
+    rmSync(hold);
+    await waitUntil(
+      'the slot serves again',
+      async () => {
+        clock.advance(0);
+        const now = running.list()[0];
+        return now?.state === 'ready' && now.pid !== stuck;
+      },
+      30_000,
+    );
   });
 });
