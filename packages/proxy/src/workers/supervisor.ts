@@ -85,6 +85,8 @@ export class WorkerSupervisor {
   readonly #retirements = new Map<Worker, Promise<void>>();
   readonly #readyWaiters = new Map<Worker, (listen: readonly string[] | Error) => void>();
   #stopping = false;
+  /** start() is waiting for the first workers: one that dies now fails the start, not a slot. */
+  #startingUp = false;
 
   constructor(options: SupervisorOptions) {
     this.#options = options;
@@ -106,12 +108,15 @@ export class WorkerSupervisor {
    * (after stopping the others) when one dies first, e.g. because it cannot listen.
    */
   async start(): Promise<readonly string[]> {
+    this.#startingUp = true;
     try {
       const listens = await Promise.all(this.#slots.map((slot) => this.#fork(slot)));
       return listens[0] ?? [];
     } catch (error) {
       await this.stop();
       throw error;
+    } finally {
+      this.#startingUp = false;
     }
   }
 
@@ -246,7 +251,7 @@ export class WorkerSupervisor {
     const { logger } = this.#options;
     if (waiter !== undefined) {
       waiter(new Error(`worker ${worker.process.pid} exited (${signal ?? code}) before serving`));
-      if (!this.#anyReady()) return; // startup failed: start() stops the rest
+      if (this.#startingUp) return; // startup failed: start() stops the rest
     }
     if (retired || this.#stopping || slot.worker !== undefined) return;
     slot.lastExit = { code, signal };
@@ -281,10 +286,6 @@ export class WorkerSupervisor {
     this.#readyWaiters.delete(worker);
     waiter?.(new Error(`worker ${pid} did not become ready within ${startTimeout} ms`));
     worker.process.kill('SIGKILL');
-  }
-
-  #anyReady(): boolean {
-    return this.#slots.some((slot) => slot.ready);
   }
 
   #retire(worker: Worker): Promise<void> {

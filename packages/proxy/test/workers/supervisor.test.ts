@@ -50,6 +50,7 @@ describe('worker supervisor', () => {
   afterEach(async () => {
     rmSync(hold, { force: true });
     rmSync(`${hold}.started`, { force: true });
+    rmSync(`${hold}.crash`, { force: true });
     await supervisor?.stop();
     supervisor = undefined;
   });
@@ -212,5 +213,27 @@ describe('worker supervisor', () => {
       },
       30_000,
     );
+  });
+
+  test('a crashed worker whose replacement dies before serving is replaced again, with backoff', async () => {
+    const { supervisor: running } = start();
+    await running.start();
+    const first = running.list()[0]?.pid;
+    assert.ok(first !== undefined);
+    writeFileSync(`${hold}.crash`, '');
+    process.kill(first, 'SIGKILL');
+    // The kill, then replacements that exit on their start message: each one counted.
+    await waitUntil(
+      'replacements that die on start are replaced too',
+      async () => (running.list()[0]?.restarts ?? 0) >= 3,
+      30_000,
+    );
+    rmSync(`${hold}.crash`);
+    await waitUntil(
+      'the slot serves again',
+      async () => running.list()[0]?.state === 'ready',
+      30_000,
+    );
+    assert.deepEqual(running.list()[0]?.lastExit, { code: 3, signal: null });
   });
 });
