@@ -3,10 +3,12 @@
  * hand): waits for the primary's start message, starts a proxy on its config with breakers
  * shared through `clusterSync()` and no admin listener or health checks (the primary's), tells
  * the primary it is serving, then follows the primary's messages. A worker whose primary is gone
- * finishes its requests and exits.
+ * finishes its requests and exits. A stop (the primary's message, SIGTERM, or the primary gone)
+ * that comes before the proxy is up is kept: before the start message the worker exits at once,
+ * as it has nothing to drain; while its proxy starts, it stops that proxy as soon as it is up,
+ * without telling the primary it serves.
  */
 import { clusterSync } from 'breakwater/cluster';
-import { AggregatorRegistry } from 'prom-client';
 import { createLogger } from './logger.ts';
 import { startProxy } from './proxy.ts';
 import { isProxyMessage, type ToPrimary, type ToWorker } from './workers/messages.ts';
@@ -17,13 +19,22 @@ const send = (message: ToPrimary) => {
   if (process.connected) process.send?.(message);
 };
 const slot = process.env.BREAKWATER_WORKER_SLOT ?? '?';
-// Ctrl-C reaches the whole process group; the primary decides how its workers stop.
-process.on('SIGINT', () => {});
+const STOP: ToWorker = { bw: 'proxy', type: 'stop' };
 
-const onStart = (value: unknown) => {
-  if (!isProxyMessage(value) || (value as ToWorker).type !== 'start') return;
-  process.off('message', onStart);
-  const { config, targets } = value as Extract<ToWorker, { type: 'start' }>;
+/** Where this worker is: before the start message, starting its proxy, or serving. */
+let phase: 'waiting' | 'starting' | 'serving' = 'waiting';
+let stopAsked = false;
+/** The serving proxy's message handler (worker-agent.ts). */
+let agent: ((message: unknown) => void) | undefined;
+
+const stop = () => {
+  if (agent !== undefined) return agent(STOP);
+  stopAsked = true;
+  if (phase === 'waiting') process.exit(0);
+};
+
+const start = ({ config, targets }: Extract<ToWorker, { type: 'start' }>) => {
+  phase = 'starting';
   const logger = createLogger(config.log.level).child({ worker: Number(slot) });
   // With cluster.redis the workers share through Redis like any other instance (startProxy
   // connects); otherwise through the primary's hub. Made before the breakers attach.
@@ -38,15 +49,11 @@ const onStart = (value: unknown) => {
     reusePort: config.cluster.accept === 'reuse-port',
   }).then(
     (proxy) => {
-      // The primary's /metrics asks every worker for these; prom-client answers only in a
-      // process that made an AggregatorRegistry (its constructor adds the IPC listener).
-      AggregatorRegistry.setRegistries([proxy.metrics.registry]);
-      new AggregatorRegistry();
+      phase = 'serving';
       const exit = (code: number) => logger.flush(() => process.exit(code));
-      const agent = attachWorkerAgent(proxy, send, exit);
-      process.on('message', agent);
-      process.on('SIGTERM', () => agent({ bw: 'proxy', type: 'stop' }));
-      process.on('disconnect', () => agent({ bw: 'proxy', type: 'stop' }));
+      agent = attachWorkerAgent(proxy, send, exit);
+      // Told to stop while starting: the primary is retiring this worker, so it never serves.
+      if (stopAsked) return agent(STOP);
       send({
         bw: 'proxy',
         type: 'ready',
@@ -63,4 +70,16 @@ const onStart = (value: unknown) => {
     },
   );
 };
-process.on('message', onStart);
+
+process.on('message', (value: unknown) => {
+  if (!isProxyMessage(value)) return;
+  const message = value as ToWorker;
+  if (message.type === 'stop') return stop();
+  if (agent !== undefined) return agent(message);
+  // Anything else before the proxy is up is the primary's to repeat once this worker serves.
+  if (message.type === 'start' && phase === 'waiting') start(message);
+});
+process.on('SIGTERM', stop);
+process.on('disconnect', stop);
+// Ctrl-C reaches the whole process group; the primary decides how its workers stop.
+process.on('SIGINT', () => {});

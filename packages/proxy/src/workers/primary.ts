@@ -37,6 +37,7 @@ import { type WorkerInfo, WorkerSupervisor } from './supervisor.ts';
 import { targetStates } from './target-states.ts';
 import { workerConfig } from './worker-config.ts';
 import { workerCount } from './worker-count.ts';
+import { type WorkerQuestion, WorkerQuestions } from './worker-questions.ts';
 
 /** Options for {@link startCluster}. */
 export interface StartClusterOptions {
@@ -48,7 +49,10 @@ export interface StartClusterOptions {
   /** The file the config came from: reloads re-read it. */
   readonly configFile?: string;
   readonly env?: ConfigEnv;
-  /** Drives health-check schedules and restart backoff. Default: the system clock. */
+  /**
+   * Drives health-check schedules, restart backoff, the workers' start timeout and the timeouts
+   * of the primary's questions to them. Default: the system clock.
+   */
   readonly clock?: Clock;
 }
 
@@ -67,8 +71,18 @@ export interface RunningCluster {
   close(): Promise<void>;
 }
 
-/** A worker has this long to answer a view request or apply a reload (ms). */
+/**
+ * A new worker has this long to start serving (ms): far more than loading the package and
+ * binding its listeners take on a busy machine; beyond it the worker is stuck and replaced.
+ */
+const WORKER_START_TIMEOUT_MS = 30_000;
+/** A worker has this long to answer a view or metrics request (ms). */
 const ANSWER_TIMEOUT_MS = 2_000;
+/**
+ * A worker has this long to apply a reload and say so (ms): one busy with traffic, building many
+ * upstreams, may well need more than a view takes, and one that misses it is replaced.
+ */
+const RELOAD_TIMEOUT_MS = 10_000;
 /**
  * A worker has this long to send the dashboard its report: less than the feed's one-second tick,
  * so a busy worker makes a tick without its numbers rather than a late one.
@@ -149,21 +163,16 @@ export async function startCluster(
   const served = new WeakSet<Worker>();
   /** The config each worker's start message carried. */
   const startedWith = new WeakMap<Worker, ProxyConfig>();
-  const pending = new Map<number, (message: ToPrimary) => void>();
-  let nextId = 1;
-  const ask = (worker: Worker, message: ToWorker & { id: number }, timeout = ANSWER_TIMEOUT_MS) =>
-    new Promise<ToPrimary | undefined>((resolve) => {
-      const timer = setTimeout(() => {
-        pending.delete(message.id);
-        resolve(undefined);
-      }, timeout);
-      pending.set(message.id, (answer) => {
-        clearTimeout(timer);
-        pending.delete(message.id);
-        resolve(answer);
-      });
-      if (worker.isConnected()) worker.send(message);
-    });
+  const questions = new WorkerQuestions(clock);
+  /** The worker's answer, or undefined when it did not give one (in time, or at all). */
+  const ask = async (
+    worker: Worker,
+    question: WorkerQuestion,
+    timeout = ANSWER_TIMEOUT_MS,
+  ): Promise<ToPrimary | undefined> => {
+    const outcome = await questions.ask(worker, question, timeout);
+    return outcome.status === 'answered' ? outcome.answer : undefined;
+  };
 
   const supervisor = new WorkerSupervisor({
     count: workerCount(config.workers),
@@ -184,10 +193,9 @@ export async function startCluster(
       served.add(worker);
       catchUp(worker);
     },
-    onMessage: (_worker, message) => {
-      if (message.type !== 'ready') pending.get(message.id)?.(message);
-    },
+    onMessage: (_worker, message) => questions.answer(message),
     stopTimeout: () => reloader.config.shutdownTimeout + 2_000,
+    startTimeout: WORKER_START_TIMEOUT_MS,
     logger,
     clock,
   });
@@ -195,20 +203,31 @@ export async function startCluster(
   // Reloads reach the workers in the order the primary applied them.
   let pushes: Promise<void> = Promise.resolve();
   const reloadWorker = async (worker: Worker, next: ProxyConfig): Promise<void> => {
-    const answer = await ask(worker, {
-      bw: 'proxy',
-      type: 'reload',
-      id: nextId++,
-      config: workerConfig(next),
-    });
-    if (answer?.type === 'reloaded' && answer.ok) return;
-    logger.error(
-      {
-        pid: worker.process.pid,
-        error: answer?.type === 'reloaded' ? answer.error : 'no answer',
-      },
-      'a worker failed to apply the reload; restarting it with the new config',
+    const outcome = await questions.ask(
+      worker,
+      { bw: 'proxy', type: 'reload', config: workerConfig(next) },
+      RELOAD_TIMEOUT_MS,
     );
+    const pid = worker.process.pid;
+    if (outcome.status === 'gone') {
+      // Not replaced here: an exit that was not asked for is a crash, and the supervisor's
+      // replacement starts from the current config, this reload's.
+      logger.warn({ pid }, 'a worker exited before applying the reload');
+      return;
+    }
+    const answer = outcome.status === 'answered' ? outcome.answer : undefined;
+    if (answer?.type === 'reloaded' && answer.ok) return;
+    if (answer?.type === 'reloaded') {
+      logger.error(
+        { pid, error: answer.error },
+        'a worker failed to apply the reload; restarting it with the new config',
+      );
+    } else {
+      logger.error(
+        { pid, timeoutMs: RELOAD_TIMEOUT_MS },
+        'a worker did not answer the reload in time; restarting it with the new config',
+      );
+    }
     await supervisor.replace(worker);
   };
   const pushReload = (next: ProxyConfig): Promise<void> => {
@@ -244,10 +263,9 @@ export async function startCluster(
             workers: async () => {
               const reports = await Promise.all(
                 supervisor.ready().map(async (worker): Promise<WorkerReport | undefined> => {
-                  const id = nextId++;
                   const answer = await ask(
                     worker,
-                    { bw: 'proxy', type: 'dashboard', id },
+                    { bw: 'proxy', type: 'dashboard' },
                     REPORT_TIMEOUT_MS,
                   );
                   return answer?.type === 'dashboard'
@@ -273,9 +291,15 @@ export async function startCluster(
     );
     const answers = await Promise.all(
       workers.map(async (worker): Promise<WorkerMetrics | undefined> => {
-        const answer = await ask(worker, { bw: 'proxy', type: 'metrics', id: nextId++ });
-        if (answer?.type === 'metrics') return answer.metrics;
-        if (worker.isDead()) return undefined;
+        const outcome = await questions.ask(
+          worker,
+          { bw: 'proxy', type: 'metrics' },
+          ANSWER_TIMEOUT_MS,
+        );
+        if (outcome.status === 'answered' && outcome.answer.type === 'metrics') {
+          return outcome.answer.metrics;
+        }
+        if (outcome.status === 'gone' || worker.isDead()) return undefined;
         throw new Error(`worker ${worker.process.pid} did not send its metrics in time`);
       }),
     );
@@ -316,7 +340,7 @@ export async function startCluster(
         upstreamsView: coalesce(async () => {
           const views = await Promise.all(
             supervisor.ready().map(async (worker): Promise<WorkerView | undefined> => {
-              const answer = await ask(worker, { bw: 'proxy', type: 'view', id: nextId++ });
+              const answer = await ask(worker, { bw: 'proxy', type: 'view' });
               return answer?.type === 'view'
                 ? { pid: worker.process.pid ?? 0, view: answer.view }
                 : undefined;
@@ -330,7 +354,7 @@ export async function startCluster(
         listenersView: coalesce(async () => {
           const answers = await Promise.all(
             supervisor.ready().map(async (worker): Promise<WorkerListeners | undefined> => {
-              const answer = await ask(worker, { bw: 'proxy', type: 'listeners', id: nextId++ });
+              const answer = await ask(worker, { bw: 'proxy', type: 'listeners' });
               return answer?.type === 'listeners'
                 ? { pid: worker.process.pid ?? 0, listeners: answer.listeners }
                 : undefined;

@@ -30,6 +30,12 @@ export interface SupervisorOptions {
   readonly onMessage: (worker: Worker, message: ToPrimary) => void;
   /** How long a stopping worker may take to finish its requests before it is killed (ms). */
   readonly stopTimeout: () => number;
+  /**
+   * How long a new worker may take to report it serves (ms, on `clock`). One that has not by
+   * then is killed and counted as a crash, so that neither a rolling restart nor the reload
+   * queue waits for it forever.
+   */
+  readonly startTimeout: number;
   readonly logger: Logger;
   readonly clock: Clock;
 }
@@ -64,7 +70,7 @@ interface Slot {
  * @example
  * ```ts
  * const supervisor = new WorkerSupervisor({ count: 2, exec, execArgv, startMessage, onMessage,
- *   stopTimeout: () => 10_000, logger, clock: systemClock });
+ *   stopTimeout: () => 10_000, startTimeout: 30_000, logger, clock: systemClock });
  * const listen = await supervisor.start();
  * ```
  */
@@ -73,8 +79,14 @@ export class WorkerSupervisor {
   readonly #slots: Slot[];
   /** Workers told to stop (replaced, or shutting down): their exit is not a crash. */
   readonly #retiring = new Set<Worker>();
+  /** Every worker forked and not yet exited, one a replacement is swapping out included. */
+  readonly #alive = new Set<Worker>();
+  /** The stop under way for each worker told to stop, so it is told once. */
+  readonly #retirements = new Map<Worker, Promise<void>>();
   readonly #readyWaiters = new Map<Worker, (listen: readonly string[] | Error) => void>();
   #stopping = false;
+  /** start() is waiting for the first workers: one that dies now fails the start, not a slot. */
+  #startingUp = false;
 
   constructor(options: SupervisorOptions) {
     this.#options = options;
@@ -96,12 +108,15 @@ export class WorkerSupervisor {
    * (after stopping the others) when one dies first, e.g. because it cannot listen.
    */
   async start(): Promise<readonly string[]> {
+    this.#startingUp = true;
     try {
       const listens = await Promise.all(this.#slots.map((slot) => this.#fork(slot)));
       return listens[0] ?? [];
     } catch (error) {
       await this.stop();
       throw error;
+    } finally {
+      this.#startingUp = false;
     }
   }
 
@@ -152,15 +167,17 @@ export class WorkerSupervisor {
     }
   }
 
-  /** Stops every worker gracefully (each finishes its requests, up to `stopTimeout`). */
+  /**
+   * Stops every worker gracefully (each finishes its requests, up to `stopTimeout`) and resolves
+   * once all have exited: the slots' workers, and any a replacement is still swapping out.
+   */
   async stop(): Promise<void> {
     this.#stopping = true;
-    const exits: Promise<void>[] = [];
     for (const slot of this.#slots) {
       if (slot.timer !== undefined) this.#options.clock.clearTimeout(slot.timer);
-      if (slot.worker !== undefined) exits.push(this.#retire(slot.worker));
+      slot.timer = undefined;
     }
-    await Promise.all(exits);
+    await Promise.all([...this.#alive].map((worker) => this.#retire(worker)));
   }
 
   async #swap(slot: Slot): Promise<void> {
@@ -176,33 +193,44 @@ export class WorkerSupervisor {
 
   #fork(slot: Slot): Promise<readonly string[]> {
     const worker = cluster.fork({ BREAKWATER_WORKER_SLOT: String(slot.index) });
+    this.#alive.add(worker);
     slot.worker = worker;
     slot.ready = false;
     slot.startedAt = Date.now();
     const { logger } = this.#options;
     worker.on('online', () => {
-      if (worker.isConnected()) worker.send(this.#options.startMessage(worker));
+      // A worker retired before it came online has been sent its stop: a start message now
+      // would only make it start a proxy to stop again.
+      if (this.#stopping || this.#retiring.has(worker) || !worker.isConnected()) return;
+      worker.send(this.#options.startMessage(worker));
     });
     // A send racing a worker's death fails with an 'error' event: logged, never a crash here.
     worker.on('error', (error: Error) =>
       logger.warn({ err: error, pid: worker.process.pid }, 'worker channel error'),
     );
+    const startTimer = this.#options.clock.setTimeout(
+      () => this.#startTimedOut(slot, worker),
+      this.#options.startTimeout,
+    );
     worker.on('message', (message: unknown) => {
       if (!isProxyMessage(message)) return;
       const typed = message as ToPrimary;
       if (typed.type === 'ready') {
+        this.#options.clock.clearTimeout(startTimer);
         if (slot.worker === worker) slot.ready = true;
         this.#readyWaiters.get(worker)?.(typed.listen);
         this.#readyWaiters.delete(worker);
         logger.info({ slot: slot.index, pid: worker.process.pid }, 'worker ready');
-        this.#options.onReady?.(worker);
+        // One told to stop before its ready crossed the stop is not brought up to date.
+        if (!this.#retiring.has(worker)) this.#options.onReady?.(worker);
         return;
       }
       this.#options.onMessage(worker, typed);
     });
-    worker.on('exit', (code: number | null, signal: string | null) =>
-      this.#exited(slot, worker, code, signal),
-    );
+    worker.on('exit', (code: number | null, signal: string | null) => {
+      this.#options.clock.clearTimeout(startTimer);
+      this.#exited(slot, worker, code, signal);
+    });
     return new Promise((resolve, reject) => {
       this.#readyWaiters.set(worker, (result) => {
         if (result instanceof Error) reject(result);
@@ -212,6 +240,7 @@ export class WorkerSupervisor {
   }
 
   #exited(slot: Slot, worker: Worker, code: number | null, signal: string | null): void {
+    this.#alive.delete(worker);
     const waiter = this.#readyWaiters.get(worker);
     this.#readyWaiters.delete(worker);
     const retired = this.#retiring.delete(worker);
@@ -222,7 +251,7 @@ export class WorkerSupervisor {
     const { logger } = this.#options;
     if (waiter !== undefined) {
       waiter(new Error(`worker ${worker.process.pid} exited (${signal ?? code}) before serving`));
-      if (!this.#anyReady()) return; // startup failed: start() stops the rest
+      if (this.#startingUp) return; // startup failed: start() stops the rest
     }
     if (retired || this.#stopping || slot.worker !== undefined) return;
     slot.lastExit = { code, signal };
@@ -240,13 +269,38 @@ export class WorkerSupervisor {
     }, delay);
   }
 
-  #anyReady(): boolean {
-    return this.#slots.some((slot) => slot.ready);
+  /**
+   * A worker that has not become ready in time is stuck (a hung start, a target it waits on):
+   * whoever waits for it goes on, and its exit is handled as a crash (backoff, crash loop).
+   */
+  #startTimedOut(slot: Slot, worker: Worker): void {
+    // One being stopped has its own bound (stopTimeout).
+    if (worker.isDead() || this.#retiring.has(worker)) return;
+    const { startTimeout } = this.#options;
+    const pid = worker.process.pid;
+    this.#options.logger.error(
+      { slot: slot.index, pid, startTimeoutMs: startTimeout },
+      'worker did not become ready in time; killing it',
+    );
+    const waiter = this.#readyWaiters.get(worker);
+    this.#readyWaiters.delete(worker);
+    waiter?.(new Error(`worker ${pid} did not become ready within ${startTimeout} ms`));
+    worker.process.kill('SIGKILL');
   }
 
   #retire(worker: Worker): Promise<void> {
     this.#retiring.add(worker);
     if (worker.isDead()) return Promise.resolve();
+    let retirement = this.#retirements.get(worker);
+    if (retirement === undefined) {
+      retirement = this.#stopWorker(worker);
+      this.#retirements.set(worker, retirement);
+      retirement.finally(() => this.#retirements.delete(worker));
+    }
+    return retirement;
+  }
+
+  #stopWorker(worker: Worker): Promise<void> {
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.#options.logger.warn({ pid: worker.process.pid }, 'worker did not stop; killing it');

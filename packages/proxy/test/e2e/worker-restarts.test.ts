@@ -1,7 +1,8 @@
 /**
  * Black-box: replacing workers under a steady, bounded GET load (each request on its own
  * connection). A worker killed with SIGKILL costs only the requests it had in flight and is
- * replaced; a rolling restart and a reload cost none; an invalid config changes nothing.
+ * replaced; a rolling restart and a reload cost none; an invalid config changes nothing. And
+ * SIGTERM in the middle of a rolling restart: every worker stops on its own, none is killed.
  */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -119,5 +120,60 @@ log: { access: false }
     await new Promise((resolve) => setTimeout(resolve, 200));
     running.stop();
     assert.equal((await running.result).failed, 0);
+  });
+});
+
+describe('SIGTERM during a rolling restart', () => {
+  const inTempDir = useTempDir('bw-worker-restarts-stop-');
+  let target: TestServer;
+  let proxy: ClusterCli | undefined;
+
+  before(async () => {
+    target = await startServer((_req, res) => res.end('ok'));
+  });
+  after(async () => {
+    await proxy?.stop();
+    await target?.close();
+  });
+
+  test('stops the starting replacement and the worker it replaces without killing either', async () => {
+    const file = inTempDir('proxy.yaml');
+    writeFileSync(
+      file,
+      `
+listen: 127.0.0.1:0
+workers: 2
+admin: { listen: 127.0.0.1:0 }
+upstreams:
+  app:
+    targets: [{ url: ${target.url} }]
+routes:
+  - upstream: app
+log: { access: false }
+`,
+    );
+    const running = await startClusterCli(file);
+    proxy = running;
+    const workers = async () =>
+      (await running.adminGet<{ workers: WorkerInfo[] }>('/api/workers')).workers;
+    const pids = new Set((await workers()).map((row) => row.pid));
+    void running.adminPost('/api/restart').catch(() => {});
+    await waitUntil('a replacement is starting', async () => {
+      const rows = await workers();
+      for (const row of rows) pids.add(row.pid);
+      return rows.some((row) => row.state === 'starting');
+    });
+
+    const began = Date.now();
+    await running.stop();
+    const elapsed = Date.now() - began;
+    assert.doesNotMatch(running.output(), /did not stop; killing it/);
+    // shutdownTimeout is 10 s and a stuck worker gets 2 s more: nobody waited for that.
+    assert.ok(elapsed < 8_000, `stopping took ${elapsed} ms`);
+    // No worker outlives the primary (a service manager would kill it, and its requests).
+    for (const pid of pids) {
+      if (pid === undefined) continue;
+      assert.throws(() => process.kill(pid, 0), `worker ${pid} still runs`);
+    }
   });
 });

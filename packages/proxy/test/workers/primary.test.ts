@@ -13,6 +13,7 @@ import type { ClusterUpstreamsView } from '../../src/workers/merge-view.ts';
 import { type RunningCluster, startCluster } from '../../src/workers/primary.ts';
 import { waitUntil } from '../support/cluster-cli.ts';
 import {
+  type CapturedLogs,
   capturingLogger,
   httpRequest,
   startServer,
@@ -31,6 +32,7 @@ describe('cluster primary', () => {
   let file: string;
   let hold: string;
   let bHealthy = true;
+  let logs: CapturedLogs;
   const yaml = (targets: string, more = '') => `
 listen: 127.0.0.1:0
 workers: 1
@@ -54,8 +56,10 @@ log: { access: false, level: warn }
     hold = inTempDir('hold');
     process.env.BREAKWATER_TEST_HOLD = hold;
     writeFileSync(file, yaml(`{ url: ${a.url} }`));
+    const captured = capturingLogger();
+    logs = captured.logs;
     running = await startCluster(loadConfig(yaml(`{ url: ${a.url} }`)), {
-      logger: capturingLogger().logger,
+      logger: captured.logger,
       configFile: file,
       workerEntry: WORKER,
       execArgv: ['--conditions=@breakwater/source'],
@@ -216,6 +220,31 @@ log: { access: false, level: warn }
         );
       },
       15_000,
+    );
+  });
+
+  test('a worker that exits instead of applying a reload is reported as gone, without waiting for its answer', async () => {
+    const worker = theWorker();
+    const pid = worker.process.pid;
+    worker.send({ test: 'exit-on', type: 'reload' });
+    writeFileSync(file, yaml(`{ url: ${b.url} }`));
+    const began = Date.now();
+    assert.equal((await running.reloadFile()).status, 'applied');
+    const elapsed = Date.now() - began;
+
+    const messages = logs.lines.filter((line) => line.pid === pid).map((line) => line.msg);
+    assert.ok(messages.includes('a worker exited before applying the reload'), String(messages));
+    assert.ok(!messages.some((msg) => /restarting it/.test(String(msg))), String(messages));
+    // Well under the 10 s a worker has to answer a reload: its exit ended the wait.
+    assert.ok(elapsed < 8_000, `the reload took ${elapsed} ms`);
+    // Replaced as after any crash, on the reloaded config.
+    await waitUntil(
+      'the slot serves again',
+      async () => {
+        const row = running.workers()[0];
+        return row?.state === 'ready' && row.pid !== pid;
+      },
+      30_000,
     );
   });
 });
