@@ -25,6 +25,9 @@ admin: ${admin}
 log: { access: false }
 upstreams:
   api:
+    # Round robin: the tests count each target's share of sequential requests, which
+    # least-request (the default) splits at random (all six to one target 1 time in 32).
+    balance: round-robin
     targets:
 ${urls.map((url) => `      - url: ${url}`).join('\n')}
 routes: [ { upstream: api } ]`;
