@@ -44,6 +44,8 @@ export interface FixedRateRun {
   /** Wall time over which the CPU was read. */
   readonly durationSeconds: number;
   readonly proxyCpuSeconds: number | undefined;
+  /** The proxy's first process alone (Breakwater's cluster primary, nginx's master). */
+  readonly primaryCpuSeconds: number | undefined;
   /** Non-2xx, errors, timeouts and requests not sent. */
   readonly errors: number;
 }
@@ -163,6 +165,9 @@ interface FixedSummary {
   readonly p99Ms: number | undefined;
   readonly proxyMicros: number | undefined;
   readonly proxyCores: number | undefined;
+  /** CPU µs per request and cores busy of the first process alone. */
+  readonly primaryMicros: number | undefined;
+  readonly primaryCores: number | undefined;
   readonly errors: number;
 }
 
@@ -185,6 +190,14 @@ function summariseFixed(label: string, runs: readonly FixedRateRun[]): FixedSumm
     ),
     proxyCores: pick((run) =>
       run.proxyCpuSeconds === undefined ? undefined : run.proxyCpuSeconds / run.durationSeconds,
+    ),
+    primaryMicros: pick((run) =>
+      run.primaryCpuSeconds === undefined || run.requests <= 0
+        ? undefined
+        : (run.primaryCpuSeconds / run.requests) * 1e6,
+    ),
+    primaryCores: pick((run) =>
+      run.primaryCpuSeconds === undefined ? undefined : run.primaryCpuSeconds / run.durationSeconds,
     ),
     errors: runs.reduce((sum, run) => sum + run.errors, 0),
   };
@@ -320,6 +333,7 @@ export function renderManyCores(
           'errors (all runs)',
           'proxy CPU per request',
           'proxy cores busy',
+          'of which the first process (primary / master), per request and cores',
         ],
         [...fixed.values()].map((s) => [
           s.label,
@@ -329,6 +343,7 @@ export function renderManyCores(
           formatCount(s.errors),
           micros(s.proxyMicros),
           coresText(s.proxyCores),
+          `${micros(s.primaryMicros)}, ${s.primaryCores === undefined ? 'n/a' : s.primaryCores.toFixed(3)}`,
         ]),
       ),
     );

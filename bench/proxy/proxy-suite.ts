@@ -309,14 +309,22 @@ async function measureFixedRate(
   pid: number | undefined,
   round: number,
 ): Promise<FixedRateRun> {
-  const read = () => (pid === undefined ? undefined : treeCpuSeconds(pid));
-  const marks: { start?: { cpu: number | undefined; at: number }; end?: typeof marks.start } = {};
+  interface Mark {
+    readonly cpu: number | undefined;
+    readonly primary: number | undefined;
+    readonly at: number;
+  }
+  const marks: { start?: Mark; end?: Mark } = {};
   const result = await openLoop(group, url, fixedRate.rate, {
     measureSeconds: fixedRate.seconds,
     settleSeconds: fixedRate.warmupSeconds,
     maxOutstanding: fixedRate.maxOutstanding,
     onMark: (mark) => {
-      marks[mark] = { cpu: read(), at: performance.now() };
+      marks[mark] = {
+        cpu: pid === undefined ? undefined : treeCpuSeconds(pid),
+        primary: pid === undefined ? undefined : cpuSeconds(pid),
+        at: performance.now(),
+      };
     },
   });
   const { start, end } = marks;
@@ -332,6 +340,10 @@ async function measureFixedRate(
     durationSeconds,
     proxyCpuSeconds:
       start?.cpu === undefined || end?.cpu === undefined ? undefined : end.cpu - start.cpu,
+    primaryCpuSeconds:
+      start?.primary === undefined || end?.primary === undefined
+        ? undefined
+        : end.primary - start.primary,
     errors: result.non2xx + result.errors + result.timeouts + result.notSent,
   };
 }
@@ -596,7 +608,8 @@ async function runHealthy(
             `bench: round ${round} ${result.label}, fixed ${fixed.rate} req/s: achieved ${formatCount(fixed.achievedRate)} req/s, ` +
               `p50 ${formatMilliseconds(fixed.p50Ms)}, p99 ${formatMilliseconds(fixed.p99Ms)}, errors ${fixed.errors}, ` +
               `CPU ${fixed.proxyCpuSeconds === undefined ? 'n/a' : ((fixed.proxyCpuSeconds / fixed.requests) * 1e6).toFixed(1)} µs/req ` +
-              `(proxy ${fixed.proxyCpuSeconds === undefined ? 'n/a' : (fixed.proxyCpuSeconds / fixed.durationSeconds).toFixed(2)} cores)`,
+              `(proxy ${fixed.proxyCpuSeconds === undefined ? 'n/a' : (fixed.proxyCpuSeconds / fixed.durationSeconds).toFixed(2)} cores, ` +
+              `first process ${fixed.primaryCpuSeconds === undefined ? 'n/a' : (fixed.primaryCpuSeconds / fixed.durationSeconds).toFixed(3)} cores)`,
           );
         }
       } catch (error: unknown) {
