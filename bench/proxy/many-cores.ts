@@ -314,9 +314,11 @@ export function renderManyCores(
     lines.push('');
   }
 
+  const rate =
+    subjects.flatMap((subject) => subject.fixedRateRuns ?? []).at(0)?.rate ?? fixedRate.rate;
   if (fixed.size > 0) {
     lines.push(
-      `The same proxies at a fixed ${formatCount(fixedRate.rate)} req/s, well below saturation: open-loop.ts (keep-alive, ` +
+      `The same proxies at a fixed ${formatCount(rate)} req/s, well below saturation: open-loop.ts (keep-alive, ` +
         `at most ${fixedRate.maxOutstanding} requests in flight, requests sent on schedule whatever the answers, latency from when each was due), ` +
         `${fixedRate.warmupSeconds} s of warm-up, then ${fixedRate.seconds} s measured, rounds interleaved with the runs above. ` +
         `Proxy CPU is its processes' CPU over the measured window ÷ the requests sent in it; "achieved" is the OK answers per ` +
@@ -371,7 +373,7 @@ export function renderManyCores(
     const ratio = divide(two.proxyMicros, one.proxyMicros);
     const isOurs = pair.one === 'breakwater';
     goalRows.push([
-      `CPU per request, 2 workers ÷ 1, at a fixed rate below saturation (${formatCount(fixedRate.rate)} req/s) — ${pair.name}`,
+      `CPU per request, 2 workers ÷ 1, at a fixed rate below saturation (${formatCount(rate)} req/s) — ${pair.name}`,
       `${micros(two.proxyMicros)} ÷ ${micros(one.proxyMicros)} = ${times(ratio)}`,
       isOurs ? '≤ 1.1×' : 'reported',
       isOurs ? verdict(ratio === undefined ? undefined : ratio <= 1.1) : '—',

@@ -111,6 +111,8 @@ export interface ProxySuiteOptions {
   readonly slowDelayMs: number;
   /** Write a V8 CPU profile of every Node proxy to bench/results/profiles/ (slows them down). */
   readonly profile: boolean;
+  /** The many-cores fixed-rate runs' req/s (many-cores.ts's `fixedRate.rate` when absent). */
+  readonly fixedRate?: number;
   /** Another checkout whose proxy runs beside this one's, as `breakwater-baseline`. */
   readonly baseline?: string;
 }
@@ -308,6 +310,7 @@ async function measureFixedRate(
   url: string,
   pid: number | undefined,
   round: number,
+  rate: number,
 ): Promise<FixedRateRun> {
   interface Mark {
     readonly cpu: number | undefined;
@@ -315,7 +318,7 @@ async function measureFixedRate(
     readonly at: number;
   }
   const marks: { start?: Mark; end?: Mark } = {};
-  const result = await openLoop(group, url, fixedRate.rate, {
+  const result = await openLoop(group, url, rate, {
     measureSeconds: fixedRate.seconds,
     settleSeconds: fixedRate.warmupSeconds,
     maxOutstanding: fixedRate.maxOutstanding,
@@ -332,7 +335,7 @@ async function measureFixedRate(
     start === undefined || end === undefined ? fixedRate.seconds : (end.at - start.at) / 1_000;
   return {
     round,
-    rate: fixedRate.rate,
+    rate,
     achievedRate: result.goodput,
     requests: result.sent,
     p50Ms: result.p50Ms ?? undefined,
@@ -602,7 +605,13 @@ async function runHealthy(
           );
         }
         if (result.fixedRateRuns !== undefined) {
-          const fixed = await measureFixedRate(group, subject.url, subject.started?.pid, round);
+          const fixed = await measureFixedRate(
+            group,
+            subject.url,
+            subject.started?.pid,
+            round,
+            options.fixedRate ?? fixedRate.rate,
+          );
           result.fixedRateRuns.push(fixed);
           log(
             `bench: round ${round} ${result.label}, fixed ${fixed.rate} req/s: achieved ${formatCount(fixed.achievedRate)} req/s, ` +
