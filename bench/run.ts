@@ -9,6 +9,7 @@
  * Proxy options: --duration 5 --warmup 1 --rounds 2 --connections 50 --threads 1
  * --only breakwater,minimal (or --only cores: Breakwater, nginx and HAProxy at 1 and 2 workers) --no-failures --no-healthy --scenarios refuse,slow,overload,balancers
  * --sweep least-request,peak-ewma (the balancers the sweep runs) --slow-delay 200 --profile (V8 CPU profiles of the Node proxies into bench/results/profiles/)
+ * --fixed-rate 2000 (req/s of the many-cores fixed-rate runs)
  * --baseline DIR (another checkout's proxy side by side).
  * Core options: --quick (shorter sampling, for a smoke run).
  *
@@ -89,6 +90,7 @@ async function main(): Promise<void> {
       quick: { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
       baseline: { type: 'string' },
+      'fixed-rate': { type: 'string' },
     },
   });
   const suite = positionals[0] ?? 'all';
@@ -113,6 +115,9 @@ async function main(): Promise<void> {
       sweep: values.sweep === undefined ? [] : values.sweep.split(',').map((name) => name.trim()),
       slowDelayMs: positiveNumber(values['slow-delay'], 200, 'slow-delay'),
       profile: values.profile,
+      ...(values['fixed-rate'] === undefined
+        ? {}
+        : { fixedRate: positiveNumber(values['fixed-rate'], 2_000, 'fixed-rate') }),
       ...(values.baseline === undefined ? {} : { baseline: values.baseline }),
     });
     process.stdout.write(`\n${result.markdown}\n`);

@@ -14,6 +14,8 @@
  * Prints one JSON line: { sent, ok, goodput (OK answers per second that arrived while the load
  * ran), non2xx, statuses, errors, timeouts, notSent, p50Ms, p99Ms, maxMs } (latencies of OK
  * answers).
+ * With `--marks`, it writes `measure-start` and `measure-end` lines to stderr when the measured
+ * window opens and closes, so a caller can read a server's CPU time over exactly that window.
  */
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
@@ -26,6 +28,7 @@ const { values } = parseArgs({
     skip: { type: 'string', default: '0' },
     'give-up': { type: 'string', default: '10000' },
     'max-outstanding': { type: 'string', default: '4000' },
+    marks: { type: 'boolean', default: false },
   },
 });
 const url = values.url;
@@ -95,9 +98,14 @@ async function fire(due: number): Promise<void> {
 }
 
 let scheduled = 0;
+let markedStart = false;
 await new Promise<void>((resolve) => {
   const tick = setInterval(() => {
     const now = performance.now();
+    if (values.marks && !markedStart && now >= measuredFrom) {
+      markedStart = true;
+      process.stderr.write('measure-start\n');
+    }
     // Every request due by now goes out now, each timed from when it was due.
     const due = Math.min(now, end);
     const target = Math.floor(((due - start) / 1_000) * rate);
@@ -107,6 +115,7 @@ await new Promise<void>((resolve) => {
       else if (dueAt >= measuredFrom) notSent++;
     }
     if (now >= end) {
+      if (values.marks) process.stderr.write('measure-end\n');
       clearInterval(tick);
       resolve();
     }

@@ -143,11 +143,22 @@ export async function runOverload(
   return cases;
 }
 
-function openLoop(
+/**
+ * Runs open-loop.ts against `url` at `rate` req/s: `settleSeconds` unmeasured, then
+ * `measureSeconds` measured; resolves with its report.
+ */
+export function openLoop(
   group: ProcessGroup,
   url: string,
   rate: number,
-  settings: { readonly measureSeconds: number; readonly settleSeconds: number },
+  settings: {
+    readonly measureSeconds: number;
+    readonly settleSeconds: number;
+    /** Caps requests in flight, and so the connections it opens. */
+    readonly maxOutstanding?: number;
+    /** Called when the measured window opens (`start`) and closes (`end`). */
+    readonly onMark?: (mark: 'start' | 'end') => void;
+  },
 ): Promise<OpenLoopResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(
@@ -164,6 +175,10 @@ function openLoop(
         String(settings.settleSeconds),
         '--give-up',
         '10000',
+        ...(settings.maxOutstanding === undefined
+          ? []
+          : ['--max-outstanding', String(settings.maxOutstanding)]),
+        ...(settings.onMark === undefined ? [] : ['--marks']),
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -175,6 +190,15 @@ function openLoop(
     });
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk;
+      if (settings.onMark === undefined) return;
+      // The marks are whole lines; read each once, as it arrives.
+      for (const mark of ['start', 'end'] as const) {
+        const line = `measure-${mark}\n`;
+        if (stderr.includes(line)) {
+          stderr = stderr.replace(line, '');
+          settings.onMark(mark);
+        }
+      }
     });
     child.once('error', reject);
     child.once('exit', (code) => {

@@ -49,9 +49,15 @@ import {
   runLoad,
   trackLoadGenerators,
 } from './load.ts';
-import { renderManyCores } from './many-cores.ts';
+import {
+  type FixedRateRun,
+  fixedRate,
+  fixedRateSubjectIds,
+  renderManyCores,
+} from './many-cores.ts';
 import {
   type OverloadCase,
+  openLoop,
   overloadSettleSeconds,
   renderOverload,
   runOverload,
@@ -105,6 +111,8 @@ export interface ProxySuiteOptions {
   readonly slowDelayMs: number;
   /** Write a V8 CPU profile of every Node proxy to bench/results/profiles/ (slows them down). */
   readonly profile: boolean;
+  /** The many-cores fixed-rate runs' req/s (many-cores.ts's `fixedRate.rate` when absent). */
+  readonly fixedRate?: number;
   /** Another checkout whose proxy runs beside this one's, as `breakwater-baseline`. */
   readonly baseline?: string;
 }
@@ -141,6 +149,8 @@ export interface SubjectResult {
   readonly runs: MeasuredRun[];
   /** Subjects with `newConnections`: the same load with a new connection per request. */
   readonly newConnectionRuns?: MeasuredRun[];
+  /** The many-cores subjects at a fixed rate below saturation (many-cores.ts). */
+  readonly fixedRateRuns?: FixedRateRun[];
   readonly skipped?: string;
 }
 
@@ -288,6 +298,56 @@ async function measure(
       primaryBefore === undefined || primaryAfter === undefined
         ? undefined
         : primaryAfter - primaryBefore,
+  };
+}
+
+/**
+ * One fixed-rate run: open-loop.ts warms up at the rate, then measures; the proxy's CPU is read
+ * when it says the measured window opens and closes.
+ */
+async function measureFixedRate(
+  group: ProcessGroup,
+  url: string,
+  pid: number | undefined,
+  round: number,
+  rate: number,
+): Promise<FixedRateRun> {
+  interface Mark {
+    readonly cpu: number | undefined;
+    readonly primary: number | undefined;
+    readonly at: number;
+  }
+  const marks: { start?: Mark; end?: Mark } = {};
+  const result = await openLoop(group, url, rate, {
+    measureSeconds: fixedRate.seconds,
+    settleSeconds: fixedRate.warmupSeconds,
+    maxOutstanding: fixedRate.maxOutstanding,
+    onMark: (mark) => {
+      marks[mark] = {
+        cpu: pid === undefined ? undefined : treeCpuSeconds(pid),
+        primary: pid === undefined ? undefined : cpuSeconds(pid),
+        at: performance.now(),
+      };
+    },
+  });
+  const { start, end } = marks;
+  const durationSeconds =
+    start === undefined || end === undefined ? fixedRate.seconds : (end.at - start.at) / 1_000;
+  return {
+    round,
+    rate,
+    achievedRate: result.goodput,
+    requests: result.sent,
+    p50Ms: result.p50Ms ?? undefined,
+    p99Ms: result.p99Ms ?? undefined,
+    durationSeconds,
+    proxyCpuSeconds:
+      start?.cpu === undefined || end?.cpu === undefined ? undefined : end.cpu - start.cpu,
+    primaryCpuSeconds:
+      start?.primary === undefined || end?.primary === undefined
+        ? undefined
+        : end.primary - start.primary,
+    errors: result.non2xx + result.errors + result.timeouts + result.notSent,
   };
 }
 
@@ -501,6 +561,7 @@ async function runHealthy(
       label: subject.label,
       runs: [],
       ...(subject.newConnections === true ? { newConnectionRuns: [] } : {}),
+      ...(fixedRateSubjectIds.includes(subject.id) ? { fixedRateRuns: [] } : {}),
     });
   }
 
@@ -541,6 +602,23 @@ async function runHealthy(
               `${formatCount(fresh.requestsPerSecond)} req/s, p99 ${formatMilliseconds(fresh.p99Ms)}, ` +
               `errors ${fresh.non2xx + fresh.socketErrors}, CPU ${fresh.cpuMicrosPerRequest?.toFixed(1) ?? 'n/a'} µs/req ` +
               `(primary ${cores(fresh.primaryCpuSeconds, fresh)} cores)`,
+          );
+        }
+        if (result.fixedRateRuns !== undefined) {
+          const fixed = await measureFixedRate(
+            group,
+            subject.url,
+            subject.started?.pid,
+            round,
+            options.fixedRate ?? fixedRate.rate,
+          );
+          result.fixedRateRuns.push(fixed);
+          log(
+            `bench: round ${round} ${result.label}, fixed ${fixed.rate} req/s: achieved ${formatCount(fixed.achievedRate)} req/s, ` +
+              `p50 ${formatMilliseconds(fixed.p50Ms)}, p99 ${formatMilliseconds(fixed.p99Ms)}, errors ${fixed.errors}, ` +
+              `CPU ${fixed.proxyCpuSeconds === undefined ? 'n/a' : ((fixed.proxyCpuSeconds / fixed.requests) * 1e6).toFixed(1)} µs/req ` +
+              `(proxy ${fixed.proxyCpuSeconds === undefined ? 'n/a' : (fixed.proxyCpuSeconds / fixed.durationSeconds).toFixed(2)} cores, ` +
+              `first process ${fixed.primaryCpuSeconds === undefined ? 'n/a' : (fixed.primaryCpuSeconds / fixed.durationSeconds).toFixed(3)} cores)`,
           );
         }
       } catch (error: unknown) {
