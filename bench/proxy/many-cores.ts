@@ -50,6 +50,9 @@ export interface FixedRateRun {
   readonly errors: number;
 }
 
+/** The key of one worker's half-rate runs among the fixed-rate summaries. */
+const HALF_RATE_ID = 'breakwater-half-rate';
+
 /** The subjects measured at a fixed rate too. */
 export const fixedRateSubjectIds: readonly string[] = [
   'breakwater',
@@ -80,6 +83,8 @@ export interface CoresSubject {
   readonly newConnectionRuns?: readonly CoresRun[];
   /** The fixed-rate runs ({@link fixedRateSubjectIds}). */
   readonly fixedRateRuns?: readonly FixedRateRun[];
+  /** One worker at half the fixed rate: what each of two workers carries at the full rate. */
+  readonly halfRateRuns?: readonly FixedRateRun[];
 }
 
 /** One proxy at one and at two workers. */
@@ -230,6 +235,13 @@ export function renderManyCores(
     if (subject.fixedRateRuns !== undefined && subject.fixedRateRuns.length > 0) {
       fixed.set(subject.id, summariseFixed(subject.label, subject.fixedRateRuns));
     }
+    if (subject.halfRateRuns !== undefined && subject.halfRateRuns.length > 0) {
+      const half = subject.halfRateRuns[0]!.rate;
+      fixed.set(
+        HALF_RATE_ID,
+        summariseFixed(`${subject.label}, at ${formatCount(half)} req/s`, subject.halfRateRuns),
+      );
+    }
     if (subject.runs.length > 0) summaries.set(subject.id, summarise(subject.label, subject.runs));
     if (subject.newConnectionRuns !== undefined && subject.newConnectionRuns.length > 0) {
       fresh.set(subject.id, summarise(subject.label, subject.newConnectionRuns));
@@ -379,6 +391,20 @@ export function renderManyCores(
       isOurs ? verdict(ratio === undefined ? undefined : ratio <= 1.1) : '—',
     ]);
   }
+  // Equal load per process: each of two workers at the full rate serves what one worker serves
+  // at half of it, so what is left between them is what cluster mode costs per request.
+  const half = fixed.get(HALF_RATE_ID);
+  for (const id of ['breakwater-w2', 'breakwater-w2-reuseport']) {
+    const two = fixed.get(id);
+    if (half === undefined || two === undefined) continue;
+    const ratio = divide(two.proxyMicros, half.proxyMicros);
+    goalRows.push([
+      `CPU per request, 2 workers at ${formatCount(rate)} req/s ÷ 1 worker at ${formatCount(rate / 2)} req/s (equal load per process: what sharing state costs) — ${two.label}`,
+      `${micros(two.proxyMicros)} ÷ ${micros(half.proxyMicros)} = ${times(ratio)}`,
+      '≤ 1.1×',
+      verdict(ratio === undefined ? undefined : ratio <= 1.1),
+    ]);
+  }
   for (const pair of PAIRS) {
     const one = summaries.get(pair.one);
     const two = summaries.get(pair.two);
@@ -446,11 +472,13 @@ export function renderManyCores(
   if (goalRows.length > 0) {
     if (fixed.size > 0) {
       lines.push(
-        'Two CPU-per-request ratios: the saturated one is what each request costs when every core is busy, so it ' +
+        'Three CPU-per-request ratios: the saturated one is what each request costs when every core is busy, so it ' +
           'includes contention with wrk and the upstream and the smaller batches each worker reads per event-loop ' +
           'turn (more system calls per request); the fixed-rate one offers both setups the same requests with cores ' +
-          'to spare, so it isolates what running as cluster workers (shared breaker state, IPC with the primary) ' +
-          'costs per request.',
+          'to spare, but each of two workers still sees half of them, and a process costs more per request the ' +
+          'fewer it gets per wake-up; the equal-load one compares two workers at the rate with one worker at half ' +
+          'of it, so every process serves the same rate and what is left is what running as cluster workers ' +
+          '(shared breaker state, IPC with the primary) costs per request.',
       );
       lines.push('');
     }

@@ -151,6 +151,8 @@ export interface SubjectResult {
   readonly newConnectionRuns?: MeasuredRun[];
   /** The many-cores subjects at a fixed rate below saturation (many-cores.ts). */
   readonly fixedRateRuns?: FixedRateRun[];
+  /** One worker at half the fixed rate (Breakwater only): each worker's share at two workers. */
+  readonly halfRateRuns?: FixedRateRun[];
   readonly skipped?: string;
 }
 
@@ -562,6 +564,7 @@ async function runHealthy(
       runs: [],
       ...(subject.newConnections === true ? { newConnectionRuns: [] } : {}),
       ...(fixedRateSubjectIds.includes(subject.id) ? { fixedRateRuns: [] } : {}),
+      ...(subject.id === 'breakwater' ? { halfRateRuns: [] } : {}),
     });
   }
 
@@ -613,6 +616,23 @@ async function runHealthy(
             options.fixedRate ?? fixedRate.rate,
           );
           result.fixedRateRuns.push(fixed);
+          // One worker at half the rate carries what each of two workers carries at the full
+          // rate: the comparison that isolates what cluster mode costs per request from the
+          // cost of each process batching fewer requests per wake-up.
+          if (result.halfRateRuns !== undefined) {
+            const half = await measureFixedRate(
+              group,
+              subject.url,
+              subject.started?.pid,
+              round,
+              Math.round((options.fixedRate ?? fixedRate.rate) / 2),
+            );
+            result.halfRateRuns.push(half);
+            log(
+              `bench: round ${round} ${result.label}, fixed ${half.rate} req/s: achieved ${formatCount(half.achievedRate)} req/s, ` +
+                `CPU ${half.proxyCpuSeconds === undefined ? 'n/a' : ((half.proxyCpuSeconds / half.requests) * 1e6).toFixed(1)} µs/req`,
+            );
+          }
           log(
             `bench: round ${round} ${result.label}, fixed ${fixed.rate} req/s: achieved ${formatCount(fixed.achievedRate)} req/s, ` +
               `p50 ${formatMilliseconds(fixed.p50Ms)}, p99 ${formatMilliseconds(fixed.p99Ms)}, errors ${fixed.errors}, ` +
