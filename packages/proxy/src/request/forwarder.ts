@@ -142,7 +142,7 @@ export class Forwarder implements RequestHost {
     const socket = req.socket;
     // A request parsed after a body whose response is out: the connection is closing.
     if (isLingering(socket)) return;
-    const turn = this.#turns.admit(socket, res as ServerResponse, {
+    const turn = this.#turns.admit(req, res as ServerResponse, {
       serve: () => {
         this.inFlight--;
         if (tooMany) this.#refuseTooMany(req, res, start);
@@ -260,6 +260,14 @@ export class Forwarder implements RequestHost {
     this.answeredSockets.add(socket);
     return false;
   };
+
+  /**
+   * The `clientError` hook for node's request timeout: true when it hit a request whose body
+   * waits its turn behind a response (its time waiting is the proxy's doing, not the client's);
+   * node reports a connection's timeout once, so that body is then not timed.
+   */
+  readonly timedOutWaiting = (socket: object, code: string): boolean =>
+    code === 'ERR_HTTP_REQUEST_TIMEOUT' && this.#turns.bodyWaiting(socket);
 
   #watchBody(req: ProxiedRequest, exchange: Exchange): void {
     const socket = req.socket;

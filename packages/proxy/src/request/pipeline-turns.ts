@@ -11,8 +11,7 @@
  * 429 `TOO_MANY_PIPELINED` in its turn with the connection closed, and the socket stops being
  * read so that the parser makes no more of them.
  */
-import type { ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /**
  * Requests that may wait their turn on one connection. Pipelining clients send a few (curl and
@@ -34,6 +33,8 @@ export type Turn = 'now' | 'waiting' | 'too-many' | 'ignored';
 
 interface Queue {
   readonly waiters: Set<Waiter>;
+  /** The waiting requests, in order: the last may still be receiving its body. */
+  readonly requests: Set<IncomingMessage>;
   /** Past {@link PIPELINE_DEPTH} once: nothing more on this connection is served. */
   overflowed: boolean;
 }
@@ -42,7 +43,7 @@ interface Queue {
  * The waiting requests of every HTTP/1.1 connection. One per forwarder.
  *
  * @example
- * const turn = turns.admit(req.socket, res, { serve: () => forward(req, res), dropped: () => log499(req) });
+ * const turn = turns.admit(req, res, { serve: () => forward(req, res), dropped: () => log499(req) });
  * if (turn === 'now') forward(req, res);
  */
 export class PipelineTurns {
@@ -55,11 +56,12 @@ export class PipelineTurns {
    * then, and the connection is no longer read); `'ignored'` for requests parsed after that
    * one: the connection closes after its refusal, and they are neither served nor waited for.
    */
-  admit(socket: Socket, res: ServerResponse, waiter: Waiter): Turn {
+  admit(req: IncomingMessage, res: ServerResponse, waiter: Waiter): Turn {
+    const socket = req.socket;
     let queue = this.#queues.get(socket);
     if (res.socket !== null && queue?.overflowed !== true) return 'now';
     if (queue === undefined) {
-      const created: Queue = { waiters: new Set(), overflowed: false };
+      const created: Queue = { waiters: new Set(), requests: new Set(), overflowed: false };
       queue = created;
       this.#queues.set(socket, created);
       // One listener per connection, not one per waiting request.
@@ -67,6 +69,7 @@ export class PipelineTurns {
         this.#queues.delete(socket);
         for (const waiting of created.waiters) waiting.dropped();
         created.waiters.clear();
+        created.requests.clear();
       });
     }
     // Refused with the one that overflowed: the connection closes after its answer.
@@ -79,15 +82,29 @@ export class PipelineTurns {
       // Requests already in the buffer are still parsed; no more is read.
       socket.pause();
     }
+    const requests = queue.requests;
     const entry: Waiter = {
       serve: () => {
         waiters.delete(entry);
+        requests.delete(req);
         waiter.serve();
       },
       dropped: waiter.dropped,
     };
     waiters.add(entry);
+    requests.add(req);
     res.once('socket', entry.serve);
     return turn;
+  }
+
+  /**
+   * Whether a request waiting its turn on `socket` has not received its whole body: node's
+   * `requestTimeout` then runs on time the proxy chose not to read that body.
+   */
+  bodyWaiting(socket: object): boolean {
+    const requests = this.#queues.get(socket)?.requests;
+    if (requests === undefined) return false;
+    for (const req of requests) if (!req.complete) return true;
+    return false;
   }
 }

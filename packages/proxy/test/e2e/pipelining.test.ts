@@ -136,7 +136,11 @@ async function pathHeldUpstream() {
     arrived.push(path);
     const answer = () => res.end(`body of ${path}`);
     if (path.startsWith('/held')) holds.push(answer);
-    else answer();
+    else {
+      // Answered once its body (if any) has all arrived.
+      req.resume();
+      req.once('end', answer);
+    }
   });
   return {
     server,
@@ -250,6 +254,36 @@ test('requests pipelined beyond 32 waiting on one connection: the first over get
     assert.equal(answers[33], '429');
     assert.match(client.text, /"code":"TOO_MANY_PIPELINED"/);
     assert.ok(!upstream.arrived.includes('/r33'));
+  } finally {
+    client.socket.destroy();
+    await proxy.close();
+    await upstream.server.close();
+  }
+});
+
+test('limits.requestTimeout does not cut a pipelined request whose body waits its turn', async () => {
+  const upstream = await pathHeldUpstream();
+  const proxy = await startTestProxy(
+    proxyYaml([upstream.server.url], 'limits:\n  headersTimeout: 250ms\n  requestTimeout: 500ms\n'),
+  );
+  const client = rawClient(proxy.port);
+  try {
+    const size = 4_000_000;
+    client.socket.write(
+      `${get('/held-a')}POST /b HTTP/1.1\r\nHost: a\r\nContent-Length: ${size}\r\n\r\n`,
+    );
+    client.socket.write(Buffer.alloc(size / 2, 'x'));
+    await until(() => upstream.arrived.includes('/held-a'), 'the first request upstream');
+    // node's timeout fires on the waiting request's unfinished body, and is let go.
+    await until(
+      () => proxy.logs.lines.some((line) => String(line.msg).startsWith('request timeout ignored')),
+      'the request timeout on the waiting request',
+    );
+    upstream.release();
+    client.socket.write(Buffer.alloc(size / 2, 'x'));
+    await until(() => client.text.includes('body of /b'), 'the second response');
+    assert.deepEqual(responseBodies(client.text), ['200 body of /held-a', '200 body of /b']);
+    assert.equal(upstream.arrived.at(-1), '/b');
   } finally {
     client.socket.destroy();
     await proxy.close();
