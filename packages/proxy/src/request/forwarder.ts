@@ -142,6 +142,7 @@ export class Forwarder implements RequestHost {
     const socket = req.socket;
     // A request parsed after a body whose response is out: the connection is closing.
     if (isLingering(socket)) return;
+    let tooMany = false;
     const turn = this.#turns.admit(req, res as ServerResponse, {
       serve: () => {
         this.inFlight--;
@@ -162,7 +163,7 @@ export class Forwarder implements RequestHost {
         this.#checkIdle();
       },
     });
-    const tooMany = turn === 'too-many';
+    tooMany = turn === 'too-many';
     if (turn === 'now') this.#serve(req, res, expectsContinue, start);
     // Waiting requests count as in flight: a graceful shutdown answers them too.
     else if (turn !== 'ignored') this.inFlight++;

@@ -14,7 +14,10 @@ import type { Socket } from 'node:net';
 
 /** Longest time a connection lingers after its response (nginx's `lingering_time` is 30 s). */
 export const LINGER_TIME = 5_000;
-/** Most request bytes read and discarded after the response before the connection is cut. */
+/**
+ * Request bytes read and discarded after the response past which the connection is cut (looked
+ * at every 100 ms, so a fast client may get a little more read before the cut).
+ */
 export const LINGER_BYTES = 4 * 1024 * 1024;
 // How often a lingering connection's bytes and time are checked.
 const LINGER_CHECK = 100;

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { test } from 'node:test';
-import { LINGER_BYTES } from '../../src/request/lingering-close.ts';
+import { LINGER_BYTES, LINGER_TIME } from '../../src/request/lingering-close.ts';
 import { proxyYaml, startServer, startTestProxy } from '../support/proxy-harness.ts';
 import { until } from '../support/servers.ts';
 
@@ -68,12 +68,13 @@ test('a response finished before its request body says Connection: close, drops 
   }
 });
 
-test('a client that goes on sending after its response is cut once it has sent LINGER_BYTES more', async () => {
+test('a client that goes on sending after its response is cut past LINGER_BYTES, before LINGER_TIME', async () => {
   const upstream = await refusingUpstream();
   const proxy = await startTestProxy(yamlFor(upstream.url));
   const { socket, state } = uploadingClient(proxy.port);
   try {
-    const declared = 4 * LINGER_BYTES;
+    // Far more than the proxy reads in one look at what it has read (every 100 ms).
+    const declared = 256 * LINGER_BYTES;
     socket.write(`POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: ${declared}\r\n\r\n`);
     socket.write(Buffer.alloc(100_000, 'x'));
     await until(() => state.text.endsWith('no\r\n0\r\n\r\n'), 'the whole 401');
@@ -89,9 +90,12 @@ test('a client that goes on sending after its response is cut once it has sent L
         }
       }
     };
+    const started = performance.now();
     pump();
     await until(() => state.closed, 'the connection cut');
     assert.ok(sent < declared, `the whole body went through (${sent} bytes)`);
+    // Cut for the bytes, not at the end of LINGER_TIME.
+    assert.ok(performance.now() - started < LINGER_TIME, 'cut only at the time limit');
   } finally {
     socket.destroy();
     await proxy.close();
