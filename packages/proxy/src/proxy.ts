@@ -201,6 +201,7 @@ export async function startProxy(
   const onClientError = clientErrorListener(logger, {
     answered: forwarder.answeredSockets,
     bodyFailed: forwarder.bodyFailed,
+    timedOutWaiting: forwarder.timedOutWaiting,
     // Refused before any route matched: counted under upstream "" as NO_ROUTE is.
     refused: (code) => metrics.observeError('', code),
   });

@@ -18,6 +18,11 @@ export interface ClientErrorOptions {
    * true when that request answers the client itself.
    */
   readonly bodyFailed?: ((socket: Duplex, code: string) => boolean) | undefined;
+  /**
+   * True when node's request timeout hit a request that waits its turn behind a response on its
+   * connection (pipelined): the wait is not the client's doing, and the timeout is ignored.
+   */
+  readonly timedOutWaiting?: ((socket: Duplex, code: string) => boolean) | undefined;
   /** Told of each request this listener refuses with an error response (for the metrics). */
   readonly refused?: ((code: ProxyErrorCode) => void) | undefined;
 }
@@ -30,7 +35,7 @@ export interface ClientErrorOptions {
  */
 export function clientErrorListener(
   logger: Logger,
-  { answered, bodyFailed = () => false, refused }: ClientErrorOptions,
+  { answered, bodyFailed = () => false, timedOutWaiting, refused }: ClientErrorOptions,
 ): (error: Error, socket: Duplex) => void {
   // Sockets whose error response waits for the responses in flight before it (see below).
   const deferred = new WeakSet<object>();
@@ -43,6 +48,13 @@ export function clientErrorListener(
     }
     // The parser stays failed and reports again for every later read: answered once already.
     if (deferred.has(socket)) return;
+    if (timedOutWaiting?.(socket, code) === true) {
+      logger.info(
+        { code, remoteAddress: socketAddress(socket) },
+        'request timeout ignored: the request waits its turn behind a pipelined response',
+      );
+      return;
+    }
     if (bodyFailed(socket, code)) {
       logger.warn(
         { code, remoteAddress: socketAddress(socket), reason: error.message },

@@ -23,7 +23,8 @@ export type ProxyErrorCode =
   | 'EXPECTATION_FAILED'
   | 'LOOP_DETECTED'
   | 'SHUTTING_DOWN'
-  | 'OVERLOADED';
+  | 'OVERLOADED'
+  | 'TOO_MANY_PIPELINED';
 
 /** The HTTP status each code is answered with. */
 export const statusOf: Readonly<Record<ProxyErrorCode, number>> = {
@@ -46,6 +47,8 @@ export const statusOf: Readonly<Record<ProxyErrorCode, number>> = {
   LOOP_DETECTED: 508,
   SHUTTING_DOWN: 503,
   OVERLOADED: 503,
+  // More HTTP/1.1 requests pipelined on one connection than wait their turn there.
+  TOO_MANY_PIPELINED: 429,
 };
 
 /**

@@ -301,7 +301,9 @@ export class Exchange implements AttemptOwner {
       return;
     }
     const res = this.#res;
-    if (this.#host.closing) closeAfter(res);
+    // Answered while the client is still sending its body: the connection lingers and closes
+    // after this response (lingering-close.ts), which says so while it still can.
+    if (this.#host.closing || this.#bodyStillArriving()) closeAfter(res);
     try {
       const out = responseHeadersForClient(headers, this.#requestId, this.#host.via);
       // HTTP/2 has no reason phrase (RFC 9113 §8.3.2).
@@ -587,6 +589,13 @@ export class Exchange implements AttemptOwner {
       this.#body !== null && !Buffer.isBuffer(this.#body),
     );
     this.#finish('rejected', 0, refused.code);
+  }
+
+  #bodyStillArriving(): boolean {
+    const body = this.#body;
+    return (
+      body !== null && !Buffer.isBuffer(body) && !isHttp2Response(this.#res) && !this.#req.complete
+    );
   }
 
   readonly #onClientClose = (): void => {

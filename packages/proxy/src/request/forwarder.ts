@@ -1,9 +1,11 @@
 /**
- * The proxy's HTTP `request` listeners: framing checks, admission (`admission.ts`), the body
- * size limit, then an `Exchange` per admitted request. Also what requests in flight need of the
+ * The proxy's HTTP `request` listeners: a pipelined HTTP/1.1 request waits its turn
+ * (`pipeline-turns.ts`), then framing checks, admission (`admission.ts`), the body size limit,
+ * and an `Exchange` per admitted request. Also what requests in flight need of the
  * proxy (`RequestHost`): in-flight counting for shutdown, the access log, attempt listeners.
  */
 
+import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { UnderscoreRule } from '../config/choices.ts';
 import {
@@ -27,6 +29,8 @@ import { AccessLog, type RequestMetrics } from './access-log.ts';
 import { admitRequest, type Refusal, refusal } from './admission.ts';
 import { Exchange } from './exchange.ts';
 import type { AttemptListener, RequestHost } from './host.ts';
+import { isLingering, lingerIfBodyUnread } from './lingering-close.ts';
+import { PIPELINE_DEPTH, PipelineTurns } from './pipeline-turns.ts';
 import { BodyTimeoutError, limitBody, MalformedBodyError } from './request-body.ts';
 import type { ResponseSpills } from './response-spills.ts';
 import type { SlowReaders } from './slow-readers.ts';
@@ -96,6 +100,7 @@ export class Forwarder implements RequestHost {
   // parser error on that socket (malformed chunk, requestTimeout) is that body's failure.
   readonly #bodies = new WeakMap<object, { req: ProxiedRequest; exchange: Exchange }>();
   readonly #attemptListeners: AttemptListener[] = [];
+  readonly #turns = new PipelineTurns();
   #onIdle: (() => void) | undefined;
 
   constructor(options: ForwarderOptions) {
@@ -129,6 +134,42 @@ export class Forwarder implements RequestHost {
    */
   readonly handle = (req: ProxiedRequest, res: ProxiedResponse, expectsContinue = false): void => {
     const start = performance.now();
+    if (isHttp2(req)) {
+      // HTTP/2 streams are concurrent by design, each with its own flow control.
+      this.#serve(req, res, expectsContinue, start);
+      return;
+    }
+    const socket = req.socket;
+    // A request parsed after a body whose response is out: the connection is closing.
+    if (isLingering(socket)) return;
+    let tooMany = false;
+    const turn = this.#turns.admit(req, res as ServerResponse, {
+      serve: () => {
+        this.inFlight--;
+        if (tooMany) this.#refuseTooMany(req, res, start);
+        else this.#serve(req, res, expectsContinue, start);
+        this.#checkIdle();
+      },
+      dropped: () => {
+        this.inFlight--;
+        // Sent, then given up by its client before its turn: never routed, nothing upstream.
+        this.accessLog.record({
+          req,
+          status: 499,
+          upstream: '',
+          requestId: requestIdOf(req),
+          start,
+        });
+        this.#checkIdle();
+      },
+    });
+    tooMany = turn === 'too-many';
+    if (turn === 'now') this.#serve(req, res, expectsContinue, start);
+    // Waiting requests count as in flight: a graceful shutdown answers them too.
+    else if (turn !== 'ignored') this.inFlight++;
+  };
+
+  #serve(req: ProxiedRequest, res: ProxiedResponse, expectsContinue: boolean, start: number): void {
     const headers = req.headers;
     const requestId = requestIdOf(req);
     if (this.closing) closeAfter(res);
@@ -181,9 +222,22 @@ export class Forwarder implements RequestHost {
     if (expectsContinue) res.writeContinue();
     this.inFlight++;
     const exchange = new Exchange(this, admission, { req, res, requestId, start, body });
-    if (body !== null && !http2) this.#watchBody(req, exchange);
+    if (body !== null && !http2) {
+      this.#watchBody(req, exchange);
+      lingerIfBodyUnread(req, res);
+    }
     exchange.start();
-  };
+  }
+
+  #refuseTooMany(req: ProxiedRequest, res: ProxiedResponse, start: number): void {
+    const refused = refusal(
+      'TOO_MANY_PIPELINED',
+      `More than ${PIPELINE_DEPTH} requests pipelined on one connection`,
+      '',
+      true,
+    );
+    this.#refuse(req, res, refused, requestIdOf(req), start);
+  }
 
   /**
    * The `clientError` hook for a parser error in the middle of a body (`code`: node's, e.g.
@@ -207,6 +261,14 @@ export class Forwarder implements RequestHost {
     this.answeredSockets.add(socket);
     return false;
   };
+
+  /**
+   * The `clientError` hook for node's request timeout: true when it hit a request whose body
+   * waits its turn behind a response (its time waiting is the proxy's doing, not the client's);
+   * node reports a connection's timeout once, so that body is then not timed.
+   */
+  readonly timedOutWaiting = (socket: object, code: string): boolean =>
+    code === 'ERR_HTTP_REQUEST_TIMEOUT' && this.#turns.bodyWaiting(socket);
 
   #watchBody(req: ProxiedRequest, exchange: Exchange): void {
     const socket = req.socket;
@@ -268,6 +330,10 @@ export class Forwarder implements RequestHost {
   /** Called by an exchange when it has finished, successfully or not. */
   exchangeFinished(): void {
     this.inFlight--;
+    this.#checkIdle();
+  }
+
+  #checkIdle(): void {
     if (this.inFlight === 0 && this.#onIdle !== undefined) this.#onIdle();
   }
 

@@ -126,3 +126,167 @@ test('a request refused with its connection closed, pipelined behind one in flig
     await upstream.server.close();
   }
 });
+
+/** An upstream that answers `/held*` only on `release()`, everything else at once, by path. */
+async function pathHeldUpstream() {
+  const arrived: string[] = [];
+  const holds: (() => void)[] = [];
+  const server = await startServer((req, res) => {
+    const path = req.url ?? '';
+    arrived.push(path);
+    const answer = () => res.end(`body of ${path}`);
+    if (path.startsWith('/held')) holds.push(answer);
+    else {
+      // Answered once its body (if any) has all arrived.
+      req.resume();
+      req.once('end', answer);
+    }
+  });
+  return {
+    server,
+    arrived,
+    release: () => {
+      for (const answer of holds.splice(0)) answer();
+    },
+  };
+}
+
+/**
+ * Resolves once the proxy has handled a request sent after `client`'s last bytes: everything the
+ * proxy was going to do with what it had parsed by then, it has done.
+ */
+async function proxyCaughtUp(port: number): Promise<void> {
+  const response = await fetch(`http://127.0.0.1:${port}/probe`);
+  assert.equal(response.status, 200);
+  await response.text();
+}
+
+const get = (path: string) => `GET ${path} HTTP/1.1\r\nHost: a\r\n\r\n`;
+
+/** Each response in `text` as "status body" for the upstream's bodies, "status" for the proxy's. */
+function responseBodies(text: string): string[] {
+  const answers: string[] = [];
+  let rest = text;
+  while (rest.length > 0) {
+    const head = /^HTTP\/1\.1 (\d+)[\s\S]*?\r\n\r\n/.exec(rest);
+    assert.ok(head !== null, `not a response: ${JSON.stringify(rest.slice(0, 80))}`);
+    const length = /\r\ncontent-length: (\d+)\r\n/i.exec(head[0]);
+    assert.ok(length !== null, head[0]);
+    const body = rest.slice(head[0].length, head[0].length + Number(length[1]));
+    answers.push(body.startsWith('body of ') ? `${head[1]} ${body}` : head[1]!);
+    rest = rest.slice(head[0].length + Number(length[1]));
+  }
+  return answers;
+}
+
+test('pipelined requests reach the upstream one at a time: the second is not sent until the first response is complete', async () => {
+  const upstream = await pathHeldUpstream();
+  const proxy = await startTestProxy(proxyYaml([upstream.server.url]));
+  const client = rawClient(proxy.port);
+  try {
+    client.socket.write(get('/held-a') + get('/b') + get('/c'));
+    await until(() => upstream.arrived.includes('/held-a'), 'the first request upstream');
+    await proxyCaughtUp(proxy.port);
+    assert.deepEqual(upstream.arrived, ['/held-a', '/probe']);
+    upstream.release();
+    await until(() => client.text.includes('body of /c'), 'the third response');
+    assert.deepEqual(upstream.arrived, ['/held-a', '/probe', '/b', '/c']);
+    // In order and whole: three responses, nothing else.
+    assert.deepEqual(responseBodies(client.text), [
+      '200 body of /held-a',
+      '200 body of /b',
+      '200 body of /c',
+    ]);
+    assert.ok(!client.closed);
+  } finally {
+    client.socket.destroy();
+    await proxy.close();
+    await upstream.server.close();
+  }
+});
+
+test('a client closing with requests queued behind one in flight has none of them forwarded', async () => {
+  const upstream = await pathHeldUpstream();
+  const proxy = await startTestProxy(proxyYaml([upstream.server.url]));
+  const client = rawClient(proxy.port);
+  try {
+    client.socket.write(get('/held-a') + get('/b') + get('/c'));
+    await until(() => upstream.arrived.includes('/held-a'), 'the first request upstream');
+    await proxyCaughtUp(proxy.port);
+    client.socket.destroy();
+    const dropped = () =>
+      proxy.logs.lines.filter((line) => line.status === 499 && line.path !== '/held-a');
+    await until(() => dropped().length === 2, 'the queued requests logged as given up');
+    assert.deepEqual(
+      dropped().map((line) => [line.path, line.upstream, line.target]),
+      [
+        ['/b', undefined, undefined],
+        ['/c', undefined, undefined],
+      ],
+    );
+    upstream.release();
+    await proxyCaughtUp(proxy.port);
+    assert.deepEqual(upstream.arrived, ['/held-a', '/probe', '/probe']);
+  } finally {
+    client.socket.destroy();
+    await proxy.close();
+    await upstream.server.close();
+  }
+});
+
+test('requests pipelined beyond 32 waiting on one connection: the first over gets 429 in its turn and the connection closes', async () => {
+  const upstream = await pathHeldUpstream();
+  const proxy = await startTestProxy(proxyYaml([upstream.server.url]));
+  const client = rawClient(proxy.port);
+  try {
+    const paths = Array.from({ length: 40 }, (_, i) => (i === 0 ? '/held-0' : `/r${i}`));
+    client.socket.write(paths.map(get).join(''));
+    await until(() => upstream.arrived.includes('/held-0'), 'the first request upstream');
+    upstream.release();
+    await until(() => client.closed, 'the connection closed');
+    const answers = responseBodies(client.text);
+    // One in flight and 32 waiting were served, in order; the 34th was refused.
+    assert.deepEqual(
+      answers.slice(0, 33),
+      paths.slice(0, 33).map((path) => `200 body of ${path}`),
+    );
+    assert.equal(answers.length, 34);
+    assert.equal(answers[33], '429');
+    assert.match(client.text, /"code":"TOO_MANY_PIPELINED"/);
+    assert.ok(!upstream.arrived.includes('/r33'));
+  } finally {
+    client.socket.destroy();
+    await proxy.close();
+    await upstream.server.close();
+  }
+});
+
+test('limits.requestTimeout does not cut a pipelined request whose body waits its turn', async () => {
+  const upstream = await pathHeldUpstream();
+  const proxy = await startTestProxy(
+    proxyYaml([upstream.server.url], 'limits:\n  headersTimeout: 250ms\n  requestTimeout: 500ms\n'),
+  );
+  const client = rawClient(proxy.port);
+  try {
+    const size = 4_000_000;
+    client.socket.write(
+      `${get('/held-a')}POST /b HTTP/1.1\r\nHost: a\r\nContent-Length: ${size}\r\n\r\n`,
+    );
+    client.socket.write(Buffer.alloc(size / 2, 'x'));
+    await until(() => upstream.arrived.includes('/held-a'), 'the first request upstream');
+    // node's timeout fires on the waiting request's unfinished body, and is let go.
+    await until(
+      () => proxy.logs.lines.some((line) => String(line.msg).startsWith('request timeout ignored')),
+      'the request timeout on the waiting request',
+    );
+    upstream.release();
+    client.socket.write(Buffer.alloc(size / 2, 'x'));
+    await until(() => client.text.includes('body of /b'), 'the second response');
+    assert.deepEqual(responseBodies(client.text), ['200 body of /held-a', '200 body of /b']);
+    assert.equal(upstream.arrived.at(-1), '/b');
+  } finally {
+    client.socket.destroy();
+    await proxy.close();
+    await upstream.server.close();
+  }
+});

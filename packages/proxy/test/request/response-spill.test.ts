@@ -30,11 +30,13 @@ const MiB = 1024 * 1024;
 async function upstreamOf(body: Buffer, options: { trailers?: boolean } = {}) {
   const outcomes: ('finished' | 'aborted')[] = [];
   let connections = 0;
+  let requests = 0;
   const server = await startServer((req, res: ServerResponse) => {
     if (req.url !== '/big') {
       res.end('ok');
       return;
     }
+    requests++;
     if (options.trailers === true) res.writeHead(200, { trailer: 'x-checksum' });
     else res.writeHead(200, { 'content-length': body.length });
     let offset = 0;
@@ -62,6 +64,10 @@ async function upstreamOf(body: Buffer, options: { trailers?: boolean } = {}) {
     outcomes,
     get connections() {
       return connections;
+    },
+    /** Requests for /big received so far. */
+    get requests() {
+      return requests;
     },
   };
 }
@@ -249,7 +255,7 @@ describe('response spilling', () => {
     }
   });
 
-  test('a pipelined response queued behind a slow one goes to disk: both upstream responses finish, both arrive intact', async () => {
+  test('a request pipelined behind a slow reader is forwarded only once the first response is out; both arrive intact', async () => {
     const body = randomBytes(16 * MiB);
     const upstream = await upstreamOf(body);
     const proxy = await startTestProxy(yaml(upstream.url, spill()));
@@ -260,9 +266,10 @@ describe('response spilling', () => {
       socket.pause();
       const get = 'GET /big HTTP/1.1\r\nHost: a\r\n\r\n';
       socket.write(get + get);
-      await waitFor(() => upstream.outcomes.length === 2, 'both upstream responses to finish');
-      assert.deepEqual(upstream.outcomes, ['finished', 'finished']);
-      assert.equal(await metric(proxy, 'breakwater_responses_spilled_total'), 2);
+      // The first response spills and its upstream finishes; the second request waits its turn.
+      await waitFor(() => upstream.outcomes.length === 1, 'the first upstream response to finish');
+      assert.equal(await metric(proxy, 'breakwater_responses_spilled_total'), 1);
+      assert.equal(upstream.requests, 1, 'the second request forwarded before its turn');
       const chunks: Buffer[] = [];
       let length = 0;
       socket.on('data', (chunk: Buffer) => {
@@ -283,6 +290,8 @@ describe('response spilling', () => {
       }
       assert.equal(sha256(bodies[0]!), sha256(body));
       assert.equal(sha256(bodies[1]!), sha256(body));
+      await waitFor(() => upstream.outcomes.length === 2, 'the second upstream response to finish');
+      assert.deepEqual(upstream.outcomes, ['finished', 'finished']);
     } finally {
       socket.destroy();
       await proxy.close();

@@ -1,0 +1,110 @@
+/**
+ * HTTP/1.1 requests pipelined on one connection are served one at a time, as nginx and HAProxy
+ * serve them: request N+1 is not admitted (no route, no target, no upstream connection, no body
+ * read past what node's parser has buffered) until response N has been handed to the socket.
+ * node:http emits every pipelined request at once and merely writes the responses in order;
+ * forwarding them all at once let one client queue several whole responses (slowhttptest's slow
+ * readers pipeline three 1 MiB requests each) in the proxy's memory and the kernel's socket
+ * buffers. node keeps a queued response off the socket (`res.socket === null`) and assigns it,
+ * with a `'socket'` event, when the one ahead has finished: that event is the request's turn.
+ * Requests beyond {@link PIPELINE_DEPTH} waiting on one connection are not kept: the first gets
+ * 429 `TOO_MANY_PIPELINED` in its turn with the connection closed, and the socket stops being
+ * read so that the parser makes no more of them.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+/**
+ * Requests that may wait their turn on one connection. Pipelining clients send a few (curl and
+ * slowhttptest at most a handful); node's parser would otherwise make a request object of every
+ * request in whatever the client sends while a response is held.
+ */
+export const PIPELINE_DEPTH = 32;
+
+/** What a waiting request does when its turn comes or its connection goes first. */
+export interface Waiter {
+  /** Its turn: the responses ahead have been handed to the socket. */
+  readonly serve: () => void;
+  /** Its connection closed before its turn; it was never admitted. */
+  readonly dropped: () => void;
+}
+
+/** What {@link PipelineTurns.admit} decided. */
+export type Turn = 'now' | 'waiting' | 'too-many' | 'ignored';
+
+interface Queue {
+  readonly waiters: Set<Waiter>;
+  /** The waiting requests, in order: the last may still be receiving its body. */
+  readonly requests: Set<IncomingMessage>;
+  /** Past {@link PIPELINE_DEPTH} once: nothing more on this connection is served. */
+  overflowed: boolean;
+}
+
+/**
+ * The waiting requests of every HTTP/1.1 connection. One per forwarder.
+ *
+ * @example
+ * const turn = turns.admit(req, res, { serve: () => forward(req, res), dropped: () => log499(req) });
+ * if (turn === 'now') forward(req, res);
+ */
+export class PipelineTurns {
+  readonly #queues = new WeakMap<object, Queue>();
+
+  /**
+   * `'now'` when `res` is its connection's current response (serve it at once); `'waiting'`
+   * when it is queued behind another (`waiter` is called later); `'too-many'` when it is the
+   * first beyond {@link PIPELINE_DEPTH} (it waits for its turn like the others, to be refused
+   * then, and the connection is no longer read); `'ignored'` for requests parsed after that
+   * one: the connection closes after its refusal, and they are neither served nor waited for.
+   */
+  admit(req: IncomingMessage, res: ServerResponse, waiter: Waiter): Turn {
+    const socket = req.socket;
+    let queue = this.#queues.get(socket);
+    if (res.socket !== null && queue?.overflowed !== true) return 'now';
+    if (queue === undefined) {
+      const created: Queue = { waiters: new Set(), requests: new Set(), overflowed: false };
+      queue = created;
+      this.#queues.set(socket, created);
+      // One listener per connection, not one per waiting request.
+      socket.once('close', () => {
+        this.#queues.delete(socket);
+        for (const waiting of created.waiters) waiting.dropped();
+        created.waiters.clear();
+        created.requests.clear();
+      });
+    }
+    // Refused with the one that overflowed: the connection closes after its answer.
+    if (queue.overflowed) return 'ignored';
+    const waiters = queue.waiters;
+    let turn: Turn = 'waiting';
+    if (waiters.size >= PIPELINE_DEPTH) {
+      queue.overflowed = true;
+      turn = 'too-many';
+      // Requests already in the buffer are still parsed; no more is read.
+      socket.pause();
+    }
+    const requests = queue.requests;
+    const entry: Waiter = {
+      serve: () => {
+        waiters.delete(entry);
+        requests.delete(req);
+        waiter.serve();
+      },
+      dropped: waiter.dropped,
+    };
+    waiters.add(entry);
+    requests.add(req);
+    res.once('socket', entry.serve);
+    return turn;
+  }
+
+  /**
+   * Whether a request waiting its turn on `socket` has not received its whole body: node's
+   * `requestTimeout` then runs on time the proxy chose not to read that body.
+   */
+  bodyWaiting(socket: object): boolean {
+    const requests = this.#queues.get(socket)?.requests;
+    if (requests === undefined) return false;
+    for (const req of requests) if (!req.complete) return true;
+    return false;
+  }
+}
