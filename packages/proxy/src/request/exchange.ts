@@ -36,12 +36,10 @@ import { Attempt, type AttemptOwner } from './attempt.ts';
 import { type AttemptFailure, ClientAbortedError, classifyError } from './attempt-failure.ts';
 import type { RequestHost } from './host.ts';
 import { type BodyFailure, ReplayTee, readAhead } from './request-body.ts';
-import type { ResponseSpill, SpillClient, SpillOwner, SpillStart } from './response-spill.ts';
+import type { ResponseSpill, SpillClient, SpillOwner } from './response-spill.ts';
 
 // A retried response's body is read and dropped up to this size, then its connection is closed.
 const MAX_DISCARDED_BYTES = 64 * 1024;
-// Bytes a pipelined response queued behind an earlier one keeps in memory before it spills.
-const QUEUED_RESPONSE_IN_MEMORY = 16 * 1024;
 
 /** The client's side of an exchange: its request, the response to write, and its body. */
 export interface ClientRequest {
@@ -329,17 +327,8 @@ export class Exchange implements AttemptOwner {
     }
     const res = this.#res;
     const out: Writable = res;
-    // A pipelined response queued behind an earlier one on its connection (no socket yet) has
-    // no client to take anything: past a small start, it goes to disk rather than to memory.
-    if (
-      res.socket === null &&
-      !isHttp2Response(res) &&
-      out.writableLength + chunk.length > QUEUED_RESPONSE_IN_MEMORY &&
-      this.#startSpill('socket')
-    ) {
-      this.responseData(attempt, controller, chunk);
-      return;
-    }
+    // A pipelined request starts only in its turn (pipeline-turns.ts), so its response always
+    // has its connection here: nothing waits in memory behind an earlier response.
     if (!out.write(chunk)) {
       const host = this.#host;
       // The rate rule cuts a socket: on HTTP/2 that would end every other stream of the
@@ -389,15 +378,15 @@ export class Exchange implements AttemptOwner {
 
   /**
    * Sends the rest of the response through a spill file; false when spilling is off or full.
-   * Feeding the client begins at `startOn` (see {@link SpillStart}).
+   * Feeding the client begins at the response's next `'drain'`.
    */
-  #startSpill(startOn: SpillStart = 'drain'): boolean {
+  #startSpill(): boolean {
     const spills = this.#host.responseSpills;
     // After the end (client gone, data still arriving before the abort lands) nothing would
     // close a new spill's file.
     if (spills === undefined || this.#spillSpent || this.#done) return false;
     const res = this.#res;
-    const spill = spills.start(res as SpillClient, this.#spillOwner, startOn);
+    const spill = spills.start(res as SpillClient, this.#spillOwner, 'drain');
     if (spill === undefined) {
       this.#spillSpent = true;
       return false;

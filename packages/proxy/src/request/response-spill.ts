@@ -37,10 +37,9 @@ export interface SpillClient {
 
 /**
  * When feeding the client from the file may begin: at the `'drain'` after the write that fell
- * behind, or, for a pipelined response still queued behind an earlier one, when it gets its
- * `'socket'` (anything written before would wait in memory).
+ * behind (what was written before goes out first).
  */
-export type SpillStart = 'drain' | 'socket';
+export type SpillStart = 'drain';
 
 /** What a spill reports to: the exchange whose response it carries. */
 export interface SpillOwner {
@@ -167,8 +166,7 @@ export class ResponseSpill {
   }
 
   readonly #onClientReady = (): void => {
-    // 'socket' comes before node flushes what the response queued in memory: feeding waits a
-    // tick so the file's bytes follow those.
+    // Feeding waits a tick so the file's bytes follow anything node still flushes from memory.
     process.nextTick(() => {
       this.#clientReady = true;
       this.#feed();
