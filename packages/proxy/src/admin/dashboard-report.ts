@@ -7,6 +7,7 @@
  * process's, so its percentiles come from the merged histogram, not from averaged percentiles.
  */
 import type { AttemptListener } from '../request/host.ts';
+import { breakerStateRank } from '../upstream/breaker-state-rank.ts';
 import type { Target } from '../upstream/target.ts';
 import type { UpstreamPool } from '../upstream/upstream-pool.ts';
 import { failedAttempt } from './failed-attempt.ts';
@@ -139,16 +140,6 @@ export interface WorkerReport {
   readonly report: DashboardReport;
 }
 
-// While transitions travel, the state furthest along wins (as in the merged /api/upstreams): a
-// trial running anywhere is the fleet's trial, an ejection seen anywhere is one everywhere.
-const RANK: Readonly<Record<string, number>> = {
-  'half-open': 4,
-  open: 3,
-  'forced-open': 2,
-  closed: 1,
-  disabled: 0,
-};
-
 /** What the workers know of one target now, merged. */
 export interface MergedTargetFacts {
   readonly breaker: string;
@@ -178,8 +169,8 @@ export function mergeTargetFacts(rows: readonly TargetReport[]): MergedTargetFac
   let ejections = 0;
   let reason: TargetReport['reason'] = null;
   for (const row of rows) {
-    const rank = RANK[row.breaker] ?? 0;
-    const bestRank = best === undefined ? -1 : (RANK[best.breaker] ?? 0);
+    const rank = breakerStateRank(row.breaker);
+    const bestRank = best === undefined ? -1 : breakerStateRank(best.breaker);
     if (rank > bestRank || (rank === bestRank && row.retryAfterMs < best!.retryAfterMs)) {
       best = row;
     }

@@ -9,6 +9,7 @@
  * its per-worker rows.
  */
 import type { UpstreamsView } from '../admin/server.ts';
+import { breakerStateRank } from '../upstream/breaker-state-rank.ts';
 
 type UpstreamView = UpstreamsView['upstreams'][number];
 type TargetView = UpstreamView['targets'][number];
@@ -37,16 +38,6 @@ export interface ClusterUpstreamsView {
     targets: (TargetView & { workers: WorkerTargetRow[] })[];
   })[];
 }
-
-// While transitions travel, the state furthest along wins: a trial running anywhere is the
-// fleet's trial, and an ejection seen anywhere is (or is about to be) an ejection everywhere.
-const RANK: Readonly<Record<string, number>> = {
-  'half-open': 4,
-  open: 3,
-  'forced-open': 2,
-  closed: 1,
-  disabled: 0,
-};
 
 /**
  * Merges the primary's view with the workers' answers. A worker that did not answer is absent
@@ -89,8 +80,8 @@ export function mergeViews(
         if (rows.length === 0) return { ...target, workers: rows };
         let breaker = rows[0]!.breaker;
         for (const row of rows) {
-          const rank = RANK[row.breaker.state] ?? 0;
-          const best = RANK[breaker.state] ?? 0;
+          const rank = breakerStateRank(row.breaker.state);
+          const best = breakerStateRank(breaker.state);
           if (rank > best || (rank === best && row.breaker.retryAfter < breaker.retryAfter)) {
             breaker = row.breaker;
           }
