@@ -202,6 +202,7 @@ export async function startProxy(
     answered: forwarder.answeredSockets,
     bodyFailed: forwarder.bodyFailed,
     timedOutWaiting: forwarder.timedOutWaiting,
+    waitingBodyFailed: forwarder.waitingBodyFailed,
     // Refused before any route matched: counted under upstream "" as NO_ROUTE is.
     refused: (code) => metrics.observeError('', code),
   });

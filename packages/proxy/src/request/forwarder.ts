@@ -101,6 +101,8 @@ export class Forwarder implements RequestHost {
   readonly #bodies = new WeakMap<object, { req: ProxiedRequest; exchange: Exchange }>();
   readonly #attemptListeners: AttemptListener[] = [];
   readonly #turns = new PipelineTurns();
+  // Waiting requests whose body failed node's parser (the code): refused 400 in their turn.
+  readonly #failedWhileWaiting = new WeakMap<object, string>();
   #onIdle: (() => void) | undefined;
 
   constructor(options: ForwarderOptions) {
@@ -146,7 +148,9 @@ export class Forwarder implements RequestHost {
     const turn = this.#turns.admit(req, res as ServerResponse, {
       serve: () => {
         this.inFlight--;
+        const failed = this.#failedWhileWaiting.get(req);
         if (tooMany) this.#refuseTooMany(req, res, start);
+        else if (failed !== undefined) this.#refuseMalformedBody(req, res, failed, start);
         else this.#serve(req, res, expectsContinue, start);
         this.#checkIdle();
       },
@@ -238,6 +242,29 @@ export class Forwarder implements RequestHost {
     );
     this.#refuse(req, res, refused, requestIdOf(req), start);
   }
+
+  // Its body failed while it waited: never forwarded (the upstream would get half a body).
+  #refuseMalformedBody(
+    req: ProxiedRequest,
+    res: ProxiedResponse,
+    code: string,
+    start: number,
+  ): void {
+    const refused = refusal('BAD_REQUEST', `Malformed request (${code})`, '', true);
+    this.#refuse(req, res, refused, requestIdOf(req), start);
+  }
+
+  /**
+   * The `clientError` hook for a parser error in the body of a request that waits its turn
+   * (pipelined): true when there is one; it is then answered 400 in its turn, with the
+   * connection closed, after the responses ahead of it, and never forwarded.
+   */
+  readonly waitingBodyFailed = (socket: object, code: string): boolean => {
+    const waiting = this.#turns.bodyArriving(socket);
+    if (waiting === undefined || this.#failedWhileWaiting.has(waiting)) return false;
+    this.#failedWhileWaiting.set(waiting, code);
+    return true;
+  };
 
   /**
    * The `clientError` hook for a parser error in the middle of a body (`code`: node's, e.g.

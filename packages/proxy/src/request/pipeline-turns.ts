@@ -98,13 +98,22 @@ export class PipelineTurns {
   }
 
   /**
+   * The request waiting its turn on `socket` whose body has not all arrived (at most one: node
+   * parses nothing after an unfinished body), or undefined. A parser error on `socket` is in
+   * that body: the request was emitted when its head was parsed, before the error.
+   */
+  bodyArriving(socket: object): IncomingMessage | undefined {
+    const requests = this.#queues.get(socket)?.requests;
+    if (requests === undefined) return undefined;
+    for (const req of requests) if (!req.complete) return req;
+    return undefined;
+  }
+
+  /**
    * Whether a request waiting its turn on `socket` has not received its whole body: node's
    * `requestTimeout` then runs on time the proxy chose not to read that body.
    */
   bodyWaiting(socket: object): boolean {
-    const requests = this.#queues.get(socket)?.requests;
-    if (requests === undefined) return false;
-    for (const req of requests) if (!req.complete) return true;
-    return false;
+    return this.bodyArriving(socket) !== undefined;
   }
 }

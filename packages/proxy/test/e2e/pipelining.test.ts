@@ -290,3 +290,30 @@ test('limits.requestTimeout does not cut a pipelined request whose body waits it
     await upstream.server.close();
   }
 });
+
+test('a pipelined request whose chunked body is malformed while it waits its turn is not forwarded, and gets 400 after the response ahead', async () => {
+  const upstream = await pathHeldUpstream();
+  const proxy = await startTestProxy(proxyYaml([upstream.server.url]));
+  const client = rawClient(proxy.port);
+  try {
+    client.socket.write(
+      `${get('/held-a')}POST /b HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nZZ\r\n`,
+    );
+    await until(() => upstream.arrived.includes('/held-a'), 'the first request upstream');
+    await until(
+      () => proxy.logs.lines.some((line) => line.code === 'HPE_INVALID_CHUNK_SIZE'),
+      'the malformed chunk parsed',
+    );
+    upstream.release();
+    await until(() => client.closed, 'the connection closed');
+    assert.match(client.text, /^HTTP\/1\.1 200 /);
+    const second = client.text.indexOf('HTTP/1.1 400 ');
+    assert.ok(second > client.text.indexOf('body of /held-a'), client.text);
+    await proxyCaughtUp(proxy.port);
+    assert.deepEqual(upstream.arrived, ['/held-a', '/probe']);
+  } finally {
+    client.socket.destroy();
+    await proxy.close();
+    await upstream.server.close();
+  }
+});
