@@ -161,6 +161,7 @@ export async function startProxy(
     responseSpills,
     slowReaders,
     maxHeaderSize: config.limits.maxHeaderSize,
+    requestTimeout: config.limits.requestTimeout,
     trustedProxies: new TrustedProxies(config.trustedProxies),
     logger,
     accessLog: config.log.access,

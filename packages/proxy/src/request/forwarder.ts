@@ -57,6 +57,12 @@ export interface ForwarderOptions {
   readonly slowReaders: SlowReaders;
   /** Largest request head; node:http enforces it for HTTP/1.1, the forwarder for HTTP/2. */
   readonly maxHeaderSize: number;
+  /**
+   * limits.requestTimeout, in ms: node applies it to HTTP/1.1, the forwarder again to the body of
+   * a pipelined request whose timeout node reported while it waited its turn (node reports a
+   * connection's timeout once). Absent: such a body is not timed again.
+   */
+  readonly requestTimeout?: number;
   /** Peers whose X-Forwarded-* and Forwarded fields are believed; nobody when absent. */
   readonly trustedProxies?: TrustedProxies;
   readonly logger: Logger;
@@ -103,6 +109,9 @@ export class Forwarder implements RequestHost {
   readonly #turns = new PipelineTurns();
   // Waiting requests whose body failed node's parser (the code): refused 400 in their turn.
   readonly #failedWhileWaiting = new WeakMap<object, string>();
+  // Waiting requests whose body node's requestTimeout hit (ignored then): timed from their turn.
+  readonly #timedOutWhileWaiting = new WeakSet<object>();
+  readonly #requestTimeout: number | undefined;
   #onIdle: (() => void) | undefined;
 
   constructor(options: ForwarderOptions) {
@@ -111,6 +120,7 @@ export class Forwarder implements RequestHost {
     this.via = options.via;
     this.underscoresInHeaders = options.underscoresInHeaders;
     this.maxBodySize = options.maxBodySize;
+    this.#requestTimeout = options.requestTimeout;
     this.requestBuffer = options.requestBuffer;
     this.responseBuffer = options.responseBuffer;
     this.responseSpills = options.responseSpills;
@@ -151,7 +161,10 @@ export class Forwarder implements RequestHost {
         const failed = this.#failedWhileWaiting.get(req);
         if (tooMany) this.#refuseTooMany(req, res, start);
         else if (failed !== undefined) this.#refuseMalformedBody(req, res, failed, start);
-        else this.#serve(req, res, expectsContinue, start);
+        else {
+          this.#serve(req, res, expectsContinue, start);
+          if (this.#timedOutWhileWaiting.has(req)) this.#timeBody(req);
+        }
         this.#checkIdle();
       },
       dropped: () => {
@@ -294,8 +307,33 @@ export class Forwarder implements RequestHost {
    * waits its turn behind a response (its time waiting is the proxy's doing, not the client's);
    * node reports a connection's timeout once, so that body is then not timed.
    */
-  readonly timedOutWaiting = (socket: object, code: string): boolean =>
-    code === 'ERR_HTTP_REQUEST_TIMEOUT' && this.#turns.bodyWaiting(socket);
+  readonly timedOutWaiting = (socket: object, code: string): boolean => {
+    if (code !== 'ERR_HTTP_REQUEST_TIMEOUT') return false;
+    const waiting = this.#turns.bodyArriving(socket);
+    if (waiting === undefined) return false;
+    this.#timedOutWhileWaiting.add(waiting);
+    return true;
+  };
+
+  /**
+   * Gives the body of a request node timed out while it waited a fresh limits.requestTimeout
+   * from its turn: node will not time it again, and a body that stalls would hold the
+   * connection and its upstream request for ever.
+   */
+  #timeBody(req: ProxiedRequest): void {
+    const timeout = this.#requestTimeout;
+    if (timeout === undefined || req.complete) return;
+    const socket = req.socket;
+    const timer = setTimeout(() => {
+      if (req.complete || socket.destroyed) return;
+      // The exchange reading it answers 408; answered already, the connection is cut.
+      if (!this.bodyFailed(socket, 'ERR_HTTP_REQUEST_TIMEOUT')) socket.destroy();
+    }, timeout);
+    const stop = (): void => clearTimeout(timer);
+    req.once('end', stop);
+    req.once('close', stop);
+    socket.once('close', stop);
+  }
 
   #watchBody(req: ProxiedRequest, exchange: Exchange): void {
     const socket = req.socket;

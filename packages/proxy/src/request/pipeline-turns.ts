@@ -108,12 +108,4 @@ export class PipelineTurns {
     for (const req of requests) if (!req.complete) return req;
     return undefined;
   }
-
-  /**
-   * Whether a request waiting its turn on `socket` has not received its whole body: node's
-   * `requestTimeout` then runs on time the proxy chose not to read that body.
-   */
-  bodyWaiting(socket: object): boolean {
-    return this.bodyArriving(socket) !== undefined;
-  }
 }

@@ -317,3 +317,30 @@ test('a pipelined request whose chunked body is malformed while it waits its tur
     await upstream.server.close();
   }
 });
+
+test('a pipelined request whose body stalls is still timed after its turn when node timed it out while it waited', async () => {
+  const upstream = await pathHeldUpstream();
+  const proxy = await startTestProxy(
+    proxyYaml([upstream.server.url], 'limits:\n  headersTimeout: 250ms\n  requestTimeout: 500ms\n'),
+  );
+  const client = rawClient(proxy.port);
+  try {
+    client.socket.write(
+      `${get('/held-a')}POST /b HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\n0123456789`,
+    );
+    await until(() => upstream.arrived.includes('/held-a'), 'the first request upstream');
+    await until(
+      () => proxy.logs.lines.some((line) => String(line.msg).startsWith('request timeout ignored')),
+      'the request timeout on the waiting request',
+    );
+    upstream.release();
+    await until(() => client.text.includes('body of /held-a'), 'the first response');
+    // The rest of the body never comes: the connection must not be held open for ever.
+    await until(() => client.closed, 'the connection closed');
+    assert.match(client.text, /body of \/held-a[\s\S]*HTTP\/1\.1 408 /);
+  } finally {
+    client.socket.destroy();
+    await proxy.close();
+    await upstream.server.close();
+  }
+});
