@@ -7,6 +7,7 @@ import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../logger.ts';
 import { type ProxyErrorCode, rawErrorResponse } from './proxy-error.ts';
+import { afterResponses, responseInFlight } from './responses-in-flight.ts';
 
 /** What a `clientError` listener works with besides the logger. */
 export interface ClientErrorOptions {
@@ -132,24 +133,6 @@ export function clientErrorListener(
       afterResponses(socket, answer);
     }
   };
-}
-
-// node:http keeps the response being written on the socket, and assigns the next pipelined
-// request's response there once it has finished.
-function responseInFlight(socket: Duplex): Duplex | undefined {
-  const message: unknown = Reflect.get(socket, '_httpMessage');
-  return typeof message === 'object' && message !== null ? (message as Duplex) : undefined;
-}
-
-/** Calls `then` once every response in flight on `socket` has finished, unless it closed. */
-function afterResponses(socket: Duplex, then: () => void): void {
-  const response = responseInFlight(socket);
-  if (response === undefined) {
-    if (socket.writable) then();
-    return;
-  }
-  // node's own 'finish' listener, added first, has moved the next response onto the socket.
-  response.once('finish', () => afterResponses(socket, then));
 }
 
 function socketAddress(socket: Duplex): string | undefined {

@@ -344,3 +344,52 @@ test('a pipelined request whose body stalls is still timed after its turn when n
     await upstream.server.close();
   }
 });
+
+test('a graceful shutdown with pipelined requests waiting answers the one in flight and resolves', async () => {
+  const upstream = await pathHeldUpstream();
+  const proxy = await startTestProxy(proxyYaml([upstream.server.url]));
+  const client = rawClient(proxy.port);
+  try {
+    client.socket.write(get('/held-a') + get('/b') + get('/c'));
+    await until(() => upstream.arrived.includes('/held-a'), 'the first request upstream');
+    let closed = false;
+    const closing = proxy.close().then(() => {
+      closed = true;
+    });
+    upstream.release();
+    await until(() => closed, 'the proxy closed');
+    await closing;
+    await until(() => client.closed, 'the connection closed');
+    // The response in flight said Connection: close; the requests behind it were not forwarded.
+    assert.deepEqual(responseBodies(client.text), ['200 body of /held-a']);
+    assert.deepEqual(upstream.arrived, ['/held-a']);
+  } finally {
+    client.socket.destroy();
+    await proxy.close();
+    await upstream.server.close();
+  }
+});
+
+test('an upgrade request pipelined behind one in flight is answered after that response, not inside it', async () => {
+  const upstream = await pathHeldUpstream();
+  const proxy = await startTestProxy(proxyYaml([upstream.server.url]));
+  const client = rawClient(proxy.port);
+  try {
+    client.socket.write(
+      `${get('/held-a')}GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`,
+    );
+    await until(() => upstream.arrived.includes('/held-a'), 'the first request upstream');
+    await proxyCaughtUp(proxy.port);
+    // The upgrade is not sent upstream while the response ahead of it is held.
+    assert.deepEqual(upstream.arrived, ['/held-a', '/probe']);
+    upstream.release();
+    // This upstream does not upgrade: it answers /ws as a plain request, and the tunnel passes
+    // that answer on and closes.
+    await until(() => client.closed, 'the connection closed');
+    assert.deepEqual(responseBodies(client.text), ['200 body of /held-a', '200 body of /ws']);
+  } finally {
+    client.socket.destroy();
+    await proxy.close();
+    await upstream.server.close();
+  }
+});
