@@ -393,3 +393,44 @@ test('an upgrade request pipelined behind one in flight is answered after that r
     await upstream.server.close();
   }
 });
+
+test('a pipelined request with Expect: 100-continue gets its 100 Continue in its turn, after the response ahead', async () => {
+  const upstream = await pathHeldUpstream();
+  const proxy = await startTestProxy(proxyYaml([upstream.server.url]));
+  const client = rawClient(proxy.port);
+  try {
+    client.socket.write(
+      `${get('/held-a')}POST /b HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n`,
+    );
+    await until(() => upstream.arrived.includes('/held-a'), 'the first request upstream');
+    await proxyCaughtUp(proxy.port);
+    assert.ok(!client.text.includes('100 Continue'), client.text);
+    upstream.release();
+    await until(() => client.text.includes('100 Continue'), 'the 100 Continue');
+    assert.ok(client.text.indexOf('body of /held-a') < client.text.indexOf('100 Continue'));
+    client.socket.write('hello');
+    await until(() => client.text.includes('body of /b'), 'the second response');
+    assert.deepEqual(upstream.arrived, ['/held-a', '/probe', '/b']);
+  } finally {
+    client.socket.destroy();
+    await proxy.close();
+    await upstream.server.close();
+  }
+});
+
+test('a HEAD response ahead of a pipelined request hands it its turn', async () => {
+  const upstream = await pathHeldUpstream();
+  const proxy = await startTestProxy(proxyYaml([upstream.server.url]));
+  const client = rawClient(proxy.port);
+  try {
+    client.socket.write(`HEAD /held-a HTTP/1.1\r\nHost: a\r\n\r\n${get('/b')}`);
+    await until(() => upstream.arrived.includes('/held-a'), 'the first request upstream');
+    upstream.release();
+    await until(() => client.text.includes('body of /b'), 'the second response');
+    assert.deepEqual(upstream.arrived, ['/held-a', '/b']);
+  } finally {
+    client.socket.destroy();
+    await proxy.close();
+    await upstream.server.close();
+  }
+});
