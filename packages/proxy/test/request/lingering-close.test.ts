@@ -126,13 +126,15 @@ upstreams:
 routes:
   - upstream: app
 `);
-  const socket = connectTls({
+  // node's tls.connect honours allowHalfOpen (passed to its socket); its types omit it.
+  const options = {
     port: proxy.port,
     host: '127.0.0.1',
     servername: 'api.test',
     ca: ca.pem,
     allowHalfOpen: true,
-  });
+  };
+  const socket = connectTls(options);
   const state = { text: '', ended: false, closed: false, error: '' };
   socket.on('data', (chunk: Buffer) => {
     state.text += chunk.toString('latin1');
