@@ -81,6 +81,9 @@ export class PipelineTurns {
       turn = 'too-many';
       // Requests already in the buffer are still parsed; no more is read.
       socket.pause();
+      // node resumes the socket itself (a waiting request reading its body in its turn): each
+      // time, it is paused again, or every request sent after this one would be parsed.
+      socket.on('resume', () => socket.pause());
     }
     const requests = queue.requests;
     const entry: Waiter = {

@@ -434,3 +434,30 @@ test('a HEAD response ahead of a pipelined request hands it its turn', async () 
     await upstream.server.close();
   }
 });
+
+test('past 32 waiting, the connection stays unread even when a waiting request reads its body in its turn', async () => {
+  const upstream = await pathHeldUpstream();
+  const proxy = await startTestProxy(proxyYaml([upstream.server.url]));
+  const client = rawClient(proxy.port);
+  try {
+    // One in flight, 31 GETs and a POST waiting, then the one over the limit.
+    const gets = Array.from({ length: 32 }, (_, i) => get(i === 0 ? '/held-0' : `/r${i}`));
+    const post = 'POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello';
+    client.socket.write(`${gets.join('')}${post}${get('/over')}`);
+    await until(() => upstream.arrived.includes('/held-0'), 'the first request upstream');
+    await proxyCaughtUp(proxy.port);
+    // Sent after the limit: never to be parsed (the connection closes after the 429).
+    client.socket.write(GARBAGE);
+    await proxyCaughtUp(proxy.port);
+    upstream.release();
+    await until(() => client.closed, 'the connection closed');
+    const answers = responseBodies(client.text);
+    assert.equal(answers.at(-2), '200 body of /p');
+    assert.equal(answers.at(-1), '429');
+    assert.ok(!parserRejected(proxy), 'the connection was read again after the limit');
+  } finally {
+    client.socket.destroy();
+    await proxy.close();
+    await upstream.server.close();
+  }
+});
