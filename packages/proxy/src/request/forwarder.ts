@@ -29,7 +29,7 @@ import { AccessLog, type RequestMetrics } from './access-log.ts';
 import { admitRequest, type Refusal, refusal } from './admission.ts';
 import { Exchange } from './exchange.ts';
 import type { AttemptListener, RequestHost } from './host.ts';
-import { isLingering, lingerIfBodyUnread } from './lingering-close.ts';
+import { isLingering, lingerIfBodyUnread, stopReadingLingering } from './lingering-close.ts';
 import { PIPELINE_DEPTH, PipelineTurns } from './pipeline-turns.ts';
 import { BodyTimeoutError, limitBody, MalformedBodyError } from './request-body.ts';
 import type { ResponseSpills } from './response-spills.ts';
@@ -153,7 +153,10 @@ export class Forwarder implements RequestHost {
     }
     const socket = req.socket;
     // A request parsed after a body whose response is out: the connection is closing.
-    if (isLingering(socket)) return;
+    if (isLingering(socket)) {
+      stopReadingLingering(socket);
+      return;
+    }
     let tooMany = false;
     const turn = this.#turns.admit(req, res as ServerResponse, {
       serve: () => {

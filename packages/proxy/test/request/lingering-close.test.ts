@@ -167,3 +167,32 @@ routes:
     await upstream.close();
   }
 });
+
+test('requests sent after the body on a lingering connection are not parsed on (the heap stays flat)', async () => {
+  const upstream = await refusingUpstream();
+  const proxy = await startTestProxy(yamlFor(upstream.url));
+  const { socket, state } = uploadingClient(proxy.port);
+  try {
+    socket.write(`POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: ${BODY_SIZE}\r\n\r\n`);
+    socket.write(Buffer.alloc(100_000, 'x'));
+    await until(() => state.text.endsWith('no\r\n0\r\n\r\n'), 'the whole 401');
+    const before = process.memoryUsage().heapUsed;
+    let peak = before;
+    const sample = setInterval(() => {
+      peak = Math.max(peak, process.memoryUsage().heapUsed);
+    }, 10);
+    // The rest of the body, then 3 MiB of tiny requests (about 110,000; all under LINGER_BYTES).
+    const tiny = 'GET / HTTP/1.1\r\nHost: a\r\n\r\n';
+    socket.write(Buffer.alloc(BODY_SIZE - 100_000, 'x'));
+    socket.write(tiny.repeat(Math.floor((3 * 1024 * 1024) / tiny.length)));
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    clearInterval(sample);
+    // Parsed on, each request costs node a request and a response object: hundreds of MB.
+    const grownMb = (peak - before) / 1e6;
+    assert.ok(grownMb < 64, `the heap grew by ${grownMb.toFixed(0)} MB while lingering`);
+  } finally {
+    socket.destroy();
+    await proxy.close();
+    await upstream.close();
+  }
+});
