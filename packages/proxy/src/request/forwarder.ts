@@ -185,7 +185,8 @@ export class Forwarder implements RequestHost {
     });
     tooMany = turn === 'too-many';
     if (turn === 'now') this.#serve(req, res, expectsContinue, start);
-    // Waiting requests count as in flight: a graceful shutdown answers them too.
+    // Waiting requests count as in flight: a graceful shutdown waits for them (the response
+    // ahead then says Connection: close, and they are dropped, logged 499, when it closes).
     else if (turn !== 'ignored') this.inFlight++;
   };
 
