@@ -161,6 +161,7 @@ export async function startProxy(
     responseSpills,
     slowReaders,
     maxHeaderSize: config.limits.maxHeaderSize,
+    requestTimeout: config.limits.requestTimeout,
     trustedProxies: new TrustedProxies(config.trustedProxies),
     logger,
     accessLog: config.log.access,
@@ -202,6 +203,7 @@ export async function startProxy(
     answered: forwarder.answeredSockets,
     bodyFailed: forwarder.bodyFailed,
     timedOutWaiting: forwarder.timedOutWaiting,
+    waitingBodyFailed: forwarder.waitingBodyFailed,
     // Refused before any route matched: counted under upstream "" as NO_ROUTE is.
     refused: (code) => metrics.observeError('', code),
   });

@@ -7,6 +7,7 @@ import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../logger.ts';
 import { type ProxyErrorCode, rawErrorResponse } from './proxy-error.ts';
+import { afterResponses, responseInFlight } from './responses-in-flight.ts';
 
 /** What a `clientError` listener works with besides the logger. */
 export interface ClientErrorOptions {
@@ -23,6 +24,11 @@ export interface ClientErrorOptions {
    * connection (pipelined): the wait is not the client's doing, and the timeout is ignored.
    */
   readonly timedOutWaiting?: ((socket: Duplex, code: string) => boolean) | undefined;
+  /**
+   * True when the parser error is in the body of a request that waits its turn behind a
+   * response (pipelined): that request answers the client itself in its turn.
+   */
+  readonly waitingBodyFailed?: ((socket: Duplex, code: string) => boolean) | undefined;
   /** Told of each request this listener refuses with an error response (for the metrics). */
   readonly refused?: ((code: ProxyErrorCode) => void) | undefined;
 }
@@ -35,7 +41,13 @@ export interface ClientErrorOptions {
  */
 export function clientErrorListener(
   logger: Logger,
-  { answered, bodyFailed = () => false, timedOutWaiting, refused }: ClientErrorOptions,
+  {
+    answered,
+    bodyFailed = () => false,
+    timedOutWaiting,
+    waitingBodyFailed,
+    refused,
+  }: ClientErrorOptions,
 ): (error: Error, socket: Duplex) => void {
   // Sockets whose error response waits for the responses in flight before it (see below).
   const deferred = new WeakSet<object>();
@@ -52,6 +64,16 @@ export function clientErrorListener(
       logger.info(
         { code, remoteAddress: socketAddress(socket) },
         'request timeout ignored: the request waits its turn behind a pipelined response',
+      );
+      return;
+    }
+    if (waitingBodyFailed?.(socket, code) === true) {
+      // No timer here: the responses ahead may take their time; the 400 closes the connection.
+      // The parser reports again on later reads: that request answers, once.
+      deferred.add(socket);
+      logger.warn(
+        { code, remoteAddress: socketAddress(socket), reason: error.message },
+        'request body failed while the request waits its turn; answered 400 in its turn',
       );
       return;
     }
@@ -111,24 +133,6 @@ export function clientErrorListener(
       afterResponses(socket, answer);
     }
   };
-}
-
-// node:http keeps the response being written on the socket, and assigns the next pipelined
-// request's response there once it has finished.
-function responseInFlight(socket: Duplex): Duplex | undefined {
-  const message: unknown = Reflect.get(socket, '_httpMessage');
-  return typeof message === 'object' && message !== null ? (message as Duplex) : undefined;
-}
-
-/** Calls `then` once every response in flight on `socket` has finished, unless it closed. */
-function afterResponses(socket: Duplex, then: () => void): void {
-  const response = responseInFlight(socket);
-  if (response === undefined) {
-    if (socket.writable) then();
-    return;
-  }
-  // node's own 'finish' listener, added first, has moved the next response onto the socket.
-  response.once('finish', () => afterResponses(socket, then));
 }
 
 function socketAddress(socket: Duplex): string | undefined {

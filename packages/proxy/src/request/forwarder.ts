@@ -29,7 +29,7 @@ import { AccessLog, type RequestMetrics } from './access-log.ts';
 import { admitRequest, type Refusal, refusal } from './admission.ts';
 import { Exchange } from './exchange.ts';
 import type { AttemptListener, RequestHost } from './host.ts';
-import { isLingering, lingerIfBodyUnread } from './lingering-close.ts';
+import { isLingering, lingerIfBodyUnread, stopReadingLingering } from './lingering-close.ts';
 import { PIPELINE_DEPTH, PipelineTurns } from './pipeline-turns.ts';
 import { BodyTimeoutError, limitBody, MalformedBodyError } from './request-body.ts';
 import type { ResponseSpills } from './response-spills.ts';
@@ -57,6 +57,12 @@ export interface ForwarderOptions {
   readonly slowReaders: SlowReaders;
   /** Largest request head; node:http enforces it for HTTP/1.1, the forwarder for HTTP/2. */
   readonly maxHeaderSize: number;
+  /**
+   * limits.requestTimeout, in ms: node applies it to HTTP/1.1, the forwarder again to the body of
+   * a pipelined request whose timeout node reported while it waited its turn (node reports a
+   * connection's timeout once). Absent: such a body is not timed again.
+   */
+  readonly requestTimeout?: number;
   /** Peers whose X-Forwarded-* and Forwarded fields are believed; nobody when absent. */
   readonly trustedProxies?: TrustedProxies;
   readonly logger: Logger;
@@ -101,6 +107,11 @@ export class Forwarder implements RequestHost {
   readonly #bodies = new WeakMap<object, { req: ProxiedRequest; exchange: Exchange }>();
   readonly #attemptListeners: AttemptListener[] = [];
   readonly #turns = new PipelineTurns();
+  // Waiting requests whose body failed node's parser (the code): refused 400 in their turn.
+  readonly #failedWhileWaiting = new WeakMap<object, string>();
+  // Waiting requests whose body node's requestTimeout hit (ignored then): timed from their turn.
+  readonly #timedOutWhileWaiting = new WeakSet<object>();
+  readonly #requestTimeout: number | undefined;
   #onIdle: (() => void) | undefined;
 
   constructor(options: ForwarderOptions) {
@@ -109,6 +120,7 @@ export class Forwarder implements RequestHost {
     this.via = options.via;
     this.underscoresInHeaders = options.underscoresInHeaders;
     this.maxBodySize = options.maxBodySize;
+    this.#requestTimeout = options.requestTimeout;
     this.requestBuffer = options.requestBuffer;
     this.responseBuffer = options.responseBuffer;
     this.responseSpills = options.responseSpills;
@@ -141,13 +153,21 @@ export class Forwarder implements RequestHost {
     }
     const socket = req.socket;
     // A request parsed after a body whose response is out: the connection is closing.
-    if (isLingering(socket)) return;
+    if (isLingering(socket)) {
+      stopReadingLingering(socket);
+      return;
+    }
     let tooMany = false;
     const turn = this.#turns.admit(req, res as ServerResponse, {
       serve: () => {
         this.inFlight--;
+        const failed = this.#failedWhileWaiting.get(req);
         if (tooMany) this.#refuseTooMany(req, res, start);
-        else this.#serve(req, res, expectsContinue, start);
+        else if (failed !== undefined) this.#refuseMalformedBody(req, res, failed, start);
+        else {
+          this.#serve(req, res, expectsContinue, start);
+          if (this.#timedOutWhileWaiting.has(req)) this.#timeBody(req);
+        }
         this.#checkIdle();
       },
       dropped: () => {
@@ -165,7 +185,8 @@ export class Forwarder implements RequestHost {
     });
     tooMany = turn === 'too-many';
     if (turn === 'now') this.#serve(req, res, expectsContinue, start);
-    // Waiting requests count as in flight: a graceful shutdown answers them too.
+    // Waiting requests count as in flight: a graceful shutdown waits for them (the response
+    // ahead then says Connection: close, and they are dropped, logged 499, when it closes).
     else if (turn !== 'ignored') this.inFlight++;
   };
 
@@ -239,6 +260,29 @@ export class Forwarder implements RequestHost {
     this.#refuse(req, res, refused, requestIdOf(req), start);
   }
 
+  // Its body failed while it waited: never forwarded (the upstream would get half a body).
+  #refuseMalformedBody(
+    req: ProxiedRequest,
+    res: ProxiedResponse,
+    code: string,
+    start: number,
+  ): void {
+    const refused = refusal('BAD_REQUEST', `Malformed request (${code})`, '', true);
+    this.#refuse(req, res, refused, requestIdOf(req), start);
+  }
+
+  /**
+   * The `clientError` hook for a parser error in the body of a request that waits its turn
+   * (pipelined): true when there is one; it is then answered 400 in its turn, with the
+   * connection closed, after the responses ahead of it, and never forwarded.
+   */
+  readonly waitingBodyFailed = (socket: object, code: string): boolean => {
+    const waiting = this.#turns.bodyArriving(socket);
+    if (waiting === undefined || this.#failedWhileWaiting.has(waiting)) return false;
+    this.#failedWhileWaiting.set(waiting, code);
+    return true;
+  };
+
   /**
    * The `clientError` hook for a parser error in the middle of a body (`code`: node's, e.g.
    * `HPE_INVALID_CHUNK_SIZE`, or `ERR_HTTP_REQUEST_TIMEOUT` for limits.requestTimeout): the
@@ -267,8 +311,33 @@ export class Forwarder implements RequestHost {
    * waits its turn behind a response (its time waiting is the proxy's doing, not the client's);
    * node reports a connection's timeout once, so that body is then not timed.
    */
-  readonly timedOutWaiting = (socket: object, code: string): boolean =>
-    code === 'ERR_HTTP_REQUEST_TIMEOUT' && this.#turns.bodyWaiting(socket);
+  readonly timedOutWaiting = (socket: object, code: string): boolean => {
+    if (code !== 'ERR_HTTP_REQUEST_TIMEOUT') return false;
+    const waiting = this.#turns.bodyArriving(socket);
+    if (waiting === undefined) return false;
+    this.#timedOutWhileWaiting.add(waiting);
+    return true;
+  };
+
+  /**
+   * Gives the body of a request node timed out while it waited a fresh limits.requestTimeout
+   * from its turn: node will not time it again, and a body that stalls would hold the
+   * connection and its upstream request for ever.
+   */
+  #timeBody(req: ProxiedRequest): void {
+    const timeout = this.#requestTimeout;
+    if (timeout === undefined || req.complete) return;
+    const socket = req.socket;
+    const timer = setTimeout(() => {
+      if (req.complete || socket.destroyed) return;
+      // The exchange reading it answers 408; answered already, the connection is cut.
+      if (!this.bodyFailed(socket, 'ERR_HTTP_REQUEST_TIMEOUT')) socket.destroy();
+    }, timeout);
+    const stop = (): void => clearTimeout(timer);
+    req.once('end', stop);
+    req.once('close', stop);
+    socket.once('close', stop);
+  }
 
   #watchBody(req: ProxiedRequest, exchange: Exchange): void {
     const socket = req.socket;

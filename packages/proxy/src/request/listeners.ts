@@ -31,6 +31,7 @@ import type { ProxiedRequest, ProxiedResponse } from '../http/client-message.ts'
 import { httpsLocation } from '../http/https-redirect.ts';
 import { sendError } from '../http/proxy-error.ts';
 import { requestIdOf } from '../http/request-id.ts';
+import { afterResponses } from '../http/responses-in-flight.ts';
 import type { Logger } from '../logger.ts';
 import { CertificateStore } from '../tls/certificate-store.ts';
 import { acceptH2cPriorKnowledge } from './h2c-sniffer.ts';
@@ -323,12 +324,18 @@ function plainListener(
 }
 
 function attachHttp1(server: EventEmitter, handlers: ListenerHandlers): void {
-  server.on('upgrade', handlers.upgrade);
+  // An upgrade (or CONNECT) pipelined behind requests still being answered: node hands over the
+  // socket at once, and a tunnel's answer would land ahead of or inside their responses.
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+    afterResponses(socket, () => handlers.upgrade(req, socket, head)),
+  );
   server.on('clientError', handlers.clientError);
   // Checks run before 100 Continue goes out; other expectations get a JSON 417.
   server.on('checkContinue', handlers.checkContinue);
   server.on('checkExpectation', handlers.checkExpectation);
-  server.on('connect', handlers.connect);
+  server.on('connect', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+    afterResponses(socket, () => handlers.connect(req, socket, head)),
+  );
 }
 
 function countPlain(server: NetServer, stats: ListenerStats): void {

@@ -81,6 +81,9 @@ export class PipelineTurns {
       turn = 'too-many';
       // Requests already in the buffer are still parsed; no more is read.
       socket.pause();
+      // node resumes the socket itself (a waiting request reading its body in its turn): each
+      // time, it is paused again, or every request sent after this one would be parsed.
+      socket.on('resume', () => socket.pause());
     }
     const requests = queue.requests;
     const entry: Waiter = {
@@ -98,13 +101,14 @@ export class PipelineTurns {
   }
 
   /**
-   * Whether a request waiting its turn on `socket` has not received its whole body: node's
-   * `requestTimeout` then runs on time the proxy chose not to read that body.
+   * The request waiting its turn on `socket` whose body has not all arrived (at most one: node
+   * parses nothing after an unfinished body), or undefined. A parser error on `socket` is in
+   * that body: the request was emitted when its head was parsed, before the error.
    */
-  bodyWaiting(socket: object): boolean {
+  bodyArriving(socket: object): IncomingMessage | undefined {
     const requests = this.#queues.get(socket)?.requests;
-    if (requests === undefined) return false;
-    for (const req of requests) if (!req.complete) return true;
-    return false;
+    if (requests === undefined) return undefined;
+    for (const req of requests) if (!req.complete) return req;
+    return undefined;
   }
 }

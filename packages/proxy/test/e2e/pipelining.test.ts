@@ -290,3 +290,174 @@ test('limits.requestTimeout does not cut a pipelined request whose body waits it
     await upstream.server.close();
   }
 });
+
+test('a pipelined request whose chunked body is malformed while it waits its turn is not forwarded, and gets 400 after the response ahead', async () => {
+  const upstream = await pathHeldUpstream();
+  const proxy = await startTestProxy(proxyYaml([upstream.server.url]));
+  const client = rawClient(proxy.port);
+  try {
+    client.socket.write(
+      `${get('/held-a')}POST /b HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nZZ\r\n`,
+    );
+    await until(() => upstream.arrived.includes('/held-a'), 'the first request upstream');
+    await until(
+      () => proxy.logs.lines.some((line) => line.code === 'HPE_INVALID_CHUNK_SIZE'),
+      'the malformed chunk parsed',
+    );
+    upstream.release();
+    await until(() => client.closed, 'the connection closed');
+    assert.match(client.text, /^HTTP\/1\.1 200 /);
+    const second = client.text.indexOf('HTTP/1.1 400 ');
+    assert.ok(second > client.text.indexOf('body of /held-a'), client.text);
+    await proxyCaughtUp(proxy.port);
+    assert.deepEqual(upstream.arrived, ['/held-a', '/probe']);
+  } finally {
+    client.socket.destroy();
+    await proxy.close();
+    await upstream.server.close();
+  }
+});
+
+test('a pipelined request whose body stalls is still timed after its turn when node timed it out while it waited', async () => {
+  const upstream = await pathHeldUpstream();
+  const proxy = await startTestProxy(
+    proxyYaml([upstream.server.url], 'limits:\n  headersTimeout: 250ms\n  requestTimeout: 500ms\n'),
+  );
+  const client = rawClient(proxy.port);
+  try {
+    client.socket.write(
+      `${get('/held-a')}POST /b HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\n0123456789`,
+    );
+    await until(() => upstream.arrived.includes('/held-a'), 'the first request upstream');
+    await until(
+      () => proxy.logs.lines.some((line) => String(line.msg).startsWith('request timeout ignored')),
+      'the request timeout on the waiting request',
+    );
+    upstream.release();
+    await until(() => client.text.includes('body of /held-a'), 'the first response');
+    // The rest of the body never comes: the connection must not be held open for ever.
+    await until(() => client.closed, 'the connection closed');
+    assert.match(client.text, /body of \/held-a[\s\S]*HTTP\/1\.1 408 /);
+  } finally {
+    client.socket.destroy();
+    await proxy.close();
+    await upstream.server.close();
+  }
+});
+
+test('a graceful shutdown with pipelined requests waiting answers the one in flight and resolves', async () => {
+  const upstream = await pathHeldUpstream();
+  const proxy = await startTestProxy(proxyYaml([upstream.server.url]));
+  const client = rawClient(proxy.port);
+  try {
+    client.socket.write(get('/held-a') + get('/b') + get('/c'));
+    await until(() => upstream.arrived.includes('/held-a'), 'the first request upstream');
+    let closed = false;
+    const closing = proxy.close().then(() => {
+      closed = true;
+    });
+    upstream.release();
+    await until(() => closed, 'the proxy closed');
+    await closing;
+    await until(() => client.closed, 'the connection closed');
+    // The response in flight said Connection: close; the requests behind it were not forwarded.
+    assert.deepEqual(responseBodies(client.text), ['200 body of /held-a']);
+    assert.deepEqual(upstream.arrived, ['/held-a']);
+  } finally {
+    client.socket.destroy();
+    await proxy.close();
+    await upstream.server.close();
+  }
+});
+
+test('an upgrade request pipelined behind one in flight is answered after that response, not inside it', async () => {
+  const upstream = await pathHeldUpstream();
+  const proxy = await startTestProxy(proxyYaml([upstream.server.url]));
+  const client = rawClient(proxy.port);
+  try {
+    client.socket.write(
+      `${get('/held-a')}GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`,
+    );
+    await until(() => upstream.arrived.includes('/held-a'), 'the first request upstream');
+    await proxyCaughtUp(proxy.port);
+    // The upgrade is not sent upstream while the response ahead of it is held.
+    assert.deepEqual(upstream.arrived, ['/held-a', '/probe']);
+    upstream.release();
+    // This upstream does not upgrade: it answers /ws as a plain request, and the tunnel passes
+    // that answer on and closes.
+    await until(() => client.closed, 'the connection closed');
+    assert.deepEqual(responseBodies(client.text), ['200 body of /held-a', '200 body of /ws']);
+  } finally {
+    client.socket.destroy();
+    await proxy.close();
+    await upstream.server.close();
+  }
+});
+
+test('a pipelined request with Expect: 100-continue gets its 100 Continue in its turn, after the response ahead', async () => {
+  const upstream = await pathHeldUpstream();
+  const proxy = await startTestProxy(proxyYaml([upstream.server.url]));
+  const client = rawClient(proxy.port);
+  try {
+    client.socket.write(
+      `${get('/held-a')}POST /b HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n`,
+    );
+    await until(() => upstream.arrived.includes('/held-a'), 'the first request upstream');
+    await proxyCaughtUp(proxy.port);
+    assert.ok(!client.text.includes('100 Continue'), client.text);
+    upstream.release();
+    await until(() => client.text.includes('100 Continue'), 'the 100 Continue');
+    assert.ok(client.text.indexOf('body of /held-a') < client.text.indexOf('100 Continue'));
+    client.socket.write('hello');
+    await until(() => client.text.includes('body of /b'), 'the second response');
+    assert.deepEqual(upstream.arrived, ['/held-a', '/probe', '/b']);
+  } finally {
+    client.socket.destroy();
+    await proxy.close();
+    await upstream.server.close();
+  }
+});
+
+test('a HEAD response ahead of a pipelined request hands it its turn', async () => {
+  const upstream = await pathHeldUpstream();
+  const proxy = await startTestProxy(proxyYaml([upstream.server.url]));
+  const client = rawClient(proxy.port);
+  try {
+    client.socket.write(`HEAD /held-a HTTP/1.1\r\nHost: a\r\n\r\n${get('/b')}`);
+    await until(() => upstream.arrived.includes('/held-a'), 'the first request upstream');
+    upstream.release();
+    await until(() => client.text.includes('body of /b'), 'the second response');
+    assert.deepEqual(upstream.arrived, ['/held-a', '/b']);
+  } finally {
+    client.socket.destroy();
+    await proxy.close();
+    await upstream.server.close();
+  }
+});
+
+test('past 32 waiting, the connection stays unread even when a waiting request reads its body in its turn', async () => {
+  const upstream = await pathHeldUpstream();
+  const proxy = await startTestProxy(proxyYaml([upstream.server.url]));
+  const client = rawClient(proxy.port);
+  try {
+    // One in flight, 31 GETs and a POST waiting, then the one over the limit.
+    const gets = Array.from({ length: 32 }, (_, i) => get(i === 0 ? '/held-0' : `/r${i}`));
+    const post = 'POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello';
+    client.socket.write(`${gets.join('')}${post}${get('/over')}`);
+    await until(() => upstream.arrived.includes('/held-0'), 'the first request upstream');
+    await proxyCaughtUp(proxy.port);
+    // Sent after the limit: never to be parsed (the connection closes after the 429).
+    client.socket.write(GARBAGE);
+    await proxyCaughtUp(proxy.port);
+    upstream.release();
+    await until(() => client.closed, 'the connection closed');
+    const answers = responseBodies(client.text);
+    assert.equal(answers.at(-2), '200 body of /p');
+    assert.equal(answers.at(-1), '429');
+    assert.ok(!parserRejected(proxy), 'the connection was read again after the limit');
+  } finally {
+    client.socket.destroy();
+    await proxy.close();
+    await upstream.server.close();
+  }
+});
