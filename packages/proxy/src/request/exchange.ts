@@ -90,7 +90,8 @@ export class Exchange implements AttemptOwner {
   // past proxy_max_temp_file_size).
   #spillSpent = false;
   // The upstream's trailers, kept while a spill still feeds the client.
-  #trailers: Record<string, string | string[] | undefined> = {};
+  // Set when the upstream ended while its response was still being fed from a spill file.
+  #trailers: Record<string, string | string[] | undefined> | undefined;
   // The selection admission worked out, used by the first attempt when it follows at once.
   #selection: Selection<Target> | undefined;
 
@@ -386,7 +387,7 @@ export class Exchange implements AttemptOwner {
     // close a new spill's file.
     if (spills === undefined || this.#spillSpent || this.#done) return false;
     const res = this.#res;
-    const spill = spills.start(res as SpillClient, this.#spillOwner, 'drain');
+    const spill = spills.start(res as SpillClient, this.#spillOwner(), 'drain');
     if (spill === undefined) {
       this.#spillSpent = true;
       return false;
@@ -397,28 +398,31 @@ export class Exchange implements AttemptOwner {
     return true;
   }
 
-  readonly #spillOwner: SpillOwner = {
-    resume: () => this.#current?.resume(),
-    handBack: () => {
-      this.#spill = undefined;
-      this.#spillSpent = true;
-      this.#current?.resume();
-    },
-    delivered: () => {
-      this.#spill = undefined;
-      this.#endResponse(this.#trailers);
-      this.#finish('response', this.#current?.status ?? 0, undefined);
-    },
-    failed: (error) => {
-      this.#spill = undefined;
-      this.#host.logger.warn(
-        { requestId: this.#requestId, err: error },
-        'response spill failed mid-response; closing client connection',
-      );
-      // The client's close ends the exchange (and aborts the upstream if it is still sending).
-      this.#res.destroy();
-    },
-  };
+  // Built when a response spills, not for every exchange.
+  #spillOwner(): SpillOwner {
+    return {
+      resume: () => this.#current?.resume(),
+      handBack: () => {
+        this.#spill = undefined;
+        this.#spillSpent = true;
+        this.#current?.resume();
+      },
+      delivered: () => {
+        this.#spill = undefined;
+        this.#endResponse(this.#trailers ?? {});
+        this.#finish('response', this.#current?.status ?? 0, undefined);
+      },
+      failed: (error) => {
+        this.#spill = undefined;
+        this.#host.logger.warn(
+          { requestId: this.#requestId, err: error },
+          'response spill failed mid-response; closing client connection',
+        );
+        // The client's close ends the exchange (and aborts the upstream if it is still sending).
+        this.#res.destroy();
+      },
+    };
+  }
 
   attemptFailed(attempt: Attempt, error: Error): void {
     if (attempt !== this.#current || this.#done) return;

@@ -29,11 +29,12 @@ import { AccessLog, type RequestMetrics } from './access-log.ts';
 import { admitRequest, type Refusal, refusal } from './admission.ts';
 import { Exchange } from './exchange.ts';
 import type { AttemptListener, RequestHost } from './host.ts';
-import { isLingering, lingerIfBodyUnread, stopReadingLingering } from './lingering-close.ts';
+import { isLingering, lingerIfBodyUnread } from './lingering-close.ts';
 import { PIPELINE_DEPTH, PipelineTurns } from './pipeline-turns.ts';
 import { BodyTimeoutError, limitBody, MalformedBodyError } from './request-body.ts';
 import type { ResponseSpills } from './response-spills.ts';
 import type { SlowReaders } from './slow-readers.ts';
+import { stopReading } from './stop-reading.ts';
 
 /** Settings the forwarder reads on every request. */
 export interface ForwarderOptions {
@@ -152,13 +153,23 @@ export class Forwarder implements RequestHost {
       return;
     }
     const socket = req.socket;
-    // A request parsed after a body whose response is out: the connection is closing.
+    // A request parsed after a body whose response is out: the connection is closing, and the
+    // body it lingers for has all arrived. Read on, node would make objects of every request the
+    // client sends (megabytes of tiny ones grew the heap by hundreds of MB); the linger's
+    // deadline closes the connection.
     if (isLingering(socket)) {
-      stopReadingLingering(socket);
+      stopReading(socket);
       return;
     }
-    let tooMany = false;
-    const turn = this.#turns.admit(req, res as ServerResponse, {
+    const turn = this.#turns.admit(req, res as ServerResponse);
+    if (turn === 'now') {
+      this.#serve(req, res, expectsContinue, start);
+      return;
+    }
+    // Refused with the one past the limit: the connection closes after its answer.
+    if (turn === 'ignored') return;
+    const tooMany = turn === 'too-many';
+    this.#turns.wait(req, res as ServerResponse, {
       serve: () => {
         this.inFlight--;
         const failed = this.#failedWhileWaiting.get(req);
@@ -183,11 +194,9 @@ export class Forwarder implements RequestHost {
         this.#checkIdle();
       },
     });
-    tooMany = turn === 'too-many';
-    if (turn === 'now') this.#serve(req, res, expectsContinue, start);
     // Waiting requests count as in flight: a graceful shutdown waits for them (the response
     // ahead then says Connection: close, and they are dropped, logged 499, when it closes).
-    else if (turn !== 'ignored') this.inFlight++;
+    this.inFlight++;
   };
 
   #serve(req: ProxiedRequest, res: ProxiedResponse, expectsContinue: boolean, start: number): void {
@@ -267,7 +276,8 @@ export class Forwarder implements RequestHost {
     code: string,
     start: number,
   ): void {
-    const refused = refusal('BAD_REQUEST', `Malformed request (${code})`, '', true);
+    // The code a body found malformed after forwarding began gets too (classifyError).
+    const refused = refusal('MALFORMED_BODY', `Malformed request body (${code})`, '', true);
     this.#refuse(req, res, refused, requestIdOf(req), start);
   }
 

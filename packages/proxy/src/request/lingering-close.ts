@@ -24,26 +24,9 @@ const LINGER_CHECK = 100;
 
 const lingering = new WeakSet<object>();
 
-const unread = new WeakSet<object>();
-
 /** Whether `socket` is lingering: whatever is parsed on it now is not served. */
 export function isLingering(socket: object): boolean {
   return lingering.has(socket);
-}
-
-/**
- * Stops reading a lingering `socket` once a request has been parsed on it: the body it lingered
- * for has all arrived, and what follows are requests it will not serve. Read on, node's parser
- * would make a request and a response object of each (a client sending megabytes of tiny requests
- * grew the heap by hundreds of MB and held the event loop for seconds). The linger's deadline
- * then closes the connection.
- */
-export function stopReadingLingering(socket: Socket): void {
-  if (unread.has(socket)) return;
-  unread.add(socket);
-  socket.pause();
-  // node resumes the socket itself (the dropped body's reads): each time, paused again.
-  socket.on('resume', () => socket.pause());
 }
 
 /**

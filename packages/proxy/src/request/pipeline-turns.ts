@@ -12,6 +12,7 @@
  * read so that the parser makes no more of them.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { stopReading } from './stop-reading.ts';
 
 /**
  * Requests that may wait their turn on one connection. Pipelining clients send a few (curl and
@@ -43,20 +44,21 @@ interface Queue {
  * The waiting requests of every HTTP/1.1 connection. One per forwarder.
  *
  * @example
- * const turn = turns.admit(req, res, { serve: () => forward(req, res), dropped: () => log499(req) });
+ * const turn = turns.admit(req, res);
  * if (turn === 'now') forward(req, res);
+ * else if (turn !== 'ignored') turns.wait(req, res, { serve: () => forward(req, res), dropped: () => log499(req) });
  */
 export class PipelineTurns {
   readonly #queues = new WeakMap<object, Queue>();
 
   /**
    * `'now'` when `res` is its connection's current response (serve it at once); `'waiting'`
-   * when it is queued behind another (`waiter` is called later); `'too-many'` when it is the
+   * when it is queued behind another (give {@link wait} its waiter); `'too-many'` when it is the
    * first beyond {@link PIPELINE_DEPTH} (it waits for its turn like the others, to be refused
    * then, and the connection is no longer read); `'ignored'` for requests parsed after that
    * one: the connection closes after its refusal, and they are neither served nor waited for.
    */
-  admit(req: IncomingMessage, res: ServerResponse, waiter: Waiter): Turn {
+  admit(req: IncomingMessage, res: ServerResponse): Turn {
     const socket = req.socket;
     let queue = this.#queues.get(socket);
     if (res.socket !== null && queue?.overflowed !== true) return 'now';
@@ -74,18 +76,22 @@ export class PipelineTurns {
     }
     // Refused with the one that overflowed: the connection closes after its answer.
     if (queue.overflowed) return 'ignored';
-    const waiters = queue.waiters;
-    let turn: Turn = 'waiting';
-    if (waiters.size >= PIPELINE_DEPTH) {
-      queue.overflowed = true;
-      turn = 'too-many';
-      // Requests already in the buffer are still parsed; no more is read.
-      socket.pause();
-      // node resumes the socket itself (a waiting request reading its body in its turn): each
-      // time, it is paused again, or every request sent after this one would be parsed.
-      socket.on('resume', () => socket.pause());
-    }
-    const requests = queue.requests;
+    if (queue.waiters.size < PIPELINE_DEPTH) return 'waiting';
+    queue.overflowed = true;
+    // Requests already in the buffer are still parsed; no more is read.
+    stopReading(socket);
+    return 'too-many';
+  }
+
+  /**
+   * Queues a request {@link admit} answered `'waiting'` or `'too-many'` for: `waiter.serve`
+   * runs in its turn, `waiter.dropped` when its connection closes first. Kept apart from
+   * `admit` so that a request served at once (nearly all) builds no waiter.
+   */
+  wait(req: IncomingMessage, res: ServerResponse, waiter: Waiter): void {
+    const queue = this.#queues.get(req.socket);
+    if (queue === undefined) throw new Error('wait() without admit()');
+    const { waiters, requests } = queue;
     const entry: Waiter = {
       serve: () => {
         waiters.delete(entry);
@@ -97,7 +103,6 @@ export class PipelineTurns {
     waiters.add(entry);
     requests.add(req);
     res.once('socket', entry.serve);
-    return turn;
   }
 
   /**

@@ -309,6 +309,8 @@ test('a pipelined request whose chunked body is malformed while it waits its tur
     assert.match(client.text, /^HTTP\/1\.1 200 /);
     const second = client.text.indexOf('HTTP/1.1 400 ');
     assert.ok(second > client.text.indexOf('body of /held-a'), client.text);
+    // The same code as a body found malformed after forwarding began.
+    assert.match(client.text.slice(second), /"code":"MALFORMED_BODY"/);
     await proxyCaughtUp(proxy.port);
     assert.deepEqual(upstream.arrived, ['/held-a', '/probe']);
   } finally {
