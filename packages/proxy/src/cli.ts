@@ -13,6 +13,7 @@ import { ListenError } from './listen-error.ts';
 import { createLogger } from './logger.ts';
 import { startProxy } from './proxy.ts';
 import { checkSpillDirectory } from './request/response-spills.ts';
+import { acceptIssues } from './workers/accept-mode.ts';
 import { startCluster } from './workers/primary.ts';
 import { workerCount } from './workers/worker-count.ts';
 
@@ -71,6 +72,15 @@ async function main(argv: string[]): Promise<number> {
         process.stderr.write(`warning: ${file}: ${warning.path}: ${warning.message}\n`);
       }
       if (hosts.errors.length > 0) return reportConfigError(new ConfigError(hosts.errors, file));
+      // What start refuses before forking workers; with one process nothing is accepted apart.
+      if (workerCount(config.workers) > 1) {
+        const accept = acceptIssues(config);
+        if (accept.length > 0) return reportConfigError(new ConfigError(accept, file));
+      } else if (config.cluster.accept === 'reuse-port') {
+        process.stderr.write(
+          `warning: ${file}: cluster.accept: reuse-port has no effect with one worker (workers: ${config.workers})\n`,
+        );
+      }
       try {
         await checkSpillDirectory(config.limits);
       } catch (error) {

@@ -51,7 +51,7 @@ const start = ({ config, targets }: Extract<ToWorker, { type: 'start' }>) => {
     (proxy) => {
       phase = 'serving';
       const exit = (code: number) => logger.flush(() => process.exit(code));
-      agent = attachWorkerAgent(proxy, send, exit);
+      agent = attachWorkerAgent(proxy, send, exit, logger);
       // Told to stop while starting: the primary is retiring this worker, so it never serves.
       if (stopAsked) return agent(STOP);
       send({

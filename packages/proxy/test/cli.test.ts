@@ -65,6 +65,26 @@ describe('breakwater CLI', () => {
     assert.match(result.stderr, /admin\.listen: 127\.0\.0\.1:8080 collides with listen\[0\]/);
   });
 
+  test('validate refuses what start refuses of cluster.accept: reuse-port, and warns when one worker makes it moot', async () => {
+    const file = inTempDir('reuse-port.yaml');
+    const config = (workers: number) =>
+      `listen: 127.0.0.1:0\nworkers: ${workers}\ncluster: { accept: reuse-port }\nupstreams:\n  api:\n    targets: [ { url: "http://127.0.0.1:1" } ]\nroutes: [ { upstream: api } ]\n`;
+    await writeFile(file, config(2));
+    const refused = await run(['validate', file]);
+    assert.equal(refused.code, 1);
+    assert.match(
+      refused.stderr,
+      /listen: port 0 cannot be shared with cluster\.accept: reuse-port/,
+    );
+    await writeFile(file, config(1));
+    const single = await run(['validate', file]);
+    assert.equal(single.code, 0);
+    assert.match(
+      single.stderr,
+      /warning: .*cluster\.accept: reuse-port has no effect with one worker/,
+    );
+  });
+
   test('validate and start refuse a spill directory they cannot write, naming its path', async () => {
     const file = inTempDir('spill.yaml');
     const missing = inTempDir('no-such-directory');

@@ -134,6 +134,9 @@ export async function startCluster(
     // sees it: the running config and certificates stay everywhere.
     certificates: async (next) => {
       await checkListenCertificates(next.listen);
+      // Every worker started after the reload (replacement, rolling restart) runs on it: a spill
+      // directory it cannot use would make each of them fail to start.
+      await checkSpillDirectory(next.limits);
       return () => {};
     },
   });

@@ -10,6 +10,7 @@ import { listenersView } from '../admin/listeners-view.ts';
 import type { UpstreamsView } from '../admin/server.ts';
 import { upstreamsView } from '../admin/server.ts';
 import type { ProxyConfig } from '../config/schema.ts';
+import type { Logger } from '../logger.ts';
 import type { ReloadResult } from '../reload/reload.ts';
 import type { AttemptListener } from '../request/host.ts';
 import type { Listener } from '../request/listeners.ts';
@@ -40,13 +41,14 @@ const HANDOFF_GRACE_MS = 250;
  *
  * @example
  * ```ts
- * attachWorkerAgent(proxy, (message) => process.send?.(message), (code) => process.exit(code));
+ * attachWorkerAgent(proxy, (message) => process.send?.(message), (code) => process.exit(code), logger);
  * ```
  */
 export function attachWorkerAgent(
   proxy: WorkerProxy,
   send: (message: ToPrimary) => void,
   exit: (code: number) => void,
+  logger: Pick<Logger, 'error'>,
 ): (message: unknown) => void {
   let stopping = false;
   // Counting for the dashboard starts when a primary with an admin listener first asks.
@@ -90,9 +92,12 @@ export function attachWorkerAgent(
         send({ bw: 'proxy', type: 'dashboard', id: message.id, report: reporter.report() });
         return;
       case 'metrics':
-        proxy.metrics.registry.getMetricsAsJSON().then((metrics) => {
-          send({ bw: 'proxy', type: 'metrics', id: message.id, metrics });
-        });
+        proxy.metrics.registry.getMetricsAsJSON().then(
+          (metrics) => send({ bw: 'proxy', type: 'metrics', id: message.id, metrics }),
+          // Unanswered, the primary's question times out and the scrape fails: logged here,
+          // instead of an unhandled rejection ending the worker.
+          (error: unknown) => logger.error({ err: error }, 'collecting metrics failed'),
+        );
         return;
       case 'reload':
         proxy.reload(message.config).then((result) => {
