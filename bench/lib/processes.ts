@@ -177,10 +177,10 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Whether something accepts TCP connections on 127.0.0.1:`port`. */
-export function canConnect(port: number): Promise<boolean> {
+/** Whether something accepts TCP connections on `host`:`port`. */
+export function canConnect(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = createConnection({ host: '127.0.0.1', port });
+    const socket = createConnection({ host, port });
     socket.once('connect', () => {
       socket.destroy();
       resolve(true);
@@ -190,13 +190,14 @@ export function canConnect(port: number): Promise<boolean> {
 }
 
 /**
- * Waits until `port` accepts connections. Fails early, quoting the log, when the process exits
+ * Waits until `host`:`port` accepts connections. Fails early, quoting the log, when the process exits
  * first, and after `timeoutMs` otherwise.
  */
 export async function waitForPort(
   started: Started,
   port: number,
   timeoutMs = 15_000,
+  host = '127.0.0.1',
 ): Promise<void> {
   let exitedWith: string | undefined;
   void started.exited.then((outcome) => {
@@ -209,7 +210,7 @@ export async function waitForPort(
         `${started.name} exited (${exitedWith}) before listening:\n${tail(started.logPath)}`,
       );
     }
-    if (await canConnect(port)) return;
+    if (await canConnect(port, host)) return;
     await delay(50);
   }
   throw new Error(

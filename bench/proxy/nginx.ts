@@ -56,6 +56,7 @@ export function writeNginxProxyConfig(
   targets: readonly string[],
   workers = 1,
   name = 'nginx-proxy',
+  host = '127.0.0.1',
 ): string {
   const servers = targets
     .map((target) => `    server ${target} max_fails=3 fail_timeout=10s;`)
@@ -68,7 +69,7 @@ ${servers}
     keepalive 64;
   }
   server {
-    listen 127.0.0.1:${port};
+    listen ${host}:${port};
     location / {
       proxy_pass http://targets;
       proxy_http_version 1.1;

@@ -6,8 +6,10 @@
 import { readdirSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
+import { which } from '../lib/machine.ts';
 import { freePort, type ProcessGroup, type Started, waitForPort } from '../lib/processes.ts';
 import { repositoryRoot } from '../lib/results.ts';
+import { nginxArguments, writeNginxProxyConfig } from '../proxy/nginx.ts';
 
 const targetScript = join(repositoryRoot, 'bench', 'reliability', 'target.ts');
 const proxyCli = join(repositoryRoot, 'packages', 'proxy', 'src', 'cli.ts');
@@ -112,19 +114,23 @@ export interface ProxyProcess {
   readonly url: string;
 }
 
-/** Writes a config with one upstream over `targets` (plus `extra` YAML) and starts the proxy. */
+/**
+ * Writes a config with one upstream over `targets` (plus `extra` YAML) and starts the proxy,
+ * listening on `host` (a local address).
+ */
 export async function startProxyProcess(
   group: ProcessGroup,
   directory: string,
   targets: readonly Target[],
   extra = '',
+  host = '127.0.0.1',
 ): Promise<ProxyProcess> {
   const port = await freePort();
   const config = join(directory, 'proxy.yaml');
   writeFileSync(
     config,
     [
-      `listen: 127.0.0.1:${port}`,
+      `listen: ${host}:${port}`,
       // One process: the suites read its RSS and descriptors by pid (the default is one per core).
       'workers: 1',
       'log: { level: warn, access: false }',
@@ -143,8 +149,41 @@ export async function startProxyProcess(
     ['--conditions=@breakwater/source', proxyCli, 'start', '--config', config],
     join(directory, 'proxy.log'),
   );
-  await waitForPort(started, port);
-  return { process: started, url: `http://127.0.0.1:${port}` };
+  await waitForPort(started, port, undefined, host);
+  return { process: started, url: `http://${host}:${port}` };
+}
+
+/**
+ * nginx in front of the same targets, for the same attacks side by side: one worker process
+ * (`master_process off`, so RSS and descriptors are read off one pid), its defaults otherwise
+ * (proxy buffering with temp files, `send_timeout 60s`).
+ */
+export async function startNginxProcess(
+  group: ProcessGroup,
+  directory: string,
+  targets: readonly Target[],
+  host = '127.0.0.1',
+): Promise<ProxyProcess> {
+  const nginx = which('nginx');
+  if (nginx === undefined)
+    throw new Error('nginx is not installed (Debian: apt-get install nginx)');
+  const port = await freePort();
+  const config = writeNginxProxyConfig(
+    directory,
+    port,
+    targets.map((t) => `127.0.0.1:${t.port}`),
+    1,
+    'nginx-proxy',
+    host,
+  );
+  const started = group.start(
+    'nginx',
+    nginx,
+    nginxArguments(directory, config, 'nginx-proxy'),
+    join(directory, 'nginx.log'),
+  );
+  await waitForPort(started, port, undefined, host);
+  return { process: started, url: `http://${host}:${port}` };
 }
 
 /** Open file descriptors of a process (entries of /proc/<pid>/fd), or undefined when unreadable. */

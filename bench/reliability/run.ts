@@ -10,7 +10,10 @@
  * Options: --connections N (slow clients, default 400), --seconds N (per attack, default 60),
  * --response-size BYTES (what slow readers ask for, default 1048576), --minutes N (soak, default
  * 10), --kill-every S (default 20), --down S (default 5), --concurrency N (soak request loops,
- * default 8), --proxy-config FILE (YAML appended to the proxy's config, to try limits).
+ * default 8), --proxy-config FILE (YAML appended to the proxy's config, to try limits),
+ * --subject nginx (the slow-client attacks against nginx in front of the same target instead),
+ * --network veth (the attackers connect from a network namespace over a 1500-byte-MTU veth pair,
+ * as from another host; needs root).
  *
  * The slow-client attacks need Debian's slowhttptest; without it they are skipped with a line
  * saying how to install it (the soak still runs).
@@ -58,6 +61,7 @@ function slowClientTable(results: readonly AttackResult[]): string {
       'probe errors',
       'upstream conns (peak)',
       'proxy RSS start → peak',
+      'TCP memory peak (machine)',
       'proxy fds peak / at end',
       'attackers connected: peak / at end (closed), as slowhttptest sees it',
     ],
@@ -70,6 +74,7 @@ function slowClientTable(results: readonly AttackResult[]): string {
       `${r.probe.errors} / ${r.probe.sent}`,
       formatCount(r.upstreamConnectionsPeak),
       `${megabytes(r.rssStartBytes)} → ${megabytes(r.rssPeakBytes)}`,
+      megabytes(r.tcpMemoryPeakBytes),
       r.descriptors === undefined ? 'n/a' : `${r.descriptors.peak} / ${r.descriptors.atEnd}`,
       r.attackers === undefined
         ? '–'
@@ -141,6 +146,8 @@ async function main(): Promise<void> {
       down: { type: 'string' },
       concurrency: { type: 'string' },
       'proxy-config': { type: 'string' },
+      subject: { type: 'string' },
+      network: { type: 'string' },
     },
   });
   const part = positionals[0] ?? 'all';
@@ -153,6 +160,17 @@ async function main(): Promise<void> {
     throw new Error(
       `--only: unknown attack ${unknown.join(', ')} (expected ${ATTACKS.join(', ')})`,
     );
+  }
+  const subject = values.subject ?? 'breakwater';
+  if (subject !== 'breakwater' && subject !== 'nginx') {
+    throw new Error(`--subject: expected breakwater or nginx, received ${JSON.stringify(subject)}`);
+  }
+  if (subject === 'nginx' && part !== 'slow') {
+    throw new Error('--subject nginx applies to the slow-client attacks: run `slow`');
+  }
+  const network = values.network ?? 'loopback';
+  if (network !== 'loopback' && network !== 'veth') {
+    throw new Error(`--network: expected loopback or veth, received ${JSON.stringify(network)}`);
   }
   const proxyConfig =
     values['proxy-config'] === undefined ? '' : readFileSync(values['proxy-config'], 'utf8');
@@ -177,11 +195,13 @@ async function main(): Promise<void> {
             seconds: number('seconds', values.seconds, 60),
             responseBytes: number('response-size', values['response-size'], 1_048_576),
             proxyConfig,
+            subject,
+            network,
           },
         );
         data.slowClients = results;
         sections.push(
-          `## Slow clients (slowhttptest)\n\nA probe sends one GET every 100 ms on a new connection throughout; "upstream conns" counts the connections the proxy held to its target.\n\n${slowClientTable(results)}`,
+          `## Slow clients (slowhttptest), against ${subject}, attackers over ${network === 'veth' ? 'a veth pair (MTU 1500) from a network namespace' : 'loopback'}\n\nA probe sends one GET every 100 ms on a new connection (over loopback) throughout; "upstream conns" counts the connections the proxy held to its target.\n\n${slowClientTable(results)}`,
         );
       }
     }

@@ -11,8 +11,14 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { which } from '../lib/machine.ts';
 import { type ProcessGroup, residentBytes } from '../lib/processes.ts';
+import { type AttackNetwork, createAttackNetwork } from './attack-network.ts';
 import { type ProbeResult, startProbe } from './probe.ts';
-import { openDescriptors, startProxyProcess, startTargets } from './processes-under-test.ts';
+import {
+  openDescriptors,
+  startNginxProcess,
+  startProxyProcess,
+  startTargets,
+} from './processes-under-test.ts';
 
 /** Printed when slowhttptest is missing. */
 export const SLOWHTTPTEST_MISSING =
@@ -29,6 +35,13 @@ export interface SlowClientOptions {
   readonly responseBytes: number;
   /** Extra proxy config YAML (e.g. limits to try). */
   readonly proxyConfig: string;
+  /** What is attacked: Breakwater, or nginx in front of the same target for comparison. */
+  readonly subject: 'breakwater' | 'nginx';
+  /**
+   * Where the attackers connect from: over loopback, or from a network namespace across a veth
+   * pair with a 1500-byte MTU, as from another host ({@link createAttackNetwork}).
+   */
+  readonly network: 'loopback' | 'veth';
 }
 
 /** One attack's numbers. */
@@ -39,10 +52,17 @@ export interface AttackResult {
   readonly probe: ProbeResult;
   /** Most connections the proxy held open to the target at once. */
   readonly upstreamConnectionsPeak: number;
+  /** After a warm-up of ordinary requests, so what a first request costs is not the attack's. */
   readonly rssStartBytes: number | undefined;
   readonly rssPeakBytes: number | undefined;
   /** Open file descriptors of the proxy (client and upstream sockets): most, and at the end. */
   readonly descriptors: { peak: number; atEnd: number } | undefined;
+  /**
+   * Most memory the machine's TCP stack held at once (`/proc/net/sockstat`), mostly the send
+   * buffers of attacked sockets: past `net.ipv4.tcp_mem`'s pressure mark every connection,
+   * the probe's too, is starved.
+   */
+  readonly tcpMemoryPeakBytes: number | undefined;
   /** From slowhttptest's CSV: attackers connected at most, at the end, and closed in all. */
   readonly attackers: { peak: number; atEnd: number; closed: number } | undefined;
 }
@@ -72,6 +92,35 @@ function slowhttptestArguments(kind: AttackKind, o: SlowClientOptions, url: stri
         '-u',
         `${url}/large`,
       ];
+  }
+}
+
+/**
+ * Ordinary traffic before the measured part: small and large responses read at full speed, one
+ * at a time. What serving at all costs a fresh process (compiled code, the upstream pool, lazily
+ * loaded modules; about 15 MB of RSS for Breakwater) then shows before the start, not as growth.
+ */
+async function warmUp(url: string): Promise<void> {
+  for (let i = 0; i < 50; i++) await fetchAll(`${url}/hello`);
+  for (let i = 0; i < 5; i++) await fetchAll(`${url}/large`);
+}
+
+async function fetchAll(url: string): Promise<void> {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+    await response.arrayBuffer();
+  } catch {
+    // A failed warm-up request shows in what the probe sees next.
+  }
+}
+
+/** Pages of memory held by TCP sockets machine-wide, in bytes; undefined off Linux. */
+function tcpMemoryBytes(): number | undefined {
+  try {
+    const match = /^TCP:.* mem (\d+)/m.exec(readFileSync('/proc/net/sockstat', 'utf8'));
+    return match === null ? undefined : Number(match[1]) * 4096;
+  } catch {
+    return undefined;
   }
 }
 
@@ -106,17 +155,24 @@ async function runOne(
   directory: string,
   kind: AttackKind | undefined,
   o: SlowClientOptions,
+  network: AttackNetwork | undefined,
 ): Promise<AttackResult> {
   const [target] = await startTargets(group, directory, 1, o.responseBytes);
-  const proxy = await startProxyProcess(group, directory, [target!], o.proxyConfig);
+  const host = network?.hostAddress ?? '127.0.0.1';
+  const proxy =
+    o.subject === 'nginx'
+      ? await startNginxProcess(group, directory, [target!], host)
+      : await startProxyProcess(group, directory, [target!], o.proxyConfig, host);
   try {
     await delay(500);
+    await warmUp(proxy.url);
     await target!.stats(); // resets the peak
     const rssStartBytes = residentBytes(proxy.process.pid);
     let rssPeakBytes = rssStartBytes;
     let upstreamConnectionsPeak = 0;
     let descriptorsPeak = 0;
     let descriptorsAtEnd = 0;
+    let tcpMemoryPeakBytes: number | undefined;
     const probe = startProbe(`${proxy.url}/hello`);
     const sampler = setInterval(async () => {
       const rss = residentBytes(proxy.process.pid);
@@ -127,6 +183,8 @@ async function runOne(
       }
       if (rss !== undefined && (rssPeakBytes === undefined || rss > rssPeakBytes))
         rssPeakBytes = rss;
+      const tcp = tcpMemoryBytes();
+      if (tcp !== undefined) tcpMemoryPeakBytes = Math.max(tcpMemoryPeakBytes ?? 0, tcp);
       const stats = await target!.stats();
       // The /__stats request itself is one connection, not the proxy's.
       if (stats !== undefined)
@@ -137,11 +195,12 @@ async function runOne(
       await delay(o.seconds * 1_000);
     } else {
       const prefix = join(directory, kind.replace(' ', '-'));
-      const child = spawn(
+      const attack: [string, string[]] = [
         which('slowhttptest')!,
         [...slowhttptestArguments(kind, o, proxy.url), '-g', '-o', prefix],
-        { stdio: 'ignore' },
-      );
+      ];
+      const [command, args] = network?.inNamespace(...attack) ?? attack;
+      const child = spawn(command, args, { stdio: 'ignore' });
       group.track('slowhttptest', child);
       const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
       const hardStop = delay((o.seconds + 30) * 1_000, 'timeout');
@@ -155,6 +214,7 @@ async function runOne(
       seconds: o.seconds,
       probe: await probe.stop(),
       upstreamConnectionsPeak,
+      tcpMemoryPeakBytes,
       rssStartBytes,
       rssPeakBytes,
       descriptors:
@@ -175,13 +235,20 @@ export async function runSlowClients(
   options: SlowClientOptions,
 ): Promise<AttackResult[]> {
   if (which('slowhttptest') === undefined) throw new Error(SLOWHTTPTEST_MISSING);
-  const results = [await runOne(group, directory, undefined, { ...options, seconds: 10 })];
-  for (const kind of attacks) {
-    if (group.interrupted) break;
-    process.stderr.write(
-      `reliability: ${kind}, ${options.connections} connections, ${options.seconds} s\n`,
-    );
-    results.push(await runOne(group, directory, kind, options));
+  const network = options.network === 'veth' ? createAttackNetwork(group) : undefined;
+  try {
+    const results = [
+      await runOne(group, directory, undefined, { ...options, seconds: 10 }, network),
+    ];
+    for (const kind of attacks) {
+      if (group.interrupted) break;
+      process.stderr.write(
+        `reliability: ${kind}, ${options.connections} connections, ${options.seconds} s\n`,
+      );
+      results.push(await runOne(group, directory, kind, options, network));
+    }
+    return results;
+  } finally {
+    network?.remove();
   }
-  return results;
 }
