@@ -328,10 +328,20 @@ export class Exchange implements AttemptOwner {
     }
     const res = this.#res;
     const out: Writable = res;
+    const host = this.#host;
+    // A client already behind holds at most responseBuffer here: what of the chunk does not fit
+    // goes to a spill file, and what fits is copied (a slice would hold the whole read off the
+    // upstream, up to 64 KB, as long as the client takes to read the slice).
+    const behind = out.writableLength;
+    if (behind > 0 && behind + chunk.length > host.responseBuffer && this.#startSpill()) {
+      const room = Math.max(0, host.responseBuffer - behind);
+      if (room > 0) out.write(Buffer.from(chunk.subarray(0, room)));
+      if (!this.#spill!.push(room > 0 ? chunk.subarray(room) : chunk)) controller.pause();
+      return;
+    }
     // A pipelined request starts only in its turn (pipeline-turns.ts), so its response always
     // has its connection here: nothing waits in memory behind an earlier response.
     if (!out.write(chunk)) {
-      const host = this.#host;
       // The rate rule cuts a socket: on HTTP/2 that would end every other stream of the
       // connection, so a slow HTTP/2 reader is held back by flow control alone.
       if (!isHttp2Response(res)) host.slowReaders.watch(res);

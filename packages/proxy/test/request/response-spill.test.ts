@@ -192,6 +192,59 @@ describe('response spilling', () => {
     }
   });
 
+  test('a client already behind holds at most responseBuffer in memory: the rest of the read that overflows it is spilled', async () => {
+    const head = randomBytes(1024);
+    const rest = randomBytes(4 * MiB);
+    let upstreamDone = false;
+    // A small first read, then large ones: the client is a little behind when the large ones come.
+    const upstream = await startServer((_req, res: ServerResponse) => {
+      res.writeHead(200, { 'content-length': head.length + rest.length });
+      res.write(head);
+      setTimeout(() => res.end(rest, () => (upstreamDone = true)), 50);
+    });
+    const proxy = await startTestProxy(
+      yaml(
+        upstream.url,
+        `{ minResponseRate: false, responseBuffer: 64kb, responseSpill: { directory: ${directory} } }`,
+      ),
+    );
+    // The proxy runs in-process. Once the head and the first 1 KB are out, its socket to the
+    // client is corked: nothing written after leaves it (as with a client reading through a tiny
+    // window), and what waits in memory for the client is visible.
+    let response: ServerResponse | undefined;
+    proxy.listeners[0]!.server.prependListener('request', (_req: unknown, res: ServerResponse) => {
+      response = res;
+      const write = res.write;
+      res.write = function (this: ServerResponse, ...args: Parameters<typeof write>) {
+        res.write = write;
+        const taken = write.apply(this, args);
+        // After node's own cork for this write is undone (next tick), the head has left.
+        setImmediate(() => this.socket!.cork());
+        return taken;
+      } as typeof write;
+    });
+    const client = await pausedGet(proxy.port);
+    try {
+      await waitFor(() => upstreamDone, 'the upstream to finish');
+      await waitFor(
+        async () =>
+          (await metric(proxy, 'breakwater_upstream_pending_requests{upstream="app"}')) === 0,
+        'the upstream response to be read off',
+      );
+      // Writing the read that overflowed the buffer whole kept up to 64 KB more waiting.
+      const held = response!.writableLength;
+      assert.ok(held <= 64 * 1024, `${held} bytes wait in memory for the client`);
+      assert.equal(await metric(proxy, 'breakwater_responses_spilled_total'), 1);
+      response!.socket!.uncork();
+      const received = await client.readAll();
+      assert.equal(sha256(received), sha256(Buffer.concat([head, rest])), 'byte-exact');
+    } finally {
+      client.req.destroy();
+      await proxy.close();
+      await upstream.close();
+    }
+  });
+
   test('the spill file is unlinked at once, and a client gone mid-spill leaves no descriptor open', {
     skip: linuxOnly,
   }, async () => {
