@@ -13,7 +13,8 @@
  * default 8), --proxy-config FILE (YAML appended to the proxy's config, to try limits),
  * --subject nginx (the slow-client attacks against nginx in front of the same target instead),
  * --network veth (the attackers connect from a network namespace over a 1500-byte-MTU veth pair,
- * as from another host; needs root).
+ * as from another host; needs root), --warm-up-responses N (large responses read at full speed
+ * before the proxy's start RSS is taken, default 5).
  *
  * The slow-client attacks need Debian's slowhttptest; without it they are skipped with a line
  * saying how to install it (the soak still runs).
@@ -148,6 +149,7 @@ async function main(): Promise<void> {
       'proxy-config': { type: 'string' },
       subject: { type: 'string' },
       network: { type: 'string' },
+      'warm-up-responses': { type: 'string' },
     },
   });
   const part = positionals[0] ?? 'all';
@@ -197,6 +199,7 @@ async function main(): Promise<void> {
             proxyConfig,
             subject,
             network,
+            warmUpResponses: number('warm-up-responses', values['warm-up-responses'], 5, 0),
           },
         );
         data.slowClients = results;

@@ -42,6 +42,8 @@ export interface SlowClientOptions {
    * pair with a 1500-byte MTU, as from another host ({@link createAttackNetwork}).
    */
   readonly network: 'loopback' | 'veth';
+  /** Large responses read at full speed before the start RSS is taken ({@link warmUp}). */
+  readonly warmUpResponses: number;
 }
 
 /** One attack's numbers. */
@@ -52,7 +54,7 @@ export interface AttackResult {
   readonly probe: ProbeResult;
   /** Most connections the proxy held open to the target at once. */
   readonly upstreamConnectionsPeak: number;
-  /** After a warm-up of ordinary requests, so what a first request costs is not the attack's. */
+  /** After a warm-up of ordinary requests ({@link warmUp}), so what serving at all costs is not the attack's. */
   readonly rssStartBytes: number | undefined;
   readonly rssPeakBytes: number | undefined;
   /** Open file descriptors of the proxy (client and upstream sockets): most, and at the end. */
@@ -96,13 +98,20 @@ function slowhttptestArguments(kind: AttackKind, o: SlowClientOptions, url: stri
 }
 
 /**
- * Ordinary traffic before the measured part: small and large responses read at full speed, one
- * at a time. What serving at all costs a fresh process (compiled code, the upstream pool, lazily
- * loaded modules; about 15 MB of RSS for Breakwater) then shows before the start, not as growth.
+ * Ordinary traffic before the measured part: 50 small responses, then `largeResponses` large ones
+ * read at full speed, 8 at a time. What serving at all costs a fresh process (compiled code, the
+ * upstream pool, lazily loaded modules) then shows before the start, not as growth; with as many
+ * large responses as the attack will ask for, so does the garbage the collector lets pile up
+ * between collections (V8 frees read chunks' array buffers only when it collects, and external
+ * memory alone triggers a collection only after 64 MB), as in a process that has been serving.
  */
-async function warmUp(url: string): Promise<void> {
+async function warmUp(url: string, largeResponses: number): Promise<void> {
   for (let i = 0; i < 50; i++) await fetchAll(`${url}/hello`);
-  for (let i = 0; i < 5; i++) await fetchAll(`${url}/large`);
+  let left = largeResponses;
+  const loop = async () => {
+    while (left-- > 0) await fetchAll(`${url}/large`);
+  };
+  await Promise.all(Array.from({ length: 8 }, loop));
 }
 
 async function fetchAll(url: string): Promise<void> {
@@ -165,7 +174,7 @@ async function runOne(
       : await startProxyProcess(group, directory, [target!], o.proxyConfig, host);
   try {
     await delay(500);
-    await warmUp(proxy.url);
+    await warmUp(proxy.url, o.warmUpResponses);
     await target!.stats(); // resets the peak
     const rssStartBytes = residentBytes(proxy.process.pid);
     let rssPeakBytes = rssStartBytes;
