@@ -37,7 +37,9 @@ export interface GradientOptions {
   readonly longWindow?: number;
   /**
    * Headroom added to the limit on every update, so it keeps probing for more capacity: a number
-   * of calls, or a function of the current limit. Default: 4.
+   * of calls, or a function of the current limit. Default: 4. A function that throws is logged
+   * (`console.error`) and the limit stays where it was for that window; the call whose completion
+   * closed the window settles as usual.
    */
   readonly queueSize?: number | ((limit: number) => number);
 }
@@ -171,7 +173,7 @@ export function resolveLimiterOptions(options: unknown): ResolvedLimiterOptions 
     throw new InvalidOptionError('name', 'a string', o.name);
   }
   return {
-    algorithm: kind === 'gradient' ? gradient(o.gradient, minLimit) : aimd(o.aimd),
+    algorithm: kind === 'gradient' ? gradient(o.gradient, minLimit, o.name) : aimd(o.aimd),
     initialLimit,
     minLimit,
     maxLimit,
@@ -189,13 +191,13 @@ export function resolveLimiterOptions(options: unknown): ResolvedLimiterOptions 
   };
 }
 
-function gradient(value: unknown, minLimit: number): LimitAlgorithm {
+function gradient(value: unknown, minLimit: number, name: string | undefined): LimitAlgorithm {
   const g = checkObject('gradient', value);
   checkKeys(g, GRADIENT_OPTIONS, 'gradient.', 'a gradient option');
   const queueSize = g.queueSize ?? 4;
   let headroom: (limit: number) => number;
   if (typeof queueSize === 'function') {
-    headroom = queueSize as (limit: number) => number;
+    headroom = userQueueSize(queueSize as (limit: number) => number, name);
   } else {
     const calls = checkNumber('gradient.queueSize', queueSize, 0);
     headroom = () => calls;
@@ -206,6 +208,28 @@ function gradient(value: unknown, minLimit: number): LimitAlgorithm {
     queueSize: headroom,
     minLimit,
   });
+}
+
+/**
+ * A user's queueSize runs when a window closes, inside whichever call completed last: one that
+ * throws is a bug in it, not in that call. It is logged and answers NaN, so the limit stays
+ * where it was (as for a NaN answer), the window still closes, and the call settles as usual.
+ */
+function userQueueSize(
+  queueSize: (limit: number) => number,
+  name: string | undefined,
+): (limit: number) => number {
+  return (limit) => {
+    try {
+      return queueSize(limit);
+    } catch (error) {
+      console.error(
+        `breakwater: ${name ?? 'an adaptive concurrency limiter'}'s gradient.queueSize threw; the limit stays at ${Math.floor(limit)}`,
+        error,
+      );
+      return Number.NaN;
+    }
+  };
 }
 
 function aimd(value: unknown): LimitAlgorithm {

@@ -235,7 +235,7 @@ export class AdaptiveConcurrencyPolicy {
       dropped: this.#dropped,
     });
     const smoothed = this.#estimate + (proposed - this.#estimate) * smoothing;
-    // A custom queueSize could answer NaN; the limit then stays where it was.
+    // A custom queueSize could answer NaN (or throw: logged, read as NaN); the limit then stays.
     if (Number.isFinite(smoothed)) {
       this.#estimate = Math.min(maxLimit, Math.max(minLimit, smoothed));
     }

@@ -362,7 +362,9 @@ export class CircuitBreaker implements Policy {
 
   /**
    * Stops sharing state with other instances (a registry calls it when it forgets the breaker);
-   * the breaker goes on alone. Does nothing without `sync`.
+   * the breaker goes on alone. A half-open trial lease it holds is given back, so another
+   * instance may probe without waiting for the lease to run out; the outcomes of calls admitted
+   * before are still settled here, alone, and never shared. Does nothing without `sync`.
    *
    * @example
    * ```ts

@@ -55,6 +55,11 @@ type LeaseState = 'none' | 'pending' | 'granted' | 'denied';
 const CLASSES_PER_DOUBLING = 8;
 /** A lease denied without a retry time is asked for again after this long. */
 const LEASE_RETRY_FLOOR = 50;
+/**
+ * A denied lease is asked for again after this long at most, even when its holder's lease runs
+ * longer: a holder disposed mid-trial gives the lease back early, and nothing tells the others.
+ */
+const LEASE_RETRY_CEILING = 1_000;
 
 /** Couples one breaker to a transport; made by the breaker when it is given `sync`. */
 export class SyncAgent {
@@ -84,6 +89,7 @@ export class SyncAgent {
   /** The highest count seen per other instance's key in the current epoch. */
   readonly #seen = new Map<string, number>();
   #flushTimer: TimerHandle | undefined;
+  #detached = false;
   #applied = 0;
   #stale = 0;
   #malformed = 0;
@@ -115,8 +121,9 @@ export class SyncAgent {
 
   /**
    * The open period ended locally: may this instance start half-open trials? Asks for the lease
-   * once per epoch (again only when a holder's lease ran out); until it is granted the breaker
-   * stays open. Alone, an instance decides for itself.
+   * once per epoch (again, when denied, once the holder's lease runs out or a second has passed,
+   * whichever is first); until it is granted the breaker stays open. Alone, an instance decides
+   * for itself.
    */
   trialAllowed(now: number): boolean {
     if (this.#status === 'alone') return true;
@@ -172,9 +179,16 @@ export class SyncAgent {
     };
   }
 
-  /** Stops sharing: pending counts are dropped, nothing more is delivered. */
+  /**
+   * Stops sharing: pending counts are dropped, nothing more is delivered, and a trial lease this
+   * instance holds (or is granted later) is given back. Its trials' outcomes will never be shared,
+   * so keeping the lease would keep every other instance open until it ran out.
+   */
   detach(): void {
+    if (this.#detached) return;
+    this.#detached = true;
     this.#cancelFlush();
+    if (this.#lease === 'granted') this.#release();
     this.#link.detach();
   }
 
@@ -247,8 +261,15 @@ export class SyncAgent {
   #onLease(epoch: number, answer: LeaseAnswer): void {
     if (epoch !== this.#leaseEpoch || this.#lease !== 'pending') return;
     this.#lease = answer.granted ? 'granted' : 'denied';
-    const wait = Math.max(answer.retryInMs, LEASE_RETRY_FLOOR);
+    const wait = Math.min(Math.max(answer.retryInMs, LEASE_RETRY_FLOOR), LEASE_RETRY_CEILING);
     this.#leaseRetryAt = this.#clock.now() + wait;
+    // Asked before the breaker was disposed, granted after: nobody here will use it.
+    if (this.#detached && answer.granted) this.#release();
+  }
+
+  #release(): void {
+    this.#lease = 'none';
+    this.#link.release?.(this.#leaseEpoch);
   }
 
   get #origin(): string {

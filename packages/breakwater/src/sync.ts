@@ -142,6 +142,13 @@ export interface SyncLink {
    * `answer`, at most once. A transport that cannot ask (alone, or no answer in time) grants.
    */
   lease(epoch: number, ttlMs: number, answer: (answer: LeaseAnswer) => void): void;
+  /**
+   * Gives back the trial lease of `epoch` if this instance holds it, so another instance may take
+   * it at once instead of waiting for its `ttlMs` to run out. A breaker calls it when it is
+   * disposed holding the lease (also after {@link SyncLink.detach}, for a lease granted after
+   * it). Optional: a transport without it lets the lease run out.
+   */
+  release?(epoch: number): void;
   /** Stops delivering to this peer. */
   detach(): void;
 }

@@ -240,3 +240,54 @@ test('an isDrop that throws still frees the call’s slot', async () => {
   );
   assert.equal(limiter.inFlight, 0);
 });
+
+test('a gradient queueSize that throws is logged: the call settles, its slot frees and the limit stays', async (t) => {
+  const logged = t.mock.method(console, 'error', () => {});
+  const clock = new ManualClock();
+  let broken = true;
+  const limiter = adaptiveConcurrency({
+    clock,
+    name: 'inventory',
+    initialLimit: 4,
+    minSamples: 1,
+    window: 0,
+    smoothing: 1,
+    gradient: {
+      queueSize: () => {
+        if (broken) throw new Error('queueSize bug');
+        return 4;
+      },
+    },
+  });
+  // Two in flight of a limit of 4: enough for the window to ask queueSize.
+  const first = limiter.tryAcquire()!;
+  const second = limiter.tryAcquire()!;
+  clock.advance(10);
+  assert.doesNotThrow(() => second.complete(), 'permit.complete() does not throw');
+  assert.equal(limiter.inFlight, 1);
+  assert.equal(limiter.limit, 4, 'the limit stays where it was');
+  assert.equal(logged.mock.callCount(), 1);
+  assert.match(String(logged.mock.calls[0]!.arguments[0]), /inventory.*gradient\.queueSize/);
+  assert.equal((logged.mock.calls[0]!.arguments[1] as Error).message, 'queueSize bug');
+
+  // Through execute, with the other permit still held: the call's own answer comes back.
+  assert.equal(await limiter.execute(() => 'ok'), 'ok');
+  await assert.rejects(
+    limiter.execute(() => Promise.reject(new Error('work failed'))),
+    /work failed/,
+  );
+  assert.equal(logged.mock.callCount(), 3, 'each window that asked is reported');
+  first.complete();
+  assert.equal(limiter.inFlight, 0);
+  assert.equal(limiter.limit, 4);
+
+  // Once queueSize answers again the limit moves: the limiter was not wedged.
+  broken = false;
+  const again = [limiter.tryAcquire()!, limiter.tryAcquire()!];
+  clock.advance(10);
+  again[1]!.complete();
+  again[0]!.complete();
+  assert.ok(limiter.limit > 4, `the limit grew to ${limiter.limit}`);
+  assert.equal(limiter.inFlight, 0);
+  assert.equal(logged.mock.callCount(), 3);
+});

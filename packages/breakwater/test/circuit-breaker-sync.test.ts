@@ -206,6 +206,75 @@ describe('CircuitBreaker with sync, transitions mode', () => {
     assert.equal(breakers[1]!.state, 'closed');
   });
 
+  it('disposed while it holds the trial lease, gives it back: another instance probes within a second', () => {
+    const { clock, fleet, transports, breakers } = fleetOf(2, {
+      halfOpen: { maxDuration: 30_000 },
+    });
+    failTimes(breakers[0]!, 3);
+    fleet.deliverAll();
+    clock.advance(1_000);
+    const trial = breakers[0]!.tryAcquire();
+    assert.ok(trial, 'instance 0 holds the lease and runs the trial');
+    assert.equal(breakers[1]!.tryAcquire(), undefined);
+    breakers[0]!.dispose();
+    assert.deepEqual(transports[0]!.released, [transports[0]!.published.at(-1)!.epoch]);
+    clock.advance(999);
+    assert.equal(breakers[1]!.tryAcquire(), undefined, 'denied a moment ago: asks again in 1 s');
+    clock.advance(1);
+    const probe = breakers[1]!.tryAcquire();
+    assert.ok(probe, 'not kept open until the lease would have run out (30 s)');
+    probe.success();
+    fleet.deliverAll();
+    assert.equal(breakers[1]!.state, 'closed');
+  });
+
+  it('disposed mid-trial, takes the trial’s late outcome alone: no throw, nothing shared', () => {
+    for (const settle of ['success', 'failure', 'ignore'] as const) {
+      const { clock, fleet, transports, breakers } = fleetOf(2);
+      failTimes(breakers[0]!, 3);
+      fleet.deliverAll();
+      clock.advance(1_000);
+      const trial = breakers[0]!.tryAcquire()!;
+      breakers[0]!.dispose();
+      breakers[0]!.dispose(); // twice does nothing more
+      const published = transports[0]!.published.length;
+      assert.doesNotThrow(() => trial[settle](), settle);
+      fleet.deliverAll();
+      assert.equal(transports[0]!.published.length, published, `${settle}: nothing published`);
+      // Neither closed nor reopened by it: instance 1 takes the trial lease given back.
+      assert.equal(breakers[1]!.state, 'half-open', `${settle}: the fleet is not told`);
+      assert.equal(breakers[1]!.snapshot().openAttempt, 0);
+      assert.equal(transports[0]!.released.length, 1, 'the lease was given back once');
+      const expected =
+        settle === 'success' ? 'closed' : settle === 'failure' ? 'open' : 'half-open';
+      assert.equal(breakers[0]!.state, expected, `${settle}: the disposed breaker goes on alone`);
+    }
+  });
+
+  it('disposed while its lease request is unanswered, gives the lease back when it comes', () => {
+    const { clock, fleet, transports, breakers } = fleetOf(2);
+    failTimes(breakers[0]!, 3);
+    fleet.deliverAll();
+    clock.advance(1_000);
+    transports[0]!.holdLeases = true;
+    assert.equal(breakers[0]!.tryAcquire(), undefined, 'waiting for the lease');
+    breakers[0]!.dispose();
+    for (const answer of transports[0]!.heldLeases.splice(0)) answer();
+    assert.equal(transports[0]!.released.length, 1);
+    assert.ok(breakers[1]!.tryAcquire(), 'the lease granted after dispose went back');
+  });
+
+  it('does not give back a lease it does not hold', () => {
+    const { clock, fleet, transports, breakers } = fleetOf(2);
+    failTimes(breakers[0]!, 3);
+    fleet.deliverAll();
+    clock.advance(1_000);
+    assert.ok(breakers[0]!.tryAcquire());
+    assert.equal(breakers[1]!.tryAcquire(), undefined, 'refused: instance 0 holds it');
+    breakers[1]!.dispose();
+    assert.deepEqual(transports[1]!.released, []);
+  });
+
   it('refuses sync without a name, and an unknown mode', () => {
     const sync = new MemoryFleet(new ManualClock()).join('x');
     assert.throws(() => new CircuitBreaker({ sync }), InvalidOptionError);
@@ -286,5 +355,35 @@ describe('BreakerRegistry with sync', () => {
       ],
     );
     assert.equal(fleet.instances[1]!.peers.size, 2, 'no throwaway breaker joined the fleet');
+  });
+
+  it('gives back the trial lease of a breaker it deletes or evicts, so the fleet need not wait out its ttl', () => {
+    for (const forget of ['delete', 'evict'] as const) {
+      const clock = new ManualClock();
+      const fleet = new MemoryFleet(clock);
+      const [a, b] = ['a', 'b'].map(
+        (id) =>
+          new BreakerRegistry({
+            defaults: { policy: consecutiveFailures(1), halfOpen: { maxDuration: 30_000 } },
+            clock,
+            maxSize: 1,
+            sync: fleet.join(id),
+          }),
+      ) as [BreakerRegistry, BreakerRegistry];
+      b.get('payments');
+      failTimes(a.get('payments'), 1);
+      fleet.deliverAll();
+      clock.advance(60_000);
+      const trial = a.get('payments').tryAcquire();
+      assert.ok(trial);
+      assert.equal(b.get('payments').tryAcquire(), undefined);
+      if (forget === 'delete') a.delete('payments');
+      else a.get('search'); // maxSize 1: evicts payments
+      clock.advance(1_000);
+      assert.ok(b.get('payments').tryAcquire(), `${forget}: another instance probes within 1 s`);
+      assert.doesNotThrow(() => trial.failure(new Error('late')));
+      fleet.deliverAll();
+      assert.equal(b.get('payments').state, 'half-open', `${forget}: the late failure stays local`);
+    }
   });
 });

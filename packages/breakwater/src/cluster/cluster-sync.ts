@@ -166,6 +166,13 @@ class PrimaryHub {
         if (!answer.granted && answer.retryInMs === 0) this.read(name, worker);
         return;
       }
+      case 'release': {
+        const { name, epoch, origin } = envelope;
+        if (typeof name !== 'string' || typeof origin !== 'string') return;
+        if (!Number.isFinite(epoch)) return;
+        this.hub.release(name, epoch, origin);
+        return;
+      }
     }
   }
 
@@ -218,6 +225,7 @@ class PrimaryTransport implements ClusterSync {
         answer(granted);
         if (!granted.granted && granted.retryInMs === 0) this.#hub.read(name, this);
       },
+      release: (epoch) => this.#hub.hub.release(name, epoch, this.instanceId),
       detach: remove,
     };
   }
@@ -259,6 +267,9 @@ class WorkerTransport implements ClusterSync {
     return {
       publish: (message) => this.#send({ breakwaterSync: 'publish', message }),
       lease: (epoch, ttlMs, answer) => this.#lease(name, epoch, ttlMs, answer),
+      release: (epoch) => {
+        this.#send({ breakwaterSync: 'release', name, epoch, origin: this.instanceId });
+      },
       detach: remove,
     };
   }

@@ -84,6 +84,14 @@ export class SyncHub {
     return { granted: true, retryInMs: 0 };
   }
 
+  /** Ends the lease of `epoch` early when `origin` holds it (its breaker was disposed). */
+  release(name: string, epoch: number, origin: string): void {
+    const entry = this.#entries.get(name);
+    if (entry === undefined || entry.leaseEpoch !== epoch || entry.leaseHolder !== origin) return;
+    entry.leaseHolder = '';
+    entry.leaseUntil = 0;
+  }
+
   /** The shared state of `name`: its transition and counts, as messages. */
   read(name: string): SyncMessage[] {
     const entry = this.#entries.get(name);

@@ -20,6 +20,14 @@ export interface LeaseEnvelope {
   readonly origin: string;
 }
 
+/** A worker gives back the trial lease of `epoch` it holds (its breaker was disposed). */
+export interface ReleaseEnvelope {
+  readonly breakwaterSync: 'release';
+  readonly name: string;
+  readonly epoch: number;
+  readonly origin: string;
+}
+
 /** A worker attached a breaker (or started) and asks for the shared state of `name`. */
 export interface ReadEnvelope {
   readonly breakwaterSync: 'read';
@@ -40,7 +48,7 @@ export interface LeaseAnswerEnvelope {
   readonly retryInMs: number;
 }
 
-export type ToPrimary = PublishEnvelope | LeaseEnvelope | ReadEnvelope;
+export type ToPrimary = PublishEnvelope | LeaseEnvelope | ReleaseEnvelope | ReadEnvelope;
 export type ToWorker = DeliverEnvelope | LeaseAnswerEnvelope;
 
 /** True for anything that carries the sync marker, well-formed or not. */

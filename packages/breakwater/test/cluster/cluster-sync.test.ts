@@ -15,7 +15,7 @@ interface Report {
 }
 
 describe('clusterSync between real workers', () => {
-  it('carries a transition to the other workers and the primary, grants one lease, and lets a late worker read the state', async () => {
+  it('carries a transition to the other workers and the primary, grants one lease, takes it back from its holder, and lets a late worker read the state', async () => {
     const { stdout } = await run(
       process.execPath,
       ['--conditions=@breakwater/source', fixture('transport-workers.ts')],
@@ -39,7 +39,10 @@ describe('clusterSync between real workers', () => {
     assert.equal(primaryDeliveries.length, 1);
     assert.equal(reports.filter((r) => r.event === 'other').length, 0, 'other names untouched');
     const leases = reports.filter((r) => r.event === 'lease');
-    assert.equal(leases.filter((r) => r.data?.granted).length, 1);
+    assert.equal(leases.slice(0, 3).filter((r) => r.data?.granted).length, 1);
+    const holder = leases.slice(0, 3).find((r) => r.data?.granted)?.from;
+    assert.equal(leases[3]?.data?.granted, true, 'given back, the lease goes to the next asker');
+    assert.notEqual(leases[3]?.from, holder);
     assert.ok(
       delivered.some((r) => r.from === 'w4'),
       'the late worker got the shared state',

@@ -45,6 +45,20 @@ describe('SyncHub', () => {
     assert.equal(hub.lease('payments', 3, 500, 'b').granted, true);
   });
 
+  it('takes back a lease its holder gives up, and only from its holder, for its epoch', () => {
+    const clock = new ManualClock();
+    const hub = new SyncHub(clock);
+    hub.publish(open(3, 'a'));
+    assert.equal(hub.lease('payments', 3, 60_000, 'a').granted, true);
+    hub.release('payments', 3, 'b');
+    hub.release('payments', 2, 'a');
+    hub.release('other', 3, 'a');
+    assert.deepEqual(hub.lease('payments', 3, 60_000, 'b'), { granted: false, retryInMs: 60_000 });
+    hub.release('payments', 3, 'a');
+    assert.deepEqual(hub.lease('payments', 3, 60_000, 'b'), { granted: true, retryInMs: 0 });
+    assert.equal(hub.lease('payments', 3, 60_000, 'a').granted, false, 'now b holds it');
+  });
+
   it('merges counts of the current epoch only, keeping the highest per instance', () => {
     const hub = new SyncHub(new ManualClock());
     hub.publish(open(1, 'a'));

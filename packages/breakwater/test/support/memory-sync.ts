@@ -60,6 +60,8 @@ export class MemoryTransport implements SyncTransport {
   holdLeases = false;
   readonly heldLeases: Array<() => void> = [];
   readonly published: SyncMessage[] = [];
+  /** Epochs whose trial lease a breaker gave back, in order. */
+  readonly released: number[] = [];
 
   constructor(fleet: MemoryFleet, instanceId: string, flushInterval: number) {
     this.#fleet = fleet;
@@ -75,6 +77,10 @@ export class MemoryTransport implements SyncTransport {
     return {
       publish: (message) => this.#publish(message),
       lease: (epoch, ttlMs, answer) => this.#lease(name, epoch, ttlMs, answer),
+      release: (epoch) => {
+        this.released.push(epoch);
+        if (this.status === 'connected') this.#fleet.hub.release(name, epoch, this.instanceId);
+      },
       detach: () => this.peers.delete(name),
     };
   }
