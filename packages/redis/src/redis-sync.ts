@@ -2,7 +2,8 @@
  * `redisSync({ client })`: breakers of the same name on many machines share state through Redis
  * (or Valkey), with the application's own node-redis client. Transitions are stored newest-wins
  * by a Lua script that also publishes them on the breaker's shard channel; the half-open trial
- * lease is a `SET NX PX` per open period; outcome counts go through one flush-and-read script.
+ * lease is a `SET NX PX` per open period, given back early (compare and delete) by a holder whose
+ * breaker is disposed; outcome counts go through one flush-and-read script.
  * No call waits for Redis: every command is sent and forgotten, at most `maxInFlight` at a time,
  * and while Redis is unreachable each instance decides alone and nothing is queued.
  */
@@ -28,6 +29,7 @@ import {
   FLUSH_COUNTS,
   PUBLISH_TRANSITION,
   READ_TRANSITION,
+  RELEASE_LEASE,
   type Script,
   TAKE_LEASE,
 } from './scripts.ts';
@@ -197,6 +199,7 @@ class RedisSyncTransport implements RedisSync {
     return {
       publish: (message) => this.#publish(keys, message),
       lease: (epoch, ttlMs, answer) => this.#lease(keys, epoch, ttlMs, answer),
+      release: (epoch) => this.#release(keys, epoch),
       detach: () => {
         remove();
         this.#keys.delete(name);
@@ -292,6 +295,16 @@ class RedisSyncTransport implements RedisSync {
       () => answer({ granted: true, retryInMs: 0 }),
     );
     if (!sent) answer({ granted: true, retryInMs: 0 });
+  }
+
+  /**
+   * Gives back the trial lease of `epoch` if this instance still holds it, so the next instance
+   * to ask takes it instead of waiting for its ttl. Fire-and-forget like every command: while
+   * Redis is unreachable nothing is sent (the lease runs out), and an error or timeout marks
+   * Redis unreachable, as for any command; nothing reaches the breaker.
+   */
+  #release(keys: BreakerKeys, epoch: number): void {
+    this.#run(RELEASE_LEASE, [keys.lease(epoch)], [this.instanceId], () => {});
   }
 
   /** Reads the shared state of `name` and hands it to its breaker. */

@@ -68,6 +68,17 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return {1, 0} end
 return {0, redis.call('PTTL', KEYS[1])}`);
 
 /**
+ * Gives back the half-open trial lease of one epoch, only if `origin` holds it: a compare and
+ * delete, so a late release (the lease ran out and another instance took it) deletes nothing.
+ * Returns 1 when given back, 0 when not held by `origin`.
+ * KEYS[1] lease key. ARGV: origin.
+ */
+export const RELEASE_LEASE = script(`if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0`);
+
+/**
  * Flush-and-read of outcome counts: raises this instance's cumulative counts (field, count
  * pairs from ARGV[5]) where they grew, renews the TTL, and returns every instance's counts as a
  * flat [field, count, …] list. With ARGV[3] = '1' (a failure, sent at once) it also publishes

@@ -2,7 +2,15 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { type RedisSync, redisSync } from '@breakwater/redis';
-import type { LeaseAnswer, SyncPeer, SyncStatus, SyncTransition } from 'breakwater';
+import {
+  CircuitBreaker,
+  consecutiveFailures,
+  type LeaseAnswer,
+  type Permit,
+  type SyncPeer,
+  type SyncStatus,
+  type SyncTransition,
+} from 'breakwater';
 import { type Client, cleanUp, connect, RedisServer, uniquePrefix } from './support/redis.ts';
 
 /** A breaker's side of a link that only records what it is handed. */
@@ -20,6 +28,17 @@ class RecordingPeer implements SyncPeer {
 async function until(check: () => boolean, what: string, ms = 3_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!check()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await delay(5);
+  }
+}
+
+/** Polls `breaker.tryAcquire()` until it admits a call. */
+async function acquire(breaker: CircuitBreaker, what: string, ms = 3_000): Promise<Permit> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const permit = breaker.tryAcquire();
+    if (permit !== undefined) return permit;
     if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
     await delay(5);
   }
@@ -125,6 +144,78 @@ describe('redisSync against the shared Redis', () => {
     assert.equal((await lease(a, new RecordingPeer(), 43)).granted, true, 'the next epoch is free');
   });
 
+  it('lets another instance probe within a second when the trial lease holder is disposed', async (t) => {
+    const [a, b] = [await instance('da'), await instance('db')];
+    // The lease would be held 20 s: far longer than this test waits for the other instance.
+    const breaker = (sync: RedisSync) =>
+      new CircuitBreaker({
+        name: 'disposed',
+        sync,
+        policy: consecutiveFailures(1),
+        openDuration: 100,
+        halfOpen: { maxDuration: 20_000 },
+      });
+    const [ba, bb] = [breaker(a), breaker(b)];
+    t.after(() => {
+      ba.dispose();
+      bb.dispose();
+    });
+    await delay(50);
+    assert.throws(() =>
+      ba.executeSync(() => {
+        throw new Error('down');
+      }),
+    );
+    await until(() => bb.state === 'open', 'the trip to reach the other instance');
+    await delay(150);
+    const trial = await acquire(ba, 'the lease for the tripped one');
+    // Refused (Redis answers with the holder's 20 s): it asks again within a second.
+    assert.equal(bb.tryAcquire(), undefined);
+    await delay(100);
+    assert.equal(bb.tryAcquire(), undefined, 'the holder keeps the lease');
+    const disposed = performance.now();
+    ba.dispose();
+    const probe = await acquire(bb, 'the other instance to probe', 2_500);
+    assert.ok(performance.now() - disposed < 2_500);
+    probe.success();
+    assert.equal(bb.state, 'closed');
+    assert.doesNotThrow(() => trial.failure(new Error('late')), 'the disposed one settles alone');
+  });
+
+  it('gives back the trial lease only for its holder and that epoch', async () => {
+    const [a, b] = [await instance('ra'), await instance('rb')];
+    const [la, lb] = [
+      a.attach('release', new RecordingPeer()),
+      b.attach('release', new RecordingPeer()),
+    ];
+    const take = (link: typeof la, epoch: number, ttlMs = 20_000) =>
+      new Promise<LeaseAnswer>((resolve) => link.lease(epoch, ttlMs, resolve));
+    const holder = (epoch: number) => clients[0]!.get(`${prefix}{release}:lease:${epoch}`);
+    const settled = () => delay(100);
+
+    assert.equal((await take(la, 7)).granted, true);
+    lb.release?.(7);
+    await settled();
+    assert.equal(await holder(7), 'ra', 'not given back by an instance that does not hold it');
+    assert.equal((await take(lb, 7)).granted, false);
+
+    assert.equal((await take(la, 6)).granted, true);
+    assert.equal((await take(lb, 8, 50)).granted, true);
+    await delay(100);
+    assert.equal((await take(la, 8)).granted, true, 'rb’s lease ran out; ra took the next one');
+    lb.release?.(8);
+    la.release?.(6);
+    await settled();
+    assert.equal(await holder(8), 'ra', 'a late release after the lease went to another: nothing');
+    assert.equal(await holder(6), null, 'ra gives back its lease of epoch 6');
+    assert.equal(await holder(7), 'ra', 'and keeps the one of epoch 7');
+
+    la.release?.(7);
+    await settled();
+    assert.equal(await holder(7), null, 'the holder gives it back');
+    assert.equal((await take(lb, 7)).granted, true, 'and the next instance takes it at once');
+  });
+
   it('returns every instance’s counts on a flush and publishes them on a failure', async () => {
     const [a, b] = [await instance('ca'), await instance('cb')];
     const [pa, pb] = [new RecordingPeer(), new RecordingPeer()];
@@ -163,6 +254,47 @@ describe('redisSync against the shared Redis', () => {
     assert.throws(() => redisSync({ client, instanceId: 'a|b' }), /instanceId/);
     assert.throws(() => redisSync({ client, flushInterval: 0 }), /flushInterval/);
     assert.throws(() => redisSync({ client: {} as never }), /client/);
+  });
+});
+
+describe('redisSync when Redis fails a release', () => {
+  it('marks Redis unreachable like any failed command, and nothing is thrown or left rejected', async () => {
+    const rejections: unknown[] = [];
+    const onRejection = (reason: unknown) => rejections.push(reason);
+    process.on('unhandledRejection', onRejection);
+    // A client whose every command works, except on a lease key.
+    const client = {
+      isReady: true,
+      evalSha: async (_sha: string, { keys }: { keys: string[] }) => {
+        if (keys[0]?.includes(':lease:'))
+          throw new Error('READONLY You can’t write against a replica');
+        return null;
+      },
+      eval: async () => null,
+      on: () => client,
+      duplicate: () => ({
+        isReady: true,
+        connect: async () => {},
+        sSubscribe: async () => {},
+        sUnsubscribe: async () => {},
+        on: () => {},
+        destroy: () => {},
+      }),
+    };
+    const logs: string[] = [];
+    const sync = redisSync({ client, instanceId: 'e', log: (line) => logs.push(line) });
+    await sync.ready();
+    const link = sync.attach('payments', new RecordingPeer());
+    await delay(20);
+    assert.equal(sync.status, 'connected');
+    assert.doesNotThrow(() => link.release?.(3));
+    await until(() => sync.status === 'alone', 'the failed release to be noticed');
+    assert.equal(logs.filter((line) => line.includes('unreachable')).length, 1);
+    link.detach();
+    await sync.close();
+    await delay(20);
+    process.off('unhandledRejection', onRejection);
+    assert.deepEqual(rejections, []);
   });
 });
 
