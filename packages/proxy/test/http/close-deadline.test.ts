@@ -16,6 +16,17 @@ async function connection(): Promise<{ server: Socket; client: Socket; close: ()
   return { server, client, close: () => listener.close() };
 }
 
+/** Whether `socket` closes within `ms`: a regression fails the test instead of hanging it. */
+function closesWithin(socket: Socket, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
 test('answers, ends, and destroys the socket of a client that does not close in time', async () => {
   const { server, client, close } = await connection();
   try {
@@ -27,11 +38,12 @@ test('answers, ends, and destroys the socket of a client that does not close in 
     });
     const began = performance.now();
     endWithDeadline(server, 'HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
-    await once(server, 'close');
+    assert.ok(await closesWithin(server, CLOSE_DEADLINE_MS + 1_000), 'the socket stayed open');
     const waited = performance.now() - began;
     assert.match(received, /^HTTP\/1\.1 400/);
     assert.ok(waited >= CLOSE_DEADLINE_MS - 50, `destroyed after ${waited} ms`);
   } finally {
+    server.destroy();
     client.destroy();
     close();
   }
@@ -43,9 +55,11 @@ test('a client that closes at once leaves nothing to wait for', async () => {
     client.resume();
     const began = performance.now();
     endWithDeadline(server, 'HTTP/1.1 431 Request Header Fields Too Large\r\n\r\n');
-    await once(server, 'close');
+    assert.ok(await closesWithin(server, CLOSE_DEADLINE_MS), 'the socket waited for the deadline');
     assert.ok(performance.now() - began < CLOSE_DEADLINE_MS);
   } finally {
+    server.destroy();
+    client.destroy();
     close();
   }
 });
