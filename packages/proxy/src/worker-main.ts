@@ -21,8 +21,11 @@ const send = (message: ToPrimary) => {
 const slot = process.env.BREAKWATER_WORKER_SLOT ?? '?';
 const STOP: ToWorker = { bw: 'proxy', type: 'stop' };
 
-/** Where this worker is: before the start message, starting its proxy, or serving. */
-let phase: 'waiting' | 'starting' | 'serving' = 'waiting';
+/**
+ * Before the start message, or after it (the proxy starting, then serving). Serving is `agent`
+ * being set: from then on every message is the agent's, so no phase of its own is needed.
+ */
+let phase: 'waiting' | 'starting' = 'waiting';
 let stopAsked = false;
 /** The serving proxy's message handler (worker-agent.ts). */
 let agent: ((message: unknown) => void) | undefined;
@@ -49,7 +52,6 @@ const start = ({ config, targets }: Extract<ToWorker, { type: 'start' }>) => {
     reusePort: config.cluster.accept === 'reuse-port',
   }).then(
     (proxy) => {
-      phase = 'serving';
       const exit = (code: number) => logger.flush(() => process.exit(code));
       agent = attachWorkerAgent(proxy, send, exit, logger);
       // Told to stop while starting: the primary is retiring this worker, so it never serves.

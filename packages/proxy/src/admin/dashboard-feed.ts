@@ -372,7 +372,7 @@ export class DashboardFeed {
         watched.reason = text;
       },
       entry: (entry) => this.note(entry),
-    });
+    }).follow;
     return watched;
   }
 

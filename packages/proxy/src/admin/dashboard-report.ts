@@ -11,7 +11,7 @@ import { breakerStateRank } from '../upstream/breaker-state-rank.ts';
 import type { Target } from '../upstream/target.ts';
 import type { UpstreamPool } from '../upstream/upstream-pool.ts';
 import { failedAttempt } from './failed-attempt.ts';
-import { type TimelineEntry, watchTimeline } from './target-timeline.ts';
+import { type TimelineEntry, type TimelineWatcher, watchTimeline } from './target-timeline.ts';
 import { TargetTraffic } from './target-traffic.ts';
 
 /** One target in a worker's report. */
@@ -49,8 +49,8 @@ export interface DashboardReporterContext {
 interface Watched {
   readonly traffic: TargetTraffic;
   reason: TargetReport['reason'];
-  /** Subscribes to a breaker or checker a reload gave the target since the last look. */
-  follow: () => void;
+  /** Its breaker's and checker's events (follows a reload that replaced them). */
+  timeline: TimelineWatcher;
 }
 
 /** Timeline entries a worker keeps for a primary that stopped asking. */
@@ -58,7 +58,8 @@ const TIMELINE_KEPT = 100;
 
 /**
  * Counts a worker's traffic for the primary's dashboard. It runs no timer: counting is three
- * additions per attempt, and the work of a report is done when the primary asks.
+ * additions per attempt, and the work of a report is done when the primary asks. It does listen
+ * (to the forwarder's attempts and to each target's breaker and checker) until `stop()`.
  *
  * @example
  * ```ts
@@ -69,9 +70,14 @@ const TIMELINE_KEPT = 100;
  */
 export class DashboardReporter {
   readonly #context: DashboardReporterContext;
-  readonly #watched = new WeakMap<Target, Watched>();
+  /**
+   * A Map, not a WeakMap, so that `stop()` can reach every target's listeners; a report drops
+   * the targets a reload removed, so they are not kept for ever.
+   */
+  readonly #watched = new Map<Target, Watched>();
   #timeline: TimelineEntry[] = [];
   readonly #offAttempts: () => void;
+  #stopped = false;
 
   constructor(context: DashboardReporterContext) {
     this.#context = context;
@@ -81,16 +87,24 @@ export class DashboardReporter {
     this.report();
   }
 
-  /** Stops counting. */
+  /**
+   * Stops counting and listening: a stopped reporter's report keeps the counts it had and adds no
+   * timeline entries.
+   */
   stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
     this.#offAttempts();
+    for (const watched of this.#watched.values()) watched.timeline.stop();
   }
 
   /** Every target now, and the timeline entries since the last report. */
   report(): DashboardReport {
     const targets: TargetReport[] = [];
+    const seen = new Set<Target>();
     for (const pool of this.#context.pools()) {
       for (const target of pool.targets) {
+        seen.add(target);
         const { traffic, reason } = this.#watch(pool.name, target);
         targets.push({
           upstream: pool.name,
@@ -107,6 +121,12 @@ export class DashboardReporter {
         });
       }
     }
+    // A target a reload removed is not reported again: its listeners go with it.
+    for (const [target, watched] of this.#watched) {
+      if (seen.has(target)) continue;
+      watched.timeline.stop();
+      this.#watched.delete(target);
+    }
     const timeline = this.#timeline;
     this.#timeline = [];
     return { targets, timeline };
@@ -115,12 +135,15 @@ export class DashboardReporter {
   #watch(upstream: string, target: Target): Watched {
     const existing = this.#watched.get(target);
     if (existing !== undefined) {
-      existing.follow();
+      existing.timeline.follow();
       return existing;
     }
-    const watched: Watched = { traffic: new TargetTraffic(), reason: null, follow: () => {} };
+    const traffic = new TargetTraffic();
+    // Stopped: the counts are what they are; a target first seen now gets no listeners.
+    if (this.#stopped) return { traffic, reason: null, timeline: { follow() {}, stop() {} } };
+    const watched: Watched = { traffic, reason: null, timeline: { follow() {}, stop() {} } };
     this.#watched.set(target, watched);
-    watched.follow = watchTimeline(upstream, target, {
+    watched.timeline = watchTimeline(upstream, target, {
       ownOnly: true,
       reason: (text) => {
         watched.reason = { text, at: Date.now() };

@@ -39,40 +39,69 @@ export interface TimelineWatch {
   readonly ownOnly?: boolean;
 }
 
+/** A target's watch: `follow` after a reload may have changed it, `stop` to unsubscribe. */
+export interface TimelineWatcher {
+  /** Subscribes to the breaker and checker the target has now, if not already. */
+  readonly follow: () => void;
+  /** Unsubscribes from everything the watch subscribed to; nothing more is reported. */
+  readonly stop: () => void;
+}
+
 /**
- * Subscribes to `target`'s breaker and health checker, and returns `follow`: a reload that keeps
- * the target may give it a new breaker (changed `outlierDetection`) or checker (changed
- * `healthCheck`), so the watcher calls `follow()` whenever it looks at the target again, and it
- * subscribes to the ones the target has now.
+ * Subscribes to `target`'s breaker and health checker. A reload that keeps the target may give
+ * it a new breaker (changed `outlierDetection`) or checker (changed `healthCheck`), so the
+ * watcher calls `follow()` whenever it looks at the target again, and it subscribes to the ones
+ * the target has now. `stop()` matters beyond silence: a breaker with an `open` listener times
+ * every call for the trip reason, so a stopped watcher must not leave its listeners behind.
  *
  * @example
  * ```ts
- * const follow = watchTimeline('api', target, { entry: (entry) => feed.note(entry) });
- * follow(); // at each later look at the target
+ * const watcher = watchTimeline('api', target, { entry: (entry) => feed.note(entry) });
+ * watcher.follow(); // at each later look at the target
+ * watcher.stop(); // when the watcher is done
  * ```
  */
-export function watchTimeline(upstream: string, target: Target, watch: TimelineWatch): () => void {
+export function watchTimeline(
+  upstream: string,
+  target: Target,
+  watch: TimelineWatch,
+): TimelineWatcher {
   let breakerSeen: Target['breaker'] | undefined;
   let checkerSeen: Target['checker'] | undefined;
+  let offBreaker: () => void = () => {};
+  let offChecker: () => void = () => {};
+  let stopped = false;
   const follow = () => {
+    if (stopped) return;
     if (target.breaker !== breakerSeen) {
       breakerSeen = target.breaker;
-      watchBreaker(upstream, target, watch);
+      offBreaker();
+      offBreaker = watchBreaker(upstream, target, watch);
     }
     if (target.checker !== checkerSeen) {
       checkerSeen = target.checker;
-      watchChecker(upstream, target, watch);
+      offChecker();
+      offChecker = watchChecker(upstream, target, watch);
     }
   };
   follow();
-  return follow;
+  return {
+    follow,
+    stop: () => {
+      stopped = true;
+      offBreaker();
+      offChecker();
+    },
+  };
 }
 
-function watchBreaker(upstream: string, target: Target, watch: TimelineWatch): void {
+/** Subscribes to the target's breaker now; returns the unsubscribe. */
+function watchBreaker(upstream: string, target: Target, watch: TimelineWatch): () => void {
   const breaker = target.breaker;
   const who = `${target.id} (${upstream})`;
   const base = { upstream, target: target.id } as const;
-  if (breaker instanceof CircuitBreaker) {
+  if (!(breaker instanceof CircuitBreaker)) return () => {};
+  const offs = [
     breaker.on('open', ({ attempt, openDuration, reason }) => {
       if (watch.ownOnly === true && reason.rule === 'shared') return;
       const text = describeEjection(reason, openDuration);
@@ -82,21 +111,25 @@ function watchBreaker(upstream: string, target: Target, watch: TimelineWatch): v
         kind: 'ejected',
         text: `${who} ejected${attempt > 0 ? ' again' : ''}: ${text}`,
       });
-    });
+    }),
     breaker.on('half-open', () => {
       watch.entry({ ...base, kind: 'trial', text: `${who} on trial` });
-    });
+    }),
     breaker.on('close', ({ reason }) => {
       if (watch.ownOnly === true && reason.startsWith('closed by instance')) return;
       watch.entry({ ...base, kind: 'recovered', text: `${who} readmitted: ${reason}` });
-    });
-  }
+    }),
+  ];
+  return () => {
+    for (const off of offs) off();
+  };
 }
 
-function watchChecker(upstream: string, target: Target, watch: TimelineWatch): void {
+/** Subscribes to the target's health checker now; returns the unsubscribe. */
+function watchChecker(upstream: string, target: Target, watch: TimelineWatch): () => void {
   const who = `${target.id} (${upstream})`;
   const base = { upstream, target: target.id } as const;
-  target.checker?.on('change', ({ healthy, check }) => {
+  const off = target.checker?.on('change', ({ healthy, check }) => {
     watch.health?.(healthy);
     const detail = check.error ?? (check.status === undefined ? '' : `status ${check.status}`);
     watch.entry({
@@ -105,6 +138,7 @@ function watchChecker(upstream: string, target: Target, watch: TimelineWatch): v
       text: `${who} ${healthy ? 'passes' : 'fails'} its health checks${detail ? `: ${detail}` : ''}`,
     });
   });
+  return off ?? (() => {});
 }
 
 /**

@@ -3,9 +3,9 @@
  * request that took too long) never reach the forwarder. They get the same JSON error shape as
  * everything else and the connection is closed, so nothing ambiguous is ever forwarded.
  */
-import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../logger.ts';
+import { destroyUnlessClosed, endWithDeadline } from './close-deadline.ts';
 import { type ProxyErrorCode, rawErrorResponse } from './proxy-error.ts';
 import { afterResponses, responseInFlight } from './responses-in-flight.ts';
 
@@ -82,8 +82,8 @@ export function clientErrorListener(
         { code, remoteAddress: socketAddress(socket), reason: error.message },
         'request body failed; upstream request aborted',
       );
-      // A client that never reads or closes must not pin the socket.
-      if (socket instanceof Socket) socket.setTimeout(2_000, () => socket.destroy());
+      // The request answers the client; the socket still must not stay pinned after it.
+      destroyUnlessClosed(socket);
       return;
     }
     // The parser may fail after the forwarder already answered this connection (it sees the
@@ -119,11 +119,7 @@ export function clientErrorListener(
       'rejected malformed request',
     );
     refused?.(errorCode);
-    const answer = () => {
-      socket.end(rawErrorResponse(errorCode, message));
-      // A client that never reads or closes must not pin the socket.
-      if (socket instanceof Socket) socket.setTimeout(2_000, () => socket.destroy());
-    };
+    const answer = () => endWithDeadline(socket, rawErrorResponse(errorCode, message));
     // Requests pipelined before this one are still being answered: their responses go out
     // whole and in order first (as nginx does); written now, the error would reach the client
     // as the answer to one of them, or in the middle of one.

@@ -4,9 +4,9 @@
  * next to plain requests, so this uses node:http rather than the pooled hot path.
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { isEncrypted } from '../http/client-message.ts';
+import { endWithDeadline } from '../http/close-deadline.ts';
 import { requestHeadersForUpstream, responseHeadersForClient } from '../http/forwarding-headers.ts';
 import { type ProxyErrorCode, rawErrorResponse, statusOf } from '../http/proxy-error.ts';
 import { requestIdOf } from '../http/request-id.ts';
@@ -236,9 +236,7 @@ export class UpgradeTunnels {
     if (headers !== undefined)
       for (const name in headers) extraHeaders += `${name}: ${headers[name]}\r\n`;
     const code = refused.code;
-    socket.end(rawErrorResponse(code, refused.message, requestId, extraHeaders));
-    // A client that never reads or closes must not pin the socket.
-    if (socket instanceof Socket) socket.setTimeout(2_000, () => socket.destroy());
+    endWithDeadline(socket, rawErrorResponse(code, refused.message, requestId, extraHeaders));
     this.#host.accessLog.record({
       req,
       status: statusOf[code],

@@ -56,6 +56,9 @@ export function attachWorkerAgent(
   const stop = () => {
     if (stopping) return;
     stopping = true;
+    // Its listeners (the forwarder's attempts, each breaker and checker) would count the drain
+    // and report ejections this worker no longer answers for.
+    reporter?.stop();
     proxy.stopAccepting();
     new Promise((resolve) => setTimeout(resolve, HANDOFF_GRACE_MS))
       .then(() => proxy.close())
@@ -89,6 +92,8 @@ export function attachWorkerAgent(
           pools: () => proxy.upstreams.values(),
           onAttempt: (listener) => proxy.forwarder.onAttempt(listener),
         });
+        // The primary may ask a stopping worker until it exits: it answers, counting no more.
+        if (stopping) reporter.stop();
         send({ bw: 'proxy', type: 'dashboard', id: message.id, report: reporter.report() });
         return;
       case 'metrics':

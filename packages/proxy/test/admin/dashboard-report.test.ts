@@ -118,3 +118,29 @@ test("reports a target's ejections after a reload gave it a new breaker", () => 
   );
   assert.match(report.targets[0]?.reason?.text ?? '', /consecutive failure/);
 });
+
+test('stopped, it adds no timeline entries and leaves no listener on the breakers', () => {
+  const { upstream, reporter } = reporting();
+  reporter.report();
+  reporter.stop();
+  eject(upstream, 0);
+  const report = reporter.report();
+  assert.deepEqual(report.timeline, []);
+  assert.equal(report.targets[0]!.reason, null);
+  // The counts it had stay; only listening ended.
+  assert.equal(report.targets.length, 2);
+});
+
+test("drops a target a reload removed, and its breaker's listeners", () => {
+  const { upstream, reporter } = reporting();
+  reporter.report();
+  const removed = upstream.targets[0]!;
+  // What a reload leaves: the target gone from the pool, its breaker still able to trip while
+  // its in-flight requests finish.
+  upstream.targets.splice(0, 1);
+  reporter.report();
+  const permit = removed.breaker!.tryAcquire();
+  permit?.failure();
+  assert.equal(removed.breaker!.state, 'open');
+  assert.deepEqual(reporter.report().timeline, []);
+});

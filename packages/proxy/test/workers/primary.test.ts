@@ -223,6 +223,37 @@ log: { access: false, level: warn }
     );
   });
 
+  test('a reload to a spill directory the workers cannot write is rejected before any worker sees it, naming its path', async () => {
+    const serving = `{ url: ${a.url} }`;
+    writeFileSync(file, yaml(serving));
+    // Applied, or unchanged when this test runs alone.
+    assert.notEqual((await running.reloadFile()).status, 'rejected');
+    // An earlier test drained it.
+    const enabled = await httpRequest(`${admin}/api/upstreams/app/targets/0/enable`, {
+      method: 'POST',
+    });
+    assert.equal(enabled.status, 200, enabled.body);
+    const reloadsBefore = (await received()).reload ?? 0;
+    const missing = inTempDir('no-such-spill-directory');
+    // Another target too: were the reload applied anywhere, requests would reach b.
+    writeFileSync(
+      file,
+      `${yaml(`{ url: ${b.url} }`)}limits: { responseSpill: { directory: ${missing} } }\n`,
+    );
+    const result = await running.reloadFile();
+    assert.equal(result.status, 'rejected');
+    assert.ok(result.status === 'rejected');
+    assert.deepEqual(
+      result.error.issues.map((issue) => issue.path),
+      ['limits.responseSpill.directory'],
+    );
+    assert.match(result.error.message, /cannot create spill files in .*no-such-spill-directory/);
+    // The workers were never asked, and they serve on the old config.
+    assert.equal((await received()).reload ?? 0, reloadsBefore);
+    const answer = await httpRequest(`http://${running.proxyAddresses[0]}/`);
+    assert.equal(answer.body, 'a');
+  });
+
   test('a worker that exits instead of applying a reload is reported as gone, without waiting for its answer', async () => {
     const worker = theWorker();
     const pid = worker.process.pid;
