@@ -196,7 +196,7 @@ describe('redisSync against the shared Redis', () => {
     assert.equal((await take(la, 7)).granted, true);
     lb.release?.(7);
     await settled();
-    assert.equal(await holder(7), 'ra', 'not given back by an instance that does not hold it');
+    assert.equal(await holder(7), 'ra|1', 'not given back by an instance that does not hold it');
     assert.equal((await take(lb, 7)).granted, false);
 
     assert.equal((await take(la, 6)).granted, true);
@@ -206,14 +206,56 @@ describe('redisSync against the shared Redis', () => {
     lb.release?.(8);
     la.release?.(6);
     await settled();
-    assert.equal(await holder(8), 'ra', 'a late release after the lease went to another: nothing');
+    assert.equal(
+      await holder(8),
+      'ra|1',
+      'a late release after the lease went to another: nothing',
+    );
     assert.equal(await holder(6), null, 'ra gives back its lease of epoch 6');
-    assert.equal(await holder(7), 'ra', 'and keeps the one of epoch 7');
+    assert.equal(await holder(7), 'ra|1', 'and keeps the one of epoch 7');
 
     la.release?.(7);
     await settled();
     assert.equal(await holder(7), null, 'the holder gives it back');
     assert.equal((await take(lb, 7)).granted, true, 'and the next instance takes it at once');
+  });
+
+  it('gives back only its own lease when another breaker of its name replaced it in this process', async (t) => {
+    const [a, b] = [await instance('sa'), await instance('sb')];
+    const breaker = (sync: RedisSync) =>
+      new CircuitBreaker({
+        name: 'replaced',
+        sync,
+        policy: consecutiveFailures(1),
+        openDuration: 100,
+        halfOpen: { maxDuration: 20_000 },
+      });
+    const [old, other] = [breaker(a), breaker(b)];
+    await delay(50);
+    assert.throws(() =>
+      old.executeSync(() => {
+        throw new Error('down');
+      }),
+    );
+    await until(() => other.state === 'open', 'the trip to reach the other instance');
+    await delay(150);
+    await acquire(old, 'the lease for the old breaker');
+    // The process replaces it (a config reload): the new one first, then the old one disposed.
+    const successor = breaker(a);
+    t.after(() => {
+      successor.dispose();
+      other.dispose();
+    });
+    await until(() => successor.snapshot().sync?.epoch === old.snapshot().sync?.epoch, 'the read');
+    assert.equal(successor.tryAcquire(), undefined);
+    await delay(100);
+    assert.equal(successor.tryAcquire(), undefined, 'the old breaker’s trial is still running');
+    old.dispose();
+    const trial = await acquire(successor, 'the successor to take the lease given back', 2_500);
+    await delay(1_100);
+    assert.equal(other.tryAcquire(), undefined, 'one trial in the fleet');
+    trial.success();
+    await until(() => other.state === 'closed', 'the outcome to reach the other instance');
   });
 
   it('returns every instance’s counts on a flush and publishes them on a failure', async () => {
