@@ -50,7 +50,11 @@ export interface RedisSubscriber {
     channel: string,
     listener: (message: string, channel: string) => void,
   ): Promise<unknown>;
-  sUnsubscribe(channel: string): Promise<unknown>;
+  /** Removes `listener` from `channel` (unsubscribes once no listener is left), as node-redis does. */
+  sUnsubscribe(
+    channel: string,
+    listener?: (message: string, channel: string) => void,
+  ): Promise<unknown>;
   on(event: 'ready', listener: () => void): unknown;
   on(event: 'error', listener: (error: Error) => void): unknown;
   destroy(): void;
@@ -206,8 +210,10 @@ class RedisSyncTransport implements RedisSync {
       release: (epoch) => this.#release(keys, holder, epoch),
       detach: () => {
         remove();
-        this.#keys.delete(name);
-        this.#subscriber.sUnsubscribe(keys.channel).catch(() => {});
+        // Another breaker of this name may have replaced this one here: it keeps its keys (read
+        // again on reconnect) and its own listener on the channel.
+        if (this.#keys.get(name) === keys) this.#keys.delete(name);
+        this.#subscriber.sUnsubscribe(keys.channel, onMessage).catch(() => {});
       },
     };
   }

@@ -258,6 +258,37 @@ describe('redisSync against the shared Redis', () => {
     await until(() => other.state === 'closed', 'the outcome to reach the other instance');
   });
 
+  it('keeps a successor subscribed when the breaker of its name it replaced is disposed', async () => {
+    const [a, b] = [await instance('ua'), await instance('ub')];
+    const breaker = (sync: RedisSync) =>
+      new CircuitBreaker({
+        name: 'resubscribed',
+        sync,
+        policy: consecutiveFailures(1),
+        openDuration: 5_000,
+      });
+    const [old, other] = [breaker(a), breaker(b)];
+    await delay(50);
+    const successor = breaker(a);
+    await delay(50);
+    old.dispose();
+    await delay(50);
+    assert.throws(() =>
+      other.executeSync(() => {
+        throw new Error('down');
+      }),
+    );
+    await until(() => successor.state === 'open', 'the trip to reach the successor');
+    successor.dispose();
+    other.dispose();
+    const channel = `${prefix}{resubscribed}:events`;
+    const subscribers = async () =>
+      (await clients[0]!.sendCommand(['PUBSUB', 'SHARDNUMSUB', channel])) as [string, number];
+    const deadline = Date.now() + 3_000;
+    while ((await subscribers())[1] !== 0 && Date.now() < deadline) await delay(10);
+    assert.equal((await subscribers())[1], 0, 'the last breaker gone, the channel is left');
+  });
+
   it('returns every instance’s counts on a flush and publishes them on a failure', async () => {
     const [a, b] = [await instance('ca'), await instance('cb')];
     const [pa, pb] = [new RecordingPeer(), new RecordingPeer()];
@@ -337,6 +368,44 @@ describe('redisSync when Redis fails a release', () => {
     await delay(20);
     process.off('unhandledRejection', onRejection);
     assert.deepEqual(rejections, []);
+  });
+});
+
+describe('redisSync with a breaker replaced in its process', () => {
+  it('still reads the successor’s state when Redis is back after the old breaker is disposed', async () => {
+    const reads: string[] = [];
+    const ready: Array<() => void> = [];
+    const client = {
+      isReady: true,
+      evalSha: async (_sha: string, { keys }: { keys: string[] }) => {
+        if (keys[0]?.endsWith(':state')) reads.push(keys[0]);
+        return null;
+      },
+      eval: async () => null,
+      on: () => client,
+      duplicate: () => ({
+        isReady: true,
+        connect: async () => {},
+        sSubscribe: async () => {},
+        sUnsubscribe: async () => {},
+        on: (event: string, listener: (...args: never[]) => void) => {
+          if (event === 'ready') ready.push(listener as () => void);
+        },
+        destroy: () => {},
+      }),
+    };
+    const sync = redisSync({ client, instanceId: 'r', log: () => {} });
+    await sync.ready();
+    const old = sync.attach('payments', new RecordingPeer());
+    const successor = sync.attach('payments', new RecordingPeer());
+    await delay(20);
+    old.detach();
+    reads.length = 0;
+    for (const listener of ready) listener(); // the subscriber reconnected
+    await delay(20);
+    assert.deepEqual(reads, ['breakwater:{payments}:state'], 'the successor converges again');
+    successor.detach();
+    await sync.close();
   });
 });
 
