@@ -143,10 +143,12 @@ export interface SyncLink {
    */
   lease(epoch: number, ttlMs: number, answer: (answer: LeaseAnswer) => void): void;
   /**
-   * Gives back the trial lease of `epoch` if this instance holds it, so another instance may take
-   * it at once instead of waiting for its `ttlMs` to run out. A breaker calls it when it is
-   * disposed holding the lease (also after {@link SyncLink.detach}, for a lease granted after
-   * it). Optional: a transport without it lets the lease run out.
+   * Gives back the trial lease of `epoch` if this link holds it, so another instance may take it
+   * at once instead of waiting for its `ttlMs` to run out. A breaker calls it when it is disposed
+   * holding the lease (also after {@link SyncLink.detach}, for a lease granted after it). A
+   * transport lends the lease per link, not per instance: a breaker disposed after another of
+   * its name replaced it in the same process must not give back its successor's lease.
+   * Optional: a transport without it lets the lease run out.
    */
   release?(epoch: number): void;
   /** Stops delivering to this peer. */

@@ -11,7 +11,10 @@ export interface BreakerKeys {
   readonly state: string;
   /** Shard channel of transitions and urgent counts. */
   readonly channel: string;
-  /** The half-open trial lease of one open period: its holder's id until it expires or goes back. */
+  /**
+   * The half-open trial lease of one open period: its holder (`instanceId|n`, the instance and
+   * which of its breakers) until it expires or goes back.
+   */
   lease(epoch: number): string;
   /** Hash of every instance's cumulative outcome counts in one epoch. */
   counts(epoch: number): string;

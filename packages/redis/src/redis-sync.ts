@@ -50,7 +50,11 @@ export interface RedisSubscriber {
     channel: string,
     listener: (message: string, channel: string) => void,
   ): Promise<unknown>;
-  sUnsubscribe(channel: string): Promise<unknown>;
+  /** Removes `listener` from `channel` (unsubscribes once no listener is left), as node-redis does. */
+  sUnsubscribe(
+    channel: string,
+    listener?: (message: string, channel: string) => void,
+  ): Promise<unknown>;
   on(event: 'ready', listener: () => void): unknown;
   on(event: 'error', listener: (error: Error) => void): unknown;
   destroy(): void;
@@ -159,6 +163,7 @@ class RedisSyncTransport implements RedisSync {
   readonly #subscriber: RedisSubscriber;
   readonly #subscribed: Promise<void>;
   #inFlight = 0;
+  #attachments = 0;
   #probe: ReturnType<typeof setInterval> | undefined;
   #closed = false;
   #probing = false;
@@ -187,6 +192,9 @@ class RedisSyncTransport implements RedisSync {
 
   attach(name: string, peer: SyncPeer): SyncLink {
     const keys = keysFor(this.#settings.prefix, name);
+    // Who holds a lease: this instance and this attachment, so a breaker disposed while another of
+    // its name replaces it in this process gives back only its own lease, never its successor's.
+    const holder = `${this.instanceId}|${++this.#attachments}`;
     this.#keys.set(name, keys);
     const remove = this.#peers.add(name, peer);
     const onMessage = (payload: string) => this.#onMessage(name, payload);
@@ -198,12 +206,14 @@ class RedisSyncTransport implements RedisSync {
       );
     return {
       publish: (message) => this.#publish(keys, message),
-      lease: (epoch, ttlMs, answer) => this.#lease(keys, epoch, ttlMs, answer),
-      release: (epoch) => this.#release(keys, epoch),
+      lease: (epoch, ttlMs, answer) => this.#lease(keys, holder, epoch, ttlMs, answer),
+      release: (epoch) => this.#release(keys, holder, epoch),
       detach: () => {
         remove();
-        this.#keys.delete(name);
-        this.#subscriber.sUnsubscribe(keys.channel).catch(() => {});
+        // Another breaker of this name may have replaced this one here: it keeps its keys (read
+        // again on reconnect) and its own listener on the channel.
+        if (this.#keys.get(name) === keys) this.#keys.delete(name);
+        this.#subscriber.sUnsubscribe(keys.channel, onMessage).catch(() => {});
       },
     };
   }
@@ -281,12 +291,18 @@ class RedisSyncTransport implements RedisSync {
     });
   }
 
-  #lease(keys: BreakerKeys, epoch: number, ttlMs: number, answer: (a: LeaseAnswer) => void): void {
+  #lease(
+    keys: BreakerKeys,
+    holder: string,
+    epoch: number,
+    ttlMs: number,
+    answer: (a: LeaseAnswer) => void,
+  ): void {
     const ttl = String(Math.max(1, Math.round(ttlMs)));
     const sent = this.#run(
       TAKE_LEASE,
       [keys.lease(epoch)],
-      [this.instanceId, ttl],
+      [holder, ttl],
       (reply) => {
         const [granted, pttl] = Array.isArray(reply) ? reply : [];
         answer({ granted: Number(granted) === 1, retryInMs: Math.max(0, Number(pttl) || 0) });
@@ -298,13 +314,13 @@ class RedisSyncTransport implements RedisSync {
   }
 
   /**
-   * Gives back the trial lease of `epoch` if this instance still holds it, so the next instance
+   * Gives back the trial lease of `epoch` if this attachment still holds it, so the next instance
    * to ask takes it instead of waiting for its ttl. Fire-and-forget like every command: while
    * Redis is unreachable nothing is sent (the lease runs out), and an error or timeout marks
    * Redis unreachable, as for any command; nothing reaches the breaker.
    */
-  #release(keys: BreakerKeys, epoch: number): void {
-    this.#run(RELEASE_LEASE, [keys.lease(epoch)], [this.instanceId], () => {});
+  #release(keys: BreakerKeys, holder: string, epoch: number): void {
+    this.#run(RELEASE_LEASE, [keys.lease(epoch)], [holder], () => {});
   }
 
   /** Reads the shared state of `name` and hands it to its breaker. */

@@ -196,7 +196,7 @@ describe('redisSync against the shared Redis', () => {
     assert.equal((await take(la, 7)).granted, true);
     lb.release?.(7);
     await settled();
-    assert.equal(await holder(7), 'ra', 'not given back by an instance that does not hold it');
+    assert.equal(await holder(7), 'ra|1', 'not given back by an instance that does not hold it');
     assert.equal((await take(lb, 7)).granted, false);
 
     assert.equal((await take(la, 6)).granted, true);
@@ -206,14 +206,87 @@ describe('redisSync against the shared Redis', () => {
     lb.release?.(8);
     la.release?.(6);
     await settled();
-    assert.equal(await holder(8), 'ra', 'a late release after the lease went to another: nothing');
+    assert.equal(
+      await holder(8),
+      'ra|1',
+      'a late release after the lease went to another: nothing',
+    );
     assert.equal(await holder(6), null, 'ra gives back its lease of epoch 6');
-    assert.equal(await holder(7), 'ra', 'and keeps the one of epoch 7');
+    assert.equal(await holder(7), 'ra|1', 'and keeps the one of epoch 7');
 
     la.release?.(7);
     await settled();
     assert.equal(await holder(7), null, 'the holder gives it back');
     assert.equal((await take(lb, 7)).granted, true, 'and the next instance takes it at once');
+  });
+
+  it('gives back only its own lease when another breaker of its name replaced it in this process', async (t) => {
+    const [a, b] = [await instance('sa'), await instance('sb')];
+    const breaker = (sync: RedisSync) =>
+      new CircuitBreaker({
+        name: 'replaced',
+        sync,
+        policy: consecutiveFailures(1),
+        openDuration: 100,
+        halfOpen: { maxDuration: 20_000 },
+      });
+    const [old, other] = [breaker(a), breaker(b)];
+    await delay(50);
+    assert.throws(() =>
+      old.executeSync(() => {
+        throw new Error('down');
+      }),
+    );
+    await until(() => other.state === 'open', 'the trip to reach the other instance');
+    await delay(150);
+    await acquire(old, 'the lease for the old breaker');
+    // The process replaces it (a config reload): the new one first, then the old one disposed.
+    const successor = breaker(a);
+    t.after(() => {
+      successor.dispose();
+      other.dispose();
+    });
+    await until(() => successor.snapshot().sync?.epoch === old.snapshot().sync?.epoch, 'the read');
+    assert.equal(successor.tryAcquire(), undefined);
+    await delay(100);
+    assert.equal(successor.tryAcquire(), undefined, 'the old breaker’s trial is still running');
+    old.dispose();
+    const trial = await acquire(successor, 'the successor to take the lease given back', 2_500);
+    await delay(1_100);
+    assert.equal(other.tryAcquire(), undefined, 'one trial in the fleet');
+    trial.success();
+    await until(() => other.state === 'closed', 'the outcome to reach the other instance');
+  });
+
+  it('keeps a successor subscribed when the breaker of its name it replaced is disposed', async () => {
+    const [a, b] = [await instance('ua'), await instance('ub')];
+    const breaker = (sync: RedisSync) =>
+      new CircuitBreaker({
+        name: 'resubscribed',
+        sync,
+        policy: consecutiveFailures(1),
+        openDuration: 5_000,
+      });
+    const [old, other] = [breaker(a), breaker(b)];
+    await delay(50);
+    const successor = breaker(a);
+    await delay(50);
+    old.dispose();
+    await delay(50);
+    assert.throws(() =>
+      other.executeSync(() => {
+        throw new Error('down');
+      }),
+    );
+    await until(() => successor.state === 'open', 'the trip to reach the successor');
+    successor.dispose();
+    other.dispose();
+    const channel = `${prefix}{resubscribed}:events`;
+    const subscribers = async () =>
+      (await clients[0]!.sendCommand(['PUBSUB', 'SHARDNUMSUB', channel])) as [string, number];
+    const deadline = Date.now() + 3_000;
+    while ((await subscribers())[1] !== 0 && Date.now() < deadline) await delay(10);
+    assert.equal((await subscribers())[1], 0, 'the last breaker gone, the channel is left');
   });
 
   it('returns every instance’s counts on a flush and publishes them on a failure', async () => {
@@ -295,6 +368,44 @@ describe('redisSync when Redis fails a release', () => {
     await delay(20);
     process.off('unhandledRejection', onRejection);
     assert.deepEqual(rejections, []);
+  });
+});
+
+describe('redisSync with a breaker replaced in its process', () => {
+  it('still reads the successor’s state when Redis is back after the old breaker is disposed', async () => {
+    const reads: string[] = [];
+    const ready: Array<() => void> = [];
+    const client = {
+      isReady: true,
+      evalSha: async (_sha: string, { keys }: { keys: string[] }) => {
+        if (keys[0]?.endsWith(':state')) reads.push(keys[0]);
+        return null;
+      },
+      eval: async () => null,
+      on: () => client,
+      duplicate: () => ({
+        isReady: true,
+        connect: async () => {},
+        sSubscribe: async () => {},
+        sUnsubscribe: async () => {},
+        on: (event: string, listener: (...args: never[]) => void) => {
+          if (event === 'ready') ready.push(listener as () => void);
+        },
+        destroy: () => {},
+      }),
+    };
+    const sync = redisSync({ client, instanceId: 'r', log: () => {} });
+    await sync.ready();
+    const old = sync.attach('payments', new RecordingPeer());
+    const successor = sync.attach('payments', new RecordingPeer());
+    await delay(20);
+    old.detach();
+    reads.length = 0;
+    for (const listener of ready) listener(); // the subscriber reconnected
+    await delay(20);
+    assert.deepEqual(reads, ['breakwater:{payments}:state'], 'the successor converges again');
+    successor.detach();
+    await sync.close();
   });
 });
 

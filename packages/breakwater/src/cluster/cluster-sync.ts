@@ -113,6 +113,17 @@ export function defaultInstanceId(): string {
   return `${hostname().replace(/[^\x21-\x7b\x7d\x7e]/g, '_')}:${process.pid}:${randomBytes(3).toString('hex')}`;
 }
 
+let attachments = 0;
+
+/**
+ * Who holds a trial lease: this instance and one attachment of it. Two breakers of one name in
+ * one process (one replacing the other) are two holders, so the one disposed gives back only its
+ * own lease, never the one its successor was granted. `|` never occurs in an instance id.
+ */
+function leaseHolder(instanceId: string): string {
+  return `${instanceId}|${++attachments}`;
+}
+
 /** The hub of this primary process: every transport made in it shares one. */
 let primaryHub: PrimaryHub | undefined;
 
@@ -216,16 +227,17 @@ class PrimaryTransport implements ClusterSync {
 
   attach(name: string, peer: SyncPeer): SyncLink {
     const remove = this.peers.add(name, peer);
+    const holder = leaseHolder(this.instanceId);
     // Deliver after the breaker has finished constructing, like a worker's answer would.
     queueMicrotask(() => this.#hub.read(name, this));
     return {
       publish: (message) => queueMicrotask(() => this.#hub.publish(message, this)),
       lease: (epoch, ttlMs, answer) => {
-        const granted = this.#hub.hub.lease(name, epoch, ttlMs, this.instanceId);
+        const granted = this.#hub.hub.lease(name, epoch, ttlMs, holder);
         answer(granted);
         if (!granted.granted && granted.retryInMs === 0) this.#hub.read(name, this);
       },
-      release: (epoch) => this.#hub.hub.release(name, epoch, this.instanceId),
+      release: (epoch) => this.#hub.hub.release(name, epoch, holder),
       detach: remove,
     };
   }
@@ -263,12 +275,13 @@ class WorkerTransport implements ClusterSync {
 
   attach(name: string, peer: SyncPeer): SyncLink {
     const remove = this.#peers.add(name, peer);
+    const holder = leaseHolder(this.instanceId);
     this.#send({ breakwaterSync: 'read', name });
     return {
       publish: (message) => this.#send({ breakwaterSync: 'publish', message }),
-      lease: (epoch, ttlMs, answer) => this.#lease(name, epoch, ttlMs, answer),
+      lease: (epoch, ttlMs, answer) => this.#lease(name, holder, epoch, ttlMs, answer),
       release: (epoch) => {
-        this.#send({ breakwaterSync: 'release', name, epoch, origin: this.instanceId });
+        this.#send({ breakwaterSync: 'release', name, epoch, origin: holder });
       },
       detach: remove,
     };
@@ -278,9 +291,15 @@ class WorkerTransport implements ClusterSync {
     return this.#peers.on(name, listener);
   }
 
-  #lease(name: string, epoch: number, ttlMs: number, answer: (a: LeaseAnswer) => void): void {
+  #lease(
+    name: string,
+    holder: string,
+    epoch: number,
+    ttlMs: number,
+    answer: (a: LeaseAnswer) => void,
+  ): void {
     const id = this.#nextId++;
-    if (!this.#send({ breakwaterSync: 'lease', id, name, epoch, ttlMs, origin: this.instanceId })) {
+    if (!this.#send({ breakwaterSync: 'lease', id, name, epoch, ttlMs, origin: holder })) {
       answer({ granted: true, retryInMs: 0 });
       return;
     }

@@ -17,6 +17,7 @@ export interface LeaseEnvelope {
   readonly name: string;
   readonly epoch: number;
   readonly ttlMs: number;
+  /** The lease holder: the worker's instance id and which of its breakers asks (`id|n`). */
   readonly origin: string;
 }
 
@@ -25,6 +26,7 @@ export interface ReleaseEnvelope {
   readonly breakwaterSync: 'release';
   readonly name: string;
   readonly epoch: number;
+  /** The holder it was granted to, as in {@link LeaseEnvelope}. */
   readonly origin: string;
 }
 

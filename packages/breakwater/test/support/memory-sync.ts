@@ -54,6 +54,7 @@ export class MemoryTransport implements SyncTransport {
   readonly instanceId: string;
   readonly flushInterval: number;
   readonly #fleet: MemoryFleet;
+  #attachments = 0;
   readonly peers = new Map<string, SyncPeer>();
   status: SyncStatus = 'connected';
   /** Lease requests waiting for `answerLeases`, when `holdLeases` is set. */
@@ -71,15 +72,17 @@ export class MemoryTransport implements SyncTransport {
 
   attach(name: string, peer: SyncPeer): SyncLink {
     this.peers.set(name, peer);
+    // One holder per attachment, like clusterSync and redisSync.
+    const holder = `${this.instanceId}|${++this.#attachments}`;
     if (this.status === 'connected') {
       for (const message of this.#fleet.hub.read(name)) this.#fleet.send(this, name, message);
     }
     return {
       publish: (message) => this.#publish(message),
-      lease: (epoch, ttlMs, answer) => this.#lease(name, epoch, ttlMs, answer),
+      lease: (epoch, ttlMs, answer) => this.#lease(name, holder, epoch, ttlMs, answer),
       release: (epoch) => {
         this.released.push(epoch);
-        if (this.status === 'connected') this.#fleet.hub.release(name, epoch, this.instanceId);
+        if (this.status === 'connected') this.#fleet.hub.release(name, epoch, holder);
       },
       detach: () => this.peers.delete(name),
     };
@@ -118,13 +121,19 @@ export class MemoryTransport implements SyncTransport {
     }
   }
 
-  #lease(name: string, epoch: number, ttlMs: number, answer: (a: LeaseAnswer) => void): void {
+  #lease(
+    name: string,
+    holder: string,
+    epoch: number,
+    ttlMs: number,
+    answer: (a: LeaseAnswer) => void,
+  ): void {
     if (this.status === 'alone') {
       answer({ granted: true, retryInMs: 0 });
       return;
     }
     const ask = () => {
-      const answered = this.#fleet.hub.lease(name, epoch, ttlMs, this.instanceId);
+      const answered = this.#fleet.hub.lease(name, epoch, ttlMs, holder);
       answer(answered);
       // Refused for an old epoch, like clusterSync's primary: hand over the state it missed.
       if (!answered.granted && answered.retryInMs === 0) {
