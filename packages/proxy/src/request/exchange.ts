@@ -342,9 +342,9 @@ export class Exchange implements AttemptOwner {
     // A pipelined request starts only in its turn (pipeline-turns.ts), so its response always
     // has its connection here: nothing waits in memory behind an earlier response.
     if (!out.write(chunk)) {
-      // The rate rule cuts a socket: on HTTP/2 that would end every other stream of the
-      // connection, so a slow HTTP/2 reader is held back by flow control alone.
-      if (!isHttp2Response(res)) host.slowReaders.watch(res);
+      // An HTTP/2 stream is measured on its connection: held by its own flow-control window
+      // while the connection takes bytes for other streams, it is not cut (slow-readers.ts).
+      host.slowReaders.watch(res);
       // Up to responseBuffer bytes wait here for a slow client while the upstream goes on
       // sending, so a response that fits leaves the upstream connection free at once; beyond,
       // the rest goes to a spill file, or the upstream waits.
@@ -404,7 +404,7 @@ export class Exchange implements AttemptOwner {
     }
     this.#spill = spill;
     // Data waits for this client until the file is read: watched to the end, not to a drain.
-    if (!isHttp2Response(res)) this.#host.slowReaders.watch(res, 'close');
+    this.#host.slowReaders.watch(res, 'close');
     return true;
   }
 

@@ -7,8 +7,16 @@
  * `bytesPerSecond` on average over every `gracePeriod`-long window, and never go `sendTimeout`
  * without taking a byte. One shared timer checks every watched response; none runs while no
  * client is behind.
+ *
+ * Progress is measured on the client's connection, and a cut ends the connection. On HTTP/2 that
+ * is the session, shared by all the client's streams: a stream held back by its own flow-control
+ * window while the connection takes bytes for other streams is the client choosing its order,
+ * not a slow reader; a connection that takes too little while any of its streams has data
+ * waiting is, and all its streams go with it (as Kestrel aborts the HTTP/2 connection).
  */
-import type { ServerResponse } from 'node:http';
+import type { Http2Session } from 'node:http2';
+import type { Socket } from 'node:net';
+import { isHttp2Response, type ProxiedResponse } from '../http/client-message.ts';
 
 /** The minimum response data rate; `false` turns the rate check off. */
 export interface MinResponseRate {
@@ -36,7 +44,7 @@ export type SlowReaderCut = 'min-rate' | 'send-timeout';
 export type WatchUntil = 'drain' | 'close';
 
 interface Watched {
-  readonly res: ServerResponse;
+  readonly res: ProxiedResponse;
   until: WatchUntil;
   /** Start of the current measuring window, and the bytes sent by then. */
   windowStart: number;
@@ -46,18 +54,60 @@ interface Watched {
   readonly stop: () => void;
 }
 
-/**
- * The client's connection. A pipelined response queued behind an earlier one has no socket yet:
- * its client's pace is its connection's, so it is measured (and cut) there.
- */
-function connectionOf(res: ServerResponse): ServerResponse['socket'] {
-  return res.socket ?? res.req?.socket ?? null;
+/** The connection a response goes out on: its socket and, for HTTP/2, the session over it. */
+interface Connection {
+  readonly socket: Socket;
+  readonly session: Http2Session | undefined;
 }
 
-/** Bytes the connection has handed to the kernel: written minus what still waits in user space. */
-function sent(res: ServerResponse): number {
-  const socket = connectionOf(res);
-  return socket === null ? 0 : socket.bytesWritten - socket.writableLength;
+/**
+ * The client's connection, or `undefined` once it is gone (the response's close follows). A
+ * pipelined HTTP/1.1 response queued behind an earlier one has no socket yet: its client's pace
+ * is its connection's, so it is measured (and cut) there.
+ */
+function connectionOf(res: ProxiedResponse): Connection | undefined {
+  if (isHttp2Response(res)) {
+    const { stream } = res;
+    const session = stream.session;
+    // The compatibility response has no `destroyed` of its own: its stream's tells. A destroyed
+    // session has let go of its socket, and reading `socket` then throws.
+    if (stream.destroyed || session === undefined || session.destroyed) return undefined;
+    // A proxy of the session's socket: it reads through to the socket, but refuses destroy().
+    return { socket: session.socket, session };
+  }
+  const socket = res.socket ?? res.req?.socket ?? null;
+  return socket === null || socket.destroyed ? undefined : { socket, session: undefined };
+}
+
+/**
+ * Bytes the connection has handed to the kernel: written minus what still waits in user space.
+ * An HTTP/2 session writes to the socket's handle from C++, past its writable buffer: those
+ * count once handed to libuv, at most one write of frames ahead of the kernel.
+ */
+function sent({ socket }: Connection): number {
+  return socket.bytesWritten - socket.writableLength;
+}
+
+/**
+ * Closes the client's connection. A reset, not a close: a close would leave the kernel trickling
+ * its send buffer to the client for minutes; a reset drops it at once. The exchanges then see
+ * their client gone and abort their upstream attempts, which frees the upstream connections.
+ */
+function closeConnection({ socket, session }: Connection): void {
+  destroySocket(socket, session !== undefined);
+  // Then every stream of the session ends now rather than at the socket's close. Not the other
+  // way round: a destroyed session ends its socket itself, after its writes, which a client that
+  // does not read never lets finish; and a socket destroyed after that was seen never to close.
+  session?.destroy();
+}
+
+function destroySocket(socket: Socket, http2: boolean): void {
+  // A TLS socket's handle is not TCP: resetAndDestroy() throws ERR_INVALID_HANDLE_TYPE.
+  if ((socket as { encrypted?: boolean }).encrypted !== true) socket.resetAndDestroy();
+  else if (!http2) socket.destroy();
+  // An HTTP/2 session's `socket` refuses destroy() but lets [Symbol.asyncDispose]() through to
+  // the socket: it destroys it all the same, with an AbortError.
+  else void socket[Symbol.asyncDispose]().catch(() => {});
 }
 
 /**
@@ -69,7 +119,7 @@ function sent(res: ServerResponse): number {
  */
 export class SlowReaders {
   readonly #options: SlowReadersOptions;
-  readonly #watched = new Map<ServerResponse, Watched>();
+  readonly #watched = new Map<ProxiedResponse, Watched>();
   readonly #interval: number;
   #timer: NodeJS.Timeout | undefined;
   /** Clients cut off so far, by reason. */
@@ -87,7 +137,7 @@ export class SlowReaders {
    * Starts watching `res` (its client has data waiting): until it drains, or with `'close'`
    * until the response closes. Watching again with `'close'` extends a watch to the close.
    */
-  watch(res: ServerResponse, until: WatchUntil = 'drain'): void {
+  watch(res: ProxiedResponse, until: WatchUntil = 'drain'): void {
     const current = this.#watched.get(res);
     if (current !== undefined) {
       if (until === 'close' && current.until === 'drain') {
@@ -96,7 +146,8 @@ export class SlowReaders {
       }
       return;
     }
-    if (res.destroyed) return;
+    const connection = connectionOf(res);
+    if (res.destroyed || connection === undefined) return;
     const now = performance.now();
     const stop = () => {
       res.off('drain', stop);
@@ -107,7 +158,7 @@ export class SlowReaders {
         this.#timer = undefined;
       }
     };
-    const startSent = sent(res);
+    const startSent = sent(connection);
     this.#watched.set(res, {
       res,
       until,
@@ -139,7 +190,13 @@ export class SlowReaders {
     const now = performance.now();
     const { minResponseRate, sendTimeout } = this.#options;
     for (const watched of [...this.#watched.values()]) {
-      const bytes = sent(watched.res);
+      const connection = connectionOf(watched.res);
+      // Gone, maybe cut a moment ago for another of its streams: only its close is left.
+      if (connection === undefined) {
+        watched.stop();
+        continue;
+      }
+      const bytes = sent(connection);
       if (bytes > watched.lastSent) {
         watched.lastSent = bytes;
         watched.lastProgressAt = now;
@@ -162,15 +219,7 @@ export class SlowReaders {
       watched.stop();
       this.cut[reason]++;
       this.#options.onCut?.(reason);
-      // A reset, not a close: a close would leave the kernel trickling its send buffer to the
-      // client for minutes; a reset drops it at once. The exchange then sees the client gone and
-      // aborts its upstream attempt, which frees the upstream connection.
-      const socket = connectionOf(watched.res);
-      if (socket !== null && !socket.destroyed) {
-        // A TLS socket's handle is not TCP: resetAndDestroy() throws ERR_INVALID_HANDLE_TYPE.
-        if ((socket as { encrypted?: boolean }).encrypted === true) socket.destroy();
-        else socket.resetAndDestroy();
-      }
+      closeConnection(connection);
       watched.res.destroy();
     }
   }

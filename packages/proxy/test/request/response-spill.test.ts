@@ -488,6 +488,39 @@ describe('response spilling', () => {
     }
   });
 
+  test('a slow HTTP/2 reader of a spilled response is cut by minResponseRate: its connection closed, its file too', async () => {
+    const upstream = await upstreamOf(randomBytes(32 * MiB));
+    const proxy = await startTestProxy(
+      yaml(
+        upstream.url,
+        `{ minResponseRate: { bytesPerSecond: 100000, gracePeriod: 300ms }, responseSpill: { directory: ${directory} } }`,
+      ).replace('listen: 127.0.0.1:0', 'listen: [ { address: 127.0.0.1:0, h2c: true } ]'),
+    );
+    const session = connectH2(`http://127.0.0.1:${proxy.port}`);
+    session.on('error', () => {});
+    try {
+      const stream = session.request({ ':path': '/big' });
+      stream.on('error', () => {});
+      stream.pause();
+      await once(stream, 'response');
+      await waitFor(
+        async () =>
+          (await metric(proxy, 'breakwater_slow_clients_cut_total{reason="min-rate"}')) === 1,
+        'the cut',
+      );
+      assert.equal(await metric(proxy, 'breakwater_responses_spilled_total'), 1);
+      await waitFor(
+        async () => (await metric(proxy, 'breakwater_response_spill_files')) === 0,
+        'the spill file to close',
+      );
+      await waitFor(() => session.destroyed, 'the connection to close');
+    } finally {
+      session.destroy();
+      await proxy.close();
+      await upstream.close();
+    }
+  });
+
   test('at shutdown a spilled response still being read is cut at shutdownTimeout, its file closed', {
     skip: linuxOnly,
   }, async () => {

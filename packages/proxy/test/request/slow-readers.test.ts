@@ -2,24 +2,52 @@
  * Slow readers end to end: a client that stops reading is cut off by `limits.minResponseRate`
  * (and `sendTimeout`), freeing its upstream connection; a response within `limits.responseBuffer`
  * is read off the upstream at once whatever the client's pace. These run without response
- * spilling (`response-spill.test.ts` covers cutting a spilled response). Clients here pause their sockets;
- * responses are large enough (tens of MB) to fill loopback's kernel buffers, so the proxy is
- * really behind.
+ * spilling (`response-spill.test.ts` covers cutting a spilled response). Clients here pause their sockets
+ * (or, on HTTP/2, their streams); responses are large enough (tens of MB) to fill loopback's
+ * kernel buffers, so the proxy is really behind.
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
+import { type ClientHttp2Session, type ClientHttp2Stream, connect as connectH2 } from 'node:http2';
 import { connect, type Socket } from 'node:net';
 import { describe, test } from 'node:test';
 import { SlowReaders } from '../../src/request/slow-readers.ts';
-import { httpRequest, startServer, startTestProxy } from '../support/proxy-harness.ts';
+import { createTestCa, type TestCa } from '../support/certificates.ts';
+import { Flags, FrameType, frame, getRequest, rawH2 } from '../support/h2-frames.ts';
+import {
+  httpRequest,
+  startServer,
+  startTestProxy,
+  type TestProxy,
+} from '../support/proxy-harness.ts';
+import { useTempDir } from '../support/temp-dir.ts';
 
 const MiB = 1024 * 1024;
 
-/** An upstream answering `/big` with `bytes` bytes, written with backpressure; it tells when it finished. */
+/**
+ * An upstream answering `/big` with `bytes` bytes, written with backpressure; it tells when each
+ * finished. `/steady` is 256 KiB every 50 ms for 2 s (about 5 MB/s); anything else is `ok`.
+ */
 async function bigUpstream(bytes: number) {
   const outcomes: ('finished' | 'aborted')[] = [];
-  const server = await startServer((_req, res: ServerResponse) => {
+  const server = await startServer((req, res: ServerResponse) => {
+    if (req.url === '/steady') {
+      let left = 40;
+      const timer = setInterval(() => {
+        res.write(Buffer.alloc(256 * 1024, 's'));
+        if (--left === 0) {
+          clearInterval(timer);
+          res.end();
+        }
+      }, 50);
+      res.once('close', () => clearInterval(timer));
+      return;
+    }
+    if (req.url !== '/big') {
+      res.end('ok');
+      return;
+    }
     res.writeHead(200, { 'content-length': bytes });
     const piece = Buffer.alloc(MiB, 'x');
     let left = bytes;
@@ -53,12 +81,43 @@ async function pausedClient(port: number): Promise<Socket & { firstBytes: number
   return Object.assign(socket, { firstBytes: first.length });
 }
 
-async function waitFor(condition: () => boolean, ms: number, what: string): Promise<void> {
+async function waitFor(
+  condition: () => boolean | Promise<boolean>,
+  ms: number,
+  what: string,
+): Promise<void> {
   const deadline = performance.now() + ms;
-  while (!condition()) {
+  while (!(await condition())) {
     if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/** A sample's value on the proxy's /metrics, `undefined` when absent. */
+async function metric(proxy: TestProxy, sample: string): Promise<number | undefined> {
+  const text = (await httpRequest(`${proxy.adminUrl}/metrics`)).body;
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${sample} `)) return Number(line.slice(sample.length + 1));
+  }
+  return undefined;
+}
+
+/** HTTP/2 connections the proxy has open (its listener's count, by socket close). */
+async function openH2Connections(proxy: TestProxy): Promise<number> {
+  const text = (await httpRequest(`${proxy.adminUrl}/metrics`)).body;
+  const line = text
+    .split('\n')
+    .find((l) => l.startsWith('breakwater_listener_connections{') && l.includes('protocol="h2"'));
+  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
+/** A GET for `path` on `session`, paused: the client takes no more than its stream window. */
+async function pausedStream(session: ClientHttp2Session, path: string): Promise<ClientHttp2Stream> {
+  const stream = session.request({ ':path': path });
+  stream.pause();
+  stream.on('error', () => {});
+  await once(stream, 'response');
+  return stream;
 }
 
 function yaml(target: string, limits: string): string {
@@ -175,6 +234,152 @@ describe('slow readers', () => {
       socket.destroy();
       await proxy.close();
       await server.close();
+    }
+  });
+});
+
+describe('slow HTTP/2 readers', () => {
+  const inTempDir = useTempDir('breakwater-slow-h2-');
+  const limits =
+    '{ minResponseRate: { bytesPerSecond: 100000, gracePeriod: 300ms }, sendTimeout: 1m, responseBuffer: 64kb, responseSpill: false }';
+  let ca: TestCa | undefined;
+
+  /** A proxy in front of `target` on an h2c listener, or a TLS one offering h2. */
+  async function proxyFor(target: string, tls: boolean): Promise<TestProxy> {
+    let listen = '[ { address: 127.0.0.1:0, h2c: true } ]';
+    if (tls) {
+      ca ??= await createTestCa(inTempDir('.'));
+      const api = await ca.issue('api', { names: ['api.test'] });
+      listen = `[ { address: 127.0.0.1:0, tls: { certificates: [ { cert: ${api.cert}, key: ${api.key} } ] } } ]`;
+    }
+    return startTestProxy(yaml(target, limits).replace('listen: 127.0.0.1:0', `listen: ${listen}`));
+  }
+
+  function clientOf(proxy: TestProxy, tls: boolean): ClientHttp2Session {
+    const session = tls
+      ? connectH2(`https://api.test:${proxy.port}`, {
+          ca: ca!.pem,
+          servername: 'api.test',
+          host: '127.0.0.1',
+          lookup: (_name, _options, callback) => callback(null, '127.0.0.1', 4),
+        })
+      : connectH2(`http://127.0.0.1:${proxy.port}`);
+    session.on('error', () => {});
+    return session;
+  }
+
+  for (const tls of [false, true]) {
+    test(`a client whose streams stop reading is cut by minResponseRate: its whole connection, counted once, others still served${tls ? ' (TLS)' : ''}`, async () => {
+      const { server, outcomes } = await bigUpstream(64 * MiB);
+      const proxy = await proxyFor(server.url, tls);
+      const session = clientOf(proxy, tls);
+      let other: ClientHttp2Session | undefined;
+      try {
+        // Three streams with data waiting on one connection: cut once, not three times.
+        await Promise.all([1, 2, 3].map(() => pausedStream(session, '/big')));
+        await waitFor(() => session.destroyed, 5_000, 'the connection to be closed');
+        await waitFor(() => outcomes.length === 3, 5_000, 'the upstream responses to end');
+        assert.deepEqual(outcomes, ['aborted', 'aborted', 'aborted']);
+        assert.equal(
+          await metric(proxy, 'breakwater_slow_clients_cut_total{reason="min-rate"}'),
+          1,
+        );
+        await waitFor(
+          async () => (await openH2Connections(proxy)) === 0,
+          5_000,
+          'the proxy to close the connection',
+        );
+        other = clientOf(proxy, tls);
+        const answer = other.request({ ':path': '/small' });
+        answer.setEncoding('utf8');
+        let body = '';
+        for await (const chunk of answer) body += chunk;
+        assert.equal(body, 'ok');
+      } finally {
+        session.destroy();
+        other?.destroy();
+        await proxy.close();
+        await server.close();
+      }
+    });
+  }
+
+  test('a stream held by its own flow control is not cut while the client reads another stream of the connection, and is once the connection stalls', async () => {
+    const { server, outcomes } = await bigUpstream(64 * MiB);
+    const proxy = await proxyFor(server.url, false);
+    const session = clientOf(proxy, false);
+    try {
+      const held = await pausedStream(session, '/big');
+      // Read at once, for 2 s (six grace periods) at about fifty times the minimum rate.
+      const steady = session.request({ ':path': '/steady' });
+      let received = 0;
+      steady.on('data', (chunk: Buffer) => {
+        received += chunk.length;
+      });
+      await once(steady, 'end');
+      assert.equal(received, 40 * 256 * 1024);
+      assert.equal(session.destroyed, false, 'the connection was kept while it took bytes');
+      assert.equal(held.destroyed, false);
+      assert.deepEqual(outcomes, []);
+      assert.equal(
+        await metric(proxy, 'breakwater_slow_clients_cut_total{reason="min-rate"}'),
+        undefined,
+      );
+      // Nothing flows now while the held stream still has data waiting: that is a slow reader.
+      await waitFor(() => session.destroyed, 5_000, 'the connection to be closed');
+      await waitFor(() => outcomes.length > 0, 5_000, 'the upstream response to end');
+      assert.deepEqual(outcomes, ['aborted']);
+      assert.equal(await metric(proxy, 'breakwater_slow_clients_cut_total{reason="min-rate"}'), 1);
+    } finally {
+      session.destroy();
+      await proxy.close();
+      await server.close();
+    }
+  });
+
+  describe('a client that stops reading its socket, windows wide open', () => {
+    for (const tls of [false, true]) {
+      test(`is cut and its connection closed by the proxy${tls ? ', over TLS' : ''}`, async () => {
+        const { server, outcomes } = await bigUpstream(64 * MiB);
+        const proxy = await proxyFor(server.url, tls);
+        const raw = await rawH2(proxy.port, tls ? { tls: { servername: 'api.test' } } : {});
+        try {
+          // The largest windows there are, so the proxy's kernel buffers fill and its writes to
+          // the socket stay pending: the session could not close it on its own.
+          const settings = Buffer.alloc(6);
+          settings.writeUInt16BE(0x4, 0); // SETTINGS_INITIAL_WINDOW_SIZE
+          settings.writeUInt32BE(0x7fffffff, 2);
+          const increment = Buffer.alloc(4);
+          increment.writeUInt32BE(0x7fffffff - 65_535, 0);
+          raw.send(
+            frame(FrameType.SETTINGS, 0, 0, settings),
+            frame(FrameType.WINDOW_UPDATE, 0, 0, increment),
+            frame(
+              FrameType.HEADERS,
+              Flags.END_HEADERS | Flags.END_STREAM,
+              1,
+              getRequest(`api.test:${proxy.port}`, '/big', tls ? 'https' : 'http'),
+            ),
+          );
+          await waitFor(() => raw.received.has(FrameType.DATA), 5_000, 'the response to start');
+          raw.socket.pause();
+          await waitFor(() => outcomes.length > 0, 5_000, 'the upstream response to end');
+          assert.deepEqual(outcomes, ['aborted']);
+          assert.equal(
+            await metric(proxy, 'breakwater_slow_clients_cut_total{reason="min-rate"}'),
+            1,
+          );
+          await waitFor(
+            async () => (await openH2Connections(proxy)) === 0,
+            5_000,
+            'the proxy to close the connection',
+          );
+        } finally {
+          raw.socket.destroy();
+          await proxy.close();
+          await server.close();
+        }
+      });
     }
   });
 });
