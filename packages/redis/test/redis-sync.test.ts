@@ -62,6 +62,19 @@ function lease(sync: RedisSync, peer: SyncPeer, epoch: number): Promise<LeaseAns
   return new Promise((resolve) => link.lease(epoch, 2_000, resolve));
 }
 
+/**
+ * A breaker that trips on one failure, stays open 100 ms and holds the fleet's trial lease for
+ * 20 s: far longer than a test waits for another instance to take the lease back.
+ */
+function leaseHoldingBreaker(name: string, sync: RedisSync): CircuitBreaker {
+  return new CircuitBreaker({
+    name,
+    sync,
+    policy: consecutiveFailures(1),
+    openDuration: 100,
+    halfOpen: { maxDuration: 20_000 },
+  });
+}
 describe('redisSync against the shared Redis', () => {
   const prefix = uniquePrefix();
   const clients: Client[] = [];
@@ -147,14 +160,7 @@ describe('redisSync against the shared Redis', () => {
   it('lets another instance probe within a second when the trial lease holder is disposed', async (t) => {
     const [a, b] = [await instance('da'), await instance('db')];
     // The lease would be held 20 s: far longer than this test waits for the other instance.
-    const breaker = (sync: RedisSync) =>
-      new CircuitBreaker({
-        name: 'disposed',
-        sync,
-        policy: consecutiveFailures(1),
-        openDuration: 100,
-        halfOpen: { maxDuration: 20_000 },
-      });
+    const breaker = (sync: RedisSync) => leaseHoldingBreaker('disposed', sync);
     const [ba, bb] = [breaker(a), breaker(b)];
     t.after(() => {
       ba.dispose();
@@ -222,14 +228,7 @@ describe('redisSync against the shared Redis', () => {
 
   it('gives back only its own lease when another breaker of its name replaced it in this process', async (t) => {
     const [a, b] = [await instance('sa'), await instance('sb')];
-    const breaker = (sync: RedisSync) =>
-      new CircuitBreaker({
-        name: 'replaced',
-        sync,
-        policy: consecutiveFailures(1),
-        openDuration: 100,
-        halfOpen: { maxDuration: 20_000 },
-      });
+    const breaker = (sync: RedisSync) => leaseHoldingBreaker('replaced', sync);
     const [old, other] = [breaker(a), breaker(b)];
     await delay(50);
     assert.throws(() =>
