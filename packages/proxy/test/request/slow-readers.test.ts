@@ -238,6 +238,16 @@ describe('slow readers', () => {
   });
 });
 
+/** The connection was cut once by the rate rule, and the proxy's side of it is closed. */
+async function cutOnceAndClosed(proxy: TestProxy): Promise<void> {
+  assert.equal(await metric(proxy, 'breakwater_slow_clients_cut_total{reason="min-rate"}'), 1);
+  await waitFor(
+    async () => (await openH2Connections(proxy)) === 0,
+    5_000,
+    'the proxy to close the connection',
+  );
+}
+
 describe('slow HTTP/2 readers', () => {
   const inTempDir = useTempDir('breakwater-slow-h2-');
   const limits =
@@ -280,15 +290,7 @@ describe('slow HTTP/2 readers', () => {
         await waitFor(() => session.destroyed, 5_000, 'the connection to be closed');
         await waitFor(() => outcomes.length === 3, 5_000, 'the upstream responses to end');
         assert.deepEqual(outcomes, ['aborted', 'aborted', 'aborted']);
-        assert.equal(
-          await metric(proxy, 'breakwater_slow_clients_cut_total{reason="min-rate"}'),
-          1,
-        );
-        await waitFor(
-          async () => (await openH2Connections(proxy)) === 0,
-          5_000,
-          'the proxy to close the connection',
-        );
+        await cutOnceAndClosed(proxy);
         other = clientOf(proxy, tls);
         const answer = other.request({ ':path': '/small' });
         answer.setEncoding('utf8');
@@ -365,15 +367,7 @@ describe('slow HTTP/2 readers', () => {
           raw.socket.pause();
           await waitFor(() => outcomes.length > 0, 5_000, 'the upstream response to end');
           assert.deepEqual(outcomes, ['aborted']);
-          assert.equal(
-            await metric(proxy, 'breakwater_slow_clients_cut_total{reason="min-rate"}'),
-            1,
-          );
-          await waitFor(
-            async () => (await openH2Connections(proxy)) === 0,
-            5_000,
-            'the proxy to close the connection',
-          );
+          await cutOnceAndClosed(proxy);
         } finally {
           raw.socket.destroy();
           await proxy.close();
