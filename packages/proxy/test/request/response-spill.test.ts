@@ -245,7 +245,7 @@ describe('response spilling', () => {
     }
   });
 
-  test('a client a little behind, with responseBuffer below the connection\'s high-water mark, still gets the spill fed (no drain is owed)', async () => {
+  test("a client a little behind, with responseBuffer below the connection's high-water mark, still gets the spill fed (no drain is owed)", async () => {
     const head = randomBytes(1024);
     const next = randomBytes(1024);
     const rest = randomBytes(4 * MiB);
