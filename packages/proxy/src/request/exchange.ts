@@ -332,9 +332,14 @@ export class Exchange implements AttemptOwner {
     // A client already behind holds at most responseBuffer here: what of the chunk does not fit
     // goes to a spill file, and what fits is copied (a slice would hold the whole read off the
     // upstream, up to 64 KB, as long as the client takes to read the slice).
+    // The spill feeds the client from its 'drain', which comes only after a write said false:
+    // so the buffer is filled to at least the connection's high-water mark (as the path below
+    // never spills short of it), and a responseBuffer smaller than that cannot leave the spill
+    // waiting for a 'drain' that no write asked for.
     const behind = out.writableLength;
-    if (behind > 0 && behind + chunk.length > host.responseBuffer && this.#startSpill()) {
-      const room = Math.max(0, host.responseBuffer - behind);
+    const limit = Math.max(host.responseBuffer, out.writableHighWaterMark);
+    if (behind > 0 && behind + chunk.length > limit && this.#startSpill()) {
+      const room = Math.max(0, limit - behind);
       if (room > 0) out.write(Buffer.from(chunk.subarray(0, room)));
       if (!this.#spill!.push(room > 0 ? chunk.subarray(room) : chunk)) controller.pause();
       return;

@@ -245,6 +245,59 @@ describe('response spilling', () => {
     }
   });
 
+  test("a client a little behind, with responseBuffer below the connection's high-water mark, still gets the spill fed (no drain is owed)", async () => {
+    const head = randomBytes(1024);
+    const next = randomBytes(1024);
+    const rest = randomBytes(4 * MiB);
+    const upstream = await startServer((_req, res: ServerResponse) => {
+      res.writeHead(200, { 'content-length': head.length + next.length + rest.length });
+      res.write(head);
+      // The next small read waits in the corked socket; the large one after it overflows.
+      setTimeout(() => {
+        res.write(next);
+        setTimeout(() => res.end(rest), 50);
+      }, 50);
+    });
+    const proxy = await startTestProxy(
+      yaml(
+        upstream.url,
+        `{ minResponseRate: false, responseBuffer: 16kb, responseSpill: { directory: ${directory} } }`,
+      ),
+    );
+    // As above: once the head is out, the socket to the client is corked, so the client is a
+    // little behind (under the 64 KB high-water mark: no write said false) when the rest comes.
+    let response: ServerResponse | undefined;
+    proxy.listeners[0]!.server.prependListener('request', (_req: unknown, res: ServerResponse) => {
+      response = res;
+      const write = res.write;
+      res.write = function (this: ServerResponse, ...args: Parameters<typeof write>) {
+        res.write = write;
+        const taken = write.apply(this, args);
+        setImmediate(() => this.socket!.cork());
+        return taken;
+      } as typeof write;
+    });
+    const client = await pausedGet(proxy.port);
+    try {
+      await waitFor(
+        async () => (await metric(proxy, 'breakwater_responses_spilled_total')) === 1,
+        'the response to spill',
+      );
+      response!.socket!.uncork();
+      const received = await Promise.race([
+        client.readAll(),
+        new Promise<never>((_, reject) =>
+          setTimeout(() => reject(new Error('the client never got the spilled rest')), 10_000),
+        ),
+      ]);
+      assert.equal(sha256(received), sha256(Buffer.concat([head, next, rest])), 'byte-exact');
+    } finally {
+      client.req.destroy();
+      await proxy.close();
+      await upstream.close();
+    }
+  });
+
   test('the spill file is unlinked at once, and a client gone mid-spill leaves no descriptor open', {
     skip: linuxOnly,
   }, async () => {
