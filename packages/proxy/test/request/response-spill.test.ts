@@ -17,12 +17,8 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import {
-  httpRequest,
-  startServer,
-  startTestProxy,
-  type TestProxy,
-} from '../support/proxy-harness.ts';
+import { httpRequest, metric, startServer, startTestProxy } from '../support/proxy-harness.ts';
+import { waitFor } from '../support/servers.ts';
 
 const MiB = 1024 * 1024;
 
@@ -95,23 +91,6 @@ async function pausedGet(port: number) {
       return Buffer.concat(chunks);
     },
   };
-}
-
-async function waitFor(condition: () => boolean | Promise<boolean>, what: string, ms = 30_000) {
-  const deadline = performance.now() + ms;
-  while (!(await condition())) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-/** A metric's value from the admin endpoint (the first sample whose line starts with `sample`). */
-async function metric(proxy: TestProxy, sample: string): Promise<number | undefined> {
-  const text = (await httpRequest(`${proxy.adminUrl}/metrics`)).body;
-  for (const line of text.split('\n')) {
-    if (line.startsWith(`${sample} `)) return Number(line.slice(sample.length + 1));
-  }
-  return undefined;
 }
 
 /** This process's descriptors open on files in `directory` (the proxy runs in-process). */

@@ -17,10 +17,12 @@ import { createTestCa, type TestCa } from '../support/certificates.ts';
 import { Flags, FrameType, frame, getRequest, rawH2 } from '../support/h2-frames.ts';
 import {
   httpRequest,
+  metric,
   startServer,
   startTestProxy,
   type TestProxy,
 } from '../support/proxy-harness.ts';
+import { waitFor } from '../support/servers.ts';
 import { useTempDir } from '../support/temp-dir.ts';
 
 const MiB = 1024 * 1024;
@@ -81,27 +83,6 @@ async function pausedClient(port: number): Promise<Socket & { firstBytes: number
   return Object.assign(socket, { firstBytes: first.length });
 }
 
-async function waitFor(
-  condition: () => boolean | Promise<boolean>,
-  ms: number,
-  what: string,
-): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!(await condition())) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-/** A sample's value on the proxy's /metrics, `undefined` when absent. */
-async function metric(proxy: TestProxy, sample: string): Promise<number | undefined> {
-  const text = (await httpRequest(`${proxy.adminUrl}/metrics`)).body;
-  for (const line of text.split('\n')) {
-    if (line.startsWith(`${sample} `)) return Number(line.slice(sample.length + 1));
-  }
-  return undefined;
-}
-
 /** HTTP/2 connections the proxy has open (its listener's count, by socket close). */
 async function openH2Connections(proxy: TestProxy): Promise<number> {
   const text = (await httpRequest(`${proxy.adminUrl}/metrics`)).body;
@@ -147,11 +128,11 @@ describe('slow readers', () => {
       const closed = once(socket, 'close');
       await waitFor(
         () => socket.destroyed || socket.readableEnded || outcomes.length > 0,
-        5_000,
         'the cut',
+        5_000,
       );
       await Promise.race([closed, new Promise((r) => setTimeout(r, 2_000))]);
-      await waitFor(() => outcomes.length > 0, 5_000, 'the upstream response to end');
+      await waitFor(() => outcomes.length > 0, 'the upstream response to end', 5_000);
       assert.deepEqual(
         outcomes,
         ['aborted'],
@@ -178,7 +159,7 @@ describe('slow readers', () => {
     // Reads 1 KB every 100 ms: about 10 KB/s, a tenth of the minimum rate.
     const trickle = setInterval(() => socket.read(1024), 100);
     try {
-      await waitFor(() => outcomes.length > 0, 10_000, 'the upstream response to end');
+      await waitFor(() => outcomes.length > 0, 'the upstream response to end', 10_000);
       assert.deepEqual(outcomes, ['aborted']);
     } finally {
       clearInterval(trickle);
@@ -198,7 +179,7 @@ describe('slow readers', () => {
     );
     const socket = await pausedClient(proxy.port);
     try {
-      await waitFor(() => outcomes.length > 0, 5_000, 'the upstream response to end');
+      await waitFor(() => outcomes.length > 0, 'the upstream response to end', 5_000);
       assert.deepEqual(outcomes, ['aborted']);
       const metrics = (await httpRequest(`${proxy.adminUrl}/metrics`)).body;
       assert.match(metrics, /breakwater_slow_clients_cut_total\{reason="send-timeout"\} 1/);
@@ -221,7 +202,7 @@ describe('slow readers', () => {
     const socket = await pausedClient(proxy.port);
     try {
       // The upstream finishes although the client has read almost nothing.
-      await waitFor(() => outcomes.length > 0, 10_000, 'the upstream to finish');
+      await waitFor(() => outcomes.length > 0, 'the upstream to finish', 10_000);
       assert.deepEqual(outcomes, ['finished']);
       // Then the client reads it all, intact.
       let received = socket.firstBytes;
@@ -229,7 +210,7 @@ describe('slow readers', () => {
         received += chunk.length;
       });
       socket.resume();
-      await waitFor(() => received >= size, 20_000, 'the client to read the response');
+      await waitFor(() => received >= size, 'the client to read the response', 20_000);
     } finally {
       socket.destroy();
       await proxy.close();
@@ -243,8 +224,8 @@ async function cutOnceAndClosed(proxy: TestProxy): Promise<void> {
   assert.equal(await metric(proxy, 'breakwater_slow_clients_cut_total{reason="min-rate"}'), 1);
   await waitFor(
     async () => (await openH2Connections(proxy)) === 0,
-    5_000,
     'the proxy to close the connection',
+    5_000,
   );
 }
 
@@ -287,8 +268,8 @@ describe('slow HTTP/2 readers', () => {
       try {
         // Three streams with data waiting on one connection: cut once, not three times.
         await Promise.all([1, 2, 3].map(() => pausedStream(session, '/big')));
-        await waitFor(() => session.destroyed, 5_000, 'the connection to be closed');
-        await waitFor(() => outcomes.length === 3, 5_000, 'the upstream responses to end');
+        await waitFor(() => session.destroyed, 'the connection to be closed', 5_000);
+        await waitFor(() => outcomes.length === 3, 'the upstream responses to end', 5_000);
         assert.deepEqual(outcomes, ['aborted', 'aborted', 'aborted']);
         await cutOnceAndClosed(proxy);
         other = clientOf(proxy, tls);
@@ -328,8 +309,8 @@ describe('slow HTTP/2 readers', () => {
         undefined,
       );
       // Nothing flows now while the held stream still has data waiting: that is a slow reader.
-      await waitFor(() => session.destroyed, 5_000, 'the connection to be closed');
-      await waitFor(() => outcomes.length > 0, 5_000, 'the upstream response to end');
+      await waitFor(() => session.destroyed, 'the connection to be closed', 5_000);
+      await waitFor(() => outcomes.length > 0, 'the upstream response to end', 5_000);
       assert.deepEqual(outcomes, ['aborted']);
       assert.equal(await metric(proxy, 'breakwater_slow_clients_cut_total{reason="min-rate"}'), 1);
     } finally {
@@ -363,9 +344,9 @@ describe('slow HTTP/2 readers', () => {
               getRequest(`api.test:${proxy.port}`, '/big', tls ? 'https' : 'http'),
             ),
           );
-          await waitFor(() => raw.received.has(FrameType.DATA), 5_000, 'the response to start');
+          await waitFor(() => raw.received.has(FrameType.DATA), 'the response to start', 5_000);
           raw.socket.pause();
-          await waitFor(() => outcomes.length > 0, 5_000, 'the upstream response to end');
+          await waitFor(() => outcomes.length > 0, 'the upstream response to end', 5_000);
           assert.deepEqual(outcomes, ['aborted']);
           await cutOnceAndClosed(proxy);
         } finally {
@@ -403,7 +384,7 @@ describe('slow senders', () => {
         answer += chunk.toString();
       });
       socket.write('world');
-      await waitFor(() => answer.endsWith('got 10'), 5_000, 'the answer');
+      await waitFor(() => answer.endsWith('got 10'), 'the answer', 5_000);
       assert.equal(connections, 1);
     } finally {
       socket.destroy();

@@ -138,6 +138,15 @@ export function httpRequest(url: string, options: SimpleRequest = {}): Promise<S
   );
 }
 
+/** A sample's value on the proxy's admin /metrics (the line that starts with `sample`), `undefined` when absent. */
+export async function metric(proxy: TestProxy, sample: string): Promise<number | undefined> {
+  const text = (await httpRequest(`${proxy.adminUrl}/metrics`)).body;
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${sample} `)) return Number(line.slice(sample.length + 1));
+  }
+  return undefined;
+}
+
 /** Sends one request with node:http `options` (agent included) and reads the whole response. */
 export function sendRequest(
   url: string,

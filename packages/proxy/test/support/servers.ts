@@ -91,6 +91,22 @@ export function nextEvent<N extends string, P>(
   });
 }
 
+/**
+ * Waits until `condition` (which may ask the proxy over HTTP) holds, checking every 20 ms; fails
+ * naming `what` after `ms`.
+ */
+export async function waitFor(
+  condition: () => boolean | Promise<boolean>,
+  what: string,
+  ms = 30_000,
+): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!(await condition())) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 /** Lets I/O run until `condition` holds; fails instead of hanging when it never does. */
 export async function until(condition: () => boolean, what = 'condition'): Promise<void> {
   const deadline = performance.now() + 5_000;
